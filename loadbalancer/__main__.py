@@ -1,0 +1,5 @@
+import sys
+
+from loadbalancer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,80 @@
+"""The ``loadbalancer`` command line: argument parsing only.
+
+Each subcommand hands its parsed arguments to one function elsewhere and returns its exit code
+(SPEC §3: 0 success, 1 runtime failure, 2 bad usage or invalid configuration). Errors print one
+line on stderr, never a traceback. Modules are imported inside the handlers so that a quick
+command (``meter``) does not pay for the imports of another (pymodbus, structlog).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from loadbalancer import __version__
+from loadbalancer.errors import LoadBalancerError
+
+PROG = "loadbalancer"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def _meter(args: argparse.Namespace) -> int:
+    from loadbalancer.meter.monitor import run_meter
+
+    return run_meter(args.source, as_json=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG, description="Keeps the main fuse whole while EVs charge as fast as it allows."
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    meter = commands.add_parser(
+        "meter",
+        help="read the meter and print one reading per valid telegram",
+        description="Read telegrams from a meter "
+        "source and print one reading per valid telegram; each "
+        "rejected telegram gives one line on stderr.",
+    )
+    meter.add_argument(
+        "--source",
+        required=True,
+        metavar="URL",
+        help="serial://DEV[?baudrate=115200&parity=N&bytesize=8&stopbits=1], "
+        "tcp://HOST:PORT or file://PATH",
+    )
+    meter.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per reading (SPEC §6.1) instead of a table",
+    )
+    meter.set_defaults(handler=_meter)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except LoadBalancerError as exc:
+        print(f"{PROG} {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

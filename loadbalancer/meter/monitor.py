@@ -1,0 +1,112 @@
+"""``loadbalancer meter``: read a source, print one reading per valid telegram (SPEC §3, §6.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from loadbalancer.meter.p1 import P1Parser
+from loadbalancer.meter.reading import MeterEvent, Reading, Rejection
+from loadbalancer.meter.sources import FileSource, open_source, parse_source_url
+
+_TABLE_HEADER = (
+    f"{'meter time':<25} {'L1 A':>7} {'L2 A':>7} {'L3 A':>7} {'L1 V':>6} {'L2 V':>6} "
+    f"{'L3 V':>6} {'L1 W':>7} {'L2 W':>7} {'L3 W':>7} {'import W':>9} {'export W':>9}"
+)
+_HEADER_EVERY_ROWS = 40
+
+
+def run_meter(
+    url: str,
+    *,
+    as_json: bool,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Print readings until the source ends (a file) or forever (serial, TCP); exit code."""
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    spec = parse_source_url(url)
+    source = open_source(spec, notify=lambda message: print(message, file=err, flush=True))
+    if isinstance(source, FileSource):
+        source.check()
+    printer = _Printer(out, err, as_json=as_json, live=spec.kind != "file")
+    try:
+        asyncio.run(_monitor(source, printer, clock))
+    except BrokenPipeError:
+        # the reader of our output went away (``| head``): not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        return 0
+    printer.summary()
+    return 0
+
+
+async def _monitor(source: object, printer: _Printer, clock: Callable[[], float]) -> None:
+    parser = P1Parser()
+    chunks = source.chunks()  # type: ignore[attr-defined]
+    async for chunk in chunks:
+        printer.show(parser.feed(chunk, clock()))
+    printer.show(parser.close(clock()))
+    printer.skipped_bytes = parser.skipped_bytes
+
+
+class _Printer:
+    def __init__(self, out: TextIO, err: TextIO, *, as_json: bool, live: bool) -> None:
+        self.out = out
+        self.err = err
+        self.as_json = as_json
+        self.live = live
+        self.readings = 0
+        self.rejected = 0
+        self.skipped_bytes = 0
+
+    def show(self, events: list[MeterEvent]) -> None:
+        for event in events:
+            if isinstance(event, Rejection):
+                self.rejected += 1
+                self.out.flush()  # keep stdout and stderr in stream order on a terminal
+                print(event.describe(), file=self.err, flush=True)
+            else:
+                self._reading(event)
+        if self.live and events:
+            self.out.flush()
+
+    def _reading(self, reading: Reading) -> None:
+        if self.as_json:
+            self.out.write(json.dumps(reading.to_record()) + "\n")
+        else:
+            if self.readings % _HEADER_EVERY_ROWS == 0:
+                self.out.write(_TABLE_HEADER + "\n")
+            self.out.write(_row(reading) + "\n")
+        self.readings += 1
+
+    def summary(self) -> None:
+        self.out.flush()
+        if not self.as_json:
+            garbage = f", {self.skipped_bytes} bytes of noise skipped" if self.skipped_bytes else ""
+            print(
+                f"{self.readings} readings, {self.rejected} telegrams rejected{garbage}",
+                file=self.out,
+                flush=True,
+            )
+
+
+def _row(reading: Reading) -> str:
+    when = reading.meter_time.isoformat(sep=" ") if reading.meter_time else "-"
+    cells = [f"{when:<25}"]
+    cells += [_cell(v, 7, 2) for v in reading.current_a]
+    cells += [_cell(v, 6, 1) for v in reading.voltage_v]
+    cells += [_cell(v, 7, 0) for v in reading.power_w]
+    cells += [_cell(reading.import_w, 9, 0), _cell(reading.export_w, 9, 0)]
+    return " ".join(cells)
+
+
+def _cell(value: float | None, width: int, decimals: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.{decimals}f}"

@@ -1,0 +1,370 @@
+"""Where meter bytes come from: a serial port, a TCP bridge or a capture file (SPEC §4.1).
+
+This is the only module under ``meter/`` that opens anything. Each source is an async iterator
+of byte chunks; serial and TCP sources reconnect with back-off forever and report each outage
+once, when it starts and when it ends, through a ``notify`` callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from loadbalancer.errors import SourceError, UsageError
+
+Notify = Callable[[str], None]
+Sleep = Callable[[float], Awaitable[None]]
+
+#: Back-off between reconnect attempts: starts here, doubles, stops growing at the maximum.
+BACKOFF_INITIAL_S = 1.0
+BACKOFF_MAX_S = 30.0
+#: A TCP bridge that sends nothing for this long is assumed half-dead and reconnected
+#: (Swedish meters push every 10 s; a bridge rebooted without a FIN looks like silence).
+TCP_IDLE_RECONNECT_S = 60.0
+TCP_CONNECT_TIMEOUT_S = 5.0
+READ_SIZE = 4096
+
+_SERIAL_DEFAULTS: dict[str, str] = {
+    "baudrate": "115200",
+    "bytesize": "8",
+    "parity": "N",
+    "stopbits": "1",
+    "xonxoff": "0",
+    "rtscts": "0",
+    "dsrdtr": "0",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A parsed source URL."""
+
+    kind: Literal["serial", "tcp", "file"]
+    url: str
+    path: str = ""  # serial device or file path
+    host: str = ""
+    port: int = 0
+    serial: dict[str, str] = field(default_factory=dict)
+
+
+def parse_source_url(url: str) -> SourceSpec:
+    """``serial://DEV[?baudrate=..&parity=..]``, ``tcp://HOST:PORT`` or ``file://PATH``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        path = parts.netloc + parts.path
+        if not path or parts.query:
+            raise UsageError(f"source {url!r}: expected file://PATH")
+        return SourceSpec("file", url, path=path)
+    if scheme == "tcp":
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if not parts.hostname or port is None or parts.path not in ("", "/"):
+            raise UsageError(f"source {url!r}: expected tcp://HOST:PORT")
+        return SourceSpec("tcp", url, host=parts.hostname, port=port)
+    if scheme == "serial":
+        device = parts.netloc + parts.path
+        if not device:
+            raise UsageError(
+                f"source {url!r}: expected serial://DEVICE, e.g. serial:///dev/ttyUSB0"
+            )
+        options = dict(_SERIAL_DEFAULTS)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key not in _SERIAL_DEFAULTS:
+                known = ", ".join(_SERIAL_DEFAULTS)
+                raise UsageError(f"source {url!r}: unknown serial option {key!r} (known: {known})")
+            options[key] = value
+        _check_serial_options(url, options)
+        return SourceSpec("serial", url, path=device, serial=options)
+    raise UsageError(f"source {url!r}: the scheme must be serial://, tcp:// or file://")
+
+
+def _check_serial_options(url: str, options: dict[str, str]) -> None:
+    checks: dict[str, Callable[[str], bool]] = {
+        "baudrate": lambda v: v.isdigit() and int(v) > 0,
+        "bytesize": lambda v: v in ("5", "6", "7", "8"),
+        "parity": lambda v: v.upper() in ("N", "E", "O", "M", "S"),
+        "stopbits": lambda v: v in ("1", "1.5", "2"),
+        "xonxoff": lambda v: v in ("0", "1"),
+        "rtscts": lambda v: v in ("0", "1"),
+        "dsrdtr": lambda v: v in ("0", "1"),
+    }
+    for key, ok in checks.items():
+        if not ok(options[key]):
+            raise UsageError(f"source {url!r}: serial option {key}={options[key]!r} is not valid")
+
+
+class Backoff:
+    """Exponential back-off: ``next_delay_s()`` grows from ``initial_s`` to ``max_s``."""
+
+    def __init__(self, initial_s: float = BACKOFF_INITIAL_S, max_s: float = BACKOFF_MAX_S) -> None:
+        self.initial_s = initial_s
+        self.max_s = max_s
+        self._delay_s = initial_s
+
+    def next_delay_s(self) -> float:
+        delay = self._delay_s
+        self._delay_s = min(self._delay_s * 2.0, self.max_s)
+        return delay
+
+    def reset(self) -> None:
+        self._delay_s = self.initial_s
+
+
+class _Outage:
+    """Says an outage once when it starts and once when it ends, not once per retry."""
+
+    def __init__(self, name: str, notify: Notify, clock: Callable[[], float]) -> None:
+        self._name = name
+        self._notify = notify
+        self._clock = clock
+        self._since: float | None = None
+
+    def failed(self, why: str) -> None:
+        if self._since is None:
+            self._since = self._clock()
+            self._notify(f"meter {self._name}: {why}; reconnecting with back-off")
+
+    def connected(self) -> None:
+        if self._since is not None:
+            self._notify(
+                f"meter {self._name}: connected again after {self._clock() - self._since:.0f} s"
+            )
+            self._since = None
+
+
+class TcpSource:
+    """A raw telegram stream over TCP (ser2net, ESP P1/HAN bridges)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        notify: Notify = lambda _m: None,
+        backoff: Backoff | None = None,
+        idle_reconnect_s: float = TCP_IDLE_RECONNECT_S,
+        connect_timeout_s: float = TCP_CONNECT_TIMEOUT_S,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.name = f"tcp://{host}:{port}"
+        self._backoff = backoff or Backoff()
+        self._idle_s = idle_reconnect_s
+        self._connect_timeout_s = connect_timeout_s
+        self._outage = _Outage(self.name, notify, time.monotonic)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                async with asyncio.timeout(self._connect_timeout_s):
+                    reader, writer = await asyncio.open_connection(self.host, self.port)
+            except (OSError, TimeoutError) as exc:
+                self._outage.failed(_why(exc, "connect timed out"))
+                await asyncio.sleep(self._backoff.next_delay_s())
+                continue
+            self._outage.connected()
+            try:
+                while True:
+                    try:
+                        async with asyncio.timeout(self._idle_s):
+                            data = await reader.read(READ_SIZE)
+                    except TimeoutError:
+                        self._outage.failed(f"no bytes for {self._idle_s:g} s")
+                        break
+                    except OSError as exc:
+                        self._outage.failed(_why(exc, "read failed"))
+                        break
+                    if not data:
+                        self._outage.failed("the bridge closed the connection")
+                        break
+                    self._backoff.reset()
+                    yield data
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+            await asyncio.sleep(self._backoff.next_delay_s())
+
+
+class SerialSource:
+    """A serial port (USB P1 cable, RJ12 adapter), read without blocking the event loop."""
+
+    def __init__(
+        self,
+        device: str,
+        options: dict[str, str] | None = None,
+        *,
+        notify: Notify = lambda _m: None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.device = device
+        self.options = dict(_SERIAL_DEFAULTS) | (options or {})
+        self.name = f"serial://{device}"
+        self._backoff = backoff or Backoff()
+        self._outage = _Outage(self.name, notify, time.monotonic)
+
+    def _open(self) -> object:
+        import serial  # pyserial: imported here so that file/TCP use never loads it
+
+        o = self.options
+        return serial.Serial(
+            self.device,
+            baudrate=int(o["baudrate"]),
+            bytesize=int(o["bytesize"]),
+            parity=o["parity"].upper(),
+            stopbits=float(o["stopbits"]) if o["stopbits"] == "1.5" else int(o["stopbits"]),
+            xonxoff=o["xonxoff"] == "1",
+            rtscts=o["rtscts"] == "1",
+            dsrdtr=o["dsrdtr"] == "1",
+            timeout=0,
+        )
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                port = self._open()
+            except (OSError, ValueError) as exc:  # serial.SerialException is an OSError
+                self._outage.failed(_why(exc, "cannot open"))
+                await asyncio.sleep(self._backoff.next_delay_s())
+                continue
+            self._outage.connected()
+            fd: int = port.fileno()  # type: ignore[attr-defined]
+            queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
+
+            def readable(fd: int = fd, queue: asyncio.Queue[bytes | OSError] = queue) -> None:
+                try:
+                    queue.put_nowait(os.read(fd, READ_SIZE))
+                except BlockingIOError:
+                    pass
+                except OSError as exc:
+                    queue.put_nowait(exc)
+
+            loop.add_reader(fd, readable)
+            try:
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, OSError):
+                        self._outage.failed(_why(item, "read failed"))
+                        break
+                    if not item:
+                        self._outage.failed("the device went away")
+                        break
+                    self._backoff.reset()
+                    yield item
+            finally:
+                loop.remove_reader(fd)
+                with contextlib.suppress(OSError):
+                    port.close()  # type: ignore[attr-defined]
+            await asyncio.sleep(self._backoff.next_delay_s())
+
+
+_TELEGRAM_START = re.compile(rb"(?:^|\n)(/)")
+_METER_TIME = re.compile(rb"0-0:1\.0\.0\((\d{12})")
+
+
+class FileSource:
+    """A capture file. Unpaced it is read as fast as possible; paced, it is replayed with the
+    gaps between the meter times of its telegrams (clamped, ``period_s`` where a time is
+    missing), through an injectable ``sleep`` so simulations can run on their own clock."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        paced: bool = False,
+        period_s: float = 10.0,
+        max_gap_s: float = 60.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.path = path
+        self.name = f"file://{path}"
+        self.paced = paced
+        self._period_s = period_s
+        self._max_gap_s = max_gap_s
+        self._sleep = sleep
+
+    def check(self) -> None:
+        """Raise :class:`UsageError` if the file cannot be read."""
+        if not Path(self.path).is_file():
+            raise UsageError(f"source {self.name}: no such file")
+        if not os.access(self.path, os.R_OK):
+            raise UsageError(f"source {self.name}: not readable")
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        self.check()
+        try:
+            data = await asyncio.to_thread(Path(self.path).read_bytes)
+        except OSError as exc:
+            raise SourceError(f"source {self.name}: {_why(exc, 'cannot read')}") from exc
+        if not self.paced:
+            for at in range(0, len(data), 65536):
+                yield data[at : at + 65536]
+            return
+        previous: datetime | None = None
+        for piece in _split_telegrams(data):
+            stamp = _stamp_of(piece)
+            if previous is not None:
+                gap = self._period_s
+                if stamp is not None:
+                    gap = min(max((stamp - previous).total_seconds(), 0.0), self._max_gap_s)
+                await self._sleep(gap)
+            previous = stamp if stamp is not None else previous
+            yield piece
+
+
+def _split_telegrams(data: bytes) -> list[bytes]:
+    starts = [m.start(1) for m in _TELEGRAM_START.finditer(data)]
+    if not starts:
+        return [data]
+    bounds = [0, *starts[1:], len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds) if data[a:b]]
+
+
+def _stamp_of(piece: bytes) -> datetime | None:
+    match = _METER_TIME.search(piece)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1).decode(), "%y%m%d%H%M%S")
+    except ValueError:
+        return None
+
+
+ChunkSource = TcpSource | SerialSource | FileSource
+
+
+def open_source(
+    spec: SourceSpec,
+    *,
+    notify: Notify = lambda _m: None,
+    paced: bool = False,
+    period_s: float = 10.0,
+    sleep: Sleep = asyncio.sleep,
+) -> ChunkSource:
+    """The source a URL names (nothing is opened until iteration starts)."""
+    if spec.kind == "tcp":
+        return TcpSource(spec.host, spec.port, notify=notify)
+    if spec.kind == "serial":
+        return SerialSource(spec.path, spec.serial, notify=notify)
+    return FileSource(spec.path, paced=paced, period_s=period_s, sleep=sleep)
+
+
+def _why(exc: BaseException, fallback: str) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower() if exc.strerror[:1].isupper() else exc.strerror
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else fallback
