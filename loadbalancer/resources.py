@@ -1,0 +1,40 @@
+"""Files shipped with the package: bundled fuse and charger profiles, example site and captures.
+
+They live at the top of the repository (``profiles/``, ``examples/``) and are installed inside
+the package as ``loadbalancer.profiles`` and ``loadbalancer.examples`` (see pyproject.toml), so
+they are found the same way from a checkout, an editable install and a plain ``pip install .``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Literal
+
+ProfileKind = Literal["fuses", "chargers"]
+
+
+def profiles_dir(kind: ProfileKind) -> Traversable:
+    """The folder of bundled profiles of one kind."""
+    return resources.files("loadbalancer.profiles").joinpath(kind)
+
+
+def bundled_profile_names(kind: ProfileKind) -> list[str]:
+    """Names (file stems) of the bundled profiles of one kind, sorted."""
+    folder = profiles_dir(kind)
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in folder.iterdir()
+        if entry.is_file() and entry.name.endswith(".yaml")
+    )
+
+
+def bundled_profile(kind: ProfileKind, name: str) -> Traversable | None:
+    """The bundled profile called ``name``, or None."""
+    candidate = profiles_dir(kind).joinpath(f"{name}.yaml")
+    return candidate if candidate.is_file() else None
+
+
+def example_file(relative: str) -> Traversable:
+    """A file under ``examples/`` (e.g. ``"site.yaml"``, ``"captures/se_evening.p1"``)."""
+    return resources.files("loadbalancer.examples").joinpath(relative)
