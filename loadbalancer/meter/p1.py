@@ -101,6 +101,7 @@ class P1Parser:
         self.require_crc = require_crc
         self.skipped_bytes = 0
         self._buf = bytearray()
+        self._garbage_run = 0  # non-blank bytes since the last telegram or fragment
         self._energy: tuple[float | None, float | None] = (None, None)
         self._backwards_streak = 0
 
@@ -124,8 +125,8 @@ class P1Parser:
                     _header_of(rest[start:]),
                 )
             )
-        elif rest.strip():
-            self.skipped_bytes += len(rest)
+        else:
+            self._skip(rest, received_s, events)
         return events
 
     # -- framing ----------------------------------------------------------------------------
@@ -141,8 +142,9 @@ class P1Parser:
                 del buf[:cut]
                 if start < 0:
                     break
+            self._garbage_run = 0
             end = buf.find(b"!", 1)
-            if end < 0:
+            if end < 0 or end > MAX_TELEGRAM_BYTES:
                 if len(buf) > MAX_TELEGRAM_BYTES:
                     events.append(
                         Rejection(
@@ -169,16 +171,19 @@ class P1Parser:
         return events
 
     def _skip(self, garbage: bytes, received_s: float, events: list[MeterEvent]) -> None:
-        if b"!" in garbage:
-            events.append(
-                Rejection(
-                    received_s,
-                    "fragment: the end of a telegram whose start was not received",
-                    len(garbage.strip()),
-                )
-            )
-        elif garbage.strip():
-            self.skipped_bytes += len(garbage)
+        """Bytes outside any telegram. Each '!' among them ends a telegram whose start we never
+        saw: one rejection per '!', sized by the non-blank bytes since the last telegram, so
+        neither the count nor the size depends on how the stream was chunked."""
+        at = 0
+        while (bang := garbage.find(b"!", at)) >= 0:
+            size = self._garbage_run + _non_blank(garbage[at : bang + 1])
+            reason = "fragment: the end of a telegram whose start was not received"
+            events.append(Rejection(received_s, reason, size))
+            self._garbage_run = 0
+            at = bang + 1
+        rest = _non_blank(garbage[at:])
+        self._garbage_run += rest
+        self.skipped_bytes += rest
 
     def _frame(
         self, block: bytes, crc_text: bytes, received_s: float, events: list[MeterEvent]
@@ -426,6 +431,10 @@ def _meter_id(raw: dict[str, str]) -> str | None:
                 return decoded.decode("ascii")
         return value
     return None
+
+
+def _non_blank(data: bytes) -> int:
+    return len(data) - sum(data.count(c) for c in (b" ", b"\r", b"\n", b"\t"))
 
 
 def _header_of(data: bytes | bytearray) -> str:
