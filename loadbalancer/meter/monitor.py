@@ -39,6 +39,8 @@ def run_meter(
     printer = _Printer(out, err, as_json=as_json, live=spec.kind != "file")
     try:
         asyncio.run(_monitor(source, printer, clock))
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C ends a live view: that is how it is meant to end
     except BrokenPipeError:
         # the reader of our output went away (``| head``): not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)

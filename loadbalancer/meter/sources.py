@@ -175,7 +175,6 @@ class TcpSource:
                 self._outage.failed(_why(exc, "connect timed out"))
                 await asyncio.sleep(self._backoff.next_delay_s())
                 continue
-            self._outage.connected()
             try:
                 while True:
                     try:
@@ -190,6 +189,7 @@ class TcpSource:
                     if not data:
                         self._outage.failed("the bridge closed the connection")
                         break
+                    self._outage.connected()  # bytes flow again: only now is the outage over
                     self._backoff.reset()
                     yield data
             finally:
@@ -241,7 +241,6 @@ class SerialSource:
                 self._outage.failed(_why(exc, "cannot open"))
                 await asyncio.sleep(self._backoff.next_delay_s())
                 continue
-            self._outage.connected()
             fd: int = port.fileno()  # type: ignore[attr-defined]
             queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
 
@@ -263,6 +262,7 @@ class SerialSource:
                     if not item:
                         self._outage.failed("the device went away")
                         break
+                    self._outage.connected()  # bytes flow again: only now is the outage over
                     self._backoff.reset()
                     yield item
             finally:
