@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import crcmod
@@ -35,57 +34,37 @@ COUNTER_RESET_CONFIRMATIONS = 3
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 # A header starts "/XXXn": three letters and the baud digit (/ELL5, /LGF5, /ADN9, /ISk5, /Lux5).
 _HEADER_START = re.compile(rb"/[A-Za-z]{3}\d")
+# "OBIS(value)" at a line start ([0-9], not \d: ASCII only, and faster); "*255" after the code (EasyMeter) is dropped; the value runs to
+# the line's last ")" (the fields we read have a single group).
+_LINE = re.compile(r"\n([0-9]+-[0-9]+:[0-9]+\.[0-9]+\.[0-9]+)(?:\*[0-9]+)?\(([^\n]*)\)")
 _NUMBER = re.compile(r"\s*([-+]?\d+(?:\.\d*)?)\s*\*?\s*(.*?)\s*$")
 
 _W = timezone(timedelta(hours=1))  # "W": normal (winter) time, UTC+1
 _S = timezone(timedelta(hours=2))  # "S": summer time, UTC+2
 
-# OBIS code -> (field, kind). Kinds set the expected unit and the scaling to our units.
-_POWER, _ENERGY, _VOLT, _AMP, _TIME, _ID, _DATE, _CLOCK = range(8)
-_FIELDS: dict[str, tuple[str, int]] = {
-    "0-0:1.0.0": ("time", _TIME),
-    "1-0:0.9.1": ("clock", _CLOCK),  # Iskra AM550 (SE): hhmmss
-    "1-0:0.9.2": ("date", _DATE),  # Iskra AM550 (SE): yymmdd
-    "0-0:96.1.1": ("id_96_1_1", _ID),
-    "0-0:96.1.0": ("id_96_1_0", _ID),
-    "0-0:42.0.0": ("id_42_0_0", _ID),
-    "1-0:1.8.0": ("e_imp", _ENERGY),
-    "1-0:2.8.0": ("e_exp", _ENERGY),
-    "1-0:1.8.1": ("e_imp_t1", _ENERGY),
-    "1-0:1.8.2": ("e_imp_t2", _ENERGY),
-    "1-0:1.8.3": ("e_imp_t3", _ENERGY),
-    "1-0:1.8.4": ("e_imp_t4", _ENERGY),
-    "1-0:2.8.1": ("e_exp_t1", _ENERGY),
-    "1-0:2.8.2": ("e_exp_t2", _ENERGY),
-    "1-0:2.8.3": ("e_exp_t3", _ENERGY),
-    "1-0:2.8.4": ("e_exp_t4", _ENERGY),
-    "1-0:1.7.0": ("p_imp", _POWER),
-    "1-0:2.7.0": ("p_exp", _POWER),
-    "1-0:21.7.0": ("p_imp1", _POWER),
-    "1-0:41.7.0": ("p_imp2", _POWER),
-    "1-0:61.7.0": ("p_imp3", _POWER),
-    "1-0:22.7.0": ("p_exp1", _POWER),
-    "1-0:42.7.0": ("p_exp2", _POWER),
-    "1-0:62.7.0": ("p_exp3", _POWER),
-    "1-0:32.7.0": ("u1", _VOLT),
-    "1-0:52.7.0": ("u2", _VOLT),
-    "1-0:72.7.0": ("u3", _VOLT),
-    "1-0:31.7.0": ("i1", _AMP),
-    "1-0:51.7.0": ("i2", _AMP),
-    "1-0:71.7.0": ("i3", _AMP),
-    # Belgian e-MUCS: the DSO's current limit and the quarter-hour average demand.
-    "1-0:31.4.0": ("current_limit_a", _AMP),
-    "1-0:1.4.0": ("demand_avg_w", _POWER),
-}
-_ENERGY_SCALE = {"kwh": 1.0, "wh": 0.001, "": 1.0}
-_POWER_SCALE = {"kw": 1000.0, "w": 1.0, "": 1000.0}
-_PLAIN_UNIT = {_VOLT: ("v", ""), _AMP: ("a", "")}
-
-
-@dataclass(slots=True)
-class _Value:
-    number: float
-    has_decimals: bool
+# Unit as sent -> factor to our unit. Keys are lower case plus the usual spellings, so the
+# common case is one dict lookup; anything else goes through the careful path (_scaled).
+_POWER = {"kw": 1000.0, "w": 1.0, "": 1000.0, "kW": 1000.0, "W": 1.0}
+_ENERGY = {"kwh": 1.0, "wh": 0.001, "": 1.0, "kWh": 1.0, "Wh": 0.001}
+_VOLT = {"v": 1.0, "": 1.0, "V": 1.0}
+_AMP = {"a": 1.0, "": 1.0, "A": 1.0}
+# Per phase: active power import, export (21/22.7.0 ...), voltage, current (no sign).
+_PHASE_OBIS = (
+    ("1-0:21.7.0", "1-0:22.7.0", "1-0:32.7.0", "1-0:31.7.0"),
+    ("1-0:41.7.0", "1-0:42.7.0", "1-0:52.7.0", "1-0:51.7.0"),
+    ("1-0:61.7.0", "1-0:62.7.0", "1-0:72.7.0", "1-0:71.7.0"),
+)
+_IMPORT_W, _EXPORT_W = "1-0:1.7.0", "1-0:2.7.0"
+_IMPORT_KWH, _EXPORT_KWH = "1-0:1.8.0", "1-0:2.8.0"
+# DSMR tariff registers, summed when a meter sends no total.
+_IMPORT_TARIFFS = ("1-0:1.8.1", "1-0:1.8.2", "1-0:1.8.3", "1-0:1.8.4")
+_EXPORT_TARIFFS = ("1-0:2.8.1", "1-0:2.8.2", "1-0:2.8.3", "1-0:2.8.4")
+_TIME = "0-0:1.0.0"  # YYMMDDhhmmss + W/S
+_CLOCK, _DATE = "1-0:0.9.1", "1-0:0.9.2"  # Iskra AM550 (SE): hhmmss and yymmdd apart
+# Equipment id: DSMR 5, Belgium, Luxembourg (often hex-encoded ASCII).
+_ID_OBIS = ("0-0:96.1.1", "0-0:96.1.0", "0-0:42.0.0")
+# Belgian e-MUCS extras: the DSO's current limit and the quarter-hour average demand.
+_EXTRA = (("current_limit_a", "1-0:31.4.0", _AMP), ("demand_avg_w", "1-0:1.4.0", _POWER))
 
 
 class P1Parser:
@@ -239,64 +218,42 @@ class P1Parser:
 
     def _decode(self, telegram: bytes, received_s: float) -> MeterEvent:
         text = telegram.decode("latin-1")
-        lines = text.split("\n")
-        header = lines[0].strip()
-        values: dict[str, _Value] = {}
-        raw: dict[str, str] = {}
-        for line in lines[1:]:
-            open_at = line.find("(")
-            if open_at <= 0:
-                continue
-            obis = line[:open_at].strip()
-            star = obis.find("*")  # EasyMeter writes "1-0:1.8.0*255"
-            if star > 0:
-                obis = obis[:star]
-            spec = _FIELDS.get(obis)
-            if spec is None:
-                continue
-            name, kind = spec
-            # The value is the last parenthesised group (e.g. "1-0:1.6.0(ts)(value)").
-            close_at = line.rfind(")")
-            last_open = line.rfind("(", 0, close_at)
-            if close_at < 0 or last_open < 0:
-                continue
-            content = line[last_open + 1 : close_at]
-            if kind in (_TIME, _ID, _DATE, _CLOCK):
-                raw[name] = content
-                continue
-            value = _scaled(content, kind)
-            if value is not None:
-                values[name] = value
-        return self._reading(header, values, raw, received_s, len(telegram))
+        header = text[: text.find("\n")].strip() if "\n" in text else text.strip()
+        # One C-level pass maps every "OBIS(value)" line; only the codes we need are looked at.
+        found: dict[str, str] = dict(_LINE.findall(text))
 
-    def _reading(
-        self,
-        header: str,
-        values: dict[str, _Value],
-        raw: dict[str, str],
-        received_s: float,
-        size: int,
-    ) -> MeterEvent:
-        def num(name: str) -> float | None:
-            v = values.get(name)
-            return v.number if v is not None else None
+        def num(obis: str, scales: dict[str, float]) -> float | None:
+            content = found.get(obis)
+            if content is None:
+                return None
+            digits, _, unit = content.partition("*")
+            scale = scales.get(unit)  # the usual case: "0001.023*kW"
+            if scale is None or not digits:
+                return _scaled(content, scales)
+            try:
+                number = float(digits)
+            except ValueError:
+                return _scaled(content, scales)
+            # round() drops binary noise such as 1.023 * 1000 = 1022.9999999999999
+            return number if scale == 1.0 else round(number * scale, 6)
 
         currents: list[float | None] = []
         powers: list[float | None] = []
-        voltages = [num("u1"), num("u2"), num("u3")]
-        for n in (1, 2, 3):
-            p_imp, p_exp = num(f"p_imp{n}"), num(f"p_exp{n}")
+        voltages: list[float | None] = []
+        for imp_obis, exp_obis, volt_obis, amp_obis in _PHASE_OBIS:
+            p_imp, p_exp = num(imp_obis, _POWER), num(exp_obis, _POWER)
+            volt = num(volt_obis, _VOLT)
+            voltages.append(volt)
             net = None
             if p_imp is not None or p_exp is not None:
                 net = round((p_imp or 0.0) - (p_exp or 0.0), 6)
             powers.append(net)
-            amp = values.get(f"i{n}")
+            amp = num(amp_obis, _AMP)
             if amp is None:
                 currents.append(None)
                 continue
-            magnitude = abs(amp.number)
-            volt = voltages[n - 1]
-            if not amp.has_decimals and net is not None and volt is not None and volt > 50.0:
+            magnitude = abs(amp)
+            if net is not None and volt is not None and volt > 50.0 and "." not in found[amp_obis]:
                 # Whole-ampere meters (Iskra AM550, Dutch Kaifa): |P|/U refines the value and is
                 # never allowed to lower it (reference/han-p1.md §5.4).
                 magnitude = max(magnitude, round(abs(net) / volt, 2))
@@ -305,33 +262,33 @@ class P1Parser:
             exporting = p_exp is not None and p_exp > 0.0 and (p_imp is None or p_exp > p_imp)
             currents.append(-magnitude if exporting and magnitude else magnitude)
 
-        e_imp = num("e_imp")
+        e_imp = num(_IMPORT_KWH, _ENERGY)
         if e_imp is None:
-            e_imp = _sum_present([num(f"e_imp_t{t}") for t in (1, 2, 3, 4)])
-        e_exp = num("e_exp")
+            e_imp = _sum_present([num(obis, _ENERGY) for obis in _IMPORT_TARIFFS])
+        e_exp = num(_EXPORT_KWH, _ENERGY)
         if e_exp is None:
-            e_exp = _sum_present([num(f"e_exp_t{t}") for t in (1, 2, 3, 4)])
+            e_exp = _sum_present([num(obis, _ENERGY) for obis in _EXPORT_TARIFFS])
 
         problem = _implausible(currents, voltages, powers)
         if problem is None:
             problem = self._counters_backwards(e_imp, e_exp)
         if problem is not None:
-            return Rejection(received_s, f"implausible: {problem}", size, header)
+            return Rejection(received_s, f"implausible: {problem}", len(telegram), header)
 
         extra: dict[str, float | str] = {}
-        for name in ("current_limit_a", "demand_avg_w"):
-            value = num(name)
+        for name, obis, kind in _EXTRA:
+            value = num(obis, kind)
             if value is not None:
                 extra[name] = value
         return Reading(
             received_s=received_s,
-            meter_time=_meter_time(raw),
-            meter_id=_meter_id(raw),
+            meter_time=_meter_time(found),
+            meter_id=_meter_id(found),
             current_a=PhaseValues(*currents),
             voltage_v=PhaseValues(*voltages),
             power_w=PhaseValues(*powers),
-            import_w=num("p_imp"),
-            export_w=num("p_exp"),
+            import_w=num(_IMPORT_W, _POWER),
+            export_w=num(_EXPORT_W, _POWER),
             energy_import_kwh=e_imp,
             energy_export_kwh=e_exp,
             header=header,
@@ -365,22 +322,17 @@ def build_telegram(header: str, lines: list[str], *, line_end: str = "\r\n") -> 
     return data + f"{crc16_arc(data):04X}{line_end}".encode("ascii")
 
 
-def _scaled(content: str, kind: int) -> _Value | None:
+def _scaled(content: str, scales: dict[str, float]) -> float | None:
+    """The careful path: any unit case, blanks, no "*" before the unit ("00007225.264kWh")."""
     match = _NUMBER.match(content)
     if match is None:
         return None
-    digits, unit = match.group(1), match.group(2).lower()
-    number = float(digits)
-    if kind == _ENERGY:
-        scale = _ENERGY_SCALE.get(unit)
-    elif kind == _POWER:
-        scale = _POWER_SCALE.get(unit)
-    else:
-        scale = 1.0 if unit in _PLAIN_UNIT[kind] else None
+    number, unit = float(match.group(1)), match.group(2)
+    scale = scales.get(unit.strip().lower())
     if scale is None:
         return None  # a unit that does not fit the quantity: the line is malformed, ignore it
     # round() drops binary noise such as 1.023 * 1000 = 1022.9999999999999
-    return _Value(round(number * scale, 6) if scale != 1.0 else number, "." in digits)
+    return round(number * scale, 6) if scale != 1.0 else number
 
 
 def _sum_present(parts: list[float | None]) -> float | None:
@@ -401,18 +353,23 @@ def _implausible(
     return None
 
 
-def _meter_time(raw: dict[str, str]) -> datetime | None:
-    stamp = raw.get("time")
-    if stamp is None and "date" in raw and "clock" in raw:
-        stamp = raw["date"].strip() + raw["clock"].strip()
+def _meter_time(found: dict[str, str]) -> datetime | None:
+    stamp = found.get(_TIME)
+    if stamp is None and _DATE in found and _CLOCK in found:
+        stamp = found[_DATE].strip() + found[_CLOCK].strip()
     if stamp is None:
         return None
     stamp = stamp.strip()
-    flag = stamp[12:13].upper()
-    try:
-        naive = datetime.strptime(stamp[:12], "%y%m%d%H%M%S")
-    except ValueError:
+    if len(stamp) < 12 or not stamp[:12].isdigit():
         return None
+    try:
+        naive = datetime(
+            2000 + int(stamp[0:2]), int(stamp[2:4]), int(stamp[4:6]),
+            int(stamp[6:8]), int(stamp[8:10]), int(stamp[10:12]),
+        )  # fmt: skip
+    except ValueError:
+        return None  # e.g. "632525252525W", an empty history slot
+    flag = stamp[12:13].upper()
     if flag == "W":
         return naive.replace(tzinfo=_W)
     if flag == "S":
@@ -420,9 +377,9 @@ def _meter_time(raw: dict[str, str]) -> datetime | None:
     return naive  # no flag sent: the offset is unknown and not made up
 
 
-def _meter_id(raw: dict[str, str]) -> str | None:
-    for key in ("id_96_1_1", "id_96_1_0", "id_42_0_0"):
-        value = raw.get(key, "").strip()
+def _meter_id(found: dict[str, str]) -> str | None:
+    for obis in _ID_OBIS:
+        value = found.get(obis, "").strip()
         if not value:
             continue
         if len(value) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in value):
