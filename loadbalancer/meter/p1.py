@@ -34,8 +34,9 @@ COUNTER_RESET_CONFIRMATIONS = 3
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 # A header starts "/XXXn": three letters and the baud digit (/ELL5, /LGF5, /ADN9, /ISk5, /Lux5).
 _HEADER_START = re.compile(rb"/[A-Za-z]{3}\d")
-# "OBIS(value)" at a line start ([0-9], not \d: ASCII only, and faster); "*255" after the code (EasyMeter) is dropped; the value runs to
-# the line's last ")" (the fields we read have a single group).
+# "OBIS(value)" at a line start, [0-9] rather than \d (ASCII only, and faster). A "*255" after
+# the code (EasyMeter) is dropped; the value runs to the line's last ")" (the fields we read
+# have a single group).
 _LINE = re.compile(r"\n([0-9]+-[0-9]+:[0-9]+\.[0-9]+\.[0-9]+)(?:\*[0-9]+)?\(([^\n]*)\)")
 _NUMBER = re.compile(r"\s*([-+]?\d+(?:\.\d*)?)\s*\*?\s*(.*?)\s*$")
 
