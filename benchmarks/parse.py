@@ -41,7 +41,7 @@ SWEDISH_VALID = [
     "se_sagemcom_t211_02.txt", "se_sagemcom_t211_03.txt", "se_sagemcom_t211_04.txt",
 ]  # fmt: skip
 
-DSMR_SCRIPT = '''
+DSMR_SCRIPT = """
 import json, sys
 from dsmr_parser import telegram_specifications
 from dsmr_parser.clients.telegram_buffer import TelegramBuffer
@@ -74,7 +74,7 @@ with open(sys.argv[1], "rb") as fh:
                 "energy_import_kwh": f(t, "ELECTRICITY_IMPORTED_TOTAL"),
                 "energy_export_kwh": f(t, "ELECTRICITY_EXPORTED_TOTAL"),
             }) + "\\n")
-'''
+"""
 
 
 def best_of(runs: int, work: Callable[[], object]) -> float:
@@ -124,11 +124,15 @@ def make_capture(path: Path, count: int) -> None:
     energy = 20_000.0
     with path.open("wb") as fh:
         for i in range(count):
-            loads = (PhaseLoad(3.0 + i % 13), PhaseLoad(-1.2 if i % 5 == 0 else 4.4),
-                     PhaseLoad(8.0 + i % 3))
+            loads = (
+                PhaseLoad(3.0 + i % 13),
+                PhaseLoad(-1.2 if i % 5 == 0 else 4.4),
+                PhaseLoad(8.0 + i % 3),
+            )
             energy += 0.004
-            fh.write(swedish_telegram(t0 + timedelta(seconds=10 * i), loads,
-                                      energy_import_kwh=energy))
+            fh.write(
+                swedish_telegram(t0 + timedelta(seconds=10 * i), loads, energy_import_kwh=energy)
+            )
 
 
 def whole_process(count: int) -> list[tuple[str, float]]:
@@ -137,16 +141,24 @@ def whole_process(count: int) -> list[tuple[str, float]]:
         make_capture(capture, count)
         script = Path(tmp) / "dsmr_meter.py"
         script.write_text(DSMR_SCRIPT)
-        ours_cmd = [sys.executable, "-m", "loadbalancer", "meter", "--source",
-                    f"file://{capture}", "--json"]
+        ours_cmd = [
+            sys.executable,
+            "-m",
+            "loadbalancer",
+            "meter",
+            "--source",
+            f"file://{capture}",
+            "--json",
+        ]
         theirs_cmd = [sys.executable, str(script), str(capture)]
         # same output, checked once: the comparison is between equals
         ours_out = subprocess.run(ours_cmd, capture_output=True, check=True).stdout.splitlines()
         theirs_out = subprocess.run(theirs_cmd, capture_output=True, check=True).stdout
         assert len(ours_out) == len(theirs_out.splitlines()) == count
-        assert json.loads(ours_out[0])["current_a"] == json.loads(theirs_out.splitlines()[0])[
-            "current_a"
-        ]
+        assert (
+            json.loads(ours_out[0])["current_a"]
+            == json.loads(theirs_out.splitlines()[0])["current_a"]
+        )
 
         def run(cmd: list[str]) -> Callable[[], object]:
             return lambda: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
@@ -171,8 +183,10 @@ def main() -> None:
     ours = whole[0][1]
     for name, rate in whole:
         print(f"{'process: ' + name:<34} {rate:>12,.0f} {ours / rate:>14.1f}x")
-    print(f"(in process: {len(SWEDISH_VALID)} Swedish captures x {args.rounds}; whole process: "
-          f"{args.telegrams} telegrams; best of 3; target >= 10x in process, >= 4x process)")
+    print(
+        f"(in process: {len(SWEDISH_VALID)} Swedish captures x {args.rounds}; whole process: "
+        f"{args.telegrams} telegrams; best of 3; target >= 10x in process, >= 4x process)"
+    )
 
 
 if __name__ == "__main__":
