@@ -406,13 +406,11 @@ class ChargerClient:
         )
 
     def allowed_limit_a(self, current_a: float) -> float:
-        """What ``write_limit(current_a)`` would write: rounded down to the box's step, at most
-        its maximum, and 0 (pause) below its minimum. Never more than asked."""
-        setpoint = self.profile.setpoint
-        if math.isnan(current_a) or current_a < 0:
-            raise ChargerBadValue(f"charger {self.endpoint}: cannot offer {current_a} A")
-        value = quantise_down(min(current_a, setpoint.max_a), setpoint.granularity_a)
-        return value if value >= setpoint.min_a else 0.0
+        """What ``write_limit(current_a)`` would write (see ``Setpoint.allowed_a``)."""
+        try:
+            return self.profile.setpoint.allowed_a(current_a)
+        except ValueError as exc:
+            raise ChargerBadValue(f"charger {self.endpoint}: {exc}") from exc
 
     async def write_limit(self, current_a: float) -> float:
         """Offer ``current_a`` to the car; returns what was written (see ``allowed_limit_a``).
@@ -528,10 +526,7 @@ class ChargerClient:
             return
         value = keep.value if keep.value is not None else self._failsafe_timeout_s
         if value is None:
-            raise ChargerUnsupported(
-                f"charger {self.endpoint}: keep-alive writes the failsafe timeout, "
-                "which is not known yet (configure the failsafe first)"
-            )
+            return  # writes the box's timeout, which is not known yet: nothing to hold
         if self._keep_alive_hook is not None:
             await self._keep_alive_hook(self, keep.register, value)
         else:

@@ -10,6 +10,7 @@ file and the key path, e.g. ``alfen-eve.yaml: registers.setpoint.type: unknown t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,14 @@ from typing import Any, Literal, cast, get_args
 
 import yaml
 
-from loadbalancer.chargers.codec import DATA_TYPES, WORD_ORDERS, Codec, DataType, WordOrder
+from loadbalancer.chargers.codec import (
+    DATA_TYPES,
+    WORD_ORDERS,
+    Codec,
+    DataType,
+    WordOrder,
+    quantise_down,
+)
 from loadbalancer.chargers.hooks import HOOKS
 from loadbalancer.errors import ConfigError
 from loadbalancer.resources import bundled_profile, bundled_profile_names
@@ -97,6 +105,14 @@ class Setpoint:
     min_a: float
     max_a: float
     pause: Pause
+
+    def allowed_a(self, current_a: float) -> float:
+        """What a request for ``current_a`` becomes: rounded DOWN to the box's step, at most its
+        maximum, and 0 (pause) below its minimum. Never more than asked."""
+        if math.isnan(current_a) or current_a < 0:
+            raise ValueError(f"cannot offer {current_a} A")
+        value = quantise_down(min(current_a, self.max_a), self.granularity_a)
+        return value if value >= self.min_a else 0.0
 
 
 @dataclass(frozen=True, slots=True)
