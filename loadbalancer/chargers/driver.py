@@ -185,13 +185,20 @@ class ChargerClient:
             await self._open()
             for write in self.profile.startup:
                 await self._write_locked(self.profile.register(write.register), write.value)
-        except (ChargerUnreachable, ChargerTimeout) as exc:
-            self._last_failure = str(exc).removeprefix(f"charger {self.endpoint}: ").split(";")[0]
-            self._next_attempt_s = self._clock() + self._backoff.next_delay_s()
-            self._drop()
+        except ChargerUnreachable as exc:
+            self._failed(exc.reason)
+            raise
+        except ChargerTimeout as exc:
+            self._failed(f"no answer to {exc.what} within {exc.timeout_s:g} s")
             raise
         self._backoff.reset()
         self._next_attempt_s = -math.inf
+
+    def _failed(self, reason: str) -> None:
+        """A connection attempt failed: wait a growing back-off before the next one."""
+        self._last_failure = reason
+        self._next_attempt_s = self._clock() + self._backoff.next_delay_s()
+        self._drop()
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -359,8 +366,12 @@ class ChargerClient:
 
     # ---- what the service uses ---------------------------------------------------------------
 
-    async def read(self) -> ChargerReading:
-        """Status, per-phase currents, applied limit, phases, hardware maximum and failsafe."""
+    async def read(self, *, failsafe: bool = True) -> ChargerReading:
+        """Status, per-phase currents, applied limit, phases, hardware maximum and failsafe.
+
+        ``failsafe=False`` skips the failsafe read-backs (fewer requests for a fast poll); the
+        reading then carries the last known failsafe timeout and the profile's defaults.
+        """
         readings = self.profile.readings
         status = readings.status
         required = [*readings.current_a, status.main.register]
@@ -372,7 +383,7 @@ class ChargerClient:
                 readings.limit_a,
                 readings.phases.register if readings.phases else None,
                 readings.max_current_a,
-                *_readbacks(self.profile),
+                *(_readbacks(self.profile) if failsafe else []),
             )
             if name is not None and name not in required
         ]
@@ -390,9 +401,11 @@ class ChargerClient:
         current_a = tuple(_number(values[name]) or 0.0 for name in readings.current_a)
         letter, raw = _status(values, status.main, status.override)
         phases = _phases(values, readings.phases, current_a)
-        failsafe = self._failsafe_settings(values)
-        if failsafe.timeout_s:  # the box's own word beats the profile's default
-            self._failsafe_timeout_s = failsafe.timeout_s
+        settings = self._failsafe_settings(values)
+        if failsafe and settings.timeout_s:  # the box's own word beats the profile's default
+            self._failsafe_timeout_s = settings.timeout_s
+        elif not failsafe:
+            settings = FailsafeSettings(settings.current_a, self._failsafe_timeout_s)
         return ChargerReading(
             status=letter,
             status_raw=raw,
@@ -402,7 +415,7 @@ class ChargerClient:
             max_current_a=(
                 _number(values[readings.max_current_a]) if readings.max_current_a else None
             ),
-            failsafe=failsafe,
+            failsafe=settings,
         )
 
     def allowed_limit_a(self, current_a: float) -> float:

@@ -668,6 +668,8 @@ class _Parser:
     def code_map(self, spec: dict[str, Any], path: str, meanings: tuple[str, ...]) -> CodeMap:
         name = self.register_name(spec["register"], f"{path}.register", readable=True)
         register = self.registers[name]
+        if register.codec.scale != 1.0:
+            raise self.fail(f"{path}.register", f"codes are raw values: {name!r} must have scale 1")
         raw_map = spec["map"]
         if not isinstance(raw_map, dict) or not raw_map:
             raise self.fail(f"{path}.map", "expected a mapping of meaning -> list of raw values")

@@ -214,3 +214,14 @@ async def test_keep_alive_rewrites_the_last_setpoint(emulated: Emulated, clock: 
         emulator.advance()
         assert not in_failsafe(emulator)
         assert emulator.box.applied_limit_a == 0.0
+
+
+async def test_startup_writes_run_on_every_connect(emulated: Emulated) -> None:
+    # Amperfied: standby off (258 = 4) after each (re)connect
+    async with emulated("amperfied") as (emulator, client):
+        await client.connect()
+        assert emulator.register_value("standby") == 4.0
+        await client.write_value("standby", 0)
+        await client.close()
+        await client.read()
+        assert emulator.register_value("standby") == 4.0
