@@ -191,6 +191,10 @@ class ChargerClient:
         except ChargerTimeout as exc:
             self._failed(f"no answer to {exc.what} within {exc.timeout_s:g} s")
             raise
+        except ChargerExceptionReply as exc:
+            # a refused start-up write leaves the box half set up: try it all again later
+            self._failed(f"start-up write refused: {exc.register}: {exc.meaning}")
+            raise
         self._backoff.reset()
         self._next_attempt_s = -math.inf
 
@@ -240,7 +244,7 @@ class ChargerClient:
             client.close()
             if failure and isinstance(failure[0], ConnectionRefusedError):
                 raise ChargerUnreachable(self.endpoint, "connection refused", self._refused_hint())
-            reason = failure[0].strerror or str(failure[0]) if failure else "cannot connect"
+            reason = (failure[0].strerror or str(failure[0])) if failure else "no answer"
             raise ChargerUnreachable(self.endpoint, f"cannot connect: {reason}")
         self._client = client
         self._lost = lost
@@ -268,6 +272,11 @@ class ChargerClient:
             done, _pending = await asyncio.wait(
                 waited, timeout=self.request_timeout_s, return_when=asyncio.FIRST_COMPLETED
             )
+        except asyncio.CancelledError:
+            # our caller is cancelled (shutdown): take the request down with it
+            request.cancel()
+            self._drop()
+            raise
         finally:
             self._last_request_s = time.monotonic()
         if request not in done:

@@ -77,14 +77,18 @@ def _summary(
     raw = f" (box code {reading.status_raw})" if reading.status_raw else ""
     currents = " / ".join(f"{value:.2f}" for value in reading.current_a)
     failsafe = reading.failsafe
-    timeout = "unknown" if failsafe.timeout_s is None else f"{failsafe.timeout_s:g} s"
+    if failsafe.timeout_s == 0:
+        fallback = "off (timeout 0)"
+    else:
+        timeout = "unknown" if failsafe.timeout_s is None else f"{failsafe.timeout_s:g} s"
+        fallback = f"{amps(failsafe.current_a)} after {timeout}"
     lines = [
         f"charger {host} with profile {profile.name}",
         f"  status     {status}{raw}",
         f"  current    {currents} A (charger phases 1/2/3)",
         f"  limit      {amps(reading.limit_a)}",
         f"  phases     {reading.phases if reading.phases is not None else 'unknown'}",
-        f"  failsafe   {amps(failsafe.current_a)} after {timeout}",
+        f"  failsafe   {fallback}",
     ]
     if reading.max_current_a is not None:
         lines.append(f"  hardware   {amps(reading.max_current_a)} at most")

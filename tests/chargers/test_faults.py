@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -165,3 +166,33 @@ async def test_wrong_port_is_refused_not_a_traceback() -> None:
     client = ChargerClient(load_profile("generic"), "127.0.0.1", 1, connect_timeout_s=1.0)
     with pytest.raises(ChargerError, match="connection refused"):
         await client.read()
+
+
+async def test_refused_startup_write_is_retried_after_backoff(
+    emulated: Emulated, clock: FakeClock
+) -> None:
+    async with emulated("amperfied") as (emulator, client):
+        emulator.faults.reject_writes = 4
+        with pytest.raises(ChargerExceptionReply, match=r"writing standby \(holding 258\)"):
+            await client.connect()
+        assert not client.connected
+        with pytest.raises(ChargerUnreachable, match="start-up write refused"):
+            await client.read()
+        emulator.faults.reject_writes = None
+        clock.advance(1.5)
+        await client.read()
+        assert emulator.register_value("standby") == 4.0
+
+
+async def test_cancelled_request_leaves_no_request_behind(emulated: Emulated) -> None:
+    async with emulated("generic", request_timeout_s=5.0) as (emulator, client):
+        await client.connect()
+        emulator.faults.silent = True
+        reading = asyncio.create_task(client.read())
+        await asyncio.sleep(0.1)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        assert not client.connected
+        emulator.faults.silent = False
+        assert (await client.read()).status is not None
