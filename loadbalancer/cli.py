@@ -32,6 +32,19 @@ def _meter(args: argparse.Namespace) -> int:
     return run_meter(args.source, as_json=args.json)
 
 
+def _charger(args: argparse.Namespace) -> int:
+    from loadbalancer.chargers.probe import run_probe
+
+    return run_probe(
+        args.profile,
+        args.host,
+        port=args.port,
+        unit_id=args.unit,
+        as_json=args.json,
+        set_current_a=args.set_current,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG, description="Keeps the main fuse whole while EVs charge as fast as it allows."
@@ -60,6 +73,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="one JSON object per reading (SPEC §6.1) instead of a table",
     )
     meter.set_defaults(handler=_meter)
+
+    charger = commands.add_parser(
+        "charger",
+        help="probe one charger with a profile; optionally write a current limit",
+        description="Read one charger's status, per-phase currents, applied limit and failsafe "
+        "settings over Modbus TCP with a charger profile; optionally write a current limit "
+        "first (rounded down to the box's step; below its minimum = pause).",
+    )
+    charger.add_argument(
+        "--profile",
+        required=True,
+        metavar="NAME",
+        help="a bundled profile (e.g. alfen-eve, vestel-evc04) or a path to a profile file",
+    )
+    charger.add_argument("--host", required=True, metavar="H", help="the charger's address")
+    charger.add_argument("--port", type=int, metavar="N", help="TCP port (default: the profile's)")
+    charger.add_argument(
+        "--unit", type=int, metavar="N", help="Modbus unit id (default: the profile's)"
+    )
+    charger.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    charger.add_argument(
+        "--set-current",
+        type=float,
+        metavar="A",
+        help="write this current limit in amperes (0 pauses) before reading",
+    )
+    charger.set_defaults(handler=_charger)
     return parser
 
 

@@ -43,3 +43,62 @@ class SourceError(MeterError):
 
 class ChargerError(LoadBalancerError):
     """Talking to a charger failed."""
+
+
+#: Meanings of the Modbus exception codes (Modbus Application Protocol V1.1b3, §7).
+MODBUS_EXCEPTION_MEANINGS: dict[int, str] = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+
+
+class ChargerUnreachable(ChargerError):
+    """No TCP connection: refused, unreachable, closed by the charger, or in reconnect back-off."""
+
+    def __init__(self, endpoint: str, reason: str, hint: str = "") -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        self.hint = hint
+        tail = f"; {hint}" if hint else ""
+        super().__init__(f"charger {endpoint}: {reason}{tail}")
+
+
+class ChargerTimeout(ChargerError, TimeoutError):
+    """The charger did not answer in time (connect or request)."""
+
+    def __init__(self, endpoint: str, what: str, timeout_s: float) -> None:
+        self.endpoint = endpoint
+        self.what = what
+        self.timeout_s = timeout_s
+        super().__init__(f"charger {endpoint}: no answer to {what} within {timeout_s:g} s")
+
+
+class ChargerExceptionReply(ChargerError):
+    """The charger answered a request with a Modbus exception."""
+
+    def __init__(self, endpoint: str, register: str, exception_code: int, hint: str = "") -> None:
+        self.endpoint = endpoint
+        self.register = register
+        self.exception_code = exception_code
+        self.meaning = MODBUS_EXCEPTION_MEANINGS.get(exception_code, "unknown exception")
+        self.hint = hint
+        tail = f"; {hint}" if hint else ""
+        super().__init__(
+            f"charger {endpoint}: {register}: Modbus exception {exception_code} "
+            f"({self.meaning}){tail}"
+        )
+
+
+class ChargerBadValue(ChargerError):
+    """A value cannot be written to (or was not understood from) a charger register."""
+
+
+class ChargerUnsupported(ChargerError):
+    """The charger's profile cannot do what was asked (pause, set its failsafe, ...)."""

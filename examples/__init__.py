@@ -1,0 +1,1 @@
+"""Bundled example site, captures and scenarios, installed as ``loadbalancer.examples``."""

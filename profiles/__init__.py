@@ -1,0 +1,1 @@
+"""Bundled fuse and charger profiles, installed as ``loadbalancer.profiles``."""
