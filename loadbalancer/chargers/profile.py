@@ -11,12 +11,10 @@ file and the key path, e.g. ``alfen-eve.yaml: registers.setpoint.type: unknown t
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
-
-import yaml
 
 from loadbalancer.chargers.codec import (
     DATA_TYPES,
@@ -29,6 +27,7 @@ from loadbalancer.chargers.codec import (
 from loadbalancer.chargers.hooks import HOOKS
 from loadbalancer.errors import ConfigError
 from loadbalancer.resources import bundled_profile, bundled_profile_names
+from loadbalancer.yamlcheck import YamlReader, kind_of, parse_yaml
 
 Table = Literal["holding", "input"]
 Access = Literal["r", "w", "rw"]
@@ -263,14 +262,7 @@ def load_profile(name_or_path: str) -> ChargerProfile:
 
 def parse_profile(text: str, file: str) -> ChargerProfile:
     """Parse and validate one profile's YAML text; ``file`` names it in errors."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(file, "", f"not valid YAML: {where}{problem}") from exc
-    return _Parser(file).profile(data)
+    return _Parser(file).profile(parse_yaml(text, file))
 
 
 _TOP_KEYS = {
@@ -292,70 +284,13 @@ _TOP_KEYS = {
 _REQUIRED_TOP = {"name", "vendor", "sources", "transport", "registers", "setpoint", "readings"}
 
 
-class _Parser:
+class _Parser(YamlReader):
     """Walks the YAML tree with the key path at hand, so every error says where it is."""
 
     def __init__(self, file: str) -> None:
-        self.file = file
+        super().__init__(file)
         self.registers: dict[str, Register] = {}
         self.word_order: WordOrder = "big"
-
-    # ---- small typed accessors -------------------------------------------------------------
-
-    def fail(self, path: str, problem: str) -> ConfigError:
-        return ConfigError(self.file, path, problem)
-
-    def mapping(
-        self, value: object, path: str, allowed: Collection[str], required: Collection[str] = ()
-    ) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(path, f"expected a mapping, got {_kind(value)}")
-        for key in value:
-            if not isinstance(key, str) or key not in allowed:
-                raise self.fail(
-                    _join(path, str(key)), f"unknown key (known: {', '.join(sorted(allowed))})"
-                )
-        for key in sorted(required):
-            if key not in value:
-                raise self.fail(_join(path, key), "missing")
-        return cast(dict[str, Any], value)
-
-    def text(self, value: object, path: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(path, f"expected text, got {_kind(value)}")
-        return value
-
-    def texts(self, value: object, path: str) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise self.fail(path, f"expected a list of text, got {_kind(value)}")
-        return tuple(self.text(item, f"{path}[{i}]") for i, item in enumerate(value))
-
-    def integer(self, value: object, path: str, low: int, high: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, f"expected a whole number, got {_kind(value)}")
-        if not low <= value <= high:
-            raise self.fail(path, f"{value} is out of range ({low}..{high})")
-        return value
-
-    def number(
-        self, value: object, path: str, low: float | None = None, high: float | None = None
-    ) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(path, f"expected a number, got {_kind(value)}")
-        if (low is not None and value < low) or (high is not None and value > high):
-            span = f"{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}"
-            raise self.fail(path, f"{value:g} is out of range ({span})")
-        return float(value)
-
-    def flag(self, value: object, path: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(path, f"expected true or false, got {_kind(value)}")
-        return value
-
-    def choice(self, value: object, path: str, options: tuple[str, ...], what: str) -> str:
-        if not isinstance(value, str) or value not in options:
-            raise self.fail(path, f"unknown {what} {value!r} (one of: {', '.join(options)})")
-        return value
 
     def register_name(
         self,
@@ -529,7 +464,7 @@ class _Parser:
         missing = spec.get("missing", [])
         if not isinstance(missing, list):
             raise self.fail(
-                f"{path}.missing", f"expected a list of raw values, got {_kind(missing)}"
+                f"{path}.missing", f"expected a list of raw values, got {kind_of(missing)}"
             )
         codec = Codec(
             data_type,
@@ -856,7 +791,7 @@ class _Parser:
 
     def startup(self, value: object) -> tuple[StartupWrite, ...]:
         if not isinstance(value, list):
-            raise self.fail("startup", f"expected a list of writes, got {_kind(value)}")
+            raise self.fail("startup", f"expected a list of writes, got {kind_of(value)}")
         writes = []
         for i, item in enumerate(value):
             spec = self.mapping(item, f"startup[{i}]", {"register", "value"}, {"register", "value"})
@@ -869,22 +804,6 @@ class _Parser:
         return tuple(writes)
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
 def _strings(value: object) -> list[str]:
     """Keys of a mapping that are text (register names); anything else is rejected later."""
     return [key for key in value if isinstance(key, str)] if isinstance(value, dict) else []
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"{str(value).lower()}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
