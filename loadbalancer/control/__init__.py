@@ -13,11 +13,11 @@ from loadbalancer.control.state import ChargerMemory, ControllerState, initial_s
 
 __all__ = [
     "BudgetState",
+    "Characteristic",
     "ChargerDecision",
     "ChargerMemory",
     "ChargerRead",
     "ChargerSpec",
-    "Characteristic",
     "ControlConfig",
     "ControllerState",
     "Decision",
