@@ -8,8 +8,9 @@ One decision, in order:
 3. Per grid phase: house = signed meter current − the online chargers' *measured* currents on
    that phase; allowed = rating − margin − house − reserved. The overload budget is integrated.
 4. Shares (``allocate.share``); a charger whose share is below its minimum is dropped (lowest
-   priority first, a paused one before a running one) and then held at its minimum while the
-   fuse's budget lasts (``fuse.may_hold_at_minimum``) or paused.
+   priority first, a paused one before a running one). A running charger whose minimum does not
+   fit its phases even before the others' shares is held at its minimum while the fuse's budget
+   lasts (``fuse.may_hold_at_minimum``); any other dropped charger is paused.
 5. Per charger: a cut is applied at once; a raise only after the headroom has lasted
    ``ramp_up_delay_s``; a paused charger resumes at its minimum after ``resume_delay_s`` of room
    for its minimum plus ``resume_margin_a``. Every set-point is 0 or in [minimum, maximum], at the
@@ -149,8 +150,10 @@ def decide(
     )
 
     def may_hold(charger: _Online, remaining_a: Sequence[float]) -> bool:
+        """Running, its minimum does not fit even before others' shares, and the fuse allows."""
         minimum = charger.spec.min_current_a
-        return charger.running and all(
+        does_not_fit = any(remaining_a[p] < minimum - EPSILON_A for p in charger.phases)
+        return charger.running and does_not_fit and all(
             may_hold_at_minimum(budget, fuse, p, fuse.target_a - remaining_a[p] + minimum)
             for p in charger.phases
         )
