@@ -153,9 +153,13 @@ def decide(
         """Running, its minimum does not fit even before others' shares, and the fuse allows."""
         minimum = charger.spec.min_current_a
         does_not_fit = any(remaining_a[p] < minimum - EPSILON_A for p in charger.phases)
-        return charger.running and does_not_fit and all(
-            may_hold_at_minimum(budget, fuse, p, fuse.target_a - remaining_a[p] + minimum)
-            for p in charger.phases
+        return (
+            charger.running
+            and does_not_fit
+            and all(
+                may_hold_at_minimum(budget, fuse, p, fuse.target_a - remaining_a[p] + minimum)
+                for p in charger.phases
+            )
         )
 
     # Room for the paused ones: shares with everyone taking part (paused ones are dropped first).
