@@ -24,13 +24,19 @@ class Characteristic(StrEnum):
     STRICT = "strict"
 
 
-#: E_MAX in I_n²·s, control.md §1.4 / §6: x=1.1 → 143 s, 1.25 → 53 s, 2.0 → 10 s; inside the gG
-#: guarantees (≥ 1 h at 1.25·In, ≥ 10 s at ≈ 2·In) and the MCB 1.13·In / 1 h line (§1.2).
-DEFAULT_OVERLOAD_BUDGET_S = 30.0
-#: X_HARD for gG fuses, control.md §1.4 (SmartEVSE stops at 2 × MaxMains; gG gates §1.1).
-GG_HARD_LIMIT_RATIO = 2.0
+#: E_MAX for B/C breakers in I_n²·s, control.md §1.4 / §6: x=1.13 → 108 s, 1.25 → 53 s; inside the
+#: IEC 60898-1 1.13·In / 1 h no-trip line (control.md §1.2).
+MCB_OVERLOAD_BUDGET_S = 30.0
 #: X_HARD for B/C breakers: the IEC 60898-1 conventional tripping current 1.45·In (control.md §1.2).
 MCB_HARD_LIMIT_RATIO = 1.45
+#: E_MAX for gG fuses: twice the §1.4 suggestion, so that a 2 kW kettle (8.7 A) on a phase that is
+#: already full is held for 60 s (x = 1.4 → 62 s) as SPEC §7 asks (no pause on spikes < 60 s).
+#: Paired with a lower hard limit so the worst hold is 48 s just under 1.5·In, inside the gG
+#: design: no melting below ≈ 2·In within 10 s, 1.25·In for 1 h, 1.6·In within 1 h (§1.1).
+GG_OVERLOAD_BUDGET_S = 60.0
+#: X_HARD for gG: 1.5·In, below the conventional fusing current 1.6·In (control.md §1.1) and
+#: below §1.4's 2.0, which with the larger budget would allow 20 s at 2·In, too near the 10 s gate.
+GG_HARD_LIMIT_RATIO = 1.5
 #: margin kept below the rating by default, control.md §6 ("keep below In, not at it").
 DEFAULT_MARGIN_A = 1.0
 
@@ -38,9 +44,9 @@ DEFAULT_MARGIN_A = 1.0
 def default_budget(characteristic: Characteristic) -> tuple[float, float]:
     """``(overload_budget_s, hard_limit_ratio)`` that a characteristic implies (control.md §1.4)."""
     if characteristic is Characteristic.GG:
-        return DEFAULT_OVERLOAD_BUDGET_S, GG_HARD_LIMIT_RATIO
+        return GG_OVERLOAD_BUDGET_S, GG_HARD_LIMIT_RATIO
     if characteristic in (Characteristic.B, Characteristic.C):
-        return DEFAULT_OVERLOAD_BUDGET_S, MCB_HARD_LIMIT_RATIO
+        return MCB_OVERLOAD_BUDGET_S, MCB_HARD_LIMIT_RATIO
     return 0.0, 1.0
 
 
@@ -53,7 +59,7 @@ class FuseProfile:
     phases: int
     characteristic: Characteristic
     margin_a: float = DEFAULT_MARGIN_A
-    overload_budget_s: float = DEFAULT_OVERLOAD_BUDGET_S
+    overload_budget_s: float = GG_OVERLOAD_BUDGET_S
     hard_limit_ratio: float = GG_HARD_LIMIT_RATIO
 
     def __post_init__(self) -> None:

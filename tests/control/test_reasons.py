@@ -76,15 +76,17 @@ def test_min_current_hold() -> None:
 
 
 def test_min_current_pause() -> None:
-    spent = BudgetState((30.0, 0.0, 0.0), (1.2, 0.5, 0.5), -10.0)
+    spent = BudgetState((60.0, 0.0, 0.0), (1.2, 0.5, 0.5), -10.0)
     _, decision = step(ONE, (16, 2, 2), {"ev": read(10)}, {"ev": at(10)}, budget=spent)
     assert (decision.setpoint("ev"), decision.charger("ev").reason) == (0, Reason.MIN_CURRENT_PAUSE)
     strict = config_of(ev(), fuse="3x20A-strict")
     _, decision = step(strict, (16, 2, 2), {"ev": read(10)}, {"ev": at(10)})
     assert (decision.setpoint("ev"), decision.charger("ev").reason) == (0, Reason.MIN_CURRENT_PAUSE)
-    # hard limit: 2·In = 40 A on L1 with the minimum held, so no hold even with a full budget
-    _, hard = step(ONE, (34, 2, 2), {"ev": read(10)}, {"ev": at(10)})
+    # hard limit 1.5·In = 30 A: 25 + 6 on L1 with the minimum held, no hold even on a full budget
+    _, hard = step(ONE, (25, 2, 2), {"ev": read(10)}, {"ev": at(10)})
     assert (hard.setpoint("ev"), hard.charger("ev").reason) == (0, Reason.MIN_CURRENT_PAUSE)
+    _, under = step(ONE, (23, 2, 2), {"ev": read(10)}, {"ev": at(10)})
+    assert (under.setpoint("ev"), under.charger("ev").reason) == (6, Reason.MIN_CURRENT_HOLD)
 
 
 def test_paused_wait_resume() -> None:
