@@ -9,8 +9,8 @@ One decision, in order:
    that phase; allowed = rating − margin − house − reserved. The overload budget is integrated.
 4. Shares (``allocate.share``); a charger whose share is below its minimum is dropped (lowest
    priority first, a paused one before a running one). A running charger whose minimum does not
-   fit its phases even before the others' shares is held at its minimum while the fuse's budget
-   lasts (``fuse.may_hold_at_minimum``); any other dropped charger is paused.
+   fit next to the minimums of the others (of at least its priority) is held at its minimum
+   while the fuse's budget lasts (``fuse.may_hold_at_minimum``); any other one is paused.
 5. Per charger: a cut is applied at once; a raise only after the headroom has lasted
    ``ramp_up_delay_s``; a paused charger resumes at its minimum after ``resume_delay_s`` of room
    for its minimum plus ``resume_margin_a``. Every set-point is 0 or in [minimum, maximum], at the
@@ -149,15 +149,15 @@ def decide(
         config.stale_after_s,
     )
 
-    def may_hold(charger: _Online, remaining_a: Sequence[float]) -> bool:
-        """Running, its minimum does not fit even before others' shares, and the fuse allows."""
+    def may_hold(charger: _Online, room_a: Sequence[float]) -> bool:
+        """Running, its minimum does not fit next to the others' minimums, and the fuse allows."""
         minimum = charger.spec.min_current_a
-        does_not_fit = any(remaining_a[p] < minimum - EPSILON_A for p in charger.phases)
+        does_not_fit = any(room_a[p] < minimum - EPSILON_A for p in charger.phases)
         return (
             charger.running
             and does_not_fit
             and all(
-                may_hold_at_minimum(budget, fuse, p, fuse.target_a - remaining_a[p] + minimum)
+                may_hold_at_minimum(budget, fuse, p, fuse.target_a - room_a[p] + minimum)
                 for p in charger.phases
             )
         )
@@ -253,17 +253,17 @@ def _working(
         memory.setpoint_since_s is not None
         and now_s - memory.setpoint_since_s >= config.ev_response_allowance_s
     )
-    draws_less = (
-        previous_a is not None
-        and previous_a > 0
-        and settled
-        and drawn_a < previous_a - config.follow_tolerance_a
-    )
-    demand_a = (
-        min(max(drawn_a + config.demand_headroom_a, spec.min_current_a), max_a)
-        if draws_less
-        else max_a
-    )
+    if previous_a is None or previous_a == 0:
+        demand_a = max_a
+    elif not settled:
+        # still following its last change: it wants what it was offered, not more yet
+        demand_a = max(previous_a, drawn_a + config.demand_headroom_a)
+    elif drawn_a < previous_a - config.follow_tolerance_a:
+        # draws less than offered: its draw plus a step, the rest is for the others
+        demand_a = drawn_a + config.demand_headroom_a
+    else:
+        demand_a = max_a
+    demand_a = min(max(demand_a, spec.min_current_a), max_a)
     phases = car_phases or wired
     claim = Claim(index, phases, spec.priority, demand_a, max_a)
     return _Online(index, spec, read, memory, phases, car_phases, no_car, claim)
@@ -279,6 +279,8 @@ def _fit(
     While someone's share is below its minimum, the least entitled of those (lowest priority,
     then a paused one before a running one, then the last configured) is dropped: held at its
     minimum if ``may_hold`` allows (its minimum then comes off the phases), otherwise paused.
+    ``may_hold`` is given the room per phase left for it after the minimums of those still
+    taking part (who all have at least its priority).
     """
     remaining_a = list(allowed_a)
     taking_part = list(chargers)
@@ -296,7 +298,11 @@ def _fit(
         victim = min(short, key=lambda c: (c.spec.priority, c.running, -c.index))
         taking_part.remove(victim)
         dropped.add(victim.index)
-        if may_hold(victim, remaining_a):
+        room_a = list(remaining_a)
+        for other in taking_part:
+            for p in other.phases:
+                room_a[p] -= other.spec.min_current_a
+        if may_hold(victim, room_a):
             held.add(victim.index)
             for p in victim.phases:
                 remaining_a[p] -= victim.spec.min_current_a
