@@ -159,7 +159,8 @@ def test_one_phase_car_on_a_three_phase_box_is_not_limited_by_idle_phases() -> N
 def test_a_stale_meter_gives_safe_current_and_control_resumes_with_the_next_telegram() -> None:
     site = Site(config(ChargerSpec("carport", THREE, 16.0)), {"carport": Car()})
     run_trace(site, {0.0: house()}, 100.0)
-    assert site.last is not None and site.last.setpoint("carport") == 16.0
+    assert site.last is not None
+    assert site.last.setpoint("carport") == 16.0
     assert site.decide(120.0).setpoint("carport") == 16.0  # 20 s old: still fresh
     stale = site.decide(126.0)
     assert (stale.setpoint("carport"), stale.charger("carport").reason) == (
