@@ -1,0 +1,76 @@
+"""Sharing what each grid phase allows between the chargers on it.
+
+Max-min fair progressive filling, per priority group (higher priority first): everyone in a
+group rises together until it reaches its ceiling or one of its phases is full. Two passes:
+first up to each charger's *demand* (what it draws plus a step when it draws less than offered),
+then what is left up to each charger's maximum. So a car that draws less leaves the rest to the
+others, and gets it back as soon as nobody else wants it, or when it draws more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+#: amperes treated as zero when comparing floating-point shares
+EPSILON_A = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One charger asking for current on some grid phases (indices 0..2), the same on each."""
+
+    key: int
+    phases: tuple[int, ...]
+    priority: int
+    demand_a: float
+    max_a: float
+
+
+def share(claims: Sequence[Claim], capacity_a: Sequence[float]) -> dict[int, float]:
+    """Per claim key, the current it gets; the sum per phase never exceeds ``capacity_a``.
+
+    A phase whose capacity is zero or negative gives nothing to the claims on it.
+    """
+    remaining = list(capacity_a)
+    level = {claim.key: 0.0 for claim in claims}
+    priorities = sorted({claim.priority for claim in claims}, reverse=True)
+    for ceiling_of in (_demand, _maximum):
+        for priority in priorities:
+            group = [claim for claim in claims if claim.priority == priority]
+            _fill(group, ceiling_of, level, remaining)
+    return level
+
+
+def _demand(claim: Claim) -> float:
+    return min(claim.demand_a, claim.max_a)
+
+
+def _maximum(claim: Claim) -> float:
+    return claim.max_a
+
+
+def _fill(
+    group: list[Claim],
+    ceiling_of: Callable[[Claim], float],
+    level: dict[int, float],
+    remaining: list[float],
+) -> None:
+    """Raise the group together; each round freezes at least one claim, so it ends."""
+
+    def can_rise(claim: Claim) -> bool:
+        below_ceiling = level[claim.key] < ceiling_of(claim) - EPSILON_A
+        return below_ceiling and all(remaining[p] > EPSILON_A for p in claim.phases)
+
+    rising = [claim for claim in group if can_rise(claim)]
+    while rising:
+        sharers = [sum(1 for claim in rising if p in claim.phases) for p in range(len(remaining))]
+        step = min(
+            min(ceiling_of(claim) - level[claim.key] for claim in rising),
+            min(remaining[p] / sharers[p] for p in range(len(remaining)) if sharers[p]),
+        )
+        for claim in rising:
+            level[claim.key] += step
+            for p in claim.phases:
+                remaining[p] -= step
+        rising = [claim for claim in rising if can_rise(claim)]

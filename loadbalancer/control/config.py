@@ -1,0 +1,87 @@
+"""What the control core is told about the site: chargers and control timing (plain, frozen).
+
+A later issue builds these from the site YAML; the checks here only refuse values the core
+cannot work with. Defaults come from control.md §6 and SPEC §4.1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loadbalancer.control.fuse import GRID_PHASES, FuseProfile
+
+#: IEC 61851 minimum charging current: 10 % duty cycle = 6 A (control.md §2.1)
+IEC_MIN_CURRENT_A = 6.0
+#: set-point resolutions chargers take: whole amps, deciamps, milliamps (control.md §2.1)
+GRANULARITIES_A: tuple[float, ...] = (1.0, 0.1, 0.001)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerSpec:
+    """One wallbox. ``phases``: the grid phase wired to the charger's phase 1..n."""
+
+    name: str
+    phases: tuple[str, ...]
+    max_current_a: float
+    min_current_a: float = IEC_MIN_CURRENT_A
+    priority: int = 1
+    granularity_a: float = 1.0
+    failsafe_current_a: float = IEC_MIN_CURRENT_A
+
+    def __post_init__(self) -> None:
+        if not self.phases or len(set(self.phases)) != len(self.phases):
+            raise ValueError(f"charger {self.name}: phases must be distinct and not empty")
+        if any(phase not in GRID_PHASES for phase in self.phases):
+            raise ValueError(f"charger {self.name}: phases must be among {GRID_PHASES}")
+        if self.granularity_a not in GRANULARITIES_A:
+            raise ValueError(f"charger {self.name}: granularity_a must be one of {GRANULARITIES_A}")
+        if not 0 < self.min_current_a <= self.max_current_a:
+            raise ValueError(f"charger {self.name}: needs 0 < min_current_a <= max_current_a")
+        steps = self.min_current_a / self.granularity_a
+        if abs(steps - round(steps)) > 1e-6:
+            raise ValueError(f"charger {self.name}: min_current_a is not a multiple of granularity")
+        if self.failsafe_current_a < 0:
+            raise ValueError(f"charger {self.name}: failsafe_current_a must be >= 0")
+
+    @property
+    def grid_phase_indices(self) -> tuple[int, ...]:
+        """The grid phases (0 = L1) in charger phase order."""
+        return tuple(GRID_PHASES.index(phase) for phase in self.phases)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlConfig:
+    """Everything ``decide`` needs besides its inputs."""
+
+    fuse: FuseProfile
+    chargers: tuple[ChargerSpec, ...]
+    #: per charger on meter loss (SPEC §4.1, control.md §6: 6 A)
+    safe_current_a: float = 6.0
+    #: headroom must last this long before a raise: 3 telegrams of 10 s (control.md §6)
+    ramp_up_delay_s: float = 30.0
+    #: a paused charger resumes after this long with room (control.md §6 resume_hold_s)
+    resume_delay_s: float = 120.0
+    #: no valid telegram this long means the meter is stale (control.md §4.5, SPEC §4.1)
+    stale_after_s: float = 25.0
+    #: room needed above the minimum before a resume (one amp, like the fuse margin, §6)
+    resume_margin_a: float = 1.0
+    #: after a set-point change a car may take this long to follow: 5 s PWM + 10 s EV (§6)
+    ev_response_allowance_s: float = 15.0
+    #: a charger read older than this counts as offline (several 2 s polls missed, SPEC §4.1)
+    charger_stale_after_s: float = 10.0
+    #: a car counts as drawing less than offered below its offer minus this (evcc#14417 noise)
+    follow_tolerance_a: float = 1.0
+    #: a car drawing less is still offered this much above its draw (max_increase_step_a, §6)
+    demand_headroom_a: float = 2.0
+
+    def __post_init__(self) -> None:
+        names = [charger.name for charger in self.chargers]
+        if len(set(names)) != len(names):
+            raise ValueError("charger names must be unique")
+        for charger in self.chargers:
+            if any(phase not in self.fuse.phase_names for phase in charger.phases):
+                raise ValueError(f"charger {charger.name}: a phase the fuse does not have")
+        if self.safe_current_a < 0 or self.stale_after_s <= 0:
+            raise ValueError("safe_current_a must be >= 0 and stale_after_s > 0")
+        if min(self.ramp_up_delay_s, self.resume_delay_s, self.resume_margin_a) < 0:
+            raise ValueError("delays and margins must be >= 0")

@@ -1,0 +1,136 @@
+"""The main fuse: its profile, and the per-phase overload budget that may hold a charger at 6 A.
+
+The model is control.md §1.4: per phase, with ``x = |I| / I_n``, the excess ``E += (x² − 1)·dt`` is
+integrated and clamped at 0 (it cools at ``1 − x²`` per second below the rating). A charger whose
+minimum does not fit may be kept at its minimum instead of pausing while ``E`` is below the
+profile's budget and the predicted current stays below the hard limit. ``strict`` fuses have no
+budget: they never tolerate more than the rating minus the margin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+GRID_PHASES: tuple[str, str, str] = ("L1", "L2", "L3")
+
+
+class Characteristic(StrEnum):
+    """The protective device: a gG fuse, a B or C breaker, or ``strict`` (never exceed)."""
+
+    GG = "gG"
+    B = "B"
+    C = "C"
+    STRICT = "strict"
+
+
+#: E_MAX for B/C breakers in I_n²·s, control.md §1.4 / §6: x=1.13 → 108 s, 1.25 → 53 s; inside the
+#: IEC 60898-1 1.13·In / 1 h no-trip line (control.md §1.2).
+MCB_OVERLOAD_BUDGET_S = 30.0
+#: X_HARD for B/C breakers: the IEC 60898-1 conventional tripping current 1.45·In (control.md §1.2).
+MCB_HARD_LIMIT_RATIO = 1.45
+#: E_MAX for gG fuses: twice the §1.4 suggestion, so that a 2 kW kettle (8.7 A) on a phase that is
+#: already full is held for 60 s (x = 1.4 → 62 s) as SPEC §7 asks (no pause on spikes < 60 s).
+#: Paired with a lower hard limit so the worst hold is 48 s just under 1.5·In, inside the gG
+#: design: no melting below ≈ 2·In within 10 s, 1.25·In for 1 h, 1.6·In within 1 h (§1.1).
+GG_OVERLOAD_BUDGET_S = 60.0
+#: X_HARD for gG: 1.5·In, below the conventional fusing current 1.6·In (control.md §1.1) and
+#: below §1.4's 2.0, which with the larger budget would allow 20 s at 2·In, too near the 10 s gate.
+GG_HARD_LIMIT_RATIO = 1.5
+#: margin kept below the rating by default, control.md §6 ("keep below In, not at it").
+DEFAULT_MARGIN_A = 1.0
+
+
+def default_budget(characteristic: Characteristic) -> tuple[float, float]:
+    """``(overload_budget_s, hard_limit_ratio)`` that a characteristic implies (control.md §1.4)."""
+    if characteristic is Characteristic.GG:
+        return GG_OVERLOAD_BUDGET_S, GG_HARD_LIMIT_RATIO
+    if characteristic in (Characteristic.B, Characteristic.C):
+        return MCB_OVERLOAD_BUDGET_S, MCB_HARD_LIMIT_RATIO
+    return 0.0, 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class FuseProfile:
+    """One main fuse. ``overload_budget_s`` is E_MAX in I_n²·s; 0 means no tolerance at all."""
+
+    name: str
+    rating_a: float
+    phases: int
+    characteristic: Characteristic
+    margin_a: float = DEFAULT_MARGIN_A
+    overload_budget_s: float = GG_OVERLOAD_BUDGET_S
+    hard_limit_ratio: float = GG_HARD_LIMIT_RATIO
+
+    def __post_init__(self) -> None:
+        if self.phases not in (1, 3):
+            raise ValueError(f"fuse phases must be 1 or 3, not {self.phases}")
+        if self.rating_a <= 0 or not 0 <= self.margin_a < self.rating_a:
+            raise ValueError("fuse needs rating_a > 0 and 0 <= margin_a < rating_a")
+        if self.overload_budget_s < 0 or self.hard_limit_ratio < 1:
+            raise ValueError("fuse needs overload_budget_s >= 0 and hard_limit_ratio >= 1")
+
+    @property
+    def phase_names(self) -> tuple[str, ...]:
+        """The grid phases this fuse protects: L1 only for a one-phase fuse."""
+        return GRID_PHASES[: self.phases]
+
+    @property
+    def target_a(self) -> float:
+        """What the normal loop aims for on each phase: the rating minus the margin."""
+        return self.rating_a - self.margin_a
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    """Per grid phase, the excess I²t used so far (I_n²·s) and the load ratio last seen."""
+
+    used_s: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    load_ratio: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    updated_s: float | None = None
+
+
+def update_budget(
+    budget: BudgetState,
+    fuse: FuseProfile,
+    current_a: tuple[float, float, float],
+    received_s: float,
+    max_step_s: float,
+) -> BudgetState:
+    """Integrate the budget up to a new meter reading taken at ``received_s``.
+
+    Between two readings the larger of their two load ratios is assumed (conservative: the
+    overload is counted from the reading before it was seen). The step is capped at
+    ``max_step_s`` so that a meter gap neither drains nor refills the budget beyond it. A
+    reading that is not newer than the last one changes nothing.
+    """
+    ratios = tuple(
+        abs(current_a[i]) / fuse.rating_a if name in fuse.phase_names else 0.0
+        for i, name in enumerate(GRID_PHASES)
+    )
+    new_ratio = (ratios[0], ratios[1], ratios[2])
+    if budget.updated_s is None:
+        return BudgetState(budget.used_s, new_ratio, received_s)
+    if received_s <= budget.updated_s:
+        return budget
+    step_s = min(received_s - budget.updated_s, max_step_s)
+    used = tuple(
+        max(0.0, used + (max(old, new) ** 2 - 1.0) * step_s)
+        for used, old, new in zip(budget.used_s, budget.load_ratio, new_ratio, strict=True)
+    )
+    return BudgetState((used[0], used[1], used[2]), new_ratio, received_s)
+
+
+def may_hold_at_minimum(
+    budget: BudgetState, fuse: FuseProfile, phase: int, predicted_a: float
+) -> bool:
+    """Whether a charger may stay at its minimum on grid phase ``phase`` although it does not fit.
+
+    Yes while the phase's budget lasts and the predicted current stays under the hard limit.
+    """
+    if GRID_PHASES[phase] not in fuse.phase_names:
+        return True
+    if fuse.overload_budget_s <= 0:
+        return False
+    within_budget = budget.used_s[phase] < fuse.overload_budget_s
+    return within_budget and abs(predicted_a) < fuse.hard_limit_ratio * fuse.rating_a

@@ -1,0 +1,38 @@
+"""Reason codes of the decision log (SPEC §6.2): one code, one rule, one line each."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Why a charger's set-point is what it is; the value is what the decision log writes."""
+
+    #: lowered in this decision because the offers no longer fit what one of its phases allows
+    OVERLOAD_CUT = "overload_cut"
+    #: lowered in this decision (no phase over) to make room for another charger's share
+    SHARE_CUT = "share_cut"
+    #: raised, because the headroom has lasted ``ramp_up_delay_s`` (raised to the lowest level seen)
+    RAMP_UP = "ramp_up"
+    #: there is headroom, but it has not yet lasted ``ramp_up_delay_s``: the set-point is kept
+    HOLD_RAMP_DELAY = "hold_ramp_delay"
+    #: even its minimum does not fit, but the fuse's overload budget lasts: kept at its minimum
+    MIN_CURRENT_HOLD = "min_current_hold"
+    #: paused (0) because even its minimum does not fit and the overload budget cannot hold it
+    MIN_CURRENT_PAUSE = "min_current_pause"
+    #: stays paused until its minimum plus the resume margin has fitted for ``resume_delay_s``
+    PAUSED_WAIT_RESUME = "paused_wait_resume"
+    #: resumed at its minimum after ``resume_delay_s`` with room for its minimum plus the margin
+    RESUME = "resume"
+    #: first decision for it since start: offered its minimum, which fits
+    START = "start"
+    #: the meter is stale (none yet, too old, or a phase missing): set to ``safe_current_a``
+    METER_STALE_FALLBACK = "meter_stale_fallback"
+    #: charger offline: its failsafe current is what it draws, reserved on its phases
+    CHARGER_OFFLINE_RESERVED = "charger_offline_reserved"
+    #: at its maximum (charger or installation) and the allowance would give it that or more
+    AT_MAX = "at_max"
+    #: kept: the allowance gives it exactly its current set-point
+    STEADY = "steady"
+    #: no car able to charge (IEC 61851 status A, E or F): kept at its minimum, no higher
+    NO_CAR = "no_car"

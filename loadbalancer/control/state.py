@@ -1,0 +1,39 @@
+"""What the core remembers between decisions (a new value each time, never mutated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from loadbalancer.control.config import ControlConfig
+from loadbalancer.control.fuse import BudgetState
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerMemory:
+    """One charger's set-point and the timers of the raise and resume rules.
+
+    ``setpoint_a`` is None until the first decision (unknown). ``headroom_since_s`` starts when
+    the allowance first exceeds the set-point, and ``headroom_floor_a`` is the lowest allowance
+    seen since; ``room_since_s`` starts when a paused charger's minimum plus margin first fits.
+    ``car_phases`` remembers the grid phases the car drew on, while it stays connected.
+    """
+
+    setpoint_a: float | None = None
+    setpoint_since_s: float | None = None
+    headroom_since_s: float | None = None
+    headroom_floor_a: float = 0.0
+    room_since_s: float | None = None
+    car_phases: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerState:
+    """Per charger (config order) its memory, and the fuse's overload budget per phase."""
+
+    chargers: tuple[ChargerMemory, ...]
+    budget: BudgetState = field(default_factory=BudgetState)
+
+
+def initial_state(config: ControlConfig) -> ControllerState:
+    """The state before the first decision: every set-point unknown, full budget."""
+    return ControllerState(tuple(ChargerMemory() for _ in config.chargers))

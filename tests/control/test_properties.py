@@ -1,0 +1,294 @@
+"""Stateful property test of ``decide`` (SPEC §5) over random houses, cars, outages and meter gaps.
+
+Every decision is checked against the SPEC §5 invariants. Settings are fixed (derandomized, no
+example database) so CI runs the same few thousand steps every time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from loadbalancer.control import (
+    ChargerSpec,
+    ControlConfig,
+    Decision,
+    FuseProfile,
+    MeterInput,
+    Reason,
+)
+from loadbalancer.control.fuse import GRID_PHASES
+from loadbalancer.fuse_profiles import load_fuse_profile
+from tests.control.sim import Car, Site
+
+EPS = 1e-6
+FUSES = ("3x16A-gG", "3x20A-gG", "3x25A-gG", "3x20A-C", "3x20A-strict", "1x16A-gG")
+SIGNED_HOUSE_A = st.floats(min_value=-8.0, max_value=30.0, allow_nan=False).map(
+    lambda a: round(a, 1)
+)
+
+
+@st.composite
+def charger_specs(draw: st.DrawFn, fuse: FuseProfile, index: int) -> ChargerSpec:
+    phase_names = fuse.phase_names
+    if len(phase_names) == 3 and draw(st.booleans()):
+        phases: tuple[str, ...] = tuple(draw(st.permutations(phase_names)))
+    else:
+        phases = (draw(st.sampled_from(phase_names)),)
+    return ChargerSpec(
+        name=f"c{index}",
+        phases=phases,
+        max_current_a=draw(st.sampled_from((10.0, 13.0, 16.0, 32.0))),
+        priority=draw(st.integers(1, 2)),
+        granularity_a=draw(st.sampled_from((1.0, 0.1, 0.001))),
+        failsafe_current_a=draw(st.sampled_from((0.0, 6.0, 8.0))),
+    )
+
+
+@dataclass
+class History:
+    """What the test remembers of one charger: (time, set-point, reason) of every decision."""
+
+    entries: list[tuple[float, float, Reason]] = field(default_factory=list)
+
+    def last_change_s(self) -> float | None:
+        """When the set-point before the latest decision was first set."""
+        if len(self.entries) < 2:
+            return None
+        value = self.entries[-2][1]
+        since = self.entries[-2][0]
+        for time_s, setpoint, _ in reversed(self.entries[:-1]):
+            if setpoint != value:
+                break
+            since = time_s
+        return since
+
+
+class ControlMachine(RuleBasedStateMachine):
+    """Drives a ``Site`` and checks SPEC §5 after every decision."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.site: Site
+        self.now_s = 0.0
+        self.history: dict[str, History] = {}
+
+    @initialize(data=st.data())
+    def build(self, data: st.DataObject) -> None:
+        fuse = load_fuse_profile(data.draw(st.sampled_from(FUSES)))
+        count = data.draw(st.integers(1, 3))
+        specs = tuple(data.draw(charger_specs(fuse, i)) for i in range(count))
+        config = ControlConfig(
+            fuse=fuse,
+            chargers=specs,
+            safe_current_a=data.draw(st.sampled_from((0.0, 6.0, 10.0))),
+            ramp_up_delay_s=data.draw(st.sampled_from((0.0, 20.0, 30.0, 60.0))),
+            resume_delay_s=data.draw(st.sampled_from((0.0, 60.0, 120.0, 300.0))),
+        )
+        self.site = Site(config)
+        for spec in specs:
+            self.site.cars[spec.name] = Car(
+                phases_used=data.draw(st.sampled_from((1, 3))),
+                limit_a=data.draw(st.sampled_from((8.0, 16.0, 32.0))),
+                slow=data.draw(st.booleans()),
+            )
+            self.history[spec.name] = History()
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    @rule(
+        house=st.tuples(SIGNED_HOUSE_A, SIGNED_HOUSE_A, SIGNED_HOUSE_A),
+        gap_s=st.sampled_from((5.0, 10.0, 10.0, 10.0, 12.0)),
+    )
+    def telegram(self, house: tuple[float, float, float], gap_s: float) -> None:
+        self.now_s += gap_s
+        self.record(self.site.telegram(self.now_s, house))
+
+    @rule(
+        kettle_a=st.sampled_from((4.0, 8.7, 13.0)),
+        phase=st.integers(0, 2),
+        telegrams=st.integers(1, 6),
+    )
+    def spike(self, kettle_a: float, phase: int, telegrams: int) -> None:
+        """A kettle, oven or heat-pump start on one phase for a few telegrams."""
+        base = self.site.house_a
+        spiked = tuple(a + (kettle_a if p == phase else 0.0) for p, a in enumerate(base))
+        for _ in range(telegrams):
+            self.now_s += 10.0
+            self.record(self.site.telegram(self.now_s, (spiked[0], spiked[1], spiked[2])))
+        self.now_s += 10.0
+        self.record(self.site.telegram(self.now_s, base))
+
+    @rule(steady_telegrams=st.integers(1, 12))
+    def quiet_house(self, steady_telegrams: int) -> None:
+        for _ in range(steady_telegrams):
+            self.now_s += 10.0
+            self.record(self.site.telegram(self.now_s))
+
+    @rule(wait_s=st.sampled_from((2.0, 4.0, 8.0)))
+    def charger_poll(self, wait_s: float) -> None:
+        """A decision between telegrams, on the same meter reading."""
+        self.now_s += wait_s
+        self.record(self.site.decide(self.now_s))
+
+    @rule(wait_s=st.sampled_from((15.0, 26.0, 40.0, 90.0)))
+    def meter_gap(self, wait_s: float) -> None:
+        self.now_s += wait_s
+        self.record(self.site.decide(self.now_s))
+
+    @rule(
+        index=st.integers(0, 2),
+        phases_used=st.sampled_from((1, 3)),
+        limit_a=st.sampled_from((7.0, 10.0, 16.0, 32.0)),
+    )
+    def plug(self, index: int, phases_used: int, limit_a: float) -> None:
+        name = self.name_of(index)
+        car = self.site.cars[name]
+        car.plugged, car.phases_used, car.limit_a = True, phases_used, limit_a
+
+    @rule(index=st.integers(0, 2))
+    def unplug(self, index: int) -> None:
+        self.site.cars[self.name_of(index)].unplug()
+
+    @rule(index=st.integers(0, 2))
+    def toggle_outage(self, index: int) -> None:
+        name = self.name_of(index)
+        self.site.offline ^= {name}
+
+    def name_of(self, index: int) -> str:
+        specs = self.site.config.chargers
+        return specs[index % len(specs)].name
+
+    # ---- checks ----------------------------------------------------------------------------
+
+    def record(self, decision: Decision) -> None:
+        for charger in decision.chargers:
+            self.history[charger.name].entries.append(
+                (self.now_s, charger.setpoint_a, charger.reason)
+            )
+        self.check(decision)
+
+    def check(self, decision: Decision) -> None:
+        config = self.site.config
+        fuse = config.fuse
+        meter = self.site.meter
+        stale = meter is None or self.now_s - meter.received_s > config.stale_after_s
+        specs = {spec.name: spec for spec in config.chargers}
+        for charger in decision.chargers:
+            spec = specs[charger.name]
+            setpoint = charger.setpoint_a
+            # never between 0 and the minimum, never above the maximum, at the granularity
+            assert setpoint == 0 or spec.min_current_a <= setpoint <= spec.max_current_a + EPS
+            steps = setpoint / spec.granularity_a
+            assert abs(steps - round(steps)) < 1e-6, (setpoint, spec.granularity_a)
+            if charger.name in self.site.offline:
+                # an offline charger is at its failsafe current, reserved on its phases
+                assert charger.reason is Reason.CHARGER_OFFLINE_RESERVED
+                assert setpoint == clamp(spec.failsafe_current_a, spec)
+            elif stale:
+                assert charger.reason is Reason.METER_STALE_FALLBACK
+                assert setpoint == clamp(config.safe_current_a, spec)
+            else:
+                self.check_timing(spec, charger.reason, setpoint)
+            if charger.reason is Reason.MIN_CURRENT_HOLD:
+                assert fuse.overload_budget_s > 0
+                for phase in charger.phases:
+                    assert decision.budget_used_s[phase] < fuse.overload_budget_s
+            if charger.reason is Reason.NO_CAR:
+                assert setpoint <= spec.min_current_a
+        if not stale:
+            assert meter is not None
+            self.check_phases(decision, meter)
+
+    def check_phases(self, decision: Decision, meter: MeterInput) -> None:
+        """House from measured currents; offers fit the allowance but for holds in budget."""
+        config = self.site.config
+        fuse = config.fuse
+        for p, phase in enumerate(GRID_PHASES):
+            if phase not in fuse.phase_names:
+                continue
+            measured_online = sum(
+                self.site.seen_grid_draw(name)[p]
+                for name in self.site.cars
+                if name not in self.site.offline
+            )
+            meter_a = meter.current_a[p]
+            assert meter_a is not None
+            house = decision.house_a[phase]
+            assert house is not None
+            assert math.isclose(house, meter_a - measured_online, abs_tol=EPS)
+            reserved = sum(
+                clamp(spec.failsafe_current_a, spec)
+                for spec in config.chargers
+                if spec.name in self.site.offline and phase in spec.phases
+            )
+            allowed = decision.allowed_a[phase]
+            assert allowed is not None
+            assert math.isclose(allowed, fuse.target_a - house - reserved, abs_tol=EPS)
+            on_phase = [
+                c
+                for c in decision.chargers
+                if phase in c.phases and c.name not in self.site.offline
+            ]
+            held = sum(c.setpoint_a for c in on_phase if c.reason is Reason.MIN_CURRENT_HOLD)
+            others = sum(c.setpoint_a for c in on_phase if c.reason is not Reason.MIN_CURRENT_HOLD)
+            assert others <= max(0.0, allowed - held) + EPS, (phase, allowed, held, others)
+        for charger in decision.chargers:
+            # a car drawing on a grid phase is counted on it
+            if charger.name not in self.site.offline:
+                draws = self.site.seen_grid_draw(charger.name)
+                for p, draw in enumerate(draws):
+                    if draw >= 1.0:
+                        assert GRID_PHASES[p] in charger.phases
+
+    def check_timing(self, spec: ChargerSpec, reason: Reason, setpoint: float) -> None:
+        """No raise before the ramp delay, no resume before the resume delay."""
+        config = self.site.config
+        entries = self.history[spec.name].entries
+        previous = entries[-2][1] if len(entries) >= 2 else None
+        if previous is None or setpoint <= previous:
+            return
+        now = self.now_s
+        if reason is Reason.RAMP_UP:
+            assert previous > 0
+            window = [e for e in entries[:-1] if e[0] > now - config.ramp_up_delay_s - EPS]
+            changed = self.history[spec.name].last_change_s()
+            assert changed is not None
+            assert now - changed >= config.ramp_up_delay_s - EPS
+            assert all(e[2] is Reason.HOLD_RAMP_DELAY and e[1] == previous for e in window)
+        elif reason is Reason.RESUME:
+            assert previous == 0
+            window = [e for e in entries[:-1] if e[0] > now - config.resume_delay_s - EPS]
+            changed = self.history[spec.name].last_change_s()
+            assert changed is not None
+            assert now - changed >= config.resume_delay_s - EPS
+            assert all(e[2] is Reason.PAUSED_WAIT_RESUME for e in window)
+            assert setpoint == spec.min_current_a
+        else:
+            raise AssertionError(f"{spec.name} raised {previous} -> {setpoint} by {reason}")
+
+    @invariant()
+    def time_moves_forward(self) -> None:
+        assert self.now_s >= 0
+
+
+def clamp(current_a: float, spec: ChargerSpec) -> float:
+    """What a fixed current (safe, failsafe) becomes on a charger (0 below its minimum)."""
+    value = math.floor(min(current_a, spec.max_current_a) / spec.granularity_a + 1e-6)
+    value_a = round(value * spec.granularity_a, 3)
+    return value_a if value_a >= spec.min_current_a else 0.0
+
+
+ControlMachine.TestCase.settings = settings(
+    max_examples=150,
+    stateful_step_count=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestControlProperties = ControlMachine.TestCase
