@@ -45,6 +45,23 @@ def _charger(args: argparse.Namespace) -> int:
     )
 
 
+def _run(args: argparse.Namespace) -> int:
+    from loadbalancer.config import load_site
+    from loadbalancer.service import run_service
+
+    site = load_site(args.config)
+    for warning in site.warnings:
+        print(f"{PROG} run: warning: {warning}", file=sys.stderr)
+    return run_service(site, shadow=args.shadow)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from loadbalancer.config import load_site
+
+    print(load_site(args.config).summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG, description="Keeps the main fuse whole while EVs charge as fast as it allows."
@@ -100,6 +117,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="write this current limit in amperes (0 pauses) before reading",
     )
     charger.set_defaults(handler=_charger)
+
+    run = commands.add_parser(
+        "run",
+        help="the service: read the meter, decide, set the chargers' limits",
+        description="Run the service until SIGTERM or SIGINT: read the meter, decide every "
+        "charger's limit, write it, log every decision. On meter loss every charger gets "
+        "safe_current_a; on stop too.",
+    )
+    run.add_argument("--config", required=True, metavar="SITE.yaml", help="the site file")
+    run.add_argument(
+        "--shadow",
+        action="store_true",
+        help="read everything, decide and log exactly as usual, never write to a charger",
+    )
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser(
+        "check",
+        help="validate a site file offline and summarise it",
+        description="Validate the site file (syntax, types, ranges, the physics of SPEC §4.4) "
+        "with its fuse and charger profiles, without touching the network; print a summary.",
+    )
+    check.add_argument("--config", required=True, metavar="SITE.yaml", help="the site file")
+    check.set_defaults(handler=_check)
     return parser
 
 

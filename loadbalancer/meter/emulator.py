@@ -7,6 +7,8 @@ CRC-16/ARC, meter time with the ``W`` flag kept all year as those meters do.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,3 +64,76 @@ def swedish_telegram(
         f"1-0:{c}.7.0({abs(x.current_a):05.1f}*A)" for c, x in zip((31, 51, 71), loads, strict=True)
     ]
     return build_telegram(header, lines)
+
+
+class MeterServer:
+    """A TCP telegram stream on 127.0.0.1, as ser2net or an ESP P1 bridge serves one.
+
+    Tests and the simulation push bytes with :meth:`send`; :meth:`drop_clients` cuts every
+    connection (a bridge reboot) and :meth:`stop` closes the port (the bridge is gone).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self._port = port
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self._connected = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"tcp://{self.host}:{self._port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self._port)
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        self._connected.set()
+        with contextlib.suppress(ConnectionError):
+            await reader.read()  # the reader never sends; returns when it hangs up
+        if writer in self._writers:
+            self._writers.remove(writer)
+        writer.close()
+
+    async def wait_for_client(self, timeout_s: float = 10.0) -> None:
+        async with asyncio.timeout(timeout_s):
+            await self._connected.wait()
+
+    @property
+    def clients(self) -> int:
+        return len(self._writers)
+
+    async def send(self, data: bytes) -> None:
+        """Write ``data`` to every connected reader."""
+        for writer in list(self._writers):
+            try:
+                writer.write(data)
+                await writer.drain()
+            except ConnectionError:
+                self._writers.remove(writer)
+
+    async def drop_clients(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+        self._connected.clear()
+
+    async def stop(self) -> None:
+        await self.drop_clients()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> MeterServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()

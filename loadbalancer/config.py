@@ -1,0 +1,371 @@
+"""The site file (SPEC §4.1) -> one frozen, validated :class:`SiteConfig` (SPEC §4.4).
+
+Every problem is a :class:`ConfigError` naming the file, the key path and what is wrong;
+``check`` prints it and ``run`` refuses to start on it. Problems that should not stop the
+service (a failsafe the box cannot keep, a fuse margin of 0) are returned as warnings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from loadbalancer.chargers.profile import ChargerProfile, load_profile
+from loadbalancer.control.config import (
+    GRANULARITIES_A,
+    IEC_MIN_CURRENT_A,
+    ChargerSpec,
+    ControlConfig,
+)
+from loadbalancer.control.fuse import GRID_PHASES, FuseProfile
+from loadbalancer.errors import ConfigError, UsageError
+from loadbalancer.fuse_profiles import fuse_profile_from_mapping, load_fuse_profile
+from loadbalancer.meter.sources import SourceSpec, parse_source_url
+from loadbalancer.yamlcheck import YamlReader, read_yaml_file
+
+PROTOCOLS = ("auto", "p1", "dlms")
+#: the charger falls back to its safe current after this long without us (control.md §6)
+DEFAULT_FAILSAFE_TIMEOUT_S = 60.0
+
+_TOP = {"meter", "fuse", "chargers", "control", "log"}
+_METER = {"source", "protocol", "telegram_period_s", "stale_after_s"}
+_CHARGER = {
+    "name",
+    "profile",
+    "host",
+    "port",
+    "unit_id",
+    "phases",
+    "max_current_a",
+    "priority",
+    "min_current_a",
+}
+_CONTROL = {
+    "safe_current_a",
+    "ramp_up_delay_s",
+    "resume_delay_s",
+    "poll_interval_s",
+    "failsafe_timeout_s",
+    "response_time_s",
+}
+_LOG = {"decisions"}
+
+
+@dataclass(frozen=True, slots=True)
+class MeterConfig:
+    source: SourceSpec
+    protocol: str
+    telegram_period_s: float
+    stale_after_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerConfig:
+    """One wallbox: where it is, its profile, and what the control core knows of it."""
+
+    name: str
+    profile: ChargerProfile
+    profile_ref: str  # as written in the site file
+    host: str
+    port: int
+    unit_id: int
+    spec: ChargerSpec
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port} unit {self.unit_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    file: str
+    meter: MeterConfig
+    fuse: FuseProfile
+    chargers: tuple[ChargerConfig, ...]
+    control: ControlConfig
+    poll_interval_s: float
+    failsafe_timeout_s: float
+    decisions_path: str
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """A few lines for ``check``: what the service will do with this file."""
+        fuse = self.fuse
+        lines = [
+            f"{self.file}: valid",
+            f"meter: {self.meter.source.url} ({self.meter.protocol}), a telegram every "
+            f"{self.meter.telegram_period_s:g} s, stale after {self.meter.stale_after_s:g} s",
+            f"fuse: {fuse.name}, {fuse.phases}x{fuse.rating_a:g} A {fuse.characteristic.value}, "
+            f"margin {fuse.margin_a:g} A: chargers get at most {fuse.rating_a - fuse.margin_a:g} A "
+            "minus the house on each phase",
+        ]
+        for charger in self.chargers:
+            spec = charger.spec
+            lines.append(
+                f"charger {charger.name}: {charger.profile.name} at {charger.endpoint}, phases "
+                f"{'/'.join(spec.phases)}, {spec.min_current_a:g}-{spec.max_current_a:g} A in "
+                f"steps of {spec.granularity_a:g} A, priority {spec.priority}"
+            )
+        c = self.control
+        lines.append(
+            f"control: safe current {c.safe_current_a:g} A, raise after {c.ramp_up_delay_s:g} s "
+            f"of headroom, resume after {c.resume_delay_s:g} s, chargers read every "
+            f"{self.poll_interval_s:g} s, failsafe timeout {self.failsafe_timeout_s:g} s"
+        )
+        lines.append(f"decision log: {self.decisions_path}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def load_site(path: str | Path) -> SiteConfig:
+    """Read and validate a site file."""
+    file = str(path)
+    if not Path(file).is_file():
+        raise ConfigError(file, "", "no such file")
+    return site_from_data(read_yaml_file(Path(file)), file, base=Path(file).parent)
+
+
+def site_from_data(data: object, file: str, *, base: Path | None = None) -> SiteConfig:
+    """Validate an already parsed site mapping (``file`` names it in errors)."""
+    return _SiteReader(file, base or Path.cwd()).site(data)
+
+
+class _SiteReader(YamlReader):
+    def __init__(self, file: str, base: Path) -> None:
+        super().__init__(file)
+        self.base = base
+        self.warnings: list[str] = []
+
+    def site(self, data: object) -> SiteConfig:
+        top = self.mapping(data, "", _TOP, {"meter", "fuse", "chargers"})
+        meter = self.meter(top["meter"])
+        fuse = self.fuse(top["fuse"])
+        raw_control = self.mapping(top.get("control", {}), "control", _CONTROL)
+        safe_a = self.number(raw_control.get("safe_current_a", 6), "control.safe_current_a", 0, 80)
+        if 0 < safe_a < IEC_MIN_CURRENT_A:
+            raise self.fail(
+                "control.safe_current_a",
+                f"{safe_a:g} A is below the {IEC_MIN_CURRENT_A:g} A minimum a charger can offer "
+                "(use 0 to pause on meter loss, or at least 6)",
+            )
+        chargers = self.chargers(top["chargers"], fuse, safe_a)
+        log = self.mapping(top.get("log", {}), "log", _LOG)
+        decisions = self.text(log.get("decisions", "-"), "log.decisions")
+        control = self.control(raw_control, fuse, chargers, meter, safe_a)
+        if fuse.margin_a == 0:
+            self.warnings.append(
+                f"fuse {fuse.name}: margin_a is 0, the chargers may take the fuse to its rating"
+            )
+        return SiteConfig(
+            file=self.file,
+            meter=meter,
+            fuse=fuse,
+            chargers=chargers,
+            control=control,
+            poll_interval_s=self.number(
+                raw_control.get("poll_interval_s", 2), "control.poll_interval_s", 0.1, 60
+            ),
+            failsafe_timeout_s=self.number(
+                raw_control.get("failsafe_timeout_s", DEFAULT_FAILSAFE_TIMEOUT_S),
+                "control.failsafe_timeout_s",
+                5,
+                3600,
+            ),
+            decisions_path=decisions,
+            warnings=tuple(self.warnings),
+        )
+
+    def meter(self, value: object) -> MeterConfig:
+        raw = self.mapping(value, "meter", _METER, {"source"})
+        url = self.text(raw["source"], "meter.source")
+        try:
+            source = parse_source_url(url)
+        except UsageError as exc:
+            raise self.fail("meter.source", str(exc)) from exc
+        period = self.number(raw.get("telegram_period_s", 10), "meter.telegram_period_s", 0.1, 300)
+        stale = self.number(raw.get("stale_after_s", 25), "meter.stale_after_s", 0.2, 3600)
+        if stale < 2 * period:
+            raise self.fail(
+                "meter.stale_after_s",
+                f"{stale:g} s is shorter than two telegram periods ({2 * period:g} s): one late "
+                "telegram would already drop every charger to its safe current",
+            )
+        protocol = self.choice(raw.get("protocol", "auto"), "meter.protocol", PROTOCOLS, "protocol")
+        return MeterConfig(source, protocol, period, stale)
+
+    def fuse(self, value: object) -> FuseProfile:
+        if isinstance(value, dict):
+            return fuse_profile_from_mapping(value, source=f"{self.file}: fuse")
+        ref = self.text(value, "fuse")
+        path = self.base / ref
+        try:
+            return load_fuse_profile(str(path) if path.is_file() else ref)
+        except ConfigError as exc:
+            if exc.file == ref and not exc.key_path:  # not a bundled name, not a file
+                raise self.fail("fuse", exc.problem) from exc
+            raise
+
+    def chargers(
+        self, value: object, fuse: FuseProfile, safe_a: float
+    ) -> tuple[ChargerConfig, ...]:
+        items = self.items(value, "chargers")
+        if not items:
+            raise self.fail("chargers", "at least one charger is needed")
+        chargers = tuple(self.charger(item, f"chargers[{i}]", fuse) for i, item in enumerate(items))
+        seen_names: dict[str, str] = {}
+        seen_endpoints: dict[tuple[str, int, int], str] = {}
+        for i, charger in enumerate(chargers):
+            path = f"chargers[{i}]"
+            if charger.name in seen_names:
+                raise self.fail(
+                    f"{path}.name", f"{charger.name!r} is also {seen_names[charger.name]}"
+                )
+            seen_names[charger.name] = path
+            key = (charger.host.lower(), charger.port, charger.unit_id)
+            if key in seen_endpoints:
+                raise self.fail(
+                    f"{path}.host",
+                    f"{charger.endpoint} is also {seen_endpoints[key]}: two chargers at the same "
+                    "host, port and unit",
+                )
+            seen_endpoints[key] = f"{path} ({charger.name})"
+            if safe_a > 0 and safe_a > charger.spec.max_current_a:
+                raise self.fail(
+                    "control.safe_current_a",
+                    f"{safe_a:g} A is above charger {charger.name}'s max_current_a "
+                    f"({charger.spec.max_current_a:g} A)",
+                )
+        per_phase: dict[str, float] = defaultdict(float)
+        for charger in chargers:
+            for phase in charger.spec.phases:
+                per_phase[phase] += safe_a
+        limit = fuse.rating_a - fuse.margin_a
+        for phase in GRID_PHASES:
+            if per_phase[phase] > limit:
+                raise self.fail(
+                    "control.safe_current_a",
+                    f"{safe_a:g} A for each charger makes {per_phase[phase]:g} A on {phase}, more "
+                    f"than the fuse allows ({fuse.rating_a:g} A - {fuse.margin_a:g} A margin = "
+                    f"{limit:g} A)",
+                )
+        return chargers
+
+    def charger(self, value: object, path: str, fuse: FuseProfile) -> ChargerConfig:
+        raw = self.mapping(
+            value, path, _CHARGER, {"name", "profile", "host", "phases", "max_current_a"}
+        )
+        name = self.text(raw["name"], f"{path}.name")
+        profile_ref = self.text(raw["profile"], f"{path}.profile")
+        profile = self.profile(profile_ref, f"{path}.profile")
+        host = self.text(raw["host"], f"{path}.host")
+        port = self.integer(raw.get("port", profile.transport.port), f"{path}.port", 1, 65535)
+        unit_id = self.integer(
+            raw.get("unit_id", profile.transport.unit_id), f"{path}.unit_id", 0, 255
+        )
+        phases = self.phases(raw["phases"], f"{path}.phases", fuse)
+        setpoint = profile.setpoint
+        hw_max = setpoint.max_a
+        max_a = self.number(raw["max_current_a"], f"{path}.max_current_a", 0, None)
+        if max_a > fuse.rating_a:
+            raise self.fail(
+                f"{path}.max_current_a",
+                f"{max_a:g} A is above the main fuse's rating ({fuse.rating_a:g} A)",
+            )
+        if max_a > hw_max:
+            raise self.fail(
+                f"{path}.max_current_a",
+                f"{max_a:g} A is above what the {profile.name} profile takes ({hw_max:g} A)",
+            )
+        min_a = self.number(
+            raw.get("min_current_a", max(IEC_MIN_CURRENT_A, setpoint.min_a)),
+            f"{path}.min_current_a",
+            IEC_MIN_CURRENT_A,
+            80,
+        )
+        if min_a > max_a:
+            raise self.fail(
+                f"{path}.max_current_a",
+                f"{max_a:g} A is below the charger's minimum ({min_a:g} A)",
+            )
+        priority = self.integer(raw.get("priority", 1), f"{path}.priority", -1000, 1000)
+        granularity = _granularity(setpoint.granularity_a)
+        if granularity is None:
+            raise self.fail(
+                f"{path}.profile",
+                f"the {profile.name} profile's step of {setpoint.granularity_a:g} A is not one "
+                f"the controller offers ({', '.join(f'{g:g}' for g in GRANULARITIES_A)} A)",
+            )
+        if profile.failsafe.trigger == "none":
+            self.warnings.append(
+                f"charger {name} ({profile.name}): the box has no failsafe the controller can "
+                "set; if loadbalancer stops it keeps its last limit"
+            )
+        spec = ChargerSpec(
+            name=name,
+            phases=phases,
+            max_current_a=max_a,
+            min_current_a=min_a,
+            priority=priority,
+            granularity_a=granularity,
+        )
+        return ChargerConfig(name, profile, profile_ref, host, port, unit_id, spec)
+
+    def profile(self, ref: str, path: str) -> ChargerProfile:
+        local = self.base / ref
+        try:
+            return load_profile(str(local) if local.is_file() else ref)
+        except ConfigError as exc:
+            if exc.file == ref and not exc.key_path:
+                raise self.fail(path, exc.problem) from exc
+            raise
+
+    def phases(self, value: object, path: str, fuse: FuseProfile) -> tuple[str, ...]:
+        phases = self.texts(value, path)
+        if not 1 <= len(phases) <= 3:
+            raise self.fail(path, f"a charger has 1 to 3 phases, not {len(phases)}")
+        for i, phase in enumerate(phases):
+            if phase not in fuse.phase_names:
+                raise self.fail(
+                    f"{path}[{i}]",
+                    f"{phase!r} is not a phase of the {fuse.phases}-phase fuse "
+                    f"({', '.join(fuse.phase_names)})",
+                )
+        if len(set(phases)) != len(phases):
+            raise self.fail(path, "a grid phase appears twice")
+        return phases
+
+    def control(
+        self,
+        raw: dict[str, Any],
+        fuse: FuseProfile,
+        chargers: tuple[ChargerConfig, ...],
+        meter: MeterConfig,
+        safe_a: float,
+    ) -> ControlConfig:
+        ramp = self.number(raw.get("ramp_up_delay_s", 60), "control.ramp_up_delay_s", 0, 3600)
+        resume = self.number(raw.get("resume_delay_s", 300), "control.resume_delay_s", 0, 7200)
+        specs = tuple(replace(c.spec, failsafe_current_a=safe_a) for c in chargers)
+        poll = self.number(raw.get("poll_interval_s", 2), "control.poll_interval_s", 0.1, 60)
+        return ControlConfig(
+            fuse=fuse,
+            chargers=specs,
+            safe_current_a=safe_a,
+            ramp_up_delay_s=ramp,
+            resume_delay_s=resume,
+            stale_after_s=meter.stale_after_s,
+            # a read older than five polls (or 10 s) counts as offline
+            charger_stale_after_s=max(10.0, 5 * poll),
+            ev_response_allowance_s=self.number(
+                raw.get("response_time_s", 15), "control.response_time_s", 0.5, 120
+            ),
+        )
+
+
+def _granularity(step_a: float) -> float | None:
+    """The controller's step for a box's step: the box's own, or None if it has none we use."""
+    for candidate in GRANULARITIES_A:
+        if abs(step_a - candidate) < 1e-9:
+            return candidate
+    return None

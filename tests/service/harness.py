@@ -1,0 +1,180 @@
+"""A whole site on loopback: a TCP meter, emulated Modbus chargers, the real service.
+
+The meter's currents are the house load plus what the emulated cars draw, mapped to grid
+phases, so the loop is closed the way it is on a real site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from loadbalancer.chargers.emulator import ChargerEmulator
+from loadbalancer.chargers.profile import load_profile
+from loadbalancer.chargers.simbox import SimulatedCar
+from loadbalancer.config import load_site
+from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
+from loadbalancer.records import open_decision_log
+from loadbalancer.sdnotify import Notifier
+from loadbalancer.service import Service
+
+PHASES = ("L1", "L2", "L3")
+
+
+@dataclass
+class Box:
+    name: str
+    profile: str
+    phases: list[str]
+    max_current_a: float = 16.0
+    car: SimulatedCar = field(default_factory=lambda: SimulatedCar(delay_s=0.1, shortfall_a=0.2))
+    priority: int = 1
+    emulator: ChargerEmulator | None = None
+
+
+@dataclass
+class Site:
+    tmp: Path
+    meter: MeterServer
+    boxes: dict[str, Box]
+    service: Service
+    log_path: Path
+    messages: list[str]
+    energy_kwh: float = 5000.0
+    meter_time: datetime = datetime(2026, 1, 14, 18, 0, 0)
+
+    def box(self, name: str) -> ChargerEmulator:
+        emulator = self.boxes[name].emulator
+        assert emulator is not None
+        return emulator
+
+    def grid_currents(self, house_a: tuple[float, float, float]) -> tuple[float, ...]:
+        total = list(house_a)
+        for box in self.boxes.values():
+            assert box.emulator is not None
+            box.emulator.advance()
+            drawn = box.emulator.box.phase_currents_a()
+            for i, phase in enumerate(box.phases):
+                total[PHASES.index(phase)] += drawn[i]
+        return tuple(round(x, 1) for x in total)
+
+    async def telegram(self, house_a: tuple[float, float, float]) -> tuple[float, ...]:
+        """Send one telegram: the house load plus what the cars draw now."""
+        currents = self.grid_currents(house_a)
+        self.meter_time += timedelta(seconds=1)
+        self.energy_kwh += 0.01
+        loads = (PhaseLoad(currents[0]), PhaseLoad(currents[1]), PhaseLoad(currents[2]))
+        await self.meter.send(
+            swedish_telegram(self.meter_time, loads, energy_import_kwh=self.energy_kwh)
+        )
+        return currents
+
+    def records(self, event: str | None = None) -> list[dict[str, Any]]:
+        if not self.log_path.exists():
+            return []
+        lines = self.log_path.read_text().splitlines()
+        out = [json.loads(line) for line in lines if line.strip()]
+        return [r for r in out if event is None or r["event"] == event]
+
+    def decisions_for(self, name: str) -> list[dict[str, Any]]:
+        return [
+            next(c for c in r["chargers"] if c["name"] == name) for r in self.records("decision")
+        ]
+
+    async def until(self, condition: Callable[[], bool], timeout_s: float = 5.0) -> float:
+        """Wait (polling) until ``condition()`` holds; returns the seconds it took."""
+        start = time.monotonic()
+        async with asyncio.timeout(timeout_s):
+            while not condition():  # noqa: ASYNC110 - emulator state has no event to wait on
+                await asyncio.sleep(0.01)
+        return time.monotonic() - start
+
+    def setpoint(self, name: str) -> float:
+        return self.box(name).box.setpoint_a
+
+
+def site_yaml(
+    meter_url: str, boxes: list[Box], ports: dict[str, int], log: Path, **control: Any
+) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "safe_current_a": 6,
+        "ramp_up_delay_s": 2,
+        "resume_delay_s": 3,
+        "poll_interval_s": 0.2,
+    }
+    settings.update(control)
+    return {
+        "meter": {
+            "source": meter_url,
+            "protocol": "p1",
+            "telegram_period_s": 1,
+            "stale_after_s": 3,
+        },
+        "fuse": "3x20A-gG",
+        "chargers": [
+            {
+                "name": b.name,
+                "profile": b.profile,
+                "host": "127.0.0.1",
+                "port": ports[b.name],
+                "phases": b.phases,
+                "max_current_a": b.max_current_a,
+                "priority": b.priority,
+            }
+            for b in boxes
+        ],
+        "control": settings,
+        "log": {"decisions": str(log)},
+    }
+
+
+@contextlib.asynccontextmanager
+async def running_site(
+    tmp: Path, boxes: list[Box], *, shadow: bool = False, start: bool = True, **control: Any
+) -> AsyncIterator[Site]:
+    meter = MeterServer()
+    await meter.start()
+    tasks: list[asyncio.Task[Any]] = []
+    ports: dict[str, int] = {}
+    for b in boxes:
+        b.emulator = ChargerEmulator(load_profile(b.profile), clock=time.monotonic, car=b.car)
+        await b.emulator.start()
+        ports[b.name] = b.emulator.port
+        tasks.append(asyncio.create_task(b.emulator.run_clock(0.05)))
+    log_path = tmp / "decisions.jsonl"
+    site_file = tmp / "site.yaml"
+    site_file.write_text(yaml.safe_dump(site_yaml(meter.url, boxes, ports, log_path, **control)))
+    messages: list[str] = []
+    service = Service(
+        load_site(site_file),
+        shadow=shadow,
+        log=open_decision_log(str(log_path)),
+        notifier=Notifier({}),
+        status=messages.append,
+    )
+    site = Site(tmp, meter, {b.name: b for b in boxes}, service, log_path, messages)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(service.run(stop)) if start else None
+    try:
+        if runner is not None:
+            await meter.wait_for_client()
+        yield site
+    finally:
+        stop.set()
+        if runner is not None:
+            assert await asyncio.wait_for(runner, 10) == 0
+        for task in tasks:
+            task.cancel()
+        for b in boxes:
+            assert b.emulator is not None
+            await b.emulator.stop()
+        await meter.stop()
