@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from loadbalancer.chargers.simbox import SimulatedCar
 from tests.service.harness import Box, Site, running_site
 
@@ -99,9 +101,16 @@ async def test_only_bad_crc_telegrams_count_as_a_silent_meter(tmp_path: Path) ->
         assert site.records("meter_rejected")[0]["reason"].startswith("bad CRC")
 
 
-async def test_failsafe_configured_at_start_and_held_by_the_keep_alive(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "profile",
+    # the boxes whose failsafe timeout can be set: a life bit, any request (two families)
+    ["vestel-evc04", "amperfied", "keba-p40"],
+)
+async def test_failsafe_configured_at_start_and_held_by_the_keep_alive(
+    tmp_path: Path, profile: str
+) -> None:
     # a 5 s failsafe timeout: the keep-alive (<= 2.5 s) must hold it off for 8 s
-    box = Box("carport", "vestel-evc04", THREE)
+    box = Box("carport", profile, THREE)
     async with running_site(tmp_path, [box], failsafe_timeout_s=5) as site:
         await site.until(lambda: bool(site.records("failsafe_configured")), 5.0)
         record = site.records("failsafe_configured")[0]
@@ -112,6 +121,18 @@ async def test_failsafe_configured_at_start_and_held_by_the_keep_alive(tmp_path:
             await site.telegram((2.0, 2.0, 2.0))
             await asyncio.sleep(0.5)
             assert not emulator.box.in_failsafe
+
+
+async def test_a_failsafe_the_profile_cannot_set_fully_is_reported_unverified(
+    tmp_path: Path,
+) -> None:
+    # Alfen: the safe current is a register, the validity time is set in the installer app
+    async with running_site(tmp_path, [Box("carport", "alfen-eve", THREE)]) as site:
+        await site.until(lambda: bool(site.records("failsafe_unverified")), 5.0)
+        (record,) = site.records("failsafe_unverified")
+        assert "ACE Service Installer" in record["reason"]
+        assert site.box("carport").box.failsafe_current_a == 6.0
+        assert not site.records("failsafe_configured")
 
 
 async def test_charger_outage_is_reserved_and_the_limit_reasserted_after(tmp_path: Path) -> None:
