@@ -93,6 +93,8 @@ class Service:
         status: Status = stderr_status,
         clock: Clock = time.monotonic,
         source: ChunkSource | None = None,
+        connect_timeout_s: float = CHARGER_CONNECT_TIMEOUT_S,
+        request_timeout_s: float = CHARGER_REQUEST_TIMEOUT_S,
     ) -> None:
         self.site = site
         self.shadow = shadow
@@ -116,8 +118,8 @@ class Service:
                     c.host,
                     c.port,
                     c.unit_id,
-                    connect_timeout_s=CHARGER_CONNECT_TIMEOUT_S,
-                    request_timeout_s=CHARGER_REQUEST_TIMEOUT_S,
+                    connect_timeout_s=connect_timeout_s,
+                    request_timeout_s=request_timeout_s,
                     clock=clock,
                 ),
             )
@@ -129,8 +131,10 @@ class Service:
         self.rejected_telegrams = 0
         self.valid_telegrams = 0
         self.decisions = 0
+        self.writes = 0  # set-points written (keep-alives not counted)
         self.last_decision: Decision | None = None
         self._trigger = asyncio.Event()
+        self._measured_at_meter: dict[str, tuple[float, ...]] = {}
         self._telegram_pending = False
         self._ready = False
         self._chargers_tried = False
@@ -201,6 +205,10 @@ class Service:
     def _on_reading(self, reading: Reading) -> None:
         self.valid_telegrams += 1
         self.meter = MeterInput.from_reading(reading)
+        # what each car drew when this telegram came: the meter includes exactly that draw
+        self._measured_at_meter = {
+            c.config.name: c.read.measured_a for c in self.chargers if c.read is not None
+        }
         if self.meter_stale:
             self.meter_stale = False
             self.log.record("meter_recovered", meter_time=_iso(reading))
@@ -244,12 +252,7 @@ class Service:
         """One control decision: decide, log, hand set-points to the writers, ping systemd."""
         now_s = self.clock()
         self._check_stale(now_s)
-        inputs = Inputs(
-            meter=self.meter,
-            chargers={
-                c.config.name: c.read for c in self.chargers if c.read is not None and c.online
-            },
-        )
+        inputs = Inputs(meter=self.meter, chargers=self._reads())
         self.state, decision = decide(self.state, inputs, self.site.control, now_s)
         records = decision.to_record()
         changed = False
@@ -268,6 +271,10 @@ class Service:
                 else:
                     charger.override_until_s = None
                     charger.compliance = ComplianceState()
+            if outcome.reason == "charger_offline_reserved":
+                # the core books the box at its failsafe current because it has no fresh read
+                # of it: an assumption about the box, not an order; its last limit stands
+                continue
             if setpoint != charger.desired_a:
                 changed = True
                 charger.desired_a = setpoint
@@ -280,6 +287,21 @@ class Service:
         self.last_decision = decision
         self._watchdog(now_s)
         return decision
+
+    def _reads(self) -> dict[str, ChargerRead]:
+        """Each online charger's latest read, with the current it drew when the meter's
+        latest telegram came: house = meter - measured only holds for the same moment (a car
+        that followed a cut since would otherwise make the house look bigger than it is)."""
+        reads = {}
+        for charger in self.chargers:
+            if charger.read is None or not charger.online:
+                continue
+            at_meter = self._measured_at_meter.get(charger.config.name)
+            read = charger.read
+            if at_meter is not None and len(at_meter) == len(read.measured_a):
+                read = ChargerRead(at_meter, read.status, read.online, read.read_s)
+            reads[charger.config.name] = read
+        return reads
 
     def _check_stale(self, now_s: float) -> None:
         age = self._meter_age_s(now_s)
@@ -432,6 +454,7 @@ class Service:
             if desired is not None and (charger.force_write or desired != charger.written_a):
                 charger.force_write = False
                 charger.written_a = await charger.client.write_limit(desired)
+                self.writes += 1
                 charger.last_keep_alive_s = now_s
             else:
                 interval = charger.client.keep_alive_interval_s

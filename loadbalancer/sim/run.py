@@ -1,0 +1,338 @@
+"""``loadbalancer simulate``: the real service, in accelerated time, against a scenario.
+
+The service (the same run loop, configuration loading and decision log as ``run``) reads an
+emulated meter over TCP and drives emulated chargers over Modbus TCP, all on 127.0.0.1, inside
+an event loop whose clock runs ``speed`` times faster than the wall clock
+(:mod:`loadbalancer.sim.clock`). A sampler integrates what really flowed each simulated second
+into the SPEC §7 figures. The same scenario then goes through the fast discrete model with our
+core, a static limiter and the peers' max-phase controller, and the offline optimum is
+computed, so the table compares them in one run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from loadbalancer.chargers.emulator import ChargerEmulator
+from loadbalancer.chargers.simbox import SimulatedCar
+from loadbalancer.config import SiteConfig, site_from_data
+from loadbalancer.control.fuse import GRID_PHASES
+from loadbalancer.errors import ConfigError
+from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
+from loadbalancer.records import open_decision_log
+from loadbalancer.resources import example_file
+from loadbalancer.sdnotify import Notifier
+from loadbalancer.service import Service
+from loadbalancer.sim.clock import run_accelerated
+from loadbalancer.sim.figures import (
+    ChargerSlot,
+    Figures,
+    Tally,
+    count_spike_pauses,
+    optimum_kwh,
+)
+from loadbalancer.sim.model import (
+    core_policy,
+    max_phase_policy,
+    run_model,
+    static_limit_a,
+    static_policy,
+)
+from loadbalancer.sim.scenario import CarPlan, Scenario, load_scenario
+from loadbalancer.yamlcheck import read_yaml_file
+
+#: a simulated 4-hour evening in well under a minute
+DEFAULT_SPEED = 400.0
+#: charger timeouts in simulated seconds: generous, since at 400x a busy millisecond of the
+#: machine is 0.4 simulated seconds
+SIM_CONNECT_TIMEOUT_S = 20.0
+SIM_REQUEST_TIMEOUT_S = 20.0
+#: the sampler's step (simulated seconds)
+SAMPLE_S = 1.0
+#: Swedish meters keep normal time: UTC+1 (reference/han-p1.md §2)
+METER_TZ = timezone(timedelta(hours=1))
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    scenario: Scenario
+    speed: float
+    wall_s: float
+    service: Figures
+    model: Figures
+    static: Figures
+    peer: Figures
+    static_limit_a: float
+    log_path: Path
+
+    def rows(self) -> list[Figures]:
+        return [self.service, self.model, self.static, self.peer]
+
+    def table(self) -> str:
+        hours = self.scenario.duration_s / 3600
+        head = (
+            f"scenario {self.scenario.name}: {hours:.1f} h simulated in {self.wall_s:.0f} s "
+            f"({self.speed:g}x); optimum {self.service.optimum_kwh:.1f} kWh"
+        )
+        lines = [
+            head,
+            f"{'controller':<40} {'overload_s':>10} {'energy_kWh':>10} {'ratio':>6} "
+            f"{'spike_pauses':>12} {'cuts':>5} {'pauses':>6} {'writes':>6} {'peak_A':>7}",
+        ]
+        for row in self.rows():
+            d = row.to_dict()
+            lines.append(
+                f"{row.name:<40} {d['overload_s']:>10.0f} {d['energy_kwh']:>10.2f} "
+                f"{d['energy_ratio']:>6.3f} {d['spike_pauses']:>12} {d['cuts']:>5} "
+                f"{d['pauses']:>6} {d['writes']:>6} {d['peak_a']:>7.1f}"
+            )
+        lines.append(f"decision log: {self.log_path}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"scenario": self.scenario.name, **self.service.to_dict()}
+        out["wall_s"] = round(self.wall_s, 1)
+        out["baselines"] = {
+            "model_core": self.model.to_dict(),
+            "static_limiter": {**self.static.to_dict(), "limit_a": self.static_limit_a},
+            "max_phase_setpoint": self.peer.to_dict(),
+        }
+        return out
+
+
+def default_site_path() -> Path:
+    return Path(str(example_file("site.yaml")))
+
+
+def simulate(
+    site_path: Path,
+    scenario_ref: str,
+    *,
+    speed: float = DEFAULT_SPEED,
+    log_path: Path,
+    status: Callable[[str], None] = lambda _m: None,
+) -> Report:
+    scenario = load_scenario(scenario_ref)
+    raw = read_yaml_file(site_path)
+    if not isinstance(raw, dict):
+        raise ConfigError(str(site_path), "", "expected a mapping")
+    # validate the site as written first: errors name the user's file and keys
+    site = site_from_data(raw, str(site_path), base=site_path.parent)
+    for plan in scenario.cars:
+        if plan.charger not in {c.name for c in site.chargers}:
+            raise ConfigError(
+                scenario.name, f"cars.{plan.charger}", f"no charger of that name in {site_path}"
+            )
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.unlink(missing_ok=True)
+    started = time.monotonic()
+    tally, pause_times, cuts, writes = run_accelerated(
+        _run_service(raw, site, site_path, scenario, log_path, status), speed
+    )
+    wall_s = time.monotonic() - started
+    config = site.control
+    slots = [
+        ChargerSlot(
+            c.name,
+            tuple(GRID_PHASES.index(p) for p in c.spec.phases),
+            c.spec.max_current_a,
+            c.spec.min_current_a,
+            c.spec.granularity_a,
+            c.spec.priority,
+        )
+        for c in site.chargers
+    ]
+    best = optimum_kwh(scenario, config.fuse, slots, config.resume_delay_s)
+    period = site.meter.telegram_period_s
+    service = Figures(
+        name="loadbalancer (the service, over sockets)",
+        overload_s=tally.overload_s,
+        energy_kwh=tally.energy_kwh,
+        optimum_kwh=best,
+        spike_pauses=count_spike_pauses(scenario, pause_times, period),
+        cuts=cuts,
+        pauses=len(pause_times),
+        writes=writes,
+        peak_a=tally.peak_a,
+    )
+    common = {"telegram_period_s": period, "poll_interval_s": site.poll_interval_s, "optimum": best}
+    model = run_model(
+        "loadbalancer core (discrete model)",
+        scenario,
+        config,
+        core_policy(config, scenario),
+        **common,
+    )
+    limit = static_limit_a(config, scenario)
+    static = run_model(
+        f"static limiter ({limit:g} A)", scenario, config, static_policy(config, scenario), **common
+    )
+    peer = run_model(
+        "max-phase set-point controller (peers)",
+        scenario,
+        config,
+        max_phase_policy(config),
+        **common,
+    )
+    return Report(scenario, speed, wall_s, service, model, static, peer, limit, log_path)
+
+
+async def _run_service(
+    raw: dict[str, Any],
+    site: SiteConfig,
+    site_path: Path,
+    scenario: Scenario,
+    log_path: Path,
+    status: Callable[[str], None],
+) -> tuple[Tally, list[float], int, int]:
+    loop = asyncio.get_running_loop()
+    clock = loop.time
+    meter = MeterServer()
+    await meter.start()
+    plans = {plan.charger: plan for plan in scenario.cars}
+    emulators: dict[str, ChargerEmulator] = {}
+    data = copy.deepcopy(raw)
+    data["meter"]["source"] = meter.url
+    data["meter"]["protocol"] = "p1"
+    data["log"] = {"decisions": str(log_path)}
+    for i, charger in enumerate(site.chargers):
+        emulator = ChargerEmulator(charger.profile, clock=clock, car=_car(plans.get(charger.name)))
+        await emulator.start()
+        emulators[charger.name] = emulator
+        data["chargers"][i]["host"] = "127.0.0.1"
+        data["chargers"][i]["port"] = emulator.port
+    sim_site = site_from_data(data, str(site_path), base=site_path.parent)
+    t0 = clock()
+    start = scenario.start_time.replace(tzinfo=scenario.start_time.tzinfo or METER_TZ)
+
+    def wall() -> datetime:
+        return start + timedelta(seconds=clock() - t0)
+
+    service = Service(
+        sim_site,
+        log=open_decision_log(str(log_path), wall_clock=wall),
+        notifier=Notifier({}),
+        status=status,
+        clock=clock,
+        connect_timeout_s=SIM_CONNECT_TIMEOUT_S,
+        request_timeout_s=SIM_REQUEST_TIMEOUT_S,
+    )
+    stop = asyncio.Event()
+    tally = Tally(sim_site.fuse)
+
+    def truth(t: float) -> tuple[list[float], float]:
+        phase_a = list(scenario.house_a(t))
+        car_total = 0.0
+        for charger in sim_site.chargers:
+            emulator = emulators[charger.name]
+            emulator.advance()
+            drawn = emulator.box.phase_currents_a()
+            for k, phase in enumerate(charger.spec.phases):
+                phase_a[GRID_PHASES.index(phase)] += drawn[k]
+                car_total += drawn[k]
+        return phase_a, car_total
+
+    async def feed_meter() -> None:
+        energy_kwh = 20_000.0
+        period = sim_site.meter.telegram_period_s
+        k = 0
+        while True:
+            t = k * period
+            await asyncio.sleep(max(0.0, t0 + t - clock()))
+            k += 1
+            if scenario.fault("meter_silent", t):
+                continue
+            phase_a, _ = truth(t)
+            energy_kwh += sum(max(a, 0.0) for a in phase_a) * 230.0 * period / 3.6e6
+            loads = (PhaseLoad(phase_a[0]), PhaseLoad(phase_a[1]), PhaseLoad(phase_a[2]))
+            telegram = swedish_telegram(
+                scenario.start_time + timedelta(seconds=t), loads, energy_import_kwh=energy_kwh
+            )
+            if scenario.fault("corrupt_telegrams", t):
+                telegram = telegram[:200] + bytes([telegram[200] ^ 0x01]) + telegram[201:]
+            await meter.send(telegram)
+
+    async def sample() -> None:
+        last = clock()
+        while True:
+            await asyncio.sleep(SAMPLE_S)
+            now = clock()
+            phase_a, car_total = truth(now - t0)
+            tally.sample(tuple(phase_a), car_total, now - last)
+            last = now
+
+    async def faults_and_cars() -> None:
+        refusing: dict[str, bool] = {}
+        while True:
+            t = clock() - t0
+            for name, emulator in emulators.items():
+                plan = plans.get(name)
+                if plan is not None:
+                    inside = t >= plan.plug_in_s and (plan.unplug_s is None or t < plan.unplug_s)
+                    if inside != emulator.box.car.plugged:
+                        emulator.box.plug_in() if inside else emulator.box.unplug()
+                emulator.box.ignore_setpoint = scenario.fault("ignore_setpoint", t, name)
+                offline = scenario.fault("charger_offline", t, name)
+                if offline != refusing.get(name, False):
+                    refusing[name] = offline
+                    await emulator.set_refusing(offline)
+            await asyncio.sleep(1.0)
+
+    runner = asyncio.create_task(service.run(stop))
+    helpers = [
+        asyncio.create_task(feed_meter()),
+        asyncio.create_task(sample()),
+        asyncio.create_task(faults_and_cars()),
+        *(asyncio.create_task(e.run_clock(0.5)) for e in emulators.values()),
+    ]
+    await asyncio.sleep(scenario.duration_s)
+    stop.set()
+    await runner
+    for task in helpers:
+        task.cancel()
+    for task in helpers:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for emulator in emulators.values():
+        await emulator.stop()
+    await meter.stop()
+    pause_times, cuts = _pauses_and_cuts(log_path, start)
+    return tally, pause_times, cuts, service.writes
+
+
+def _pauses_and_cuts(log_path: Path, start: datetime) -> tuple[list[float], int]:
+    pauses: list[float] = []
+    cuts = 0
+    for line in log_path.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("event") != "decision":
+            continue
+        t = (datetime.fromisoformat(record["ts"]) - start).total_seconds()
+        for charger in record["chargers"]:
+            if charger["reason"] == "overload_cut":
+                cuts += 1
+            previous = charger.get("previous_a")
+            if charger["setpoint_a"] == 0 and previous is not None and previous > 0:
+                pauses.append(t)
+    return pauses, cuts
+
+
+def _car(plan: CarPlan | None) -> SimulatedCar:
+    if plan is None:
+        return SimulatedCar(plugged=False)
+    return SimulatedCar(
+        plugged=plan.plug_in_s <= 0,
+        phases=plan.phases,
+        max_current_a=plan.max_current_a,
+        delay_s=plan.delay_s,
+        shortfall_a=plan.shortfall_a,
+    )
