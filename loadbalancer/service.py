@@ -53,6 +53,9 @@ CONTROL_TICK_S = 1.0
 #: connect and request timeouts for chargers: a LAN answers in milliseconds (chargers.md §3)
 CHARGER_CONNECT_TIMEOUT_S = 3.0
 CHARGER_REQUEST_TIMEOUT_S = 2.0
+#: a charger is read again this long after a new limit: the pilot signal changes within 5 s and
+#: most cars follow within a few more (control.md §2.2)
+FOLLOW_CHECK_S = 5.0
 #: what the shutdown may spend writing safe currents (SPEC §5: exit within 5 s)
 SHUTDOWN_WRITE_BUDGET_S = 3.0
 
@@ -78,6 +81,7 @@ class _Charger:
     override_until_s: float | None = None  # paused for ignoring its limit until then
     failsafe_due: bool = True  # (re)configure the failsafe on the next connection
     last_keep_alive_s: float = -math.inf
+    poll_now: asyncio.Event = field(default_factory=asyncio.Event)  # read before the next poll
 
 
 class Service:
@@ -362,7 +366,10 @@ class Service:
 
     async def _poll_task(self, charger: _Charger) -> None:
         while True:
-            await asyncio.sleep(self.site.poll_interval_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.site.poll_interval_s):
+                    await charger.poll_now.wait()
+            charger.poll_now.clear()
             await self._poll_once(charger)
 
     async def _poll_once(self, charger: _Charger) -> None:
@@ -455,6 +462,9 @@ class Service:
                 charger.force_write = False
                 charger.written_a = await charger.client.write_limit(desired)
                 self.writes += 1
+                # read it again once the car has had time to follow, so that the next telegram
+                # is not set against a current the car drew before the change
+                asyncio.get_running_loop().call_later(FOLLOW_CHECK_S, charger.poll_now.set)
                 charger.last_keep_alive_s = now_s
             else:
                 interval = charger.client.keep_alive_interval_s

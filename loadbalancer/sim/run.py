@@ -310,8 +310,10 @@ async def _run_service(
 
 
 def _pauses_and_cuts(log_path: Path, start: datetime) -> tuple[list[float], int]:
+    """When a charger went from charging to paused (as logged), and how many cuts."""
     pauses: list[float] = []
     cuts = 0
+    last: dict[str, float] = {}
     for line in log_path.read_text().splitlines():
         record = json.loads(line)
         if record.get("event") != "decision":
@@ -320,9 +322,10 @@ def _pauses_and_cuts(log_path: Path, start: datetime) -> tuple[list[float], int]
         for charger in record["chargers"]:
             if charger["reason"] == "overload_cut":
                 cuts += 1
-            previous = charger.get("previous_a")
-            if charger["setpoint_a"] == 0 and previous is not None and previous > 0:
+            setpoint = charger["setpoint_a"]
+            if setpoint == 0 and last.get(charger["name"], 0.0) > 0:
                 pauses.append(t)
+            last[charger["name"]] = setpoint
     return pauses, cuts
 
 
