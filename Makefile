@@ -9,28 +9,40 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# the service and the plot extra (what demo needs)
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[plot]'
 	touch $@
 
-demo: $(VENV)/.installed
-	$(BIN)/loadbalancer meter --source file://examples/captures/se_evening.p1
+# everything, with the test tools
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
+	touch $@
 
-lint: $(VENV)/.installed
+demo: $(VENV)/.installed-demo
+	$(BIN)/loadbalancer simulate --log out/decisions.jsonl
+	@if $(BIN)/python -c 'import matplotlib' 2>/dev/null && \
+	    $(BIN)/loadbalancer log --help >/dev/null 2>&1; then \
+	  $(BIN)/loadbalancer log out/decisions.jsonl --plot out/demo.png && echo "plot: out/demo.png"; \
+	fi
+	@echo "decision log: out/decisions.jsonl"
+
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check loadbalancer tests benchmarks
 	$(BIN)/ruff format --check loadbalancer tests benchmarks
 
-typecheck: $(VENV)/.installed
+typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed-test
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/parse.py
 	$(BIN)/python benchmarks/reaction.py
+	$(BIN)/loadbalancer simulate
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis out
