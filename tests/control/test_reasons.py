@@ -95,6 +95,15 @@ def test_min_current_pause() -> None:
     assert (hard.setpoint("ev"), hard.charger("ev").reason) == (0, Reason.MIN_CURRENT_PAUSE)
     _, under = step(ONE, (23, 2, 2), {"ev": read(10)}, {"ev": at(10)})
     assert (under.setpoint("ev"), under.charger("ev").reason) == (6, Reason.MIN_CURRENT_HOLD)
+    # squeezed out by a higher priority while its minimum would fit the phase: paused, not held
+    config = config_of(ev("low", priority=1), ev("high", priority=2))
+    reads = {"low": read(6), "high": read(12)}
+    _, squeezed = step(config, (1, 1, 1), reads, {"low": at(6), "high": at(12)})
+    assert (squeezed.setpoint("low"), squeezed.charger("low").reason) == (
+        0,
+        Reason.MIN_CURRENT_PAUSE,
+    )
+    assert squeezed.charger("high").reason is Reason.HOLD_RAMP_DELAY
 
 
 def test_paused_wait_resume() -> None:
