@@ -47,6 +47,11 @@ def test_a_profile_by_path(tmp_path: Path) -> None:
     assert (profile.overload_budget_s, profile.hard_limit_ratio) == (30.0, 1.45)
 
 
+def test_an_inline_strict_fuse_has_no_budget() -> None:
+    strict = fuse_profile_from_mapping({"rating_a": 20, "phases": 3, "characteristic": "strict"})
+    assert (strict.overload_budget_s, strict.hard_limit_ratio) == (0.0, 1.0)
+
+
 def test_an_inline_mapping_defaults_its_budget_from_the_characteristic() -> None:
     profile = fuse_profile_from_mapping({"rating_a": 20, "phases": 3, "characteristic": "gG"})
     assert (profile.name, profile.overload_budget_s, profile.hard_limit_ratio) == (

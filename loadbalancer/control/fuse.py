@@ -126,11 +126,10 @@ def may_hold_at_minimum(
 ) -> bool:
     """Whether a charger may stay at its minimum on grid phase ``phase`` although it does not fit.
 
-    Yes while the phase's budget lasts and the predicted current stays under the hard limit.
+    Yes while the phase's budget lasts and the predicted current stays under the hard limit; a
+    ``strict`` fuse, whose budget is 0, never holds.
     """
     if GRID_PHASES[phase] not in fuse.phase_names:
         return True
-    if fuse.overload_budget_s <= 0:
-        return False
     within_budget = budget.used_s[phase] < fuse.overload_budget_s
     return within_budget and abs(predicted_a) < fuse.hard_limit_ratio * fuse.rating_a

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from loadbalancer.control import ChargerRead, Inputs, MeterInput, Reason, decide, initial_state
+from loadbalancer.control import (
+    ChargerRead,
+    ChargerSpec,
+    Inputs,
+    MeterInput,
+    Reason,
+    decide,
+    initial_state,
+)
 from loadbalancer.control.fuse import BudgetState
 from tests.control.builders import at, config_of, ev, read, step
 
@@ -87,6 +95,15 @@ def test_min_current_pause() -> None:
     assert (hard.setpoint("ev"), hard.charger("ev").reason) == (0, Reason.MIN_CURRENT_PAUSE)
     _, under = step(ONE, (23, 2, 2), {"ev": read(10)}, {"ev": at(10)})
     assert (under.setpoint("ev"), under.charger("ev").reason) == (6, Reason.MIN_CURRENT_HOLD)
+    # squeezed out by a higher priority while its minimum would fit the phase: paused, not held
+    config = config_of(ev("low", priority=1), ev("high", priority=2))
+    reads = {"low": read(6), "high": read(12)}
+    _, squeezed = step(config, (1, 1, 1), reads, {"low": at(6), "high": at(12)})
+    assert (squeezed.setpoint("low"), squeezed.charger("low").reason) == (
+        0,
+        Reason.MIN_CURRENT_PAUSE,
+    )
+    assert squeezed.charger("high").reason is Reason.HOLD_RAMP_DELAY
 
 
 def test_paused_wait_resume() -> None:
@@ -139,6 +156,18 @@ def test_charger_offline_reserved() -> None:
 def test_no_car() -> None:
     _, decision = step(ONE, (2, 2, 2), {"ev": read(0, status="A")}, {"ev": at(6)})
     assert (decision.setpoint("ev"), decision.charger("ev").reason) == (6, Reason.NO_CAR)
+
+
+@pytest.mark.parametrize(
+    ("granularity_a", "house_a", "expected_a"),
+    [(1.0, 10.3, 8.0), (0.1, 10.25, 8.7), (0.001, 10.2995, 8.7)],
+)
+def test_set_points_are_rounded_down_to_the_granularity(
+    granularity_a: float, house_a: float, expected_a: float
+) -> None:
+    config = config_of(ChargerSpec("ev", ("L1", "L2", "L3"), 16.0, granularity_a=granularity_a))
+    _, decision = step(config, (house_a,) * 3, {"ev": read(16)}, {"ev": at(16)})
+    assert decision.setpoint("ev") == expected_a
 
 
 @pytest.mark.parametrize("reason", list(Reason))
