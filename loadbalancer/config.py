@@ -357,6 +357,7 @@ class _SiteReader(YamlReader):
             stale_after_s=meter.stale_after_s,
             # a read older than five polls (or 10 s) counts as offline
             charger_stale_after_s=max(10.0, 5 * poll),
+            hold_horizon_s=meter.telegram_period_s,
             ev_response_allowance_s=self.number(
                 raw.get("response_time_s", 15), "control.response_time_s", 0.5, 120
             ),

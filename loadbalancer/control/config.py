@@ -73,6 +73,9 @@ class ControlConfig:
     follow_tolerance_a: float = 1.0
     #: a car drawing less is still offered this much above its draw (max_increase_step_a, §6)
     demand_headroom_a: float = 2.0
+    #: a hold at the minimum must leave budget for this long: the time until the next telegram
+    #: can end it (the telegram period; the site loader sets it from meter.telegram_period_s)
+    hold_horizon_s: float = 10.0
 
     def __post_init__(self) -> None:
         names = [charger.name for charger in self.chargers]

@@ -157,7 +157,13 @@ def decide(
             charger.running
             and does_not_fit
             and all(
-                may_hold_at_minimum(budget, fuse, p, fuse.target_a - room_a[p] + minimum)
+                may_hold_at_minimum(
+                    budget,
+                    fuse,
+                    p,
+                    fuse.target_a - room_a[p] + minimum,
+                    config.hold_horizon_s,
+                )
                 for p in charger.phases
             )
         )

@@ -122,14 +122,21 @@ def update_budget(
 
 
 def may_hold_at_minimum(
-    budget: BudgetState, fuse: FuseProfile, phase: int, predicted_a: float
+    budget: BudgetState,
+    fuse: FuseProfile,
+    phase: int,
+    predicted_a: float,
+    horizon_s: float = 0.0,
 ) -> bool:
     """Whether a charger may stay at its minimum on grid phase ``phase`` although it does not fit.
 
-    Yes while the phase's budget lasts and the predicted current stays under the hard limit; a
-    ``strict`` fuse, whose budget is 0, never holds.
+    Yes while the phase's budget lasts, also through the next ``horizon_s`` (the time until the
+    next telegram can undo the hold) at the predicted current, and that current stays under the
+    hard limit; a ``strict`` fuse, whose budget is 0, never holds.
     """
     if GRID_PHASES[phase] not in fuse.phase_names:
         return True
-    within_budget = budget.used_s[phase] < fuse.overload_budget_s
+    ratio = abs(predicted_a) / fuse.rating_a
+    spent_until_next_s = max(0.0, ratio * ratio - 1.0) * horizon_s
+    within_budget = budget.used_s[phase] + spent_until_next_s < fuse.overload_budget_s
     return within_budget and abs(predicted_a) < fuse.hard_limit_ratio * fuse.rating_a

@@ -62,6 +62,19 @@ def test_tolerated_time_at_a_steady_overload(load_ratio: float, seconds: float) 
     assert math.isclose(held_s, seconds, abs_tol=1.0)
 
 
+@pytest.mark.parametrize(("load_ratio", "seconds"), [(1.1, 275.7), (1.25, 96.7), (1.4, 52.5)])
+def test_a_hold_ends_a_telegram_period_before_the_budget_does(
+    load_ratio: float, seconds: float
+) -> None:
+    # the next telegram comes 10 s later: the budget must still last until then
+    budget = update_budget(BudgetState(), GG_20, (20.0 * load_ratio,) * 3, 0.0, 25.0)
+    held_s = 0.0
+    while may_hold_at_minimum(budget, GG_20, 0, 20.0 * load_ratio, 10.0) and held_s < 3600:
+        held_s += 1.0
+        budget = update_budget(budget, GG_20, (20.0 * load_ratio,) * 3, held_s, 25.0)
+    assert math.isclose(held_s, seconds, abs_tol=1.0)
+
+
 def test_hard_limit_and_strict_fuses_never_hold() -> None:
     assert may_hold_at_minimum(BudgetState(), GG_20, 1, 29.9)
     assert not may_hold_at_minimum(BudgetState(), GG_20, 1, 30.0)

@@ -83,7 +83,8 @@ def test_evening_with_oven_heat_pump_sauna_and_kettle_on_one_three_phase_charger
     assert ev[900.0] == (6.0, Reason.MIN_CURRENT_HOLD)
     paused_at = min(t for t in range(900, 1200, 10) if ev[t][0] == 0)
     assert ev[paused_at][1] is Reason.MIN_CURRENT_PAUSE
-    assert dict(trace)[paused_at].budget_used_s["L1"] >= 60.0
+    # paused while budget is left, because the next telegram's 10 s would exhaust it
+    assert 40.0 <= dict(trace)[paused_at].budget_used_s["L1"] < 60.0
     assert 940 <= paused_at <= 1000
     # room again at 1200: resumed at the minimum after 300 s of room, not a telegram earlier
     assert all(ev[t] == (0.0, Reason.PAUSED_WAIT_RESUME) for t in range(paused_at + 10, 1500, 10))
