@@ -39,7 +39,7 @@ from loadbalancer.control.decision import Decision
 from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput
 from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError, ChargerUnsupported, LoadBalancerError
-from loadbalancer.meter.p1 import P1Parser
+from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.reading import Reading, Rejection
 from loadbalancer.meter.sources import ChunkSource, open_source
 from loadbalancer.records import DecisionLog, open_decision_log
@@ -107,7 +107,7 @@ class Service:
                 site.meter.source, notify=status, paced=True, period_s=site.meter.telegram_period_s
             )
         )
-        self.parser = P1Parser()
+        self.parser = make_meter_parser(site.meter.protocol, site.meter.options)
         self.chargers = [
             _Charger(
                 c,
