@@ -115,17 +115,17 @@ class DlmsDecoder:
     def events(
         self, items: list[HdlcEvent], received_s: float, text: TextSink | None = None
     ) -> list[MeterEvent]:
-        """What the framer found -> readings and rejections; noise also goes to ``text`` (the
-        P1 reader, when the stream may hold both)."""
+        """What the framer found -> readings and rejections; noise goes to ``text`` (the P1
+        reader, when the stream may hold both), else it is judged here."""
         events: list[MeterEvent] = []
         for item in items:
             if isinstance(item, HdlcFrame):
                 events += self.frame(item, received_s)
             elif isinstance(item, HdlcRejection):
                 events += self.rejected(item, received_s)
+            elif text is not None:
+                events += text(item.data, received_s)
             else:
-                if text is not None:
-                    events += text(item.data, received_s)
                 events += self.noise(item.data, received_s)
         return events
 

@@ -11,28 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from loadbalancer.errors import UsageError
 from loadbalancer.meter.dlms import DlmsDecoder, DlmsParser
 from loadbalancer.meter.gcm import parse_key
 from loadbalancer.meter.hdlc import HdlcEvent, HdlcFramer
 from loadbalancer.meter.p1 import P1Parser
-from loadbalancer.meter.reading import MeterEvent
+from loadbalancer.meter.reading import MeterEvent, MeterParser
 from loadbalancer.meter.smarty import SmartyParser
 
 PROTOCOLS = ("auto", "p1", "dlms")
-
-
-class MeterParser(Protocol):
-    """Bytes in (any chunks, with the host time they arrived), readings and rejections out."""
-
-    @property
-    def skipped_bytes(self) -> int: ...
-
-    def feed(self, chunk: bytes, received_s: float) -> list[MeterEvent]: ...
-
-    def close(self, received_s: float) -> list[MeterEvent]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +62,8 @@ class AutoParser:
         options = options or ParserOptions()
         self._framer = HdlcFramer()
         self._dlms = DlmsDecoder(key=options.key, kamstrup_energy_wh=options.kamstrup_energy_wh)
-        self._text = SmartyParser(P1Parser(require_crc=options.require_crc), options.key)
+        plain = _PlainText(P1Parser(require_crc=options.require_crc), self._dlms)
+        self._text = SmartyParser(plain, options.key)
 
     @property
     def skipped_bytes(self) -> int:
@@ -89,6 +78,25 @@ class AutoParser:
 
     def _route(self, items: list[HdlcEvent], received_s: float) -> list[MeterEvent]:
         return self._dlms.events(items, received_s, self._text.feed)
+
+
+class _PlainText:
+    """The bytes outside HDLC and Smarty frames: P1 text for the P1 parser, and binary runs
+    closed by a flag (an HDLC frame read at a wrong baud rate or parity) for the DLMS decoder."""
+
+    def __init__(self, p1: P1Parser, dlms: DlmsDecoder) -> None:
+        self._p1 = p1
+        self._dlms = dlms
+
+    @property
+    def skipped_bytes(self) -> int:
+        return self._p1.skipped_bytes
+
+    def feed(self, chunk: bytes, received_s: float) -> list[MeterEvent]:
+        return self._p1.feed(chunk, received_s) + self._dlms.noise(chunk, received_s)
+
+    def close(self, received_s: float) -> list[MeterEvent]:
+        return self._p1.close(received_s)
 
 
 def make_meter_parser(protocol: str, options: ParserOptions | None = None) -> MeterParser:

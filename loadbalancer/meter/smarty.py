@@ -18,8 +18,7 @@ from loadbalancer.meter.gcm import (
     decrypt_glo_ciphering,
     glo_ciphering_size,
 )
-from loadbalancer.meter.p1 import P1Parser
-from loadbalancer.meter.reading import MeterEvent, Rejection
+from loadbalancer.meter.reading import MeterEvent, MeterParser, Rejection
 
 #: Smarty frames are ~650 bytes; a length field above this is no frame.
 MAX_FRAME_BYTES = 8192
@@ -28,9 +27,9 @@ _HEADER = "encrypted P1 (system title {})"
 
 
 class SmartyParser:
-    """A :class:`P1Parser` behind a GCM decryptor, with the same ``feed``/``close`` interface."""
+    """A P1 parser behind a GCM decryptor, with the same ``feed``/``close`` interface."""
 
-    def __init__(self, inner: P1Parser, key: bytes | None = None) -> None:
+    def __init__(self, inner: MeterParser, key: bytes | None = None) -> None:
         self.inner = inner
         self.key = key
         self._buf = bytearray()
