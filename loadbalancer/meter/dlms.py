@@ -244,7 +244,7 @@ class DlmsDecoder:
         header = f"HDLC {note.list_id}" if note.list_id else "HDLC"
         problem = implausible(currents, voltages, powers)
         if problem is None:
-            problem = self._counters.backwards(e_imp, e_exp)
+            problem = self._counters.backwards(e_imp, e_exp, _text(regs, _METER_IDS))
         if problem is not None:
             return Rejection(received_s, f"implausible: {problem}", size, header)
         clock = regs.get(_CLOCK)

@@ -26,7 +26,8 @@ MAX_TELEGRAM_BYTES = 16_384
 
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 # A header starts "/XXXn": three letters and the baud digit (/ELL5, /LGF5, /ADN9, /ISk5, /Lux5).
-_HEADER_START = re.compile(rb"/[A-Za-z]{3}\d")
+P1_HEADER = re.compile(rb"/[A-Za-z]{3}\d")
+P1_HEADER_BYTES = 5
 # "OBIS(value)" at a line start, [0-9] rather than \d (ASCII only, and faster). A "*255" after
 # the code (EasyMeter) is dropped; the value runs to the line's last ")" (the fields we read
 # have a single group).
@@ -161,7 +162,7 @@ class P1Parser:
         self, block: bytes, crc_text: bytes, received_s: float, events: list[MeterEvent]
     ) -> None:
         """``block`` runs from a '/' through the '!'; it may hold truncated telegrams in front."""
-        starts = [0] + [m.start() for m in _HEADER_START.finditer(block, 1)]
+        starts = [0] + [m.start() for m in P1_HEADER.finditer(block, 1)]
         if not crc_text:
             last = starts[-1]
             self._truncated(block, starts[:-1], last, received_s, events)
@@ -264,7 +265,7 @@ class P1Parser:
 
         problem = implausible(currents, voltages, powers)
         if problem is None:
-            problem = self._counters.backwards(e_imp, e_exp)
+            problem = self._counters.backwards(e_imp, e_exp, _meter_id(found))
         if problem is not None:
             return Rejection(received_s, f"implausible: {problem}", len(telegram), header)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from loadbalancer.errors import UsageError
 from loadbalancer.meter.dlms import DlmsDecoder, DlmsParser
 from loadbalancer.meter.gcm import parse_key
-from loadbalancer.meter.hdlc import HdlcEvent, HdlcFramer
-from loadbalancer.meter.p1 import P1Parser
+from loadbalancer.meter.hdlc import FLAG, HdlcEvent, HdlcFramer
+from loadbalancer.meter.p1 import P1_HEADER, P1_HEADER_BYTES, P1Parser
 from loadbalancer.meter.reading import MeterEvent, MeterParser
 from loadbalancer.meter.smarty import SmartyParser
 
@@ -81,22 +81,51 @@ class AutoParser:
 
 
 class _PlainText:
-    """The bytes outside HDLC and Smarty frames: P1 text for the P1 parser, and binary runs
-    closed by a flag (an HDLC frame read at a wrong baud rate or parity) for the DLMS decoder."""
+    """The bytes outside HDLC and Smarty frames. P1 text goes to the P1 parser; from a flag
+    (0x7E, never in P1 text) up to the next P1 header (``/`` + three letters + a digit) the bytes
+    are an HDLC frame read at a wrong baud rate or parity, judged by the DLMS decoder."""
 
     def __init__(self, p1: P1Parser, dlms: DlmsDecoder) -> None:
         self._p1 = p1
         self._dlms = dlms
+        self._binary = False
+        self._held = bytearray()  # in binary mode: a possible P1 header still arriving
 
     @property
     def skipped_bytes(self) -> int:
-        return self._p1.skipped_bytes
+        return self._p1.skipped_bytes + self._dlms.skipped_bytes
 
     def feed(self, chunk: bytes, received_s: float) -> list[MeterEvent]:
-        return self._p1.feed(chunk, received_s) + self._dlms.noise(chunk, received_s)
+        events: list[MeterEvent] = []
+        data = bytes(self._held) + chunk
+        self._held.clear()
+        while data:
+            if not self._binary:
+                flag = data.find(FLAG)
+                if flag < 0:
+                    events += self._p1.feed(data, received_s)
+                    break
+                events += self._p1.feed(data[:flag], received_s)
+                data = data[flag:]
+                self._binary = True
+                continue
+            header = P1_HEADER.search(data)
+            if header is None:
+                slash = data.rfind(b"/", max(0, len(data) - P1_HEADER_BYTES + 1))
+                cut = slash if slash >= 0 else len(data)
+                self._held += data[cut:]
+                events += self._dlms.noise(data[:cut], received_s)
+                break
+            events += self._dlms.noise(data[: header.start()], received_s)
+            data = data[header.start() :]
+            self._binary = False
+        return events
 
     def close(self, received_s: float) -> list[MeterEvent]:
-        return self._p1.close(received_s)
+        events = self._dlms.noise(bytes(self._held), received_s)
+        self._held.clear()
+        self._binary = False
+        return events + self._p1.close(received_s)
 
 
 def make_meter_parser(protocol: str, options: ParserOptions | None = None) -> MeterParser:

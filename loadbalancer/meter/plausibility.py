@@ -31,14 +31,24 @@ def implausible(
 
 class CounterWatch:
     """Energy counters only go up: a reading whose counter went backwards is refused, until
-    :data:`COUNTER_RESET_CONFIRMATIONS` readings in a row agree (a new or reset meter)."""
+    :data:`COUNTER_RESET_CONFIRMATIONS` readings in a row agree (a new or reset meter). A
+    reading with another meter id than the last one with counters starts afresh."""
 
     def __init__(self) -> None:
         self._last: tuple[float | None, float | None] = (None, None)
+        self._meter_id: str | None = None
         self._backwards_streak = 0
 
-    def backwards(self, e_imp: float | None, e_exp: float | None) -> str | None:
+    def backwards(
+        self, e_imp: float | None, e_exp: float | None, meter_id: str | None = None
+    ) -> str | None:
         """Why the counters cannot follow the last accepted ones, or None (and remember them)."""
+        if e_imp is None and e_exp is None:
+            return None
+        if meter_id != self._meter_id:
+            self._meter_id = meter_id
+            self._last = (None, None)
+            self._backwards_streak = 0
         last_imp, last_exp = self._last
         problems = [
             f"{what} energy counter went backwards: {old:.3f} -> {new:.3f} kWh"
