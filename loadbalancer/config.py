@@ -24,7 +24,7 @@ from loadbalancer.errors import ConfigError, UsageError
 from loadbalancer.fuse_profiles import fuse_profile_from_mapping, load_fuse_profile
 from loadbalancer.meter.gcm import parse_key
 from loadbalancer.meter.parsers import PROTOCOLS, ParserOptions
-from loadbalancer.meter.sources import SourceSpec, parse_source_url
+from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
 from loadbalancer.yamlcheck import YamlReader, read_yaml_file
 
 #: the charger falls back to its safe current after this long without us (control.md §6)
@@ -98,7 +98,7 @@ class SiteConfig:
         fuse = self.fuse
         lines = [
             f"{self.file}: valid",
-            f"meter: {self.meter.source.url} ({self.meter.protocol}"
+            f"meter: {redact_key(self.meter.source.url)} ({self.meter.protocol}"
             f"{', with its key' if self.meter.options.key else ''}), a telegram every "
             f"{self.meter.telegram_period_s:g} s, stale after {self.meter.stale_after_s:g} s",
             f"fuse: {fuse.name}, {fuse.phases}x{fuse.rating_a:g} A {fuse.characteristic.value}, "
@@ -187,12 +187,14 @@ class _SiteReader(YamlReader):
         protocol = self.choice(raw.get("protocol", "auto"), "meter.protocol", PROTOCOLS, "protocol")
         try:
             source = parse_source_url(url, protocol=protocol)
-            options = ParserOptions.from_query(source.options, f"source {url!r}")
+            options = ParserOptions.from_query(source.options, f"source {redact_key(url)!r}")
         except UsageError as exc:
             raise self.fail("meter.source", str(exc)) from exc
         if "key" in raw:
             if options.key is not None:
                 raise self.fail("meter.key", "the key is also in meter.source (key=): give it once")
+            if isinstance(raw["key"], int | float):
+                raise self.fail("meter.key", "write the key in quotes (YAML read it as a number)")
             text = self.text(raw["key"], "meter.key")
             try:
                 options = replace(options, key=parse_key(text, "the key"))

@@ -41,7 +41,7 @@ from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError, ChargerUnsupported, LoadBalancerError
 from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.reading import Reading, Rejection
-from loadbalancer.meter.sources import ChunkSource, open_source
+from loadbalancer.meter.sources import ChunkSource, open_source, redact_key
 from loadbalancer.records import DecisionLog, open_decision_log
 from loadbalancer.sdnotify import Notifier
 
@@ -148,16 +148,15 @@ class Service:
             site=site.file,
             shadow=self.shadow,
             fuse=site.fuse.name,
-            meter=site.meter.source.url,
+            meter=redact_key(site.meter.source.url),
             chargers=[
                 {"name": c.name, "profile": c.profile.name, "endpoint": c.endpoint}
                 for c in site.chargers
             ],
         )
         mode = " in shadow mode (no writes)" if self.shadow else ""
-        self.status(
-            f"started{mode}: {len(self.chargers)} charger(s), meter {site.meter.source.url}"
-        )
+        meter = redact_key(site.meter.source.url)
+        self.status(f"started{mode}: {len(self.chargers)} charger(s), meter {meter}")
         failed: BaseException | None = None
         try:
             async with asyncio.TaskGroup() as group:
@@ -200,6 +199,10 @@ class Service:
 
     def _on_reading(self, reading: Reading) -> None:
         self.valid_telegrams += 1
+        if all(current is None for current in reading.current_a):
+            # a list without currents (Kaifa and Aidon list 1: power only, every 2 s between
+            # the full lists): nothing to control on, and it must not hide the last currents
+            return
         self.meter = MeterInput.from_reading(reading)
         if self.meter_stale:
             self.meter_stale = False

@@ -15,7 +15,7 @@ from loadbalancer.errors import UsageError
 from loadbalancer.meter.gcm import parse_key
 from loadbalancer.meter.parsers import ParserOptions, make_meter_parser
 from loadbalancer.meter.reading import MeterEvent, MeterParser, Reading, Rejection
-from loadbalancer.meter.sources import FileSource, open_source, parse_source_url
+from loadbalancer.meter.sources import FileSource, open_source, parse_source_url, redact_key
 
 _TABLE_HEADER = (
     f"{'meter time':<25} {'L1 A':>7} {'L2 A':>7} {'L3 A':>7} {'L1 V':>6} {'L2 V':>6} "
@@ -38,7 +38,7 @@ def run_meter(
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     spec = parse_source_url(url, protocol=protocol)
-    options = ParserOptions.from_query(spec.options, f"source {url!r}")
+    options = ParserOptions.from_query(spec.options, f"source {redact_key(url)!r}")
     if key is not None:
         if options.key is not None:
             raise UsageError("give the meter key once: --key or key= in the source URL")

@@ -10,7 +10,7 @@ Kamstrup); ``auto`` reads both from the same stream: HDLC frames are cut out by 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loadbalancer.errors import UsageError
 from loadbalancer.meter.dlms import DlmsDecoder, DlmsParser
@@ -34,7 +34,7 @@ class ParserOptions:
     """
 
     require_crc: bool = True
-    key: bytes | None = None
+    key: bytes | None = field(default=None, repr=False)  # a secret: never in logs
     kamstrup_energy_wh: int = 1
 
     @classmethod

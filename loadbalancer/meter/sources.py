@@ -50,6 +50,11 @@ _SERIAL_DEFAULTS_DLMS: dict[str, str] = _SERIAL_DEFAULTS | {"baudrate": "2400", 
 PARSER_OPTIONS = ("crc", "key", "kamstrup_energy_wh")
 
 
+def redact_key(url: str) -> str:
+    """The URL with its ``key=`` value hidden, for messages and summaries."""
+    return re.sub(r"([?&]key=)[^&]*", r"\1***", url)
+
+
 def serial_defaults(protocol: str) -> dict[str, str]:
     """The serial settings used where the URL gives none, for a meter protocol."""
     return dict(_SERIAL_DEFAULTS_DLMS if protocol == "dlms" else _SERIAL_DEFAULTS)
@@ -74,6 +79,7 @@ def parse_source_url(url: str, *, protocol: str = "auto") -> SourceSpec:
     optionally with parser options (``?crc=optional&key=...``); serial settings the URL leaves
     out are the defaults for ``protocol``."""
     parts = urlsplit(url)
+    shown = redact_key(url)  # the key is a secret: never in a message
     scheme = parts.scheme.lower()
     serial_known = serial_defaults(protocol) if scheme == "serial" else {}
     query: dict[str, str] = {}
@@ -81,13 +87,13 @@ def parse_source_url(url: str, *, protocol: str = "auto") -> SourceSpec:
         if key not in serial_known and key not in PARSER_OPTIONS:
             known = ", ".join([*serial_known, *PARSER_OPTIONS])
             what = "serial option" if scheme == "serial" else "option"
-            raise UsageError(f"source {url!r}: unknown {what} {key!r} (known: {known})")
+            raise UsageError(f"source {shown!r}: unknown {what} {key!r} (known: {known})")
         query[key] = value
     options = {k: v for k, v in query.items() if k in PARSER_OPTIONS}
     if scheme == "file":
         path = parts.netloc + parts.path
         if not path:
-            raise UsageError(f"source {url!r}: expected file://PATH")
+            raise UsageError(f"source {shown!r}: expected file://PATH")
         return SourceSpec("file", url, path=path, options=options)
     if scheme == "tcp":
         try:
@@ -95,18 +101,18 @@ def parse_source_url(url: str, *, protocol: str = "auto") -> SourceSpec:
         except ValueError:
             port = None
         if not parts.hostname or port is None or parts.path not in ("", "/"):
-            raise UsageError(f"source {url!r}: expected tcp://HOST:PORT")
+            raise UsageError(f"source {shown!r}: expected tcp://HOST:PORT")
         return SourceSpec("tcp", url, host=parts.hostname, port=port, options=options)
     if scheme == "serial":
         device = parts.netloc + parts.path
         if not device:
             raise UsageError(
-                f"source {url!r}: expected serial://DEVICE, e.g. serial:///dev/ttyUSB0"
+                f"source {shown!r}: expected serial://DEVICE, e.g. serial:///dev/ttyUSB0"
             )
         settings = serial_known | {k: v for k, v in query.items() if k in serial_known}
-        _check_serial_options(url, settings)
+        _check_serial_options(shown, settings)
         return SourceSpec("serial", url, path=device, serial=settings, options=options)
-    raise UsageError(f"source {url!r}: the scheme must be serial://, tcp:// or file://")
+    raise UsageError(f"source {shown!r}: the scheme must be serial://, tcp:// or file://")
 
 
 def _check_serial_options(url: str, options: dict[str, str]) -> None:
