@@ -50,8 +50,12 @@ def read_length(data: bytes, at: int) -> tuple[int, int]:
     return int.from_bytes(data[at + 1 : at + 1 + size], "big"), at + 1 + size
 
 
-def read_data(data: bytes, at: int, depth: int = 0) -> tuple[CosemValue, int, int]:
-    """One ``Data`` value at ``at``; returns (value, its tag, next index)."""
+#: A decoded value with its type tag; arrays and structures hold their elements as nodes.
+Node: TypeAlias = "tuple[int, CosemValue | tuple[Node, ...]]"
+
+
+def read_data(data: bytes, at: int, depth: int = 0) -> tuple[Node, int]:
+    """One ``Data`` value at ``at``; returns (its node, next index)."""
     if at >= len(data):
         raise DecodeError("the data ends where a value should start")
     tag = data[at]
@@ -62,18 +66,18 @@ def read_data(data: bytes, at: int, depth: int = 0) -> tuple[CosemValue, int, in
         if end > len(data):
             raise DecodeError(f"the data ends inside a value of type 0x{tag:02X}")
         number: int | float = fixed.unpack_from(data, at)[0]
-        return number, tag, end
+        return (tag, number), end
     if tag in (0x01, 0x02):  # array, structure
         if depth >= MAX_DEPTH:
             raise DecodeError(f"values nested deeper than {MAX_DEPTH}")
         count, at = read_length(data, at)
         if count > len(data) - at:  # every element takes at least one byte
             raise DecodeError(f"{count} elements announced, {len(data) - at} bytes left")
-        items: list[CosemValue] = []
+        items: list[Node] = []
         for _ in range(count):
-            item, _tag, at = read_data(data, at, depth + 1)
+            item, at = read_data(data, at, depth + 1)
             items.append(item)
-        return tuple(items), tag, at
+        return (tag, tuple(items)), at
     if tag in (0x09, 0x0A, 0x0C, 0x04):  # octet-, visible-, utf8-, bit-string
         size, at = read_length(data, at)
         if tag == 0x04:
@@ -83,23 +87,37 @@ def read_data(data: bytes, at: int, depth: int = 0) -> tuple[CosemValue, int, in
             raise DecodeError(f"a {size}-byte string runs past the end of the data")
         raw = data[at:end]
         if tag == 0x0A:
-            return raw.decode("latin-1"), tag, end
+            return (tag, raw.decode("latin-1")), end
         if tag == 0x0C:
-            return raw.decode("utf-8", errors="replace"), tag, end
-        return raw, tag, end
+            return (tag, raw.decode("utf-8", errors="replace")), end
+        return (tag, raw), end
     if tag == 0x00:
-        return None, tag, at
+        return (tag, None), at
     if tag == 0x03:
         if at >= len(data):
             raise DecodeError("the data ends inside a boolean")
-        return data[at] != 0, tag, at + 1
+        return (tag, data[at] != 0), at + 1
     sizes = {_DATE_TIME: 12, _DATE: 5, _TIME: 4}
     if tag in sizes:
         end = at + sizes[tag]
         if end > len(data):
             raise DecodeError("the data ends inside a date or time")
-        return data[at:end], tag, end
+        return (tag, data[at:end]), end
     raise DecodeError(f"unknown data type 0x{tag:02X} at byte {at - 1}")
+
+
+def is_container(node: Node) -> bool:
+    """An array or a structure."""
+    return node[0] in (0x01, 0x02)
+
+
+def value_of(node: Node) -> CosemValue:
+    """The plain value of a node: containers become tuples of plain values."""
+    tag, payload = node
+    if tag in (0x01, 0x02):
+        assert isinstance(payload, tuple)
+        return tuple(value_of(child) for child in payload)  # type: ignore[arg-type]
+    return payload
 
 
 def read_date_time(raw: bytes) -> datetime | None:

@@ -22,7 +22,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from loadbalancer.errors import DecodeError
-from loadbalancer.meter.cosem import SIGNED_TAGS, CosemValue, read_data, read_date_time, read_length
+from loadbalancer.meter.cosem import (
+    SIGNED_TAGS,
+    CosemValue,
+    Node,
+    is_container,
+    read_data,
+    read_date_time,
+    read_length,
+    value_of,
+)
 from loadbalancer.meter.gcm import GLO_CIPHERING, decrypt_glo_ciphering
 from loadbalancer.meter.hdlc import FLAG, HdlcEvent, HdlcFrame, HdlcFramer, HdlcRejection
 from loadbalancer.meter.plausibility import CounterWatch, implausible
@@ -305,87 +314,67 @@ def read_notification(apdu: bytes) -> Notification:
     size, at = read_length(apdu, at)
     sent_at = read_date_time(apdu[at : at + size])
     at += size
-    body, _tag, end = read_data(apdu, at)
+    body, end = read_data(apdu, at)
     if end != len(apdu):
         raise DecodeError(f"{len(apdu) - end} bytes left after the notification body")
-    items = body if isinstance(body, tuple) else (body,)
+    nodes: tuple[Node, ...] = body[1] if is_container(body) else (body,)  # type: ignore[assignment]
     registers: dict[Obis, Register] = {}
-    _collect(apdu, at, registers)
+    _collect(body, registers)
+    first = value_of(nodes[0]) if nodes else None
     if registers:
-        list_id = _list_id(items, registers)
-        return Notification(sent_at, list_id, registers)
-    layout = _KAIFA_POSITIONAL.get(len(items))
+        return Notification(sent_at, _list_id(first, registers), registers)
+    layout = _KAIFA_POSITIONAL.get(len(nodes))
     if layout is None:
-        raise DecodeError(f"undecodable: a list of {len(items)} values without OBIS codes")
-    tags = _child_tags(apdu, at)
-    for obis, value, value_tag in zip(layout, items, tags, strict=True):
+        raise DecodeError(f"undecodable: a list of {len(nodes)} values without OBIS codes")
+    for obis, node in zip(layout, nodes, strict=True):
         if obis is not None:
-            registers[obis] = Register(value, value_tag)
-    list_id = _list_id(items, registers) or "KFM_001"  # Kaifa's list 1 has no id
+            registers[obis] = Register(value_of(node), node[0])
+    list_id = _list_id(first, registers) or "KFM_001"  # Kaifa's list 1 has no id
     return Notification(sent_at, list_id, registers, positional=True)
 
 
-def _collect(data: bytes, at: int, out: dict[Obis, Register]) -> None:
-    """Walk the body at ``at`` and record every ``OBIS, value[, {scaler, unit}]`` sequence found
-    among the elements of an array or structure (Aidon nests them, Kaifa and Kamstrup don't)."""
-    tag = data[at]
-    if tag not in (0x01, 0x02):
+def _collect(node: Node, out: dict[Obis, Register]) -> None:
+    """Walk the body and record every ``OBIS, value[, {scaler, unit}]`` sequence found among
+    the elements of an array or structure (Aidon nests them, Kaifa and Kamstrup don't)."""
+    if not is_container(node):
         return
-    count, at = read_length(data, at + 1)
-    elements: list[tuple[CosemValue, int, int]] = []  # value, tag, start
-    for _ in range(count):
-        value, child_tag, end = read_data(data, at)
-        elements.append((value, child_tag, at))
-        at = end
+    elements: tuple[Node, ...] = node[1]  # type: ignore[assignment]
     i = 0
     while i < len(elements):
-        value, child_tag, start = elements[i]
-        if (
-            child_tag == 0x09
-            and isinstance(value, bytes)
-            and len(value) == 6
-            and i + 1 < len(elements)
-        ):
-            reg_value, reg_tag, _start = elements[i + 1]
+        tag, value = elements[i]
+        if tag == 0x09 and isinstance(value, bytes) and len(value) == 6 and i + 1 < len(elements):
+            reg_tag, reg_value = elements[i + 1]
             scaler = None
-            if i + 2 < len(elements) and _is_scaler_unit(elements[i + 2][0]):
-                scaler_unit = elements[i + 2][0]
-                assert isinstance(scaler_unit, tuple)
-                scaler = int(scaler_unit[0])  # type: ignore[arg-type]
+            if i + 2 < len(elements) and (found := _scaler(elements[i + 2])) is not None:
+                scaler = found
                 i += 1
             a, _b, c, d, e, _f = value
-            out.setdefault((a, c, d, e), Register(reg_value, reg_tag, scaler))
+            if not isinstance(reg_value, tuple):
+                out.setdefault((a, c, d, e), Register(reg_value, reg_tag, scaler))
             i += 2
             continue
-        if child_tag in (0x01, 0x02):
-            _collect(data, start, out)
+        _collect(elements[i], out)
         i += 1
 
 
-def _is_scaler_unit(value: CosemValue) -> bool:
-    return (
-        isinstance(value, tuple)
-        and len(value) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    )
+def _scaler(node: Node) -> int | None:
+    """The scaler of a ``{scaler, unit}`` structure (two integers), else None."""
+    tag, payload = node
+    if tag != 0x02 or not isinstance(payload, tuple) or len(payload) != 2:
+        return None
+    scaler_node, unit_node = payload
+    assert isinstance(scaler_node, tuple) and isinstance(unit_node, tuple)
+    scaler = scaler_node[1]
+    if scaler_node[0] != 0x0F or unit_node[0] != 0x16 or not isinstance(scaler, int):
+        return None
+    return scaler
 
 
-def _child_tags(data: bytes, at: int) -> list[int]:
-    """The tags of the elements of the structure at ``at`` (one value if it is none)."""
-    if data[at] not in (0x01, 0x02):
-        return [data[at]]
-    count, at = read_length(data, at + 1)
-    tags = []
-    for _ in range(count):
-        tags.append(data[at])
-        _value, _tag, at = read_data(data, at)
-    return tags
-
-
-def _list_id(items: tuple[CosemValue, ...], registers: dict[Obis, Register]) -> str:
+def _list_id(first: CosemValue, registers: dict[Obis, Register]) -> str:
+    """The list's name: its 1-0:0.2.129 register, or a string as its first element."""
     reg = registers.get(_LIST_ID)
     candidates = [reg.value] if reg is not None else []
-    candidates += [items[0]] if items else []
+    candidates.append(first)
     for value in candidates:
         if isinstance(value, bytes) and value.isascii():
             value = value.decode("ascii")
