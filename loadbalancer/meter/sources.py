@@ -296,7 +296,8 @@ class SerialSource:
             await asyncio.sleep(self._backoff.next_delay_s())
 
 
-_TELEGRAM_START = re.compile(rb"(?:^|\n)(/)")
+# a P1 telegram ("/" at a line start) or an HDLC frame ("7E A?"): where a paced replay pauses
+_TELEGRAM_START = re.compile(rb"(?:^|\n)(/)|(\x7e)[\xa0-\xaf]")
 _METER_TIME = re.compile(rb"0-0:1\.0\.0\((\d{12})")
 
 
@@ -339,11 +340,11 @@ class FileSource:
                 yield data[at : at + 65536]
             return
         previous: datetime | None = None
-        for piece in _split_telegrams(data):
+        for index, piece in enumerate(_split_telegrams(data)):
             stamp = _stamp_of(piece)
-            if previous is not None:
-                gap = self._period_s
-                if stamp is not None:
+            if index:
+                gap = self._period_s  # HDLC frames and telegrams without a time
+                if stamp is not None and previous is not None:
                     gap = min(max((stamp - previous).total_seconds(), 0.0), self._max_gap_s)
                 await self._sleep(gap)
             previous = stamp if stamp is not None else previous
@@ -351,7 +352,7 @@ class FileSource:
 
 
 def _split_telegrams(data: bytes) -> list[bytes]:
-    starts = [m.start(1) for m in _TELEGRAM_START.finditer(data)]
+    starts = [m.start(1) if m.group(1) else m.start(2) for m in _TELEGRAM_START.finditer(data)]
     if not starts:
         return [data]
     bounds = [0, *starts[1:], len(data)]

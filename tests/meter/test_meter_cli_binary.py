@@ -11,6 +11,7 @@ import pytest
 from loadbalancer.cli import main
 from loadbalancer.meter.dlms import DlmsParser
 from loadbalancer.meter.reading import Reading
+from loadbalancer.meter.sources import FileSource
 from tests.conftest import TELEGRAMS
 from tests.meter.hexfixtures import (
     HDLC_REJECTED,
@@ -150,3 +151,18 @@ def test_key_given_twice_is_a_usage_error(
     url = f"file://{capture}?key={SMARTY_KEY}"
     assert main(["meter", "--source", url, "--key", SMARTY_KEY]) == 2
     assert "give the meter key once" in capsys.readouterr().err
+
+
+async def test_paced_replay_of_a_binary_capture_pauses_between_frames(tmp_path: Path) -> None:
+    names = ["no_kaifa_hdlc_01.hex", "no_kaifa_hdlc_02.hex", "se_aidon_hdlc_02.hex"]
+    capture = binary_capture(tmp_path, names)
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    source = FileSource(str(capture), paced=True, period_s=2.0, sleep=fake_sleep)
+    pieces = [c async for c in source.chunks()]
+    assert b"".join(pieces) == capture.read_bytes()
+    assert pieces[0] == hex_fixture(names[0])
+    assert len(slept) >= 2 and set(slept) == {2.0}
