@@ -17,6 +17,7 @@ otherwise import is assumed (SPEC §5 invariant 4).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -227,6 +228,8 @@ class DlmsDecoder:
                     f"{_obis_name(obis)} without a scaler"
                 )
             value = reg.value / 10**-scaler if scaler < 0 else reg.value * 10**scaler
+            if not math.isfinite(value):
+                raise DecodeError(f"undecodable: {_obis_name(obis)} is not a finite number")
             return round(float(value), 6)
 
         currents: list[float | None] = []

@@ -283,3 +283,25 @@ def test_serial_defaults_follow_the_protocol_and_every_setting_can_be_given() ->
     assert kamstrup.serial["parity"] == "N" and kamstrup.options == {"key": SMARTY_KEY}
     with pytest.raises(UsageError, match="unknown option 'speed'"):
         parse_source_url("file:///tmp/x?speed=1")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=80),
+            st.sampled_from([b"\x7e\xa0", b"/ABC5", b"!", b"\xdb\x08", b"\r\n"]),
+            st.sampled_from(SHORT_PARTS),
+        ),
+        max_size=8,
+    ),
+    st.lists(st.integers(min_value=1, max_value=5000), max_size=10),
+)
+def test_arbitrary_bytes_never_raise_and_give_only_real_readings(
+    parts: list[bytes], cuts: list[int]
+) -> None:
+    data = b"".join(parts)
+    events = run(AutoParser(), data, cuts)
+    assert records(events) == records(run(AutoParser(), data))
+    for record in readings(events):
+        assert record in GOOD_RECORDS

@@ -197,3 +197,25 @@ def test_corruption_never_yields_a_frame_whose_checksum_does_not_match(
         assert frames == []  # a flip between the flags always breaks HCS or FCS
     else:
         assert frames in ([], [original])  # only the flags were hit
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=60),
+            st.sampled_from([b"\x7e", b"\x7e\xa0", b"\x7e\xa8\x10", b"\x7e\xa7\xff"]),
+            st.sampled_from(HDLC_VALID).map(hex_fixture),
+        ),
+        max_size=8,
+    ),
+    st.lists(st.integers(min_value=1, max_value=4000), max_size=10),
+)
+def test_arbitrary_bytes_never_raise_and_chunking_never_matters(
+    parts: list[bytes], cuts: list[int]
+) -> None:
+    data = b"".join(parts)
+    whole = summary(frame_all(data))
+    assert summary(frame_all(data, cuts)) == whole
+    noise = b"".join(e for e in whole if isinstance(e, bytes))
+    assert len(noise) <= len(data)
