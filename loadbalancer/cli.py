@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="serial://DEV[?baudrate=115200&parity=N&bytesize=8&stopbits=1], "
         "tcp://HOST:PORT or file://PATH; any of them may add ?crc=optional (accept DSMR 2.2/3 "
-        "telegrams without CRC), key=HEX (the meter's AES key) or kamstrup_energy_wh=10 "
+        "telegrams without CRC), key=HEX (the meter's AES key), auth_key=HEX or "
+        "kamstrup_energy_wh=10 "
         "(Norwegian Kamstrup HDLC)",
     )
     meter.add_argument(

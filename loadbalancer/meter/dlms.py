@@ -33,7 +33,7 @@ from loadbalancer.meter.cosem import (
     read_length,
     value_of,
 )
-from loadbalancer.meter.gcm import GLO_CIPHERING, decrypt_glo_ciphering
+from loadbalancer.meter.gcm import GLO_CIPHERING, SMARTY_AUTH_KEY, decrypt_glo_ciphering
 from loadbalancer.meter.hdlc import FLAG, HdlcEvent, HdlcFrame, HdlcFramer, HdlcRejection
 from loadbalancer.meter.plausibility import CounterWatch, implausible
 from loadbalancer.meter.reading import MeterEvent, PhaseValues, Reading, Rejection
@@ -113,8 +113,15 @@ class DlmsDecoder:
     frame that could not be read, which is what a wrong baud rate or parity produces.
     """
 
-    def __init__(self, *, key: bytes | None = None, kamstrup_energy_wh: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        key: bytes | None = None,
+        auth_key: bytes = SMARTY_AUTH_KEY,
+        kamstrup_energy_wh: float = 1.0,
+    ) -> None:
         self.key = key
+        self.auth_key = auth_key
         self.kamstrup_energy_wh = kamstrup_energy_wh
         self.skipped_bytes = 0
         self._segments: list[bytes] = []
@@ -204,7 +211,7 @@ class DlmsDecoder:
                         "encrypted (general-glo-ciphering): the meter's key is needed "
                         "(meter.key in the site file, key= in the source URL)"
                     )
-                apdu = decrypt_glo_ciphering(apdu, self.key)
+                apdu = decrypt_glo_ciphering(apdu, self.key, self.auth_key)
             notification = read_notification(apdu)
             return self._reading(notification, received_s, size)
         except DecodeError as exc:
@@ -284,9 +291,17 @@ class DlmsParser:
     """Sans-I/O reader of an HDLC byte stream: ``feed(chunk, received_s)`` -> readings and
     rejections, like :class:`~loadbalancer.meter.p1.P1Parser`."""
 
-    def __init__(self, *, key: bytes | None = None, kamstrup_energy_wh: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        key: bytes | None = None,
+        auth_key: bytes = SMARTY_AUTH_KEY,
+        kamstrup_energy_wh: float = 1.0,
+    ) -> None:
         self._framer = HdlcFramer()
-        self._decoder = DlmsDecoder(key=key, kamstrup_energy_wh=kamstrup_energy_wh)
+        self._decoder = DlmsDecoder(
+            key=key, auth_key=auth_key, kamstrup_energy_wh=kamstrup_energy_wh
+        )
 
     @property
     def skipped_bytes(self) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from loadbalancer.errors import UsageError
 from loadbalancer.meter.dlms import DlmsDecoder, DlmsParser
-from loadbalancer.meter.gcm import parse_key
+from loadbalancer.meter.gcm import SMARTY_AUTH_KEY, parse_key
 from loadbalancer.meter.hdlc import FLAG, HdlcEvent, HdlcFramer
 from loadbalancer.meter.p1 import P1_HEADER, P1_HEADER_BYTES, P1Parser
 from loadbalancer.meter.reading import MeterEvent, MeterParser
@@ -29,6 +29,8 @@ class ParserOptions:
 
     ``require_crc``: refuse P1 telegrams without a CRC (DSMR 2.2/3 have none: ``crc=optional``).
     ``key``: the meter's AES-128 key (Luxembourg Smarty, encrypted HDLC meters).
+    ``auth_key``: the authentication key (AK) of encrypted meters; Luxembourg's fixed one by
+    default, other grid operators hand out their own with the key (Danish GPK61).
     ``kamstrup_energy_wh``: Wh per count of a Kamstrup HDLC energy register: 1 in Sweden, 10 in
     Norway (the lists are otherwise identical, so it cannot be told from the data).
     """
@@ -36,6 +38,7 @@ class ParserOptions:
     require_crc: bool = True
     key: bytes | None = field(default=None, repr=False)  # a secret: never in logs
     kamstrup_energy_wh: int = 1
+    auth_key: bytes = field(default=SMARTY_AUTH_KEY, repr=False)
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], where: str) -> ParserOptions:
@@ -43,16 +46,23 @@ class ParserOptions:
         crc = query.get("crc", "strict").lower()
         if crc not in ("strict", "optional"):
             raise UsageError(f"{where}: crc={crc!r} must be strict or optional")
-        key = None
-        if "key" in query:
-            try:
+        key, auth_key = None, SMARTY_AUTH_KEY
+        try:
+            if "key" in query:
                 key = parse_key(query["key"])
-            except ValueError as exc:
-                raise UsageError(f"{where}: {exc}") from None
+            if "auth_key" in query:
+                auth_key = parse_key(query["auth_key"], "auth_key")
+        except ValueError as exc:
+            raise UsageError(f"{where}: {exc}") from None
         energy = query.get("kamstrup_energy_wh", "1")
         if energy not in ("1", "10"):
             raise UsageError(f"{where}: kamstrup_energy_wh={energy!r} must be 1 (SE) or 10 (NO)")
-        return cls(require_crc=crc == "strict", key=key, kamstrup_energy_wh=int(energy))
+        return cls(
+            require_crc=crc == "strict",
+            key=key,
+            kamstrup_energy_wh=int(energy),
+            auth_key=auth_key,
+        )
 
 
 class AutoParser:
@@ -61,9 +71,13 @@ class AutoParser:
     def __init__(self, options: ParserOptions | None = None) -> None:
         options = options or ParserOptions()
         self._framer = HdlcFramer()
-        self._dlms = DlmsDecoder(key=options.key, kamstrup_energy_wh=options.kamstrup_energy_wh)
+        self._dlms = DlmsDecoder(
+            key=options.key,
+            auth_key=options.auth_key,
+            kamstrup_energy_wh=options.kamstrup_energy_wh,
+        )
         plain = _PlainText(P1Parser(require_crc=options.require_crc), self._dlms)
-        self._text = SmartyParser(plain, options.key)
+        self._text = SmartyParser(plain, options.key, options.auth_key)
 
     @property
     def skipped_bytes(self) -> int:
@@ -132,9 +146,15 @@ def make_meter_parser(protocol: str, options: ParserOptions | None = None) -> Me
     """The parser for ``protocol`` (``auto``, ``p1`` or ``dlms``)."""
     options = options or ParserOptions()
     if protocol == "p1":
-        return SmartyParser(P1Parser(require_crc=options.require_crc), options.key)
+        return SmartyParser(
+            P1Parser(require_crc=options.require_crc), options.key, options.auth_key
+        )
     if protocol == "dlms":
-        return DlmsParser(key=options.key, kamstrup_energy_wh=options.kamstrup_energy_wh)
+        return DlmsParser(
+            key=options.key,
+            auth_key=options.auth_key,
+            kamstrup_energy_wh=options.kamstrup_energy_wh,
+        )
     if protocol == "auto":
         return AutoParser(options)
     raise UsageError(f"protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")

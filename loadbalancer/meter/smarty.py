@@ -13,6 +13,7 @@ from __future__ import annotations
 from loadbalancer.errors import DecodeError
 from loadbalancer.meter.gcm import (
     GLO_CIPHERING,
+    SMARTY_AUTH_KEY,
     SYSTEM_TITLE_BYTES,
     TAG_BYTES,
     decrypt_glo_ciphering,
@@ -29,9 +30,12 @@ _HEADER = "encrypted P1 (system title {})"
 class SmartyParser:
     """A P1 parser behind a GCM decryptor, with the same ``feed``/``close`` interface."""
 
-    def __init__(self, inner: MeterParser, key: bytes | None = None) -> None:
+    def __init__(
+        self, inner: MeterParser, key: bytes | None = None, auth_key: bytes = SMARTY_AUTH_KEY
+    ) -> None:
         self.inner = inner
         self.key = key
+        self.auth_key = auth_key
         self._buf = bytearray()
 
     @property
@@ -101,7 +105,7 @@ class SmartyParser:
             )
             return [Rejection(received_s, reason, len(apdu), header)]
         try:
-            plaintext = decrypt_glo_ciphering(apdu, self.key)
+            plaintext = decrypt_glo_ciphering(apdu, self.key, self.auth_key)
         except DecodeError as exc:
             return [Rejection(received_s, str(exc), len(apdu), header)]
         # the plaintext is one whole telegram: no bytes of it may wait for the next chunk

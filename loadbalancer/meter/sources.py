@@ -47,12 +47,12 @@ _SERIAL_DEFAULTS: dict[str, str] = {
 #: (``?parity=N``). P1 (and ``auto``) keep 115200 8N1, the Swedish HAN-P1 setting.
 _SERIAL_DEFAULTS_DLMS: dict[str, str] = _SERIAL_DEFAULTS | {"baudrate": "2400", "parity": "E"}
 #: Options for the meter parser that any source URL may carry in its query.
-PARSER_OPTIONS = ("crc", "key", "kamstrup_energy_wh")
+PARSER_OPTIONS = ("crc", "key", "auth_key", "kamstrup_energy_wh")
 
 
 def redact_key(url: str) -> str:
-    """The URL with its ``key=`` value hidden, for messages and summaries."""
-    return re.sub(r"([?&]key=)[^&]*", r"\1***", url)
+    """The URL with its ``key=`` and ``auth_key=`` values hidden, for messages and summaries."""
+    return re.sub(r"([?&](?:auth_)?key=)[^&]*", r"\1***", url)
 
 
 def serial_defaults(protocol: str) -> dict[str, str]:

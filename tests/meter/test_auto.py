@@ -17,7 +17,7 @@ from loadbalancer.meter.p1 import P1Parser
 from loadbalancer.meter.parsers import AutoParser, ParserOptions, make_meter_parser
 from loadbalancer.meter.reading import MeterEvent, MeterParser, Reading, Rejection
 from loadbalancer.meter.smarty import SmartyParser
-from loadbalancer.meter.sources import parse_source_url
+from loadbalancer.meter.sources import parse_source_url, redact_key
 from tests.conftest import TELEGRAMS
 from tests.meter.hexfixtures import HDLC_VALID, SMARTY_FILE, SMARTY_KEY, hex_fixture
 from tests.meter.test_p1_fixtures import P1_FILES, REJECTED
@@ -256,6 +256,11 @@ def test_parser_options_from_the_url_query() -> None:
     spec = parse_source_url(f"file:///tmp/x?crc=optional&key={SMARTY_KEY}&kamstrup_energy_wh=10")
     options = ParserOptions.from_query(spec.options, "here")
     assert options == ParserOptions(require_crc=False, key=KEY, kamstrup_energy_wh=10)
+    auth = ParserOptions.from_query({"auth_key": "00" * 16}, "here").auth_key
+    assert auth == bytes(16)
+    assert redact_key(f"tcp://h:1?key={SMARTY_KEY}&auth_key=00&crc=optional") == (
+        "tcp://h:1?key=***&auth_key=***&crc=optional"
+    )
     assert ParserOptions.from_query({}, "here") == ParserOptions()
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from han.autodecoder import AutoDecoder  # amshan: the reference decoder
 from han.hdlc import HdlcFrameReader
 
@@ -272,3 +273,27 @@ def test_deeply_nested_garbage_is_refused_not_recursed() -> None:
     (event,) = decode(build_frame(b"\xe6\xe7\x00" + apdu))
     assert isinstance(event, Rejection)
     assert "nested deeper" in event.reason
+
+
+def glo_encrypted(apdu: bytes, key: bytes, auth_key: bytes) -> bytes:
+    """``apdu`` as a meter encrypts it: general-glo-ciphering, AES-128-GCM, 12-byte tag."""
+    title, counter, control = b"KAME\x01\x02\x03\x04", b"\x00\x00\x12\x34", b"\x30"
+    encryptor = Cipher(algorithms.AES(key), modes.GCM(title + counter)).encryptor()
+    encryptor.authenticate_additional_data(control + auth_key)
+    ciphertext = encryptor.update(apdu) + encryptor.finalize()
+    body = control + counter + ciphertext + encryptor.tag[:12]
+    return b"\xdb\x08" + title + b"\x82" + len(body).to_bytes(2, "big") + body
+
+
+def test_encrypted_hdlc_frame_decrypts_with_its_keys() -> None:
+    key, auth_key = bytes(range(16)), bytes(range(16, 32))
+    apdu = information_of("se_aidon_hdlc_05.hex")[3:]
+    frame = build_frame(b"\xe6\xe7\x00" + glo_encrypted(apdu, key, auth_key))
+    expected = reading_of("se_aidon_hdlc_05.hex").to_record()
+    (reading,) = decode(frame, key=key, auth_key=auth_key)
+    assert isinstance(reading, Reading) and reading.to_record() == expected
+    (wrong_ak,) = decode(frame, key=key)
+    assert isinstance(wrong_ak, Rejection)
+    assert wrong_ak.reason == "authentication failed: wrong key, or the frame was corrupted"
+    (no_key,) = decode(frame)
+    assert isinstance(no_key, Rejection) and no_key.reason.startswith("encrypted")
