@@ -7,9 +7,11 @@ the next flag (``reference/han-p1.md`` §3). HCS (over format..control) and FCS 
 format..information) are CRC-16/X-25, sent least significant byte first. Two frames may share
 one flag (``7E frame 7E frame 7E``).
 
-Resynchronisation: a start (``7E A?``) whose HCS does not match is not a frame; its bytes are
-passed on as noise. A frame whose FCS does not match is rejected and scanning resumes one byte
-after its flag, so a truncated frame never swallows the next good one.
+Resynchronisation: a start (``7E A?``) with a bad length, header or HCS, and a frame whose FCS
+does not match, are rejected once, and scanning resumes one byte after the flag, so a truncated
+frame never swallows the next good one (its rejection then says it was cut short). Starts found
+inside a frame already rejected are not reported again. Bytes outside frames are handed out as
+:class:`Noise`: P1 text in a mixed stream, or garbage.
 """
 
 from __future__ import annotations
