@@ -263,9 +263,10 @@ class P1Parser:
         if e_exp is None:
             e_exp = _sum_present([num(obis, _ENERGY) for obis in _EXPORT_TARIFFS])
 
+        meter_id = _meter_id(found)
         problem = implausible(currents, voltages, powers)
         if problem is None:
-            problem = self._counters.backwards(e_imp, e_exp, _meter_id(found))
+            problem = self._counters.backwards(e_imp, e_exp, meter_id)
         if problem is not None:
             return Rejection(received_s, f"implausible: {problem}", len(telegram), header)
 
@@ -277,7 +278,7 @@ class P1Parser:
         return Reading(
             received_s=received_s,
             meter_time=_meter_time(found),
-            meter_id=_meter_id(found),
+            meter_id=meter_id,
             current_a=PhaseValues(*currents),
             voltage_v=PhaseValues(*voltages),
             power_w=PhaseValues(*powers),

@@ -310,3 +310,11 @@ def test_arbitrary_bytes_never_raise_and_give_only_real_readings(
     assert records(events) == records(run(AutoParser(), data))
     for record in readings(events):
         assert record in GOOD_RECORDS
+
+
+def test_p1_after_binary_garbage_is_read_and_the_garbage_judged_once() -> None:
+    telegram = (TELEGRAMS / "se_sagemcom_t211_02.txt").read_bytes()
+    garbage = hex_fixture("se_kamstrup_hdlc_03_wrongparity.hex")  # holds '/' and '!' bytes
+    events = run(AutoParser(), telegram + garbage + telegram)
+    kinds = ["reading" if isinstance(e, Reading) else e.reason.split(":")[0] for e in events]
+    assert kinds == ["reading", "unreadable", "reading"]
