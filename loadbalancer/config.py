@@ -23,7 +23,8 @@ from loadbalancer.control.fuse import GRID_PHASES, FuseProfile
 from loadbalancer.errors import ConfigError, UsageError
 from loadbalancer.fuse_profiles import fuse_profile_from_mapping, load_fuse_profile
 from loadbalancer.meter.gcm import parse_key
-from loadbalancer.meter.parsers import PROTOCOLS, ParserOptions
+from loadbalancer.meter.options import ParserOptions
+from loadbalancer.meter.parsers import PROTOCOLS
 from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
 from loadbalancer.yamlcheck import YamlReader, read_yaml_file
 

@@ -33,8 +33,9 @@ from loadbalancer.meter.cosem import (
     read_length,
     value_of,
 )
-from loadbalancer.meter.gcm import GLO_CIPHERING, SMARTY_AUTH_KEY, decrypt_glo_ciphering
+from loadbalancer.meter.gcm import GLO_CIPHERING, decrypt_glo_ciphering
 from loadbalancer.meter.hdlc import FLAG, HdlcEvent, HdlcFrame, HdlcFramer, HdlcRejection
+from loadbalancer.meter.options import ParserOptions
 from loadbalancer.meter.plausibility import CounterWatch, implausible
 from loadbalancer.meter.reading import MeterEvent, PhaseValues, Reading, Rejection
 
@@ -113,16 +114,11 @@ class DlmsDecoder:
     frame that could not be read, which is what a wrong baud rate or parity produces.
     """
 
-    def __init__(
-        self,
-        *,
-        key: bytes | None = None,
-        auth_key: bytes = SMARTY_AUTH_KEY,
-        kamstrup_energy_wh: float = 1.0,
-    ) -> None:
-        self.key = key
-        self.auth_key = auth_key
-        self.kamstrup_energy_wh = kamstrup_energy_wh
+    def __init__(self, options: ParserOptions | None = None) -> None:
+        options = options or ParserOptions()
+        self.key = options.key
+        self.auth_key = options.auth_key
+        self.kamstrup_energy_wh = options.kamstrup_energy_wh
         self.skipped_bytes = 0
         self._segments: list[bytes] = []
         self._segments_size = 0
@@ -291,17 +287,9 @@ class DlmsParser:
     """Sans-I/O reader of an HDLC byte stream: ``feed(chunk, received_s)`` -> readings and
     rejections, like :class:`~loadbalancer.meter.p1.P1Parser`."""
 
-    def __init__(
-        self,
-        *,
-        key: bytes | None = None,
-        auth_key: bytes = SMARTY_AUTH_KEY,
-        kamstrup_energy_wh: float = 1.0,
-    ) -> None:
+    def __init__(self, options: ParserOptions | None = None) -> None:
         self._framer = HdlcFramer()
-        self._decoder = DlmsDecoder(
-            key=key, auth_key=auth_key, kamstrup_energy_wh=kamstrup_energy_wh
-        )
+        self._decoder = DlmsDecoder(options)
 
     @property
     def skipped_bytes(self) -> int:
@@ -401,7 +389,7 @@ def _list_id(first: CosemValue, registers: dict[Obis, Register]) -> str:
     return ""
 
 
-def _vendor_scales(note: Notification, kamstrup_energy_wh: float) -> dict[str, int]:
+def _vendor_scales(note: Notification, kamstrup_energy_wh: int) -> dict[str, int]:
     """Scalers for a list that sends none, by the maker its list id names."""
     list_id = note.list_id.upper()
     if list_id.startswith("KFM") or note.positional:

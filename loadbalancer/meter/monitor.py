@@ -13,7 +13,8 @@ from typing import TextIO
 
 from loadbalancer.errors import UsageError
 from loadbalancer.meter.gcm import parse_key
-from loadbalancer.meter.parsers import ParserOptions, make_meter_parser
+from loadbalancer.meter.options import ParserOptions
+from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.reading import MeterEvent, MeterParser, Reading, Rejection
 from loadbalancer.meter.sources import FileSource, open_source, parse_source_url, redact_key
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from loadbalancer.errors import UsageError
 from loadbalancer.meter.dlms import DlmsParser
 from loadbalancer.meter.gcm import parse_key
+from loadbalancer.meter.options import ParserOptions
 from loadbalancer.meter.p1 import P1Parser
-from loadbalancer.meter.parsers import AutoParser, ParserOptions, make_meter_parser
+from loadbalancer.meter.parsers import AutoParser, make_meter_parser
 from loadbalancer.meter.reading import MeterEvent, MeterParser, Reading, Rejection
 from loadbalancer.meter.smarty import SmartyParser
 from loadbalancer.meter.sources import parse_source_url, redact_key

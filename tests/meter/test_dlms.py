@@ -13,12 +13,13 @@ from han.hdlc import HdlcFrameReader
 
 from loadbalancer.meter.dlms import DlmsParser
 from loadbalancer.meter.hdlc import HdlcFrame, HdlcFramer, build_frame
+from loadbalancer.meter.options import ParserOptions
 from loadbalancer.meter.reading import MeterEvent, Reading, Rejection
 from tests.meter.hexfixtures import HDLC_REJECTED, HDLC_VALID, HEX_FILES, hex_fixture
 
 
 def decode(data: bytes, **options: Any) -> list[MeterEvent]:
-    parser = DlmsParser(**options)
+    parser = DlmsParser(ParserOptions(**options))
     return parser.feed(data, 1.0) + parser.close(2.0)
 
 
