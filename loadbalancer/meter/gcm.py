@@ -8,9 +8,6 @@ authentication key AK is fixed in the Luxembourg specification; the encryption k
 
 from __future__ import annotations
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from loadbalancer.errors import DecodeError
 from loadbalancer.meter.cosem import read_length
 
@@ -59,6 +56,10 @@ def decrypt_glo_ciphering(apdu: bytes, key: bytes, auth_key: bytes = SMARTY_AUTH
     control, counter = body[0], body[1:5]
     if control != _AUTH_ENCRYPTED:
         raise DecodeError(f"undecodable: security control 0x{control:02X} is not supported")
+    # imported here: only encrypted meters pay for loading the cryptography library
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     ciphertext, tag = body[5:-TAG_BYTES], body[-TAG_BYTES:]
     # DLMS tags are 12 bytes: the one-shot AESGCM API only takes 16, so the streaming one.
     decryptor = Cipher(
