@@ -187,7 +187,7 @@ class DlmsDecoder:
                     Rejection(
                         received_s,
                         f"unreadable: {self._noise_run} bytes between flags are no HDLC frame "
-                        "(wrong baud rate or parity?)",
+                        "(a partial frame, or a wrong baud rate or parity)",
                         self._noise_run,
                     )
                 )

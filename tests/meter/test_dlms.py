@@ -298,3 +298,11 @@ def test_encrypted_hdlc_frame_decrypts_with_its_keys() -> None:
     assert wrong_ak.reason == "authentication failed: wrong key, or the frame was corrupted"
     (no_key,) = decode(frame)
     assert isinstance(no_key, Rejection) and no_key.reason.startswith("encrypted")
+
+
+def test_joining_a_stream_in_the_middle_of_a_frame() -> None:
+    frame = hex_fixture("se_aidon_hdlc_02.hex")
+    events = decode(frame[250:] + frame + frame)
+    assert isinstance(events[0], Rejection)
+    assert events[0].reason.startswith("unreadable: 330 bytes between flags")
+    assert [type(e) for e in events[1:]] == [Reading, Reading]
