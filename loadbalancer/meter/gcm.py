@@ -29,12 +29,15 @@ def parse_key(text: str, what: str = "key") -> bytes:
 
 
 def glo_ciphering_size(data: bytes | bytearray, at: int = 0) -> int | None:
-    """Total size of the APDU starting at ``at`` once its header has arrived, else None."""
+    """Total size of the APDU starting at ``at`` once its header has arrived, else None;
+    0 when its length field is no A-XDR length (then it is no such APDU)."""
     header = at + 2 + SYSTEM_TITLE_BYTES
     if len(data) < header + 1:
         return None
     first = data[header]
     size_bytes = 1 if first < 0x80 else 1 + (first & 0x7F)
+    if not 1 <= size_bytes <= 5 or first == 0x80:
+        return 0
     if len(data) < header + size_bytes:
         return None
     length, body = read_length(bytes(data[header : header + size_bytes]), 0)

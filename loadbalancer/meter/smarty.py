@@ -76,9 +76,7 @@ class SmartyParser:
                 events += self._plain(start, received_s)
             size = glo_ciphering_size(buf)
             if size is None:
-                if at_eof:
-                    break  # close() reports it
-                break
+                break  # the header is still arriving (at the end: close() reports it)
             if not 2 + SYSTEM_TITLE_BYTES + 5 + TAG_BYTES < size <= MAX_FRAME_BYTES:
                 events += self._plain(1, received_s)  # not a frame after all: 0xDB is noise
                 continue

@@ -319,3 +319,15 @@ def test_p1_after_binary_garbage_is_read_and_the_garbage_judged_once() -> None:
     events = run(AutoParser(), telegram + garbage + telegram)
     kinds = ["reading" if isinstance(e, Reading) else e.reason.split(":")[0] for e in events]
     assert kinds == ["reading", "unreadable", "reading"]
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+def test_any_length_byte_after_a_glo_ciphering_header_is_handled(key: bytes | None) -> None:
+    telegram = (TELEGRAMS / "se_sagemcom_t211_02.txt").read_bytes()
+    (expected,) = readings(run(AutoParser(), telegram))
+    for length_byte in range(256):
+        junk = b"\xdb\x08SAGgp\x01\xbdT" + bytes([length_byte]) + bytes(range(40))
+        # never raises; a header that announces more bytes may swallow the telegram after it
+        events = run(AutoParser(ParserOptions(key=key)), junk + telegram)
+        assert readings(events) in ([], [expected])
+        assert events

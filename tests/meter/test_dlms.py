@@ -10,6 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from han.autodecoder import AutoDecoder  # amshan: the reference decoder
 from han.hdlc import HdlcFrameReader
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loadbalancer.meter.dlms import DlmsParser
 from loadbalancer.meter.hdlc import HdlcFrame, HdlcFramer, build_frame
@@ -306,3 +308,20 @@ def test_joining_a_stream_in_the_middle_of_a_frame() -> None:
     assert isinstance(events[0], Rejection)
     assert events[0].reason.startswith("unreadable: 330 bytes between flags")
     assert [type(e) for e in events[1:]] == [Reading, Reading]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(HDLC_VALID),
+    st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), min_size=1, max_size=6),
+)
+def test_damaged_messages_in_good_frames_never_raise(
+    name: str, edits: list[tuple[int, int]]
+) -> None:
+    # the frame checks pass (the frame is rebuilt), so only the decoder stands between a
+    # damaged message and a reading: it must decode it or reject it, never crash
+    info = bytearray(information_of(name))
+    for at, value in edits:
+        info[3 + at % (len(info) - 3)] = value
+    for event in decode(build_frame(bytes(info))):
+        assert isinstance(event, Reading | Rejection)
