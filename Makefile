@@ -41,6 +41,7 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/parse.py
+	$(BIN)/python benchmarks/hdlc.py
 	$(BIN)/python benchmarks/reaction.py
 	$(BIN)/loadbalancer simulate
 

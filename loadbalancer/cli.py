@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 def _meter(args: argparse.Namespace) -> int:
     from loadbalancer.meter.monitor import run_meter
 
-    return run_meter(args.source, as_json=args.json)
+    return run_meter(args.source, as_json=args.json, protocol=args.protocol, key=args.key)
 
 
 def _charger(args: argparse.Namespace) -> int:
@@ -94,7 +94,22 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="URL",
         help="serial://DEV[?baudrate=115200&parity=N&bytesize=8&stopbits=1], "
-        "tcp://HOST:PORT or file://PATH",
+        "tcp://HOST:PORT or file://PATH; any of them may add ?crc=optional (accept DSMR 2.2/3 "
+        "telegrams without CRC), key=HEX (the meter's AES key), auth_key=HEX or "
+        "kamstrup_energy_wh=10 "
+        "(Norwegian Kamstrup HDLC)",
+    )
+    meter.add_argument(
+        "--protocol",
+        choices=("auto", "p1", "dlms"),
+        default="auto",
+        help="p1: P1 text (SE, NL, BE, LU); dlms: DLMS/HDLC frames (Aidon, Kaifa, Kamstrup; "
+        "serial default 2400 8E1); auto (default): either, told apart by their first bytes",
+    )
+    meter.add_argument(
+        "--key",
+        metavar="HEX",
+        help="the meter's AES-128 key, 32 hex digits (Luxembourg Smarty, encrypted HDLC)",
     )
     meter.add_argument(
         "--json",

@@ -8,7 +8,7 @@ service (a failsafe the box cannot keep, a fuse margin of 0) are returned as war
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +22,17 @@ from loadbalancer.control.config import (
 from loadbalancer.control.fuse import GRID_PHASES, FuseProfile
 from loadbalancer.errors import ConfigError, UsageError
 from loadbalancer.fuse_profiles import fuse_profile_from_mapping, load_fuse_profile
-from loadbalancer.meter.sources import SourceSpec, parse_source_url
+from loadbalancer.meter.gcm import parse_key
+from loadbalancer.meter.options import ParserOptions
+from loadbalancer.meter.parsers import PROTOCOLS
+from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
 from loadbalancer.yamlcheck import YamlReader, read_yaml_file
 
-PROTOCOLS = ("auto", "p1", "dlms")
 #: the charger falls back to its safe current after this long without us (control.md §6)
 DEFAULT_FAILSAFE_TIMEOUT_S = 60.0
 
 _TOP = {"meter", "fuse", "chargers", "control", "log"}
-_METER = {"source", "protocol", "telegram_period_s", "stale_after_s"}
+_METER = {"source", "protocol", "key", "telegram_period_s", "stale_after_s"}
 _CHARGER = {
     "name",
     "profile",
@@ -59,6 +61,8 @@ class MeterConfig:
     protocol: str
     telegram_period_s: float
     stale_after_s: float
+    #: CRC rule, key (meter.key or key= in the URL), Kamstrup energy unit
+    options: ParserOptions = field(default_factory=ParserOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,8 @@ class SiteConfig:
         fuse = self.fuse
         lines = [
             f"{self.file}: valid",
-            f"meter: {self.meter.source.url} ({self.meter.protocol}), a telegram every "
+            f"meter: {redact_key(self.meter.source.url)} ({self.meter.protocol}"
+            f"{', with its key' if self.meter.options.key else ''}), a telegram every "
             f"{self.meter.telegram_period_s:g} s, stale after {self.meter.stale_after_s:g} s",
             f"fuse: {fuse.name}, {fuse.phases}x{fuse.rating_a:g} A {fuse.characteristic.value}, "
             f"margin {fuse.margin_a:g} A: chargers get at most {fuse.rating_a - fuse.margin_a:g} A "
@@ -180,10 +185,22 @@ class _SiteReader(YamlReader):
     def meter(self, value: object) -> MeterConfig:
         raw = self.mapping(value, "meter", _METER, {"source"})
         url = self.text(raw["source"], "meter.source")
+        protocol = self.choice(raw.get("protocol", "auto"), "meter.protocol", PROTOCOLS, "protocol")
         try:
-            source = parse_source_url(url)
+            source = parse_source_url(url, protocol=protocol)
+            options = ParserOptions.from_query(source.options, f"source {redact_key(url)!r}")
         except UsageError as exc:
             raise self.fail("meter.source", str(exc)) from exc
+        if "key" in raw:
+            if options.key is not None:
+                raise self.fail("meter.key", "the key is also in meter.source (key=): give it once")
+            if isinstance(raw["key"], int | float):
+                raise self.fail("meter.key", "write the key in quotes (YAML read it as a number)")
+            text = self.text(raw["key"], "meter.key")
+            try:
+                options = replace(options, key=parse_key(text, "the key"))
+            except ValueError as exc:
+                raise self.fail("meter.key", str(exc)) from None
         period = self.number(raw.get("telegram_period_s", 10), "meter.telegram_period_s", 0.1, 300)
         stale = self.number(raw.get("stale_after_s", 25), "meter.stale_after_s", 0.2, 3600)
         if stale < 2 * period:
@@ -192,8 +209,7 @@ class _SiteReader(YamlReader):
                 f"{stale:g} s is shorter than two telegram periods ({2 * period:g} s): one late "
                 "telegram would already drop every charger to its safe current",
             )
-        protocol = self.choice(raw.get("protocol", "auto"), "meter.protocol", PROTOCOLS, "protocol")
-        return MeterConfig(source, protocol, period, stale)
+        return MeterConfig(source, protocol, period, stale, options)
 
     def fuse(self, value: object) -> FuseProfile:
         if isinstance(value, dict):

@@ -41,6 +41,10 @@ class SourceError(MeterError):
     """A meter source could not be opened or read."""
 
 
+class DecodeError(MeterError):
+    """One frame or telegram could not be decoded; the parser turns it into a rejection."""
+
+
 class ChargerError(LoadBalancerError):
     """Talking to a charger failed."""
 

@@ -39,9 +39,9 @@ from loadbalancer.control.decision import Decision
 from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput
 from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError, ChargerUnsupported, LoadBalancerError
-from loadbalancer.meter.p1 import P1Parser
+from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.reading import Reading, Rejection
-from loadbalancer.meter.sources import ChunkSource, open_source
+from loadbalancer.meter.sources import ChunkSource, open_source, redact_key
 from loadbalancer.records import DecisionLog, open_decision_log
 from loadbalancer.sdnotify import Notifier
 
@@ -113,7 +113,7 @@ class Service:
                 site.meter.source, notify=status, paced=True, period_s=site.meter.telegram_period_s
             )
         )
-        self.parser = P1Parser()
+        self.parser = make_meter_parser(site.meter.protocol, site.meter.options)
         self.chargers = [
             _Charger(
                 c,
@@ -156,16 +156,15 @@ class Service:
             site=site.file,
             shadow=self.shadow,
             fuse=site.fuse.name,
-            meter=site.meter.source.url,
+            meter=redact_key(site.meter.source.url),
             chargers=[
                 {"name": c.name, "profile": c.profile.name, "endpoint": c.endpoint}
                 for c in site.chargers
             ],
         )
         mode = " in shadow mode (no writes)" if self.shadow else ""
-        self.status(
-            f"started{mode}: {len(self.chargers)} charger(s), meter {site.meter.source.url}"
-        )
+        meter = redact_key(site.meter.source.url)
+        self.status(f"started{mode}: {len(self.chargers)} charger(s), meter {meter}")
         failed: BaseException | None = None
         try:
             async with asyncio.TaskGroup() as group:
@@ -208,6 +207,10 @@ class Service:
 
     def _on_reading(self, reading: Reading) -> None:
         self.valid_telegrams += 1
+        if all(current is None for current in reading.current_a):
+            # a list without currents (Kaifa and Aidon list 1: power only, every 2 s between
+            # the full lists): nothing to control on, and it must not hide the last currents
+            return
         self.meter = MeterInput.from_reading(reading)
         # what each car drew when this telegram came: the meter includes exactly that draw
         self._measured_at_meter = {

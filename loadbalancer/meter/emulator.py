@@ -1,8 +1,10 @@
-"""A Swedish HAN-P1 meter, emulated: telegrams as a Sagemcom T211 writes them, from phase loads.
+"""A Swedish HAN-P1 meter, emulated: telegrams as a Sagemcom T211 writes them, from phase loads;
+and an HDLC meter, frames as a Swedish Aidon sends them.
 
 Used by tests, benchmarks and (later) the closed-loop simulation. The format follows the
 captured ``se_sagemcom_t211_*`` telegrams: the full Swedish OBIS list, CRLF line ends,
-CRC-16/ARC, meter time with the ``W`` flag kept all year as those meters do.
+CRC-16/ARC, meter time with the ``W`` flag kept all year as those meters do. The HDLC frames
+follow ``se_aidon_hdlc_*``: ``{OBIS, value, {scaler, unit}}`` items, signed currents in 0.1 A.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from loadbalancer.meter.hdlc import build_frame
 from loadbalancer.meter.p1 import build_telegram
 
 SAGEMCOM_HEADER = "ELL5\\253833635_A"
@@ -64,6 +67,51 @@ def swedish_telegram(
         f"1-0:{c}.7.0({abs(x.current_a):05.1f}*A)" for c, x in zip((31, 51, 71), loads, strict=True)
     ]
     return build_telegram(header, lines)
+
+
+def _aidon_item(obis: tuple[int, ...], tag: int, raw: int, scaler: int, unit: int) -> bytes:
+    size = {0x06: 4, 0x10: 2, 0x12: 2}[tag]
+    value = bytes([tag]) + raw.to_bytes(size, "big", signed=tag == 0x10)
+    scaler_unit = bytes([0x02, 0x02, 0x0F]) + scaler.to_bytes(1, "big", signed=True)
+    return b"\x02\x03\x09\x06" + bytes(obis) + value + scaler_unit + bytes([0x16, unit])
+
+
+def aidon_frame(
+    meter_time: datetime,
+    loads: tuple[PhaseLoad, PhaseLoad, PhaseLoad],
+    *,
+    energy_import_kwh: float,
+) -> bytes:
+    """One HDLC frame (valid HCS and FCS) as a Swedish Aidon pushes it, for the given loads."""
+    watts = [abs(x.current_a) * x.voltage_v * x.power_factor for x in loads]
+    clock = (
+        meter_time.year.to_bytes(2, "big")
+        + bytes([meter_time.month, meter_time.day, 0xFF, meter_time.hour])
+        + bytes([meter_time.minute, meter_time.second, 0xFF, 0x80, 0x00, 0xFF])
+    )
+    items = [b"\x02\x02\x09\x06\x00\x00\x01\x00\x00\xff\x09\x0c" + clock]
+    imported = sum(w for w, x in zip(watts, loads, strict=True) if x.current_a >= 0)
+    items.append(_aidon_item((1, 0, 1, 7, 0, 255), 0x06, round(imported), 0, 27))
+    items.append(_aidon_item((1, 0, 1, 8, 0, 255), 0x06, round(energy_import_kwh * 100), 1, 30))
+    for c_imp, c_exp, c_amp, c_volt, load, watt in zip(
+        (21, 41, 61), (22, 42, 62), (31, 51, 71), (32, 52, 72), loads, watts, strict=True
+    ):
+        exporting = load.current_a < 0
+        items.append(
+            _aidon_item((1, 0, c_imp, 7, 0, 255), 0x06, 0 if exporting else round(watt), 0, 27)
+        )
+        items.append(
+            _aidon_item((1, 0, c_exp, 7, 0, 255), 0x06, round(watt) if exporting else 0, 0, 27)
+        )
+        items.append(
+            _aidon_item((1, 0, c_amp, 7, 0, 255), 0x10, round(load.current_a * 10), -1, 33)
+        )
+        items.append(
+            _aidon_item((1, 0, c_volt, 7, 0, 255), 0x12, round(load.voltage_v * 10), -1, 35)
+        )
+    body = bytes([0x01, len(items)]) + b"".join(items)
+    apdu = b"\x0f\x40\x00\x00\x00\x00" + body
+    return build_frame(b"\xe6\xe7\x00" + apdu)
 
 
 class MeterServer:

@@ -8,11 +8,15 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TextIO
 
-from loadbalancer.meter.p1 import P1Parser
-from loadbalancer.meter.reading import MeterEvent, Reading, Rejection
-from loadbalancer.meter.sources import FileSource, open_source, parse_source_url
+from loadbalancer.errors import UsageError
+from loadbalancer.meter.gcm import parse_key
+from loadbalancer.meter.options import ParserOptions
+from loadbalancer.meter.parsers import make_meter_parser
+from loadbalancer.meter.reading import MeterEvent, MeterParser, Reading, Rejection
+from loadbalancer.meter.sources import FileSource, open_source, parse_source_url, redact_key
 
 _TABLE_HEADER = (
     f"{'meter time':<25} {'L1 A':>7} {'L2 A':>7} {'L3 A':>7} {'L1 V':>6} {'L2 V':>6} "
@@ -25,6 +29,8 @@ def run_meter(
     url: str,
     *,
     as_json: bool,
+    protocol: str = "auto",
+    key: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -32,13 +38,22 @@ def run_meter(
     """Print readings until the source ends (a file) or forever (serial, TCP); exit code."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
-    spec = parse_source_url(url)
+    spec = parse_source_url(url, protocol=protocol)
+    options = ParserOptions.from_query(spec.options, f"source {redact_key(url)!r}")
+    if key is not None:
+        if options.key is not None:
+            raise UsageError("give the meter key once: --key or key= in the source URL")
+        try:
+            options = replace(options, key=parse_key(key, "--key"))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    parser = make_meter_parser(protocol, options)
     source = open_source(spec, notify=lambda message: print(message, file=err, flush=True))
     if isinstance(source, FileSource):
         source.check()
     printer = _Printer(out, err, as_json=as_json, live=spec.kind != "file")
     try:
-        asyncio.run(_monitor(source, printer, clock))
+        asyncio.run(_monitor(source, parser, printer, clock))
     except KeyboardInterrupt:
         return 0  # Ctrl-C ends a live view: that is how it is meant to end
     except BrokenPipeError:
@@ -50,8 +65,9 @@ def run_meter(
     return 0
 
 
-async def _monitor(source: object, printer: _Printer, clock: Callable[[], float]) -> None:
-    parser = P1Parser()
+async def _monitor(
+    source: object, parser: MeterParser, printer: _Printer, clock: Callable[[], float]
+) -> None:
     chunks = source.chunks()  # type: ignore[attr-defined]
     async for chunk in chunks:
         printer.show(parser.feed(chunk, clock()))

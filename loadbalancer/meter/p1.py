@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import crcmod
 
+from loadbalancer.meter.plausibility import CounterWatch, implausible
 from loadbalancer.meter.reading import MeterEvent, PhaseValues, Reading, Rejection
 
 #: CRC-16/ARC: poly 0x8005 reflected, init 0, no xorout (check value "123456789" -> 0xBB3D).
@@ -23,17 +24,10 @@ crc16_arc = crcmod.mkCrcFun(0x18005, initCrc=0x0000, rev=True, xorOut=0x0000)
 #: ones with M-Bus channels and text messages stay under 4 KiB).
 MAX_TELEGRAM_BYTES = 16_384
 
-#: Plausibility limits (values no real house produces).
-MAX_PHASE_CURRENT_A = 1000.0
-MAX_VOLTAGE_V = 500.0
-MAX_PHASE_POWER_W = 500_000.0
-#: After this many consecutive telegrams agreeing that a counter is lower than before, the
-#: meter was replaced or reset: accept the new counter instead of staying blind forever.
-COUNTER_RESET_CONFIRMATIONS = 3
-
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 # A header starts "/XXXn": three letters and the baud digit (/ELL5, /LGF5, /ADN9, /ISk5, /Lux5).
-_HEADER_START = re.compile(rb"/[A-Za-z]{3}\d")
+P1_HEADER = re.compile(rb"/[A-Za-z]{3}\d")
+P1_HEADER_BYTES = 5
 # "OBIS(value)" at a line start, [0-9] rather than \d (ASCII only, and faster). A "*255" after
 # the code (EasyMeter) is dropped; the value runs to the line's last ")" (the fields we read
 # have a single group).
@@ -82,8 +76,7 @@ class P1Parser:
         self.skipped_bytes = 0
         self._buf = bytearray()
         self._garbage_run = 0  # non-blank bytes since the last telegram or fragment
-        self._energy: tuple[float | None, float | None] = (None, None)
-        self._backwards_streak = 0
+        self._counters = CounterWatch()
 
     def feed(self, chunk: bytes, received_s: float) -> list[MeterEvent]:
         """Take the next bytes of the stream; return what they completed, in stream order."""
@@ -169,7 +162,7 @@ class P1Parser:
         self, block: bytes, crc_text: bytes, received_s: float, events: list[MeterEvent]
     ) -> None:
         """``block`` runs from a '/' through the '!'; it may hold truncated telegrams in front."""
-        starts = [0] + [m.start() for m in _HEADER_START.finditer(block, 1)]
+        starts = [0] + [m.start() for m in P1_HEADER.finditer(block, 1)]
         if not crc_text:
             last = starts[-1]
             self._truncated(block, starts[:-1], last, received_s, events)
@@ -270,9 +263,10 @@ class P1Parser:
         if e_exp is None:
             e_exp = _sum_present([num(obis, _ENERGY) for obis in _EXPORT_TARIFFS])
 
-        problem = _implausible(currents, voltages, powers)
+        meter_id = _meter_id(found)
+        problem = implausible(currents, voltages, powers)
         if problem is None:
-            problem = self._counters_backwards(e_imp, e_exp)
+            problem = self._counters.backwards(e_imp, e_exp, meter_id)
         if problem is not None:
             return Rejection(received_s, f"implausible: {problem}", len(telegram), header)
 
@@ -284,7 +278,7 @@ class P1Parser:
         return Reading(
             received_s=received_s,
             meter_time=_meter_time(found),
-            meter_id=_meter_id(found),
+            meter_id=meter_id,
             current_a=PhaseValues(*currents),
             voltage_v=PhaseValues(*voltages),
             power_w=PhaseValues(*powers),
@@ -296,24 +290,6 @@ class P1Parser:
             protocol="p1",
             extra=extra,
         )
-
-    def _counters_backwards(self, e_imp: float | None, e_exp: float | None) -> str | None:
-        last_imp, last_exp = self._energy
-        problems = [
-            f"{what} energy counter went backwards: {old:.3f} -> {new:.3f} kWh"
-            for what, old, new in (("import", last_imp, e_imp), ("export", last_exp, e_exp))
-            if old is not None and new is not None and new < old
-        ]
-        if problems:
-            self._backwards_streak += 1
-            if self._backwards_streak < COUNTER_RESET_CONFIRMATIONS:
-                return "; ".join(problems)
-        self._backwards_streak = 0
-        self._energy = (
-            e_imp if e_imp is not None else last_imp,
-            e_exp if e_exp is not None else last_exp,
-        )
-        return None
 
 
 def build_telegram(header: str, lines: list[str], *, line_end: str = "\r\n") -> bytes:
@@ -339,19 +315,6 @@ def _scaled(content: str, scales: dict[str, float]) -> float | None:
 def _sum_present(parts: list[float | None]) -> float | None:
     present = [p for p in parts if p is not None]
     return round(sum(present), 3) if present else None
-
-
-def _implausible(
-    currents: list[float | None], voltages: list[float | None], powers: list[float | None]
-) -> str | None:
-    for phase, (amp, volt, watt) in enumerate(zip(currents, voltages, powers, strict=True), 1):
-        if amp is not None and abs(amp) > MAX_PHASE_CURRENT_A:
-            return f"L{phase} current {abs(amp):g} A is over {MAX_PHASE_CURRENT_A:g} A"
-        if volt is not None and not 0.0 <= volt <= MAX_VOLTAGE_V:
-            return f"L{phase} voltage {volt:g} V is outside 0-{MAX_VOLTAGE_V:g} V"
-        if watt is not None and abs(watt) > MAX_PHASE_POWER_W:
-            return f"L{phase} power {watt:g} W is over {MAX_PHASE_POWER_W:g} W"
-    return None
 
 
 def _meter_time(found: dict[str, str]) -> datetime | None:

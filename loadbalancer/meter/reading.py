@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 PHASE_NAMES: tuple[str, str, str] = ("L1", "L2", "L3")
 
@@ -88,3 +88,14 @@ class Rejection:
 
 
 MeterEvent = Reading | Rejection
+
+
+class MeterParser(Protocol):
+    """Bytes in (any chunks, with the host time they arrived), readings and rejections out."""
+
+    @property
+    def skipped_bytes(self) -> int: ...
+
+    def feed(self, chunk: bytes, received_s: float) -> list[MeterEvent]: ...
+
+    def close(self, received_s: float) -> list[MeterEvent]: ...

@@ -43,6 +43,21 @@ _SERIAL_DEFAULTS: dict[str, str] = {
     "rtscts": "0",
     "dsrdtr": "0",
 }
+#: HDLC meters (NVE-style HAN, an M-Bus port) send at 2400 baud, 8E1; Kamstrup uses 8N1
+#: (``?parity=N``). P1 (and ``auto``) keep 115200 8N1, the Swedish HAN-P1 setting.
+_SERIAL_DEFAULTS_DLMS: dict[str, str] = _SERIAL_DEFAULTS | {"baudrate": "2400", "parity": "E"}
+#: Options for the meter parser that any source URL may carry in its query.
+PARSER_OPTIONS = ("crc", "key", "auth_key", "kamstrup_energy_wh")
+
+
+def redact_key(url: str) -> str:
+    """The URL with its ``key=`` and ``auth_key=`` values hidden, for messages and summaries."""
+    return re.sub(r"([?&](?:auth_)?key=)[^&]*", r"\1***", url)
+
+
+def serial_defaults(protocol: str) -> dict[str, str]:
+    """The serial settings used where the URL gives none, for a meter protocol."""
+    return dict(_SERIAL_DEFAULTS_DLMS if protocol == "dlms" else _SERIAL_DEFAULTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,40 +70,49 @@ class SourceSpec:
     host: str = ""
     port: int = 0
     serial: dict[str, str] = field(default_factory=dict)
+    #: parser options from the query (:data:`PARSER_OPTIONS`), as written
+    options: dict[str, str] = field(default_factory=dict)
 
 
-def parse_source_url(url: str) -> SourceSpec:
-    """``serial://DEV[?baudrate=..&parity=..]``, ``tcp://HOST:PORT`` or ``file://PATH``."""
+def parse_source_url(url: str, *, protocol: str = "auto") -> SourceSpec:
+    """``serial://DEV[?baudrate=..&parity=..]``, ``tcp://HOST:PORT`` or ``file://PATH``, each
+    optionally with parser options (``?crc=optional&key=...``); serial settings the URL leaves
+    out are the defaults for ``protocol``."""
     parts = urlsplit(url)
+    shown = redact_key(url)  # the key is a secret: never in a message
     scheme = parts.scheme.lower()
+    serial_known = serial_defaults(protocol) if scheme == "serial" else {}
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key not in serial_known and key not in PARSER_OPTIONS:
+            known = ", ".join([*serial_known, *PARSER_OPTIONS])
+            what = "serial option" if scheme == "serial" else "option"
+            raise UsageError(f"source {shown!r}: unknown {what} {key!r} (known: {known})")
+        query[key] = value
+    options = {k: v for k, v in query.items() if k in PARSER_OPTIONS}
     if scheme == "file":
         path = parts.netloc + parts.path
-        if not path or parts.query:
-            raise UsageError(f"source {url!r}: expected file://PATH")
-        return SourceSpec("file", url, path=path)
+        if not path:
+            raise UsageError(f"source {shown!r}: expected file://PATH")
+        return SourceSpec("file", url, path=path, options=options)
     if scheme == "tcp":
         try:
             port = parts.port
         except ValueError:
             port = None
         if not parts.hostname or port is None or parts.path not in ("", "/"):
-            raise UsageError(f"source {url!r}: expected tcp://HOST:PORT")
-        return SourceSpec("tcp", url, host=parts.hostname, port=port)
+            raise UsageError(f"source {shown!r}: expected tcp://HOST:PORT")
+        return SourceSpec("tcp", url, host=parts.hostname, port=port, options=options)
     if scheme == "serial":
         device = parts.netloc + parts.path
         if not device:
             raise UsageError(
-                f"source {url!r}: expected serial://DEVICE, e.g. serial:///dev/ttyUSB0"
+                f"source {shown!r}: expected serial://DEVICE, e.g. serial:///dev/ttyUSB0"
             )
-        options = dict(_SERIAL_DEFAULTS)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            if key not in _SERIAL_DEFAULTS:
-                known = ", ".join(_SERIAL_DEFAULTS)
-                raise UsageError(f"source {url!r}: unknown serial option {key!r} (known: {known})")
-            options[key] = value
-        _check_serial_options(url, options)
-        return SourceSpec("serial", url, path=device, serial=options)
-    raise UsageError(f"source {url!r}: the scheme must be serial://, tcp:// or file://")
+        settings = serial_known | {k: v for k, v in query.items() if k in serial_known}
+        _check_serial_options(shown, settings)
+        return SourceSpec("serial", url, path=device, serial=settings, options=options)
+    raise UsageError(f"source {shown!r}: the scheme must be serial://, tcp:// or file://")
 
 
 def _check_serial_options(url: str, options: dict[str, str]) -> None:
@@ -272,7 +296,8 @@ class SerialSource:
             await asyncio.sleep(self._backoff.next_delay_s())
 
 
-_TELEGRAM_START = re.compile(rb"(?:^|\n)(/)")
+# a P1 telegram ("/" at a line start) or an HDLC frame ("7E A?"): where a paced replay pauses
+_TELEGRAM_START = re.compile(rb"(?:^|\n)(/)|(\x7e)[\xa0-\xaf]")
 _METER_TIME = re.compile(rb"0-0:1\.0\.0\((\d{12})")
 
 
@@ -315,11 +340,11 @@ class FileSource:
                 yield data[at : at + 65536]
             return
         previous: datetime | None = None
-        for piece in _split_telegrams(data):
+        for index, piece in enumerate(_split_telegrams(data)):
             stamp = _stamp_of(piece)
-            if previous is not None:
-                gap = self._period_s
-                if stamp is not None:
+            if index:
+                gap = self._period_s  # HDLC frames and telegrams without a time
+                if stamp is not None and previous is not None:
                     gap = min(max((stamp - previous).total_seconds(), 0.0), self._max_gap_s)
                 await self._sleep(gap)
             previous = stamp if stamp is not None else previous
@@ -327,7 +352,7 @@ class FileSource:
 
 
 def _split_telegrams(data: bytes) -> list[bytes]:
-    starts = [m.start(1) for m in _TELEGRAM_START.finditer(data)]
+    starts = [m.start(1) if m.group(1) else m.start(2) for m in _TELEGRAM_START.finditer(data)]
     if not starts:
         return [data]
     bounds = [0, *starts[1:], len(data)]

@@ -103,7 +103,12 @@ class Site:
 
 
 def site_yaml(
-    meter_url: str, boxes: list[Box], ports: dict[str, int], log: Path, **control: Any
+    meter_url: str,
+    boxes: list[Box],
+    ports: dict[str, int],
+    log: Path,
+    protocol: str = "p1",
+    **control: Any,
 ) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "safe_current_a": 6,
@@ -115,7 +120,7 @@ def site_yaml(
     return {
         "meter": {
             "source": meter_url,
-            "protocol": "p1",
+            "protocol": protocol,
             "telegram_period_s": 1,
             "stale_after_s": 3,
         },
@@ -139,7 +144,13 @@ def site_yaml(
 
 @contextlib.asynccontextmanager
 async def running_site(
-    tmp: Path, boxes: list[Box], *, shadow: bool = False, start: bool = True, **control: Any
+    tmp: Path,
+    boxes: list[Box],
+    *,
+    shadow: bool = False,
+    start: bool = True,
+    protocol: str = "p1",
+    **control: Any,
 ) -> AsyncIterator[Site]:
     meter = MeterServer()
     await meter.start()
@@ -152,7 +163,9 @@ async def running_site(
         tasks.append(asyncio.create_task(b.emulator.run_clock(0.05)))
     log_path = tmp / "decisions.jsonl"
     site_file = tmp / "site.yaml"
-    site_file.write_text(yaml.safe_dump(site_yaml(meter.url, boxes, ports, log_path, **control)))
+    site_file.write_text(
+        yaml.safe_dump(site_yaml(meter.url, boxes, ports, log_path, protocol, **control))
+    )
     messages: list[str] = []
     service = Service(
         load_site(site_file),
