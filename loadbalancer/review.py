@@ -110,7 +110,10 @@ def log_timezone(records: Sequence[TimedRecord]) -> tzinfo:
     """The UTC offset of the log's last record: the review shows local time as the log has it."""
     if not records:
         return UTC
-    zone = datetime.fromisoformat(records[-1][1]["ts"]).tzinfo
+    try:
+        zone = datetime.fromisoformat(str(records[-1][1].get("ts"))).tzinfo
+    except ValueError:
+        zone = None
     return zone if zone is not None else UTC
 
 
