@@ -7,6 +7,7 @@ explanation or writes the plot.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ class LogRequest:
 def run_log(request: LogRequest, *, prog: str = "loadbalancer log") -> int:
     """The command; returns the exit code (errors are raised as :class:`LoadBalancerError`)."""
     contents = read_logs(request.files)
+    gc.freeze()  # the records live as long as the command: the collector need not scan them
     note = contents.report()
     if note is not None:
         print(f"{prog}: {note}", file=sys.stderr)

@@ -9,6 +9,7 @@ of those. Every other field is left as written, unknown ones included.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import zlib
@@ -54,10 +55,15 @@ def parse_record(line: bytes | str) -> TimedRecord | None:
         record = json.loads(line)
     except ValueError:  # JSONDecodeError, and UnicodeDecodeError on bytes that are not UTF-8
         return None
-    if not isinstance(record, dict):
+    return timed(record)
+
+
+def timed(record: object) -> TimedRecord | None:
+    """A decoded line as ``(POSIX seconds, record)``, or None when it is not a usable record."""
+    if type(record) is not dict:
         return None
     ts, event = record.get("ts"), record.get("event")
-    if not isinstance(ts, str) or not isinstance(event, str):
+    if type(ts) is not str or type(event) is not str:
         return None
     try:
         stamp = datetime.fromisoformat(ts)
@@ -73,19 +79,71 @@ def read_logs(paths: Iterable[str | Path]) -> LogContents:
     records: list[TimedRecord] = []
     unreadable = 0
     first: str | None = None
-    for path in paths:
-        for number, line in _lines(Path(path)):
-            if not line.strip():
-                continue
-            parsed = parse_record(line) if line is not _UNREADABLE else None
-            if parsed is None:
-                unreadable += 1
-                if first is None:
-                    first = f"{path}:{number}"
-                continue
-            records.append(parsed)
+    # hundreds of thousands of small dicts that all stay alive: the cyclic collector would scan
+    # them again and again while they are made (three times the parse time) and find nothing
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for path in paths:
+            unreadable, first = _read_one(Path(path), records, unreadable, first)
+    finally:
+        if collecting:
+            gc.enable()
     records.sort(key=_time)  # stable: records of the same instant keep their file order
     return LogContents(records, unreadable, first)
+
+
+#: lines decoded in one ``json.loads`` call as a JSON array: a third faster than line by line,
+#: since the decoder then shares one key cache (the same dozen keys on every line)
+CHUNK_LINES = 2000
+
+
+def _read_one(
+    path: Path, records: list[TimedRecord], unreadable: int, first: str | None
+) -> tuple[int, str | None]:
+    """Append the records of one file; returns the updated unreadable count and first place."""
+    chunk: list[tuple[int, bytes]] = []
+    for number, line in _lines(path):
+        if line is _UNREADABLE:
+            unreadable, first = _decode(path, chunk, records, unreadable, first)
+            chunk = []
+            unreadable += 1
+            first = first if first is not None else f"{path}:{number}"
+        elif line.strip():
+            chunk.append((number, line))
+            if len(chunk) == CHUNK_LINES:
+                unreadable, first = _decode(path, chunk, records, unreadable, first)
+                chunk = []
+    return _decode(path, chunk, records, unreadable, first)
+
+
+def _decode(
+    path: Path,
+    chunk: list[tuple[int, bytes]],
+    records: list[TimedRecord],
+    unreadable: int,
+    first: str | None,
+) -> tuple[int, str | None]:
+    """Decode a chunk of lines at once; where that fails (a torn line), line by line."""
+    if not chunk:
+        return unreadable, first
+    try:
+        decoded = json.loads(b"[" + b",".join(line for _, line in chunk) + b"]")
+    except ValueError:
+        decoded = None
+    if decoded is not None and len(decoded) == len(chunk):
+        parsed = [timed(record) for record in decoded]
+        if None not in parsed:
+            records.extend(cast(list[TimedRecord], parsed))  # no None in it
+            return unreadable, first
+    for number, line in chunk:
+        one = parse_record(line)
+        if one is None:
+            unreadable += 1
+            first = first if first is not None else f"{path}:{number}"
+        else:
+            records.append(one)
+    return unreadable, first
 
 
 def _time(record: TimedRecord) -> float:
