@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,17 @@ def test_as_a_process_no_traceback_for_a_bad_time(log: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith("loadbalancer log: --until 'noon'")
+
+
+def test_the_readme_examples_are_what_the_command_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("### `loadbalancer log FILE...") :]
+    # the plain ``` blocks (an opening fence follows a blank line, a closing one does not)
+    summary, explanation = re.findall(r"\n\n```\n(.*?)\n```", section, re.DOTALL)[:2]
+    log = write(tmp_path / "decisions.jsonl", evening())
+    assert main(["log", str(log)]) == 0
+    assert capsys.readouterr().out.strip() == summary
+    assert main(["log", str(log), "--explain", "18:10:05"]) == 0
+    assert capsys.readouterr().out.strip() == explanation
