@@ -20,7 +20,9 @@ import argparse
 import gzip
 import json
 import math
+import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -48,9 +50,9 @@ def _house(rng: random.Random, t: datetime, loads: dict[str, int]) -> list[float
     house = [base + rng.uniform(-0.2, 0.2) for _ in PHASES]
     # appliances: (phase, current, chance per record to switch on, run length in records)
     appliances = (
-        ("oven", 0, 9.5, 0.004 if evening else 0.0002, 120),
-        ("kettle", 0, 8.7, 0.002 if 6 <= hour < 22 else 0.0, 12),
-        ("heater", 2, 8.0, 0.003 if evening else 0.0005, 180),
+        ("oven", 0, 9.5, 0.002 if evening else 0.0, 120),
+        ("kettle", 0, 8.7, 0.0005 if 6 <= hour < 22 else 0.0, 12),
+        ("heater", 2, 8.0, 0.001 if evening else 0.0002, 180),
         ("sauna", 1, 15.0, 0.004 if evening and t.weekday() in (4, 5) else 0.0, 360),
     )
     for name, phase, current, chance, length in appliances:
@@ -204,15 +206,23 @@ def generate(path: Path, days: int, seed: int = 6) -> int:
     return decisions
 
 
-def best_of(runs: int, command: list[str]) -> tuple[float, str]:
-    best = math.inf
+def best_of(runs: int, command: list[str]) -> tuple[float, float, str]:
+    """Best wall time and best CPU time (user + system) of the child, and its output.
+
+    On a shared machine the wall time includes waiting for a core; the CPU time does not.
+    """
+    best_wall = best_cpu = math.inf
     out = ""
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True, check=True)
-        best = min(best, time.perf_counter() - start)
+        best_wall = min(best_wall, time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        best_cpu = min(best_cpu, cpu)
         out = result.stdout
-    return best, out
+    return best_wall, best_cpu, out
 
 
 def main() -> None:
@@ -230,9 +240,9 @@ def main() -> None:
         rows = []
         summary: dict[str, Any] = {}
         for label, path in (("plain", plain), ("gzip", packed)):
-            seconds, out = best_of(args.runs, [*command, str(path), "--json"])
+            wall, cpu, out = best_of(args.runs, [*command, str(path), "--json"])
             summary = json.loads(out)
-            rows.append((label, path.stat().st_size, seconds))
+            rows.append((label, path.stat().st_size, wall, cpu))
     carport = summary["chargers"]["carport"]
     print(f"{args.days} days at {PERIOD_S} s: {decisions:,} decision records")
     print(
@@ -240,10 +250,17 @@ def main() -> None:
         f"outages {carport['outages']}, overload {summary['overload_s']:.0f} s, "
         f"drawn {carport['drawn_kwh']:.0f} kWh (estimate)"
     )
-    print(f"{'loadbalancer log FILE --json':<30} {'file MB':>8} {'best of 3 s':>12} {'target':>8}")
-    for label, size, seconds in rows:
-        verdict = "ok" if seconds < TARGET_S else "SLOW"
-        print(f"{label:<30} {size / 1e6:>8.1f} {seconds:>12.2f} {f'< {TARGET_S:g} s':>8} {verdict}")
+    print(
+        f"{'loadbalancer log FILE --json':<30} {'file MB':>8} {'wall s':>8} {'CPU s':>8} "
+        f"{'target':>8}"
+    )
+    for label, size, wall, cpu in rows:
+        verdict = "ok" if wall < TARGET_S else "SLOW"
+        print(
+            f"{label:<30} {size / 1e6:>8.1f} {wall:>8.2f} {cpu:>8.2f} "
+            f"{f'< {TARGET_S:g} s':>8} {verdict}"
+        )
+    print(f"(best of {args.runs}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

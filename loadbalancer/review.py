@@ -21,7 +21,7 @@ import bisect
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -172,10 +172,6 @@ def duration(seconds: float) -> str:
     return f"{minutes} min {secs} s" if secs else f"{minutes} min"
 
 
-def _overlap(start_s: float, end_s: float, window: tuple[float, float]) -> float:
-    return max(0.0, min(end_s, window[1]) - max(start_s, window[0]))
-
-
 # ---- the site as the log tells it ---------------------------------------------------------------
 
 
@@ -294,19 +290,17 @@ def _in_window(episodes: Sequence[Episode], window: tuple[float, float]) -> list
 # ---- decision intervals -------------------------------------------------------------------------
 
 
-def decision_intervals(records: Sequence[TimedRecord]) -> list[tuple[float, float, Record]]:
+def decision_intervals(records: Sequence[TimedRecord]) -> Iterator[tuple[float, float, Record]]:
     """``(from, to, decision)``: each decision until the next one, a restart or a shutdown."""
-    out: list[tuple[float, float, Record]] = []
-    current: tuple[float, Record] | None = None
-    for t_s, record in records:
-        event = record["event"]
+    current: TimedRecord | None = None
+    for item in records:
+        event = item[1]["event"]
         if event == "decision" or event == "startup" or event == "shutdown":
             if current is not None:
-                out.append((current[0], t_s, current[1]))
-            current = (t_s, record) if event == "decision" else None
+                yield current[0], item[0], current[1]
+            current = item if event == "decision" else None
     if current is not None:
-        out.append((current[0], records[-1][0], current[1]))
-    return out
+        yield current[0], records[-1][0], current[1]
 
 
 # ---- the summary --------------------------------------------------------------------------------
@@ -485,17 +479,10 @@ class _Walk:
         return tally
 
     def run(self, records: Sequence[TimedRecord]) -> None:
-        current: TimedRecord | None = None
-        for item in records:
-            event = item[1]["event"]
-            if event == "decision" or event == "startup" or event == "shutdown":
-                if current is not None:
-                    if current[0] > self.window[1]:
-                        return
-                    self._interval(current[0], item[0], current[1])
-                current = item if event == "decision" else None
-        if current is not None and current[0] <= self.window[1]:
-            self._interval(current[0], records[-1][0], current[1])
+        for start_s, end_s, record in decision_intervals(records):
+            if start_s > self.window[1]:
+                return
+            self._interval(start_s, end_s, record)
 
     def _interval(self, start_s: float, end_s: float, record: Record) -> None:
         """Integrate one decision in force from ``start_s`` to ``end_s``."""

@@ -65,13 +65,43 @@ def timed(record: object) -> TimedRecord | None:
     ts, event = record.get("ts"), record.get("event")
     if type(ts) is not str or type(event) is not str:
         return None
+    seconds = _posix_s(ts)
+    return None if seconds is None else (seconds, record)
+
+
+#: POSIX seconds at the start of a minute, by ``YYYY-MM-DDTHH:MM`` + UTC offset
+_MINUTES: dict[str, float | None] = {}
+#: a year of minutes, a few tens of MB at most
+MINUTES_KEPT = 600_000
+
+
+def _posix_s(ts: str) -> float | None:
+    """``ts`` as POSIX seconds; None when it is not ISO 8601 with an offset (SPEC §6.2).
+
+    The service's form (``2026-01-14T18:00:10.012+01:00``) takes a fast path: the start of its
+    minute is looked up, the seconds added; a month has 43 200 minutes, 260 000 records.
+    """
+    if len(ts) == 29 and ts[16] == ":" and ts[19] == "." and ts[23] in "+-":
+        minute = ts[:16] + ts[23:]
+        start_s = _MINUTES.get(minute)
+        if start_s is None:
+            if len(_MINUTES) > MINUTES_KEPT:
+                _MINUTES.clear()
+            start_s = _MINUTES[minute] = _parse_iso(ts[:16] + ":00" + ts[23:])
+        second = ts[17:19]
+        if start_s is not None and second.isdigit() and second < "60" and ts[20:23].isdigit():
+            return start_s + int(second) + int(ts[20:23]) / 1000
+    return _parse_iso(ts)
+
+
+def _parse_iso(ts: str) -> float | None:
     try:
         stamp = datetime.fromisoformat(ts)
     except ValueError:
         return None
     if stamp.tzinfo is None:  # SPEC §6.2: ts carries its offset; without one it is not ours
         return None
-    return stamp.timestamp(), record
+    return stamp.timestamp()
 
 
 def read_logs(paths: Iterable[str | Path]) -> LogContents:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,28 @@ def test_parse_record_takes_the_offset_into_account() -> None:
     utc = parse_record('{"ts": "2026-01-14T17:00:00+00:00", "event": "x"}')
     assert winter is not None and utc is not None and winter[0] == utc[0]
     assert parse_record(b"\xff\xfe") is None
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2026-01-14T18:00:10.012+01:00",
+        "2026-03-29T01:59:59.999+01:00",
+        "2026-03-29T03:00:00.000+02:00",
+        "2026-01-14T18:00:10.012-05:30",
+        "2026-01-14T18:00:10+01:00",
+        "2026-01-14T17:00:10.012Z",
+        "2026-01-14T18:00:10.012345+01:00",
+    ],
+)
+def test_the_fast_time_path_agrees_with_fromisoformat(ts: str) -> None:
+    parsed = parse_record(json.dumps({"ts": ts, "event": "x"}))
+    assert parsed is not None
+    assert parsed[0] == pytest.approx(datetime.fromisoformat(ts).timestamp(), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "ts", ["2026-01-14T18:00:70.012+01:00", "2026-01-14T18:00:1x.012+01:00", "2026-01-14T18:00"]
+)
+def test_impossible_times_are_unreadable(ts: str) -> None:
+    assert parse_record(json.dumps({"ts": ts, "event": "x"})) is None
