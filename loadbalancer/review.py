@@ -21,7 +21,7 @@ import bisect
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -1082,6 +1082,9 @@ def _next_rise(
     return f"{rule} It did not rise again before the end of the log."
 
 
+#: points drawn at most per series: a 1200 px wide figure shows no more
+MAX_PLOT_POINTS = 3000
+
 # ---- plot data ----------------------------------------------------------------------------------
 
 
@@ -1103,6 +1106,9 @@ class PlotData:
     cuts: Mapping[str, tuple[float, ...]]
     pauses: Mapping[str, tuple[float, ...]]
     end_s: float
+    #: 0, or the length of the time buckets a long log was reduced to: per bucket the highest
+    #: currents and the lowest limits and set-points, so that no peak and no cut is lost
+    bucket_s: float = 0.0
 
 
 def plot_data(
@@ -1130,18 +1136,16 @@ def plot_data(
             continue
         times.append(max(start_s, window[0]))
         m, h, a = (_dict(record.get(k)) for k in ("meter_a", "house_a", "allowed_a"))
-        for phase in set(m) | set(meter):
-            series = meter.setdefault(phase, [nan] * (len(times) - 1))
-            meter_a, house_a, allowed_a = _num(m.get(phase)), _num(h.get(phase)), None
-            allowed_a = _num(a.get(phase))
+        for phase in m:
+            if phase not in meter:  # a phase first seen now: unknown before
+                for by_phase in (meter, house, limit):
+                    by_phase[phase] = [nan] * (len(times) - 1)
+        for phase, series in meter.items():
+            meter_a, house_a, allowed_a = (_num(x.get(phase)) for x in (m, h, a))
             series.append(nan if meter_a is None else meter_a)
-            house.setdefault(phase, [nan] * (len(times) - 1)).append(
-                nan if house_a is None else house_a
-            )
+            house[phase].append(nan if house_a is None else house_a)
             total = None if house_a is None or allowed_a is None else house_a + allowed_a
-            limit.setdefault(phase, [nan] * (len(times) - 1)).append(
-                nan if total is None else total
-            )
+            limit[phase].append(nan if total is None else total)
         entries = {str(c["name"]): c for c in _chargers(record)}
         for name in names:
             entry = entries.get(name, {})
@@ -1154,6 +1158,20 @@ def plot_data(
                     cuts[name].append(start_s)
                 elif entry.get("reason") == Reason.MIN_CURRENT_PAUSE:
                     pauses[name].append(start_s)
+    bucket_s = 0.0
+    if len(times) > MAX_PLOT_POINTS:
+        bucket_s = (window[1] - window[0]) / MAX_PLOT_POINTS
+        starts = _bucket_starts(times, window[0], bucket_s)
+
+        def most(series: dict[str, list[float]]) -> dict[str, list[float]]:
+            return {k: _reduced(v, starts, max) for k, v in series.items()}
+
+        def least(series: dict[str, list[float]]) -> dict[str, list[float]]:
+            return {k: _reduced(v, starts, min) for k, v in series.items()}
+
+        meter, house, limit = most(meter), most(house), least(limit)
+        setpoints, measured = least(setpoints), most(measured)
+        times = [times[i] for i in starts]
     return PlotData(
         zone=summary_window.zone,
         site=summary_window.site,
@@ -1168,4 +1186,29 @@ def plot_data(
         cuts={n: tuple(v) for n, v in cuts.items()},
         pauses={n: tuple(v) for n, v in pauses.items()},
         end_s=window[1],
+        bucket_s=bucket_s,
     )
+
+
+def _bucket_starts(times: Sequence[float], start_s: float, bucket_s: float) -> list[int]:
+    """Index of the first point of each time bucket that has points."""
+    starts: list[int] = []
+    last = -1
+    for index, t_s in enumerate(times):
+        bucket = int((t_s - start_s) / bucket_s)
+        if bucket != last:
+            starts.append(index)
+            last = bucket
+    return starts
+
+
+def _reduced(
+    values: Sequence[float], starts: Sequence[int], pick: Callable[[list[float]], float]
+) -> list[float]:
+    """Per bucket the ``pick`` (max or min) of its known values; NaN where none is known."""
+    out = []
+    ends = [*starts[1:], len(values)]
+    for begin, end in zip(starts, ends, strict=True):
+        known = [v for v in values[begin:end] if v == v]  # NaN != NaN
+        out.append(pick(known) if known else math.nan)
+    return out

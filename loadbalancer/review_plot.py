@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from loadbalancer.errors import LoadBalancerError
-from loadbalancer.review import PlotData, clock
+from loadbalancer.review import PlotData, clock, duration
 
+SECONDS_PER_DAY = 86400.0
 INSTALL_HINT = "plotting needs matplotlib: pip install 'loadbalancer[plot]'"
 
 #: one colour per phase (IEC 60446 brown, black, grey are hard to tell apart on screen)
@@ -42,28 +43,24 @@ def draw(data: PlotData, out: str | Path) -> None:
     from matplotlib.patches import Patch
 
     zone = data.zone
-    times = [datetime.fromtimestamp(t, zone) for t in data.times_s]
+    # matplotlib's dates are days since 1970 (its default epoch): no datetime per point
+    times = [t / SECONDS_PER_DAY for t in data.times_s]
     if times:  # the last decision holds to the end of the window: draw it there
-        times.append(datetime.fromtimestamp(data.end_s, zone))
+        times.append(data.end_s / SECONDS_PER_DAY)
+
+    def day(t_s: float) -> float:
+        return t_s / SECONDS_PER_DAY
 
     def extend(values: tuple[float, ...]) -> list[float]:
         return [*values, values[-1]] if values else []
 
     def shade(ax: Any, outages: bool) -> None:
         for e in data.fallbacks:
-            ax.axvspan(
-                datetime.fromtimestamp(e.start_s, zone),
-                datetime.fromtimestamp(e.end_s, zone),
-                **FALLBACK_SHADE,
-            )
+            ax.axvspan(day(e.start_s), day(e.end_s), **FALLBACK_SHADE)
         if outages:
             for episodes in data.outages.values():
                 for e in episodes:
-                    ax.axvspan(
-                        datetime.fromtimestamp(e.start_s, zone),
-                        datetime.fromtimestamp(e.end_s, zone),
-                        **OUTAGE_SHADE,
-                    )
+                    ax.axvspan(day(e.start_s), day(e.end_s), **OUTAGE_SHADE)
 
     phases = list(data.meter_a)
     rows = len(phases) + 1
@@ -136,7 +133,7 @@ def draw(data: PlotData, out: str | Path) -> None:
         for moments, marker, what in marks:
             if moments:
                 ax.plot(
-                    [datetime.fromtimestamp(t, zone) for t in moments],
+                    [day(t) for t in moments],
                     [0.5] * len(moments),
                     marker,
                     color="tab:red",
@@ -148,7 +145,7 @@ def draw(data: PlotData, out: str | Path) -> None:
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     ax.set_title("Chargers", loc="left", fontsize=10)
-    offset = times[-1].strftime("%z") if times else ""
+    offset = datetime.fromtimestamp(data.end_s, zone).strftime("%z")
     ax.set_xlabel(f"local time (UTC{offset[:3]}:{offset[3:]})" if offset else "time")
     locator = mdates.AutoDateLocator(tz=zone)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
@@ -166,7 +163,14 @@ def draw(data: PlotData, out: str | Path) -> None:
         )
     start = clock(data.times_s[0], zone, date=True) if data.times_s else ""
     fuse = f", fuse {data.site.fuse}" if data.site.fuse else ""
-    fig.suptitle(f"Decision log from {start} to {clock(data.end_s, zone, date=True)}{fuse}")
+    reduced = (
+        f"\n(per {duration(data.bucket_s)}: highest currents, lowest limits and set-points)"
+        if data.bucket_s
+        else ""
+    )
+    fig.suptitle(
+        f"Decision log from {start} to {clock(data.end_s, zone, date=True)}{fuse}{reduced}"
+    )
     try:
         fig.savefig(out, dpi=100)
     except OSError as exc:
