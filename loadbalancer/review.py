@@ -986,7 +986,8 @@ def _offered_on(everyone: list[dict[str, Any]], phase: str) -> float:
 def _limiting_phase(
     entry: dict[str, Any], everyone: list[dict[str, Any]], allowed: dict[str, Any], reason: str
 ) -> str | None:
-    """For a cut the phase most over; otherwise the charger's phase with the least allowed."""
+    """For a cut the phase most over; otherwise the charger's phase with the least room left
+    next to the other chargers' set-points."""
     candidates = [
         (p, a)
         for p in _list(entry.get("phases"))
@@ -996,7 +997,13 @@ def _limiting_phase(
         return None
     if reason == Reason.OVERLOAD_CUT:
         return max(candidates, key=lambda pa: _offered_on(everyone, pa[0]) - pa[1])[0]
-    return min(candidates, key=lambda pa: pa[1])[0]
+
+    def room_a(phase: str, allowed_a: float) -> float:
+        """What the phase leaves for this charger next to the others' set-points."""
+        others = (c for c in everyone if c is not entry and phase in _list(c.get("phases")))
+        return allowed_a - sum(_num(c.get("setpoint_a")) or 0.0 for c in others)
+
+    return min(candidates, key=lambda pa: room_a(*pa))[0]
 
 
 def _allowed_line(phase: str, allowed_a: float | None, house_a: float | None, site: Site) -> str:

@@ -123,3 +123,29 @@ def test_before_the_log_after_a_shutdown_and_before_the_first_decision(
 def test_unknown_charger_is_a_usage_error(records: list[TimedRecord]) -> None:
     with pytest.raises(UsageError):
         explain(records, at(600), charger="garage")
+
+
+def test_two_chargers_on_one_phase_a_share_cut_names_the_other() -> None:
+    record = decision(0, 6.0, "share_cut", previous_a=10.0, drawing_a=9.8)
+    garage = {
+        "name": "garage",
+        "measured_a": [5.8],
+        "previous_a": 6.0,
+        "setpoint_a": 10.0,
+        "reason": "ramp_up",
+        "phases": ["L2"],
+    }
+    record["chargers"].append(garage)
+    record["meter_a"]["L2"] = 2.0 + 9.8 + 5.8
+    record["allowed_a"]["L2"] = 17.0
+    timed = [(at(0), startup(0)), (at(0), record)]
+    text = explain(timed, at(5)).text()
+    carport, garage_part = text.split("garage was at")
+    assert "carport was at 6 A (was 10 A). Rule: share_cut" in carport
+    assert "Shared with: garage 10 A" in carport
+    # L2 is where it shares: 17 A allowed, 10 A of it the garage's
+    assert "Limiting phase L2: the meter showed 17.6 A" in carport
+    assert "the car(s) 15.6 A (carport 9.8 A, garage 5.8 A)" in carport
+    assert garage_part.startswith(" 10 A (was 6 A). Rule: ramp_up")
+    garage_only = explain(timed, at(5), charger="garage").text()
+    assert "carport was" not in garage_only and "Limiting phase L2" in garage_only
