@@ -9,6 +9,7 @@ command (``meter``) does not pay for the imports of another (pymodbus, structlog
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -72,6 +73,21 @@ def _simulate(args: argparse.Namespace) -> int:
         as_json=args.json,
         log=args.log,
     )
+
+
+def _log(args: argparse.Namespace) -> int:
+    from loadbalancer.review_command import LogRequest, run_log
+
+    request = LogRequest(
+        files=args.files,
+        since=args.since,
+        until=args.until,
+        charger=args.charger,
+        explain=args.explain,
+        plot=args.plot,
+        as_json=args.json,
+    )
+    return run_log(request, prog=f"{PROG} log")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,6 +221,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the figures as one JSON object (last line)"
     )
     simulate.set_defaults(handler=_simulate)
+
+    log = commands.add_parser(
+        "log",
+        help="review a decision log: summary, why a limit was what it was, plot",
+        description="Review decision logs (plain, rotated .1 or gzip .gz files, in any order): "
+        "a summary of the period (time at each limit, cuts, pauses, energy, meter fallbacks, "
+        "overload seconds, outages, alarms), or --explain a moment, or --plot it. Times are "
+        "ISO 8601 or HH:MM[:SS] on the log's last day, in the log's UTC offset.",
+    )
+    log.add_argument("files", nargs="+", metavar="FILE", help="decision log files")
+    log.add_argument("--since", metavar="T", help="start of the period reviewed")
+    log.add_argument("--until", metavar="T", help="end of the period reviewed")
+    log.add_argument("--charger", metavar="NAME", help="only this charger")
+    log.add_argument(
+        "--explain", metavar="T", help="tell in words why the limits were what they were at T"
+    )
+    log.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        help="draw per-phase current, fuse line and charger limits (needs loadbalancer[plot])",
+    )
+    log.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    log.set_defaults(handler=_log)
     return parser
 
 
@@ -219,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader (head, less) went away: nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

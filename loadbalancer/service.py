@@ -156,11 +156,30 @@ class Service:
             site=site.file,
             shadow=self.shadow,
             fuse=site.fuse.name,
+            # what ``loadbalancer log --explain`` needs to tell the rule behind a limit
+            fuse_rating_a=site.fuse.rating_a,
+            fuse_margin_a=site.fuse.margin_a,
+            fuse_phases=site.fuse.phases,
             meter=redact_key(site.meter.source.url),
             chargers=[
-                {"name": c.name, "profile": c.profile.name, "endpoint": c.endpoint}
+                {
+                    "name": c.name,
+                    "profile": c.profile.name,
+                    "endpoint": c.endpoint,
+                    "phases": list(c.spec.phases),
+                    "min_current_a": c.spec.min_current_a,
+                    "max_current_a": c.spec.max_current_a,
+                    "priority": c.spec.priority,
+                }
                 for c in site.chargers
             ],
+            control={
+                "safe_current_a": site.control.safe_current_a,
+                "ramp_up_delay_s": site.control.ramp_up_delay_s,
+                "resume_delay_s": site.control.resume_delay_s,
+                "stale_after_s": site.control.stale_after_s,
+                "resume_margin_a": site.control.resume_margin_a,
+            },
         )
         mode = " in shadow mode (no writes)" if self.shadow else ""
         meter = redact_key(site.meter.source.url)

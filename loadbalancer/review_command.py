@@ -1,0 +1,72 @@
+"""``loadbalancer log``: read the files, hand the records to :mod:`loadbalancer.review`, print.
+
+The shell of the review: it reads (:mod:`loadbalancer.review_read`), reports unreadable lines
+once on stderr, resolves the times given on the command line, and prints the summary, the
+explanation or writes the plot.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from loadbalancer import review
+from loadbalancer.errors import LoadBalancerError
+from loadbalancer.review_read import read_logs
+
+
+@dataclass(frozen=True, slots=True)
+class LogRequest:
+    """What ``loadbalancer log`` was asked for (times as given, not yet resolved)."""
+
+    files: Sequence[str]
+    since: str | None = None
+    until: str | None = None
+    charger: str | None = None
+    explain: str | None = None
+    plot: str | None = None
+    as_json: bool = False
+
+
+def run_log(request: LogRequest, *, prog: str = "loadbalancer log") -> int:
+    """The command; returns the exit code (errors are raised as :class:`LoadBalancerError`)."""
+    contents = read_logs(request.files)
+    gc.freeze()  # the records live as long as the command: the collector need not scan them
+    note = contents.report()
+    if note is not None:
+        print(f"{prog}: {note}", file=sys.stderr)
+    records = contents.records
+    if not records:
+        raise LoadBalancerError(f"{', '.join(request.files)}: no readable records")
+    since_s = (
+        None if request.since is None else review.parse_when(request.since, records, "--since")
+    )
+    until_s = (
+        None if request.until is None else review.parse_when(request.until, records, "--until")
+    )
+    if request.explain is not None:
+        at_s = review.parse_when(request.explain, records, "--explain")
+        explanation = review.explain(records, at_s, charger=request.charger)
+        if request.as_json:
+            print(json.dumps({**explanation.facts, "text": list(explanation.lines)}, indent=2))
+        else:
+            print(explanation.text())
+        return 0
+    if request.plot is not None:
+        from loadbalancer.review_plot import draw
+
+        data = review.plot_data(records, since_s=since_s, until_s=until_s, charger=request.charger)
+        draw(data, request.plot)
+        print(f"{prog}: wrote {request.plot}", file=sys.stderr)
+        return 0
+    summary = review.summarize(records, since_s=since_s, until_s=until_s, charger=request.charger)
+    if request.as_json:
+        out = summary.to_json()
+        out["unreadable_lines"] = contents.unreadable_lines
+        print(json.dumps(out, indent=2))
+    else:
+        print(review.format_summary(summary))
+    return 0
