@@ -100,7 +100,7 @@ class Rig:
         site_file.write_text(yaml.safe_dump(site))
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "loadbalancer", "run", "--config", str(site_file),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=(self.tmp / "stderr.txt").open("w"),
         )  # fmt: skip
         await self.meter.wait_for_client(30)
 
@@ -146,6 +146,7 @@ async def reaction(chargers: int, events: int) -> tuple[list[float], list[float]
     overload = 12.0 if chargers == 1 else 102.0  # leaves 7 A (1 box) or 7.35 A each (20)
     first: list[float] = []
     last: list[float] = []
+    missed: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         rig = Rig(Path(tmp), chargers, fast=True)
         await rig.start()
@@ -156,7 +157,11 @@ async def reaction(chargers: int, events: int) -> tuple[list[float], list[float]
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(0.1)
                 sent = await rig.telegram(overload)
-                await until(lambda: max(rig.setpoints()) < high, 5.0)
+                try:
+                    await until(lambda: max(rig.setpoints()) < high, 5.0)
+                except TimeoutError:
+                    missed.append(event)  # reported, never hidden: no cut within 5 s
+                    continue
                 if event < WARM_UP_EVENTS:
                     continue  # start-up: the boxes' own default limits, the first polls
                 changes = rig.last_change_s()
@@ -164,6 +169,8 @@ async def reaction(chargers: int, events: int) -> tuple[list[float], list[float]
                 last.append(max(changes) - sent)
         finally:
             await rig.stop()
+    if missed:
+        print(f"{chargers} charger(s): no cut within 5 s after events {missed}", file=sys.stderr)
     return first, last
 
 
