@@ -33,7 +33,7 @@ def simulate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_default_scenario_meets_the_targets(tmp_path: Path) -> None:
     """The issue's figures: no overload, >= 95 % of the optimum, no pause from a spike."""
-    proc = simulate("--json", cwd=tmp_path)
+    proc = simulate("--json", "--speed", "300", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     figures = json.loads(proc.stdout.splitlines()[-1])
     assert set(figures) >= KEYS
