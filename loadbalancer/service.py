@@ -221,8 +221,12 @@ class Service:
                             self._on_rejection(event)
             except LoadBalancerError as exc:
                 self.status(f"meter: {exc}")
-            # a file source ended (or failed): the meter is silent from now on; stale rules
-            await asyncio.sleep(3600)
+                await asyncio.sleep(60)  # the source failed to open: try it again later
+                continue
+            # a replayed file ended: the meter is silent from now on (the stale rule applies);
+            # replaying it again would send its counters backwards
+            self.status("meter: the capture ended; no more telegrams")
+            await asyncio.Future()
 
     def _on_reading(self, reading: Reading) -> None:
         self.valid_telegrams += 1
