@@ -30,8 +30,6 @@ from loadbalancer.control.reasons import Reason
 from loadbalancer.errors import LoadBalancerError, UsageError
 from loadbalancer.review_read import (
     OVERLOAD_TOLERANCE_A,
-    ChargerFacts,
-    DecisionFacts,
     Record,
     TimedRecord,
     decision_facts,
@@ -484,51 +482,47 @@ class _Walk:
         return tally
 
     def run(self, records: Sequence[TimedRecord]) -> None:
-        for start_s, end_s, record in decision_intervals(records):
-            if start_s > self.window[1]:
-                return
-            self._interval(start_s, end_s, decision_facts(record))
-
-    def _interval(self, start_s: float, end_s: float, facts: DecisionFacts) -> None:
-        """Integrate one decision in force from ``start_s`` to ``end_s``."""
+        """Integrate each decision in force over its interval, clipped to the window (one loop,
+        the per-charger part inline: it runs for every decision of the log)."""
         w0, w1 = self.window
-        dt = min(end_s, w1) - max(start_s, w0)
-        in_window = w0 <= start_s <= w1
-        if in_window:
-            self.decisions += 1
-        elif dt <= 0:
-            return
-        dt = max(dt, 0.0)
-        chargers, metered, over, peak = facts
-        for entry in chargers:
-            self._charger(entry, dt, in_window)
-        if dt <= 0 or not metered:
-            return
-        for phase in over:
-            self.overload_by_phase[phase] += dt
-        if over:
-            self.overload_s += dt
-        if peak is not None and peak > self.limit_a:
-            self.above_rating_s += dt
-
-    def _charger(self, entry: ChargerFacts, dt: float, in_window: bool) -> None:
-        name, reason, setpoint, phases, drawn = entry
-        if self.charger is not None and name != self.charger:
-            return
-        tally = self.tallies.get(name) or self.tally(name)
-        if in_window:
-            tally.reasons[reason] += 1
-        if dt <= 0 or setpoint is None:
-            return
-        key = self._keys.get(setpoint)
-        if key is None:
-            key = self._keys[setpoint] = limit_key(setpoint)
-        tally.time_at_limit_s[key] += dt
-        tally.offered_as += setpoint * phases * dt
-        if drawn is None:
-            tally.unmeasured_s += dt
-        else:
-            tally.drawn_as += drawn * dt
+        only, limit_a, keys = self.charger, self.limit_a, self._keys
+        tallies, by_phase = self.tallies, self.overload_by_phase
+        for start_s, end_s, record in decision_intervals(records):
+            if start_s > w1:
+                return
+            dt = min(end_s, w1) - max(start_s, w0)
+            in_window = w0 <= start_s <= w1
+            if in_window:
+                self.decisions += 1
+            elif dt <= 0:
+                continue
+            dt = max(dt, 0.0)
+            chargers, metered, over, peak = decision_facts(record)
+            for name, reason, setpoint, phases, drawn in chargers:
+                if only is not None and name != only:
+                    continue
+                tally = tallies.get(name) or self.tally(name)
+                if in_window:
+                    tally.reasons[reason] += 1
+                if dt <= 0 or setpoint is None:
+                    continue
+                key = keys.get(setpoint)
+                if key is None:
+                    key = keys[setpoint] = limit_key(setpoint)
+                tally.time_at_limit_s[key] += dt
+                tally.offered_as += setpoint * phases * dt
+                if drawn is None:
+                    tally.unmeasured_s += dt
+                else:
+                    tally.drawn_as += drawn * dt
+            if dt <= 0 or not metered:
+                continue
+            for phase in over:
+                by_phase[phase] += dt
+            if over:
+                self.overload_s += dt
+            if peak is not None and peak > limit_a:
+                self.above_rating_s += dt
 
 
 def summarize(
