@@ -30,6 +30,7 @@ from loadbalancer.control.reasons import Reason
 from loadbalancer.errors import LoadBalancerError, UsageError
 from loadbalancer.review_read import (
     OVERLOAD_TOLERANCE_A,
+    CompactDecision,
     Record,
     TimedRecord,
     decision_facts,
@@ -490,6 +491,7 @@ class _Walk:
         for start_s, end_s, record in decision_intervals(records):
             if start_s > w1:
                 return
+            facts = record.facts if type(record) is CompactDecision else decision_facts(record)
             dt = min(end_s, w1) - max(start_s, w0)
             in_window = w0 <= start_s <= w1
             if in_window:
@@ -497,7 +499,7 @@ class _Walk:
             elif dt <= 0:
                 continue
             dt = max(dt, 0.0)
-            chargers, metered, over, peak = decision_facts(record)
+            chargers, metered, over, peak = facts
             for name, reason, setpoint, phases, drawn in chargers:
                 if only is not None and name != only:
                     continue

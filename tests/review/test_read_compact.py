@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loadbalancer import review_read
 from loadbalancer.review import summarize
 from loadbalancer.review_read import CompactDecision, LogContents, read_logs
 from tests.review.logs import THREE, at, decision, evening, event, startup, ts, write
@@ -176,3 +177,31 @@ def test_the_command_prints_what_the_whole_records_give(
         else format_summary(summary)
     )
     assert capsys.readouterr().out.strip() == expected
+
+
+@pytest.mark.parametrize("odd", [False, True])
+def test_a_large_plain_file_read_in_two_halves_gives_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd: bool
+) -> None:
+    """Split at any size: the second half is read in a forked process and shipped back (odd
+    lines included; a value msgpack cannot carry sends the file back to one process)."""
+    monkeypatch.setattr(review_read, "SPLIT_BYTES", 0)
+    halves: list[object] = []
+    read_halves = review_read._read_halves
+
+    def spy(path: Path, middle: int) -> object:
+        halves.append(result := read_halves(path, middle))
+        return result
+
+    monkeypatch.setattr(review_read, "_read_halves", spy)
+    records = evening()
+    lines = [json.dumps(r) for r in records]
+    if odd:  # in both halves
+        lines[10:10] = ["not json", json.dumps(event(5, "decision"))]
+        lines[-5:-5] = _odd_lines()
+    path = tmp_path / "decisions.jsonl"
+    path.write_text("\n".join(lines) + '\n{"ts": "2026-01-14T18:3')
+    compact = _same([path])
+    assert compact.unreadable_lines == (10 if odd else 1)
+    assert len(halves) == 1
+    assert (halves[0] is None) == odd  # the lone surrogate is not UTF-8: msgpack refuses it
