@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import io
 import json
 import multiprocessing
 import os
@@ -166,8 +167,8 @@ def _read_one(
     path: Path, records: list[TimedRecord], unreadable: int, first: str | None, decode: _Decode
 ) -> tuple[int, str | None]:
     """Append the records of one file; returns the updated unreadable count and first place."""
-    if decode is _decode_compact and (middle := _middle(path)) is not None:
-        halves = _read_halves(path, middle)
+    if decode is _decode_compact and (split := _middle(path)) is not None:
+        halves = _read_halves(path, *split)
         if halves is not None:
             records += halves[0]
             return unreadable + halves[1], first if first is not None else halves[2]
@@ -195,37 +196,63 @@ SPLIT_AT_PERCENT = 53
 BLOCK_BYTES = 1 << 20
 
 
-def _middle(path: Path) -> int | None:
-    """Where a large plain file is split (the start of a line near its middle), or None."""
+def _middle(path: Path) -> tuple[int, bytes | None] | None:
+    """Where a large file is split (the start of a line near its middle) and, for a gzip file,
+    its contents (a whole, sound stream only: anything else is read line by line); or None."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
+    data: bytes | None = None
     try:
         with open(path, "rb") as raw:
             size = os.fstat(raw.fileno()).st_size
-            if size < SPLIT_BYTES or raw.read(2) == GZIP_MAGIC:
+            if raw.read(2) == GZIP_MAGIC:
+                raw.seek(-4, os.SEEK_END)  # ISIZE: the size unpacked (modulo 4 GiB)
+                if not SPLIT_BYTES <= int.from_bytes(raw.read(4), "little") <= UNPACK_BYTES:
+                    return None
+                raw.seek(0)
+                data = gzip.decompress(raw.read())
+                size = len(data)
+                middle = data.find(b"\n", size * SPLIT_AT_PERCENT // 100) + 1
+            elif size < SPLIT_BYTES:
                 return None
-            raw.seek(size * SPLIT_AT_PERCENT // 100)
-            raw.readline()
-            middle = raw.tell()
-    except OSError:  # reported as the file is read
+            else:
+                raw.seek(size * SPLIT_AT_PERCENT // 100)
+                raw.readline()
+                middle = raw.tell()
+    except (OSError, EOFError, zlib.error):  # reported as the file is read line by line
         return None
-    return middle if middle < size else None
+    return (middle, data) if 0 < middle < size else None
 
 
-def _read_halves(path: Path, middle: int) -> tuple[list[TimedRecord], int, str | None] | None:
-    """The compact records of a plain file read in two halves at once, the unreadable count and
-    first place; None where that fails (the file is then read as a whole)."""
+#: a gzip file is unpacked in memory to be split only up to this size
+UNPACK_BYTES = 1 << 30
+#: the unpacked gzip file being read in halves (the forked process finds it here)
+_UNPACKED: bytes | None = None
+
+
+def _read_halves(
+    path: Path, middle: int, data: bytes | None
+) -> tuple[list[TimedRecord], int, str | None] | None:
+    """The compact records of a file read in two halves at once, the unreadable count and first
+    place; None where that fails (the file is then read as a whole)."""
+    global _UNPACKED
     try:
-        lines = 0
-        with open(path, "rb") as raw:
-            while (left := middle - raw.tell()) > 0:
-                lines += raw.read(min(left, BLOCK_BYTES)).count(b"\n")
+        if data is None:
+            lines = 0
+            with open(path, "rb") as raw:
+                while (left := middle - raw.tell()) > 0:
+                    lines += raw.read(min(left, BLOCK_BYTES)).count(b"\n")
+        else:
+            lines = data.count(b"\n", 0, middle)
+        _UNPACKED = data
         with multiprocessing.get_context("fork").Pool(1) as pool:
             later = pool.apply_async(_ship_range, (path, middle, lines + 1))
-            records, unreadable, first = _read_range(path, 0, 1, middle)
+            records, unreadable, first = _read_range(path, 0, 1, middle, data)
             shipped = msgspec.msgpack.decode(later.get(), type=_Shipment)
     except Exception:  # anything: the whole file is then read again, in one process
         return None
+    finally:
+        _UNPACKED = None
     for t_s, ts, chargers, facts, whole in shipped.records:
         if facts is None:
             assert whole is not None  # one or the other is shipped
@@ -252,7 +279,7 @@ class _Shipment(msgspec.Struct, array_like=True, gc=False):
 def _ship_range(path: Path, start: int, number: int) -> bytes:
     """:func:`_read_range` to the end of the file as a :class:`_Shipment` (msgpack: a tenth of the
     time pickle takes); a value msgpack cannot carry fails it, and the whole file is read again."""
-    records, unreadable, first = _read_range(path, start, number, None)
+    records, unreadable, first = _read_range(path, start, number, None, _UNPACKED)
     return msgspec.msgpack.encode(
         _Shipment(
             [
@@ -268,14 +295,15 @@ def _ship_range(path: Path, start: int, number: int) -> bytes:
 
 
 def _read_range(
-    path: Path, start: int, number: int, end: int | None
+    path: Path, start: int, number: int, end: int | None, data: bytes | None = None
 ) -> tuple[list[TimedRecord], int, str | None]:
     """The compact records of the lines from byte ``start`` (a line start, line ``number``) to
-    byte ``end`` (a line start; None: the end of the file), the unreadable count, first place."""
+    byte ``end`` (a line start; None: the end of the file), the unreadable count, first place;
+    of ``data`` where given (the file unpacked)."""
     records: list[TimedRecord] = []
     unreadable, first = 0, None
     carry = b""
-    with open(path, "rb") as raw:
+    with cast(IO[bytes], open(path, "rb") if data is None else io.BytesIO(data)) as raw:
         raw.seek(start)
         while True:
             size = BLOCK_BYTES if end is None else min(BLOCK_BYTES, end - raw.tell())

@@ -179,9 +179,10 @@ def test_the_command_prints_what_the_whole_records_give(
     assert capsys.readouterr().out.strip() == expected
 
 
+@pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("odd", [False, True])
-def test_a_large_plain_file_read_in_two_halves_gives_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd: bool
+def test_a_large_file_read_in_two_halves_gives_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd: bool, packed: bool
 ) -> None:
     """Split at any size: the second half is read in a forked process and shipped back (odd
     lines included; a value msgpack cannot carry sends the file back to one process)."""
@@ -189,8 +190,8 @@ def test_a_large_plain_file_read_in_two_halves_gives_the_same(
     halves: list[object] = []
     read_halves = review_read._read_halves
 
-    def spy(path: Path, middle: int) -> object:
-        halves.append(result := read_halves(path, middle))
+    def spy(path: Path, middle: int, data: bytes | None) -> object:
+        halves.append(result := read_halves(path, middle, data))
         return result
 
     monkeypatch.setattr(review_read, "_read_halves", spy)
@@ -200,7 +201,15 @@ def test_a_large_plain_file_read_in_two_halves_gives_the_same(
         lines[10:10] = ["not json", json.dumps(event(5, "decision"))]
         lines[-5:-5] = _odd_lines()
     path = tmp_path / "decisions.jsonl"
-    path.write_text("\n".join(lines) + '\n{"ts": "2026-01-14T18:3')
+    text = "\n".join(lines) + '\n{"ts": "2026-01-14T18:3'
+    if packed:
+        path = path.with_suffix(".jsonl.1.gz")
+        path.write_bytes(gzip.compress(text.encode()))
+        cut = tmp_path / "cut.jsonl.gz"  # cut off: read line by line, as it always was
+        cut.write_bytes(path.read_bytes()[:-30])
+        assert _same([cut]).unreadable_lines == (10 if odd else 1) and halves == []
+    else:
+        path.write_text(text)
     compact = _same([path])
     assert compact.unreadable_lines == (10 if odd else 1)
     assert len(halves) == 1
