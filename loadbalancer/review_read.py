@@ -226,6 +226,9 @@ def _middle(path: Path) -> tuple[int, bytes | None] | None:
 
 #: a gzip file is unpacked in memory to be split only up to this size
 UNPACK_BYTES = 1 << 30
+#: how long the second half may take before the file is read whole in one process instead
+#: (a month reads in a few seconds; a worker killed by the kernel would otherwise hang us)
+SECOND_HALF_TIMEOUT_S = 120.0
 #: the unpacked gzip file being read in halves (the forked process finds it here)
 _UNPACKED: bytes | None = None
 
@@ -248,7 +251,8 @@ def _read_halves(
         with multiprocessing.get_context("fork").Pool(1) as pool:
             later = pool.apply_async(_ship_range, (path, middle, lines + 1))
             records, unreadable, first = _read_range(path, 0, 1, middle, data)
-            shipped = msgspec.msgpack.decode(later.get(), type=_Shipment)
+            # a worker that dies never answers: after this long, read the file whole instead
+            shipped = msgspec.msgpack.decode(later.get(SECOND_HALF_TIMEOUT_S), type=_Shipment)
     except Exception:  # anything: the whole file is then read again, in one process
         return None
     finally:
