@@ -43,6 +43,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/parse.py
 	$(BIN)/python benchmarks/hdlc.py
 	$(BIN)/python benchmarks/reaction.py
+	$(BIN)/python benchmarks/log_summary.py
 	$(BIN)/loadbalancer simulate
 
 clean:

@@ -28,15 +28,18 @@ from typing import Any
 
 from loadbalancer.control.reasons import Reason
 from loadbalancer.errors import LoadBalancerError, UsageError
-from loadbalancer.review_read import Record, TimedRecord
+from loadbalancer.review_read import (
+    OVERLOAD_TOLERANCE_A,
+    CompactDecision,
+    Record,
+    TimedRecord,
+    decision_facts,
+)
 
 #: the voltage the energy estimate assumes on every phase (EN 50160 nominal, 230 V ± 10 %)
 NOMINAL_VOLTAGE_V = 230.0
 #: ampere-seconds on one phase at the nominal voltage, in kWh
 KWH_PER_AS = NOMINAL_VOLTAGE_V / 3.6e6
-#: a phase counts as over its allowed current above this (records keep milliamps; 10 mA of
-#: rounding noise is not an overload)
-OVERLOAD_TOLERANCE_A = 0.01
 #: a reason the service writes itself (not the core): the compliance watch paused the charger
 SETPOINT_IGNORED_PAUSE = "setpoint_ignored_pause"
 
@@ -464,7 +467,8 @@ class _Walk:
     def __init__(self, window: tuple[float, float], charger: str | None, rating_a: float | None):
         self.window = window
         self.charger = charger
-        self.rating_a = rating_a
+        #: a meter current above this is above the fuse rating
+        self.limit_a = math.inf if rating_a is None else rating_a + OVERLOAD_TOLERANCE_A
         self.tallies: dict[str, _Tally] = {}
         self.decisions = 0
         self.overload_s = 0.0
@@ -479,78 +483,48 @@ class _Walk:
         return tally
 
     def run(self, records: Sequence[TimedRecord]) -> None:
-        for start_s, end_s, record in decision_intervals(records):
-            if start_s > self.window[1]:
-                return
-            self._interval(start_s, end_s, record)
-
-    def _interval(self, start_s: float, end_s: float, record: Record) -> None:
-        """Integrate one decision in force from ``start_s`` to ``end_s``."""
+        """Integrate each decision in force over its interval, clipped to the window (one loop,
+        the per-charger part inline: it runs for every decision of the log)."""
         w0, w1 = self.window
-        dt = min(end_s, w1) - max(start_s, w0)
-        in_window = w0 <= start_s <= w1
-        if in_window:
-            self.decisions += 1
-        elif dt <= 0:
-            return
-        dt = max(dt, 0.0)
-        chargers = record.get("chargers")
-        if type(chargers) is list:
-            for entry in chargers:
-                if type(entry) is dict:
-                    self._charger(entry, dt, in_window)
-        meter = record.get("meter_a")
-        if dt <= 0 or type(meter) is not dict:
-            return
-        house, allowed = record.get("house_a"), record.get("allowed_a")
-        if type(house) is not dict or type(allowed) is not dict:
-            house = allowed = {}
-        over = above = False
-        limit_a = math.inf if self.rating_a is None else self.rating_a + OVERLOAD_TOLERANCE_A
-        for phase, meter_a in meter.items():
-            try:
-                if meter_a > house[phase] + allowed[phase] + OVERLOAD_TOLERANCE_A:
-                    self.overload_by_phase[phase] += dt
-                    over = True
-                if meter_a > limit_a:
-                    above = True
-            except KeyError:  # a phase without a house or allowed figure: still the rating
-                above = above or (type(meter_a) in (int, float) and meter_a > limit_a)
-            except TypeError:  # unknown (stale meter: null) or not a number
-                pass
-        if over:
-            self.overload_s += dt
-        if above:
-            self.above_rating_s += dt
-
-    def _charger(self, entry: dict[str, Any], dt: float, in_window: bool) -> None:
-        name = entry.get("name")
-        if type(name) is not str or (self.charger is not None and name != self.charger):
-            return
-        tally = self.tallies.get(name) or self.tally(name)
-        if in_window:
-            reason = entry.get("reason")
-            tally.reasons[reason if type(reason) is str else "unknown"] += 1
-        setpoint = entry.get("setpoint_a")
-        if dt <= 0 or not (type(setpoint) is float or type(setpoint) is int):
-            return
-        key = self._keys.get(setpoint)
-        if key is None:
-            key = self._keys[setpoint] = limit_key(setpoint)
-        tally.time_at_limit_s[key] += dt
-        phases = entry.get("phases")
-        tally.offered_as += setpoint * (len(phases) if type(phases) is list and phases else 1) * dt
-        measured = entry.get("measured_a")
-        drawn = None
-        if type(measured) is list and measured:
-            try:
-                drawn = float(sum(measured))
-            except TypeError:
-                drawn = sum(x for x in map(_num, measured) if x is not None)
-        if drawn is None:
-            tally.unmeasured_s += dt
-        else:
-            tally.drawn_as += drawn * dt
+        only, limit_a, keys = self.charger, self.limit_a, self._keys
+        tallies, by_phase = self.tallies, self.overload_by_phase
+        for start_s, end_s, record in decision_intervals(records):
+            if start_s > w1:
+                return
+            facts = record.facts if type(record) is CompactDecision else decision_facts(record)
+            dt = min(end_s, w1) - max(start_s, w0)
+            in_window = w0 <= start_s <= w1
+            if in_window:
+                self.decisions += 1
+            elif dt <= 0:
+                continue
+            dt = max(dt, 0.0)
+            chargers, metered, over, peak = facts
+            for name, reason, setpoint, phases, drawn in chargers:
+                if only is not None and name != only:
+                    continue
+                tally = tallies.get(name) or self.tally(name)
+                if in_window:
+                    tally.reasons[reason] += 1
+                if dt <= 0 or setpoint is None:
+                    continue
+                key = keys.get(setpoint)
+                if key is None:
+                    key = keys[setpoint] = limit_key(setpoint)
+                tally.time_at_limit_s[key] += dt
+                tally.offered_as += setpoint * phases * dt
+                if drawn is None:
+                    tally.unmeasured_s += dt
+                else:
+                    tally.drawn_as += drawn * dt
+            if dt <= 0 or not metered:
+                continue
+            for phase in over:
+                by_phase[phase] += dt
+            if over:
+                self.overload_s += dt
+            if peak is not None and peak > limit_a:
+                self.above_rating_s += dt
 
 
 def summarize(

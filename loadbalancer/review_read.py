@@ -5,19 +5,29 @@ meaning to :mod:`loadbalancer.review`. A line that is not a JSON object with a `
 with a UTC offset) and an ``event`` is skipped and counted, with the first such place kept for
 the one line the command prints; a torn last line (the service was killed mid-write) is one
 of those. Every other field is left as written, unknown ones included.
+
+For the summary alone the records can be read ``compact``: each decision is decoded (msgspec,
+into only the fields the summary reads) to the few facts the summary counts, and a large plain
+file is read in two halves at once; any line that way does not take is read as above.
 """
 
 from __future__ import annotations
 
 import gc
 import gzip
+import io
 import json
+import multiprocessing
+import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, cast
+
+import msgspec
 
 from loadbalancer.errors import UsageError
 
@@ -69,28 +79,38 @@ def timed(record: object) -> TimedRecord | None:
     return None if seconds is None else (seconds, record)
 
 
-#: POSIX seconds at the start of a minute, by ``YYYY-MM-DDTHH:MM`` + UTC offset
-_MINUTES: dict[str, float | None] = {}
-#: a year of minutes, a few tens of MB at most
-MINUTES_KEPT = 600_000
+#: POSIX seconds at the start of an hour, by ``YYYY-MM-DDTHH`` + UTC offset
+_HOURS: dict[str, float | None] = {}
+#: a few years of hours, a few MB at most
+HOURS_KEPT = 50_000
+#: seconds into the hour at the start of each minute, by ``MM``
+_MINUTE_S = {f"{minute:02d}": minute * 60 for minute in range(60)}
 
 
 def _posix_s(ts: str) -> float | None:
     """``ts`` as POSIX seconds; None when it is not ISO 8601 with an offset (SPEC §6.2).
 
     The service's form (``2026-01-14T18:00:10.012+01:00``) takes a fast path: the start of its
-    minute is looked up, the seconds added; a month has 43 200 minutes, 260 000 records.
+    hour is looked up, the minutes and seconds added (whole seconds, exact until the
+    milliseconds); a month has 720 hours, 260 000 records.
     """
-    if len(ts) == 29 and ts[16] == ":" and ts[19] == "." and ts[23] in "+-":
-        minute = ts[:16] + ts[23:]
-        start_s = _MINUTES.get(minute)
+    if len(ts) == 29 and ts[13] == ":" and ts[16] == ":" and ts[19] == "." and ts[23] in "+-":
+        hour = ts[:13] + ts[23:]
+        start_s = _HOURS.get(hour)
         if start_s is None:
-            if len(_MINUTES) > MINUTES_KEPT:
-                _MINUTES.clear()
-            start_s = _MINUTES[minute] = _parse_iso(ts[:16] + ":00" + ts[23:])
-        second = ts[17:19]
-        if start_s is not None and second.isdigit() and second < "60" and ts[20:23].isdigit():
-            return start_s + int(second) + int(ts[20:23]) / 1000
+            if len(_HOURS) > HOURS_KEPT:
+                _HOURS.clear()
+            start_s = _HOURS[hour] = _parse_iso(ts[:13] + ":00:00" + ts[23:])
+        minute_s = _MINUTE_S.get(ts[14:16])
+        second, milli = ts[17:19], ts[20:23]
+        if (
+            start_s is not None
+            and minute_s is not None
+            and second.isdigit()
+            and second < "60"
+            and milli.isdigit()
+        ):
+            return start_s + minute_s + int(second) + int(milli) / 1000
     return _parse_iso(ts)
 
 
@@ -104,22 +124,30 @@ def _parse_iso(ts: str) -> float | None:
     return stamp.timestamp()
 
 
-def read_logs(paths: Iterable[str | Path]) -> LogContents:
-    """Every record of ``paths`` (any order), sorted by ``ts``; a missing file is a usage error."""
+def read_logs(paths: Iterable[str | Path], *, compact: bool = False) -> LogContents:
+    """Every record of ``paths`` (any order), sorted by ``ts``; a missing file is a usage error.
+
+    ``compact``: each decision comes as a :class:`CompactDecision` that keeps only ``ts``,
+    ``event``, the charger names and the :data:`DecisionFacts` the summary counts, read by a fast
+    decoder (the summary of a month then takes a fraction of the time and memory). A line the fast
+    decoder does not take is read as without ``compact``, and counted as unreadable only if that
+    fails too; any record other than a decision comes whole.
+    """
     records: list[TimedRecord] = []
     unreadable = 0
     first: str | None = None
+    decode = _decode_compact if compact else _decode
     # hundreds of thousands of small dicts that all stay alive: the cyclic collector would scan
     # them again and again while they are made (three times the parse time) and find nothing
     collecting = gc.isenabled()
     gc.disable()
     try:
         for path in paths:
-            unreadable, first = _read_one(Path(path), records, unreadable, first)
+            unreadable, first = _read_one(Path(path), records, unreadable, first, decode)
     finally:
         if collecting:
             gc.enable()
-    records.sort(key=_time)  # stable: records of the same instant keep their file order
+    records.sort(key=itemgetter(0))  # stable: records of the same instant keep their file order
     return LogContents(records, unreadable, first)
 
 
@@ -128,23 +156,169 @@ def read_logs(paths: Iterable[str | Path]) -> LogContents:
 CHUNK_LINES = 2000
 
 
+#: decodes a chunk of ``(line number, line)`` of a file into records (appended), returns the
+#: updated unreadable count and first unreadable place
+_Decode = Callable[
+    [Path, list[tuple[int, bytes]], list[TimedRecord], int, str | None], tuple[int, str | None]
+]
+
+
 def _read_one(
-    path: Path, records: list[TimedRecord], unreadable: int, first: str | None
+    path: Path, records: list[TimedRecord], unreadable: int, first: str | None, decode: _Decode
 ) -> tuple[int, str | None]:
     """Append the records of one file; returns the updated unreadable count and first place."""
+    if decode is _decode_compact and (split := _middle(path)) is not None:
+        halves = _read_halves(path, *split)
+        if halves is not None:
+            records += halves[0]
+            return unreadable + halves[1], first if first is not None else halves[2]
     chunk: list[tuple[int, bytes]] = []
     for number, line in _lines(path):
         if line is _UNREADABLE:
-            unreadable, first = _decode(path, chunk, records, unreadable, first)
+            unreadable, first = decode(path, chunk, records, unreadable, first)
             chunk = []
             unreadable += 1
             first = first if first is not None else f"{path}:{number}"
         elif line.strip():
             chunk.append((number, line))
             if len(chunk) == CHUNK_LINES:
-                unreadable, first = _decode(path, chunk, records, unreadable, first)
+                unreadable, first = decode(path, chunk, records, unreadable, first)
                 chunk = []
-    return _decode(path, chunk, records, unreadable, first)
+    return decode(path, chunk, records, unreadable, first)
+
+
+#: a plain log this large is read compact in two halves at once, the second in a forked process
+#: (a month is 120 MB; the machines it runs on have two cores or more)
+SPLIT_BYTES = 32_000_000
+#: where it is split: the second half's process also packs its records to send them
+SPLIT_AT_PERCENT = 53
+#: bytes read at once from one half
+BLOCK_BYTES = 1 << 20
+
+
+def _middle(path: Path) -> tuple[int, bytes | None] | None:
+    """Where a large file is split (the start of a line near its middle) and, for a gzip file,
+    its contents (a whole, sound stream only: anything else is read line by line); or None."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    data: bytes | None = None
+    try:
+        with open(path, "rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            if raw.read(2) == GZIP_MAGIC:
+                raw.seek(-4, os.SEEK_END)  # ISIZE: the size unpacked (modulo 4 GiB)
+                if not SPLIT_BYTES <= int.from_bytes(raw.read(4), "little") <= UNPACK_BYTES:
+                    return None
+                raw.seek(0)
+                data = gzip.decompress(raw.read())
+                size = len(data)
+                middle = data.find(b"\n", size * SPLIT_AT_PERCENT // 100) + 1
+            elif size < SPLIT_BYTES:
+                return None
+            else:
+                raw.seek(size * SPLIT_AT_PERCENT // 100)
+                raw.readline()
+                middle = raw.tell()
+    except (OSError, EOFError, zlib.error):  # reported as the file is read line by line
+        return None
+    return (middle, data) if 0 < middle < size else None
+
+
+#: a gzip file is unpacked in memory to be split only up to this size
+UNPACK_BYTES = 1 << 30
+#: how long the second half may take before the file is read whole in one process instead
+#: (a month reads in a few seconds; a worker killed by the kernel would otherwise hang us)
+SECOND_HALF_TIMEOUT_S = 120.0
+#: the unpacked gzip file being read in halves (the forked process finds it here)
+_UNPACKED: bytes | None = None
+
+
+def _read_halves(
+    path: Path, middle: int, data: bytes | None
+) -> tuple[list[TimedRecord], int, str | None] | None:
+    """The compact records of a file read in two halves at once, the unreadable count and first
+    place; None where that fails (the file is then read as a whole)."""
+    global _UNPACKED
+    try:
+        if data is None:
+            lines = 0
+            with open(path, "rb") as raw:
+                while (left := middle - raw.tell()) > 0:
+                    lines += raw.read(min(left, BLOCK_BYTES)).count(b"\n")
+        else:
+            lines = data.count(b"\n", 0, middle)
+        _UNPACKED = data
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            later = pool.apply_async(_ship_range, (path, middle, lines + 1))
+            records, unreadable, first = _read_range(path, 0, 1, middle, data)
+            # a worker that dies never answers: after this long, read the file whole instead
+            shipped = msgspec.msgpack.decode(later.get(SECOND_HALF_TIMEOUT_S), type=_Shipment)
+    except Exception:  # anything: the whole file is then read again, in one process
+        return None
+    finally:
+        _UNPACKED = None
+    for t_s, ts, chargers, facts, whole in shipped.records:
+        if facts is None:
+            assert whole is not None  # one or the other is shipped
+            records.append((t_s, whole))
+        else:
+            record = CompactDecision(ts=ts, event="decision", chargers=chargers)
+            record.facts = facts
+            records.append((t_s, record))
+    more_first = shipped.first
+    return records, unreadable + shipped.unreadable, first if first is not None else more_first
+
+
+class _Shipment(msgspec.Struct, array_like=True, gc=False):
+    """The second half's records as its process sends them: ``(time, ts, chargers, facts, None)``
+    for a compact decision, ``(time, "", [], None, record)`` for a record read whole."""
+
+    records: list[
+        tuple[float, str, list[dict[str, str]], DecisionFacts | None, dict[str, Any] | None]
+    ]
+    unreadable: int
+    first: str | None
+
+
+def _ship_range(path: Path, start: int, number: int) -> bytes:
+    """:func:`_read_range` to the end of the file as a :class:`_Shipment` (msgpack: a tenth of the
+    time pickle takes); a value msgpack cannot carry fails it, and the whole file is read again."""
+    records, unreadable, first = _read_range(path, start, number, None, _UNPACKED)
+    return msgspec.msgpack.encode(
+        _Shipment(
+            [
+                (t_s, "", [], None, record)
+                if type(record) is not CompactDecision
+                else (t_s, record["ts"], record["chargers"], record.facts, None)
+                for t_s, record in records
+            ],
+            unreadable,
+            first,
+        )
+    )
+
+
+def _read_range(
+    path: Path, start: int, number: int, end: int | None, data: bytes | None = None
+) -> tuple[list[TimedRecord], int, str | None]:
+    """The compact records of the lines from byte ``start`` (a line start, line ``number``) to
+    byte ``end`` (a line start; None: the end of the file), the unreadable count, first place;
+    of ``data`` where given (the file unpacked)."""
+    records: list[TimedRecord] = []
+    unreadable, first = 0, None
+    carry = b""
+    with cast(IO[bytes], open(path, "rb") if data is None else io.BytesIO(data)) as raw:
+        raw.seek(start)
+        while True:
+            size = BLOCK_BYTES if end is None else min(BLOCK_BYTES, end - raw.tell())
+            block = raw.read(size) if size > 0 else b""
+            lines = (carry + block).split(b"\n")
+            carry = lines.pop() if block else b""  # the last line goes on in the next block
+            chunk = [(n, line) for n, line in enumerate(lines, number) if line.strip()]
+            number += len(lines)
+            unreadable, first = _decode_compact(path, chunk, records, unreadable, first)
+            if not block:
+                return records, unreadable, first
 
 
 def _decode(
@@ -176,8 +350,184 @@ def _decode(
     return unreadable, first
 
 
-def _time(record: TimedRecord) -> float:
-    return record[0]
+# ---- the compact reading: what the summary counts of each decision ------------------------------
+
+#: a phase counts as over its allowed current above this (records keep milliamps; 10 mA of
+#: rounding noise is not an overload)
+OVERLOAD_TOLERANCE_A = 0.01
+
+#: of one charger entry with a name: ``(name, reason, set-point, phases, drawn)``; the reason
+#: ``unknown`` where it is not text, the set-point None where it is not a number, phases the
+#: number of phases the set-point is offered on (1 where not given), drawn the sum of the measured
+#: currents (None where none is measured)
+ChargerFacts = tuple[str, str, float | None, int, float | None]
+#: of one decision: ``(chargers, metered, over, peak)``; metered False where ``meter_a`` is not an
+#: object (nothing site-wide to count), over the phases above their allowed current, peak the
+#: highest meter current that is compared with the fuse rating (None where there is none)
+DecisionFacts = tuple[tuple[ChargerFacts, ...], bool, tuple[str, ...], float | None]
+
+
+class CompactDecision(dict[str, Any]):
+    """A decision read with ``compact``: ``ts``, ``event`` and the names of its ``chargers``,
+    and in :attr:`facts` what the summary counts of it."""
+
+    __slots__ = ("facts",)
+
+    facts: DecisionFacts
+
+
+def charger_facts(
+    name: str, reason: object, setpoint: object, phases: object, measured: object
+) -> ChargerFacts:
+    """The facts of one charger entry from its fields as decoded (anything, defensively)."""
+    drawn: float | None = None
+    if type(measured) is list and measured:
+        try:
+            drawn = float(sum(measured))
+        except TypeError:
+            drawn = sum(float(x) for x in measured if _is_number(x))
+    return (
+        name,
+        reason if type(reason) is str else "unknown",
+        setpoint if type(setpoint) is float or type(setpoint) is int else None,
+        len(phases) if type(phases) is list and phases else 1,
+        drawn,
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, float | int) and not isinstance(value, bool)
+
+
+def site_facts(meter: object, house: object, allowed: object) -> tuple[bool, tuple[str, ...], Any]:
+    """``(metered, over, peak)`` of a decision from its fields as decoded."""
+    if type(meter) is not dict:
+        return False, (), None
+    if type(house) is not dict or type(allowed) is not dict:
+        house = allowed = {}
+    over: list[str] = []
+    peak: Any = None
+    for phase, meter_a in meter.items():
+        try:
+            if meter_a > house[phase] + allowed[phase] + OVERLOAD_TOLERANCE_A:
+                over.append(phase)
+        except KeyError:  # a phase without a house or allowed figure: still the rating
+            if type(meter_a) not in (int, float):
+                continue
+        except TypeError:  # unknown (stale meter: null) or not a number
+            continue
+        if meter_a == meter_a and (peak is None or meter_a > peak):  # NaN is above nothing
+            peak = meter_a
+    return True, tuple(over), peak
+
+
+def decision_facts(record: Record) -> DecisionFacts:
+    """The facts of a decision record as written (or of a :class:`CompactDecision`)."""
+    if type(record) is CompactDecision:
+        return record.facts
+    chargers = record.get("chargers")
+    entries = (
+        tuple(
+            charger_facts(
+                name,
+                entry.get("reason"),
+                entry.get("setpoint_a"),
+                entry.get("phases"),
+                entry.get("measured_a"),
+            )
+            for entry in chargers
+            if type(entry) is dict and type(name := entry.get("name")) is str
+        )
+        if type(chargers) is list
+        else ()
+    )
+    return (
+        entries,
+        *site_facts(record.get("meter_a"), record.get("house_a"), record.get("allowed_a")),
+    )
+
+
+class _Charger(msgspec.Struct, gc=False):
+    """The fields of a charger entry the summary reads (any others are skipped)."""
+
+    name: str
+    reason: Any = None
+    setpoint_a: Any = None
+    phases: Any = None
+    measured_a: Any = None
+
+
+class _Line(msgspec.Struct, gc=False):
+    """The fields of a record the summary reads of a decision (any others are skipped)."""
+
+    ts: str
+    event: str
+    meter_a: Any = None
+    house_a: Any = None
+    allowed_a: Any = None
+    chargers: list[_Charger] | None = None
+
+
+_CHUNK_DECODER = msgspec.json.Decoder(list[_Line])
+_LINE_DECODER = msgspec.json.Decoder(_Line)
+#: the ``chargers`` of compact decisions with the same names, shared (nothing changes them)
+_NAMES: dict[tuple[str, ...], list[dict[str, str]]] = {}
+
+
+def _decode_compact(
+    path: Path,
+    chunk: list[tuple[int, bytes]],
+    records: list[TimedRecord],
+    unreadable: int,
+    first: str | None,
+) -> tuple[int, str | None]:
+    """Decode a chunk of lines into compact decisions, in order; a line the fast decoder does not
+    take, and every record but a decision, is read as :func:`parse_record` reads it."""
+    if not chunk:
+        return unreadable, first
+    try:
+        decoded = _CHUNK_DECODER.decode(b"[" + b",".join(line for _, line in chunk) + b"]")
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        decoded = []
+    lines: list[_Line | None] = list(decoded)
+    if len(lines) != len(chunk):
+        lines = []
+        for _, raw in chunk:
+            try:
+                lines.append(_LINE_DECODER.decode(raw))
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                lines.append(None)
+    names_by = _NAMES
+    append = records.append
+    for (number, raw), line in zip(chunk, lines, strict=True):
+        seconds = None if line is None or line.event != "decision" else _posix_s(line.ts)
+        if line is None or seconds is None:
+            one = parse_record(raw)  # not a decision, or not one the fast decoder takes
+            if one is None:
+                unreadable += 1
+                first = first if first is not None else f"{path}:{number}"
+            else:
+                append(one)
+            continue
+        entries = line.chargers
+        facts: tuple[ChargerFacts, ...] = ()
+        names: list[dict[str, str]] = []
+        if entries:
+            facts = tuple(
+                [
+                    charger_facts(c.name, c.reason, c.setpoint_a, c.phases, c.measured_a)
+                    for c in entries
+                ]
+            )
+            key = tuple([c.name for c in entries])
+            found = names_by.get(key)
+            if found is None:
+                found = names_by[key] = [{"name": name} for name in key]
+            names = found
+        record = CompactDecision(ts=line.ts, event="decision", chargers=names)
+        record.facts = (facts, *site_facts(line.meter_a, line.house_a, line.allowed_a))
+        append((seconds, record))
+    return unreadable, first
 
 
 #: stands for the rest of a compressed file that is cut off or corrupt
