@@ -79,23 +79,14 @@ async def test_notify_ready_watchdog_and_sigterm_to_safe_current(tmp_path: Path)
     loop = asyncio.get_running_loop()
     try:
         await meter.wait_for_client(15)
-        received: list[str] = []
         # no READY before the first valid telegram
         await asyncio.sleep(1.0)
-        while True:
-            try:
-                received.append(notify.recv(4096).decode())
-            except BlockingIOError:
-                break
+        received = _drain(notify)
         assert not any("READY=1" in m for m in received)
         for i in range(8):
             await meter.send(telegram(i))
             await asyncio.sleep(0.3)
-        while True:
-            try:
-                received.append(notify.recv(4096).decode())
-            except BlockingIOError:
-                break
+        received += _drain(notify)
         assert any(m.startswith("READY=1") for m in received), received
         assert received.count("WATCHDOG=1") >= 2
         await wait_for(lambda: emulator.box.setpoint_a > 6.0, 10)
