@@ -8,9 +8,10 @@ service (a failsafe the box cannot keep, a fuse margin of 0) are returned as war
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from loadbalancer.chargers.profile import ChargerProfile, load_profile
 from loadbalancer.control.config import (
@@ -27,6 +28,8 @@ from loadbalancer.meter.options import ParserOptions
 from loadbalancer.meter.parsers import PROTOCOLS
 from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
 from loadbalancer.yamlcheck import YamlReader, read_yaml_file
+
+T = TypeVar("T")
 
 #: the charger falls back to its safe current after this long without us (control.md §6)
 DEFAULT_FAILSAFE_TIMEOUT_S = 60.0
@@ -214,14 +217,7 @@ class _SiteReader(YamlReader):
     def fuse(self, value: object) -> FuseProfile:
         if isinstance(value, dict):
             return fuse_profile_from_mapping(value, source=f"{self.file}: fuse")
-        ref = self.text(value, "fuse")
-        path = self.base / ref
-        try:
-            return load_fuse_profile(str(path) if path.is_file() else ref)
-        except ConfigError as exc:
-            if exc.file == ref and not exc.key_path:  # not a bundled name, not a file
-                raise self.fail("fuse", exc.problem) from exc
-            raise
+        return self.referenced(load_fuse_profile, self.text(value, "fuse"), "fuse")
 
     def chargers(
         self, value: object, fuse: FuseProfile, safe_a: float
@@ -274,7 +270,7 @@ class _SiteReader(YamlReader):
         )
         name = self.text(raw["name"], f"{path}.name")
         profile_ref = self.text(raw["profile"], f"{path}.profile")
-        profile = self.profile(profile_ref, f"{path}.profile")
+        profile = self.referenced(load_profile, profile_ref, f"{path}.profile")
         host = self.text(raw["host"], f"{path}.host")
         port = self.integer(raw.get("port", profile.transport.port), f"{path}.port", 1, 65535)
         unit_id = self.integer(
@@ -328,12 +324,14 @@ class _SiteReader(YamlReader):
         )
         return ChargerConfig(name, profile, profile_ref, host, port, unit_id, spec)
 
-    def profile(self, ref: str, path: str) -> ChargerProfile:
+    def referenced(self, load: Callable[[str], T], ref: str, path: str) -> T:
+        """A profile named at ``path``: a file beside the site file, else a bundled name. A name
+        that is neither is this key's error; an error inside the file names that file."""
         local = self.base / ref
         try:
-            return load_profile(str(local) if local.is_file() else ref)
+            return load(str(local) if local.is_file() else ref)
         except ConfigError as exc:
-            if exc.file == ref and not exc.key_path:
+            if exc.file == ref and not exc.key_path:  # not a bundled name, not a file
                 raise self.fail(path, exc.problem) from exc
             raise
 
