@@ -81,12 +81,12 @@ async def test_notify_ready_watchdog_and_sigterm_to_safe_current(tmp_path: Path)
         await meter.wait_for_client(15)
         # no READY before the first valid telegram
         await asyncio.sleep(1.0)
-        received = _drain(notify)
+        received = drain(notify)
         assert not any("READY=1" in m for m in received)
         for i in range(8):
             await meter.send(telegram(i))
             await asyncio.sleep(0.3)
-        received += _drain(notify)
+        received += drain(notify)
         assert any(m.startswith("READY=1") for m in received), received
         assert received.count("WATCHDOG=1") >= 2
         await wait_for(lambda: emulator.box.setpoint_a > 6.0, 10)
@@ -97,7 +97,7 @@ async def test_notify_ready_watchdog_and_sigterm_to_safe_current(tmp_path: Path)
         assert emulator.box.setpoint_a == 6.0
         (shutdown,) = records(log, "shutdown")
         assert shutdown["chargers"] == {"carport": 6.0}
-        stopping = [m for m in _drain(notify) if m.startswith("STOPPING=1")]
+        stopping = [m for m in drain(notify) if m.startswith("STOPPING=1")]
         assert stopping
     finally:
         if process.returncode is None:
@@ -109,7 +109,7 @@ async def test_notify_ready_watchdog_and_sigterm_to_safe_current(tmp_path: Path)
         notify.close()
 
 
-def _drain(sock: socket.socket) -> list[str]:
+def drain(sock: socket.socket) -> list[str]:
     out = []
     while True:
         try:
