@@ -63,17 +63,21 @@ def test_appends_to_an_existing_log_with_a_torn_last_line(tmp_path: Path) -> Non
     assert lines[-1].startswith('{"ts"') and json.loads(lines[-1])["event"] == "startup"
 
 
+def healthy(log: DecisionLog) -> bool:
+    return log.healthy  # read afresh each time (mypy would narrow the property)
+
+
 class FlakySink(LineSink):
     """The real file sink, with a write error switched on and off (a full disk, an I/O error)."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
-        self.error: int | None = None
+        self.fail_with: int | None = None
         self.reopened = 0
 
     def write_line(self, line: str) -> None:
-        if self.error is not None:
-            raise OSError(self.error, os.strerror(self.error))
+        if self.fail_with is not None:
+            raise OSError(self.fail_with, os.strerror(self.fail_with))
         super().write_line(line)
 
     def reopen(self) -> None:
@@ -88,21 +92,21 @@ def test_a_write_error_drops_and_counts_records_says_so_once_and_resumes(tmp_pat
     said: list[str] = []
     log = DecisionLog(sink, wall_clock=lambda: T, mono_clock=lambda: now[0], report=said.append)
     assert log.record("startup")
-    sink.error = errno.ENOSPC
+    sink.fail_with = errno.ENOSPC
     assert not log.record("decision", n=1)  # no exception: control must go on
-    assert not log.healthy and log.error == os.strerror(errno.ENOSPC)
+    assert not healthy(log) and log.error == os.strerror(errno.ENOSPC)
     for n in range(2, 5):
         now[0] += 0.1
         assert not log.record("decision", n=n)
     assert len(said) == 1 and "cannot write" in said[0] and "control goes on" in said[0]
     # within the back-off the file is not even tried: a full disk is not hammered
     assert sink.reopened == 1
-    sink.error = None  # space again
+    sink.fail_with = None  # space again
     now[0] += 0.1
     assert not log.record("decision", n=5)  # still within the first back-off
     now[0] = 100.0 + LOG_RETRY_FIRST_S + 0.01
     assert log.record("decision", n=6)
-    assert log.healthy and log.error == ""
+    assert healthy(log) and log.error == ""
     assert len(said) == 2 and "writing again (5 record(s) dropped" in said[1]
     log.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
@@ -117,7 +121,7 @@ def test_the_retry_backs_off_while_the_disk_stays_full(tmp_path: Path) -> None:
     sink = FlakySink(str(tmp_path / "decisions.jsonl"))
     now = [0.0]
     log = DecisionLog(sink, wall_clock=lambda: T, mono_clock=lambda: now[0], report=lambda _: None)
-    sink.error = errno.EIO
+    sink.fail_with = errno.EIO
     tried_at = []
     for step in range(400):  # 40 s of records every 0.1 s
         now[0] = step * 0.1
@@ -137,15 +141,15 @@ def test_the_file_is_opened_by_the_first_record_and_a_failure_there_is_not_fatal
     said: list[str] = []
     log = DecisionLog(LineSink(str(missing)), mono_clock=lambda: 0.0, report=said.append)
     assert not log.record("startup")  # today's start died here: FileNotFoundError
-    assert not log.healthy and len(said) == 1 and "No such file" in said[0]
+    assert not healthy(log) and len(said) == 1 and "No such file" in said[0]
 
 
 def test_reopen_tries_a_failed_log_at_once(tmp_path: Path) -> None:
     sink = FlakySink(str(tmp_path / "decisions.jsonl"))
     log = DecisionLog(sink, mono_clock=lambda: 0.0, report=lambda _: None)
-    sink.error = errno.EROFS
+    sink.fail_with = errno.EROFS
     log.record("decision")
-    sink.error = None
+    sink.fail_with = None
     assert not log.record("decision")  # the back-off
     log.reopen()  # SIGHUP
-    assert log.record("decision") and log.healthy
+    assert log.record("decision") and healthy(log)

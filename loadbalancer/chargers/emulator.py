@@ -64,6 +64,11 @@ class _Handler(ServerRequestHandler):
         super().__init__(owner, trace_packet, trace_pdu, trace_connect)  # type: ignore[no-untyped-call]
         self.faults = faults
 
+    async def handle_request(self) -> None:
+        if self.faults.delay_s > 0:  # once per request (the action may run twice for one write)
+            await asyncio.sleep(self.faults.delay_s)
+        await super().handle_request()  # type: ignore[no-untyped-call]
+
     def server_send(self, pdu: Any, addr: Any) -> None:
         if self.faults.silent:
             return
@@ -193,8 +198,6 @@ class ChargerEmulator:
     ) -> ExcCodes | None:
         if self.faults.silent:
             return None  # a hung box: nothing happens, nothing is answered
-        if self.faults.delay_s > 0:
-            await asyncio.sleep(self.faults.delay_s)
         self.requests += 1
         self.box.request(self.clock())
         if function_code in _WRITE_CODES:
