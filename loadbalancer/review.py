@@ -28,12 +28,14 @@ from typing import Any
 
 from loadbalancer.control.reasons import Reason
 from loadbalancer.errors import LoadBalancerError, UsageError
+from loadbalancer.meter.rejections import reason_kind
 from loadbalancer.review_read import (
     OVERLOAD_TOLERANCE_A,
     CompactDecision,
     Record,
     TimedRecord,
     decision_facts,
+    finite,
 )
 
 #: the voltage the energy estimate assumes on every phase (EN 50160 nominal, 230 V ± 10 %)
@@ -84,10 +86,8 @@ _CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
 
 
 def _num(value: object) -> float | None:
-    """A JSON number as float; anything else (null, text, true) is unknown."""
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        return float(value)
-    return None
+    """A JSON number as float; anything else (null, text, true, inf, 10**400) is unknown."""
+    return finite(value)
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -148,6 +148,23 @@ def parse_when(text: str, records: Sequence[TimedRecord], option: str) -> float:
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=zone)
     return stamp.timestamp()
+
+
+#: a log without ``mono_s`` (before it was written): a step of the wall clock longer than this
+#: between two records is taken as the clock being set, not as time that passed
+MAX_WALL_STEP_S = 86400.0
+
+
+def elapsed_s(start: TimedRecord, end: TimedRecord) -> float:
+    """The seconds from one record to a later one: by ``mono_s`` where both carry it (a step of
+    the wall clock in between, a Pi without a real-time clock that set its time, is not time),
+    else by ``ts``, at most :data:`MAX_WALL_STEP_S`. A ``startup`` may follow a reboot, where the
+    monotonic clock starts anew: the time up to one is taken from ``ts``."""
+    if end[1]["event"] != "startup":
+        m0, m1 = start[1].get("mono_s"), end[1].get("mono_s")
+        if type(m0) is float and type(m1) is float and 0.0 <= m1 - m0 < math.inf:
+            return m1 - m0
+    return min(end[0] - start[0], MAX_WALL_STEP_S)
 
 
 def clock(t_s: float, zone: tzinfo, *, date: bool = False) -> str:
@@ -246,43 +263,47 @@ class Episodes:
 
 def find_episodes(records: Sequence[TimedRecord]) -> Episodes:
     """Meter fallbacks and per charger outages; a restart or a shutdown ends every episode."""
-    end_s = records[-1][0] if records else 0.0
     fallbacks: list[Episode] = []
     outages: dict[str, list[Episode]] = {}
-    stale: tuple[float, str] | None = None
-    offline: dict[str, tuple[float, str]] = {}
-    for t_s, record in records:
+    stale: tuple[TimedRecord, str] | None = None
+    offline: dict[str, tuple[TimedRecord, str]] = {}
+
+    def episode(start: TimedRecord, end: TimedRecord, ended: bool, detail: str) -> Episode:
+        return Episode(start[0], start[0] + elapsed_s(start, end), ended, detail)
+
+    for item in records:
+        record = item[1]
         event = record["event"]
         if event == "meter_stale" and stale is None:
             age = _num(record.get("meter_age_s"))
             stale = (
-                t_s,
+                item,
                 "no telegram yet" if age is None else f"no valid telegram for {age:.0f} s",
             )
         elif event == "meter_recovered" and stale is not None:
-            fallbacks.append(Episode(stale[0], t_s, True, stale[1]))
+            fallbacks.append(episode(stale[0], item, True, stale[1]))
             stale = None
         elif event == "charger_offline":
             name = record.get("charger")
             if isinstance(name, str) and name not in offline:
                 error = record.get("error")
-                offline[name] = (t_s, error if isinstance(error, str) else "")
+                offline[name] = (item, error if isinstance(error, str) else "")
         elif event == "charger_online":
             name = record.get("charger")
             if isinstance(name, str) and name in offline:
-                start_s, error = offline.pop(name)
-                outages.setdefault(name, []).append(Episode(start_s, t_s, True, error))
+                start, error = offline.pop(name)
+                outages.setdefault(name, []).append(episode(start, item, True, error))
         elif event in ("startup", "shutdown"):
             if stale is not None:
-                fallbacks.append(Episode(stale[0], t_s, True, stale[1]))
+                fallbacks.append(episode(stale[0], item, True, stale[1]))
                 stale = None
-            for name, (start_s, error) in offline.items():
-                outages.setdefault(name, []).append(Episode(start_s, t_s, True, error))
+            for name, (start, error) in offline.items():
+                outages.setdefault(name, []).append(episode(start, item, True, error))
             offline.clear()
     if stale is not None:
-        fallbacks.append(Episode(stale[0], end_s, False, stale[1]))
-    for name, (start_s, error) in offline.items():
-        outages.setdefault(name, []).append(Episode(start_s, end_s, False, error))
+        fallbacks.append(episode(stale[0], records[-1], False, stale[1]))
+    for name, (start, error) in offline.items():
+        outages.setdefault(name, []).append(episode(start, records[-1], False, error))
     return Episodes(tuple(fallbacks), {k: tuple(v) for k, v in outages.items()})
 
 
@@ -300,10 +321,10 @@ def decision_intervals(records: Sequence[TimedRecord]) -> Iterator[tuple[float, 
         event = item[1]["event"]
         if event == "decision" or event == "startup" or event == "shutdown":
             if current is not None:
-                yield current[0], item[0], current[1]
+                yield current[0], current[0] + elapsed_s(current, item), current[1]
             current = item if event == "decision" else None
     if current is not None:
-        yield current[0], records[-1][0], current[1]
+        yield current[0], current[0] + elapsed_s(current, records[-1]), current[1]
 
 
 # ---- the summary --------------------------------------------------------------------------------
@@ -580,7 +601,11 @@ def summarize(
         tally = tallies.get(name) if isinstance(name, str) else None
         if event == "meter_rejected":
             reason = record.get("reason")
-            rejected[_reason_kind(reason) if isinstance(reason, str) else "unknown"] += 1
+            # one record per reason per minute carries its count (older logs: one each)
+            count = record.get("count", 1)
+            rejected[reason_kind(reason) if isinstance(reason, str) else "unknown"] += (
+                count if type(count) is int and 0 < count < 1 << 53 else 1
+            )
         elif event == "startup":
             restarts += 1
         elif event == "alarm" and (charger is None or tally is not None):
@@ -644,11 +669,6 @@ def _clipped(episodes: Sequence[Episode], window: tuple[float, float]) -> list[E
         Episode(max(e.start_s, window[0]), min(e.end_s, window[1]), e.ended, e.detail)
         for e in episodes
     ]
-
-
-def _reason_kind(reason: str) -> str:
-    """``bad CRC: got 1A2B, computed 3C4D`` -> ``bad CRC``: the kind, without the particulars."""
-    return reason.split(":", 1)[0].strip() or "unknown"
 
 
 def format_summary(summary: Summary) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from loadbalancer import review
-from loadbalancer.errors import LoadBalancerError
+from loadbalancer.errors import UsageError
 from loadbalancer.review_read import read_logs
 
 
@@ -51,7 +51,7 @@ def run_log(request: LogRequest, *, prog: str = "loadbalancer log") -> int:
         print(f"{prog}: {note}", file=sys.stderr)
     records = contents.records
     if not records:
-        raise LoadBalancerError(f"{', '.join(request.files)}: no readable records")
+        raise UsageError(f"{', '.join(request.files)}: no readable records")
     since_s = (
         None if request.since is None else review.parse_when(request.since, records, "--since")
     )

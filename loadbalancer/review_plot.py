@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from loadbalancer.errors import LoadBalancerError
+from loadbalancer.errors import LoadBalancerError, UsageError
 from loadbalancer.review import PlotData, clock, duration
 
 SECONDS_PER_DAY = 86400.0
@@ -171,9 +171,14 @@ def draw(data: PlotData, out: str | Path) -> None:
     fig.suptitle(
         f"Decision log from {start} to {clock(data.end_s, zone, date=True)}{fuse}{reduced}"
     )
+    if times and times[-1] > times[0]:  # no margins: a log from year 1 would leave matplotlib's
+        ax.set_xlim(times[0], times[-1])  # dates (years 1-9999) with them
     try:
         fig.savefig(out, dpi=100)
     except OSError as exc:
         raise LoadBalancerError(f"{out}: cannot write the plot: {exc.strerror or exc}") from None
+    except (ValueError, OverflowError) as exc:  # times or currents matplotlib cannot draw
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"{out}: cannot draw this log: {reason}") from None
     finally:
         plt.close(fig)

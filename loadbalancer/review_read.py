@@ -9,6 +9,12 @@ of those. Every other field is left as written, unknown ones included.
 For the summary alone the records can be read ``compact``: each decision is decoded (msgspec,
 into only the fields the summary reads) to the few facts the summary counts, and a large plain
 file is read in two halves at once; any line that way does not take is read as above.
+
+Hostile files are read in bounded memory and give no traceback: a line longer than
+:data:`MAX_LINE_BYTES` is skipped (counted) without being held whole, a compressed file stops
+being read after :data:`MAX_UNPACKED_BYTES` (a gzip bomb; the size in the gzip trailer wraps at
+4 GiB and is not trusted), a ``ts`` outside the years datetime can show (1-9999) is unreadable,
+and nesting too deep to decode is an unreadable line.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, cast
@@ -63,7 +69,7 @@ def parse_record(line: bytes | str) -> TimedRecord | None:
     """One log line as ``(POSIX seconds, record)``, or None when it is not a usable record."""
     try:
         record = json.loads(line)
-    except ValueError:  # JSONDecodeError, and UnicodeDecodeError on bytes that are not UTF-8
+    except (ValueError, RecursionError):  # and UnicodeDecodeError on bytes that are not UTF-8
         return None
     return timed(record)
 
@@ -114,14 +120,20 @@ def _posix_s(ts: str) -> float | None:
     return _parse_iso(ts)
 
 
+#: the times a record may carry: what datetime can show in any UTC offset (years 1 to 9999)
+FIRST_S = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+LAST_S = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+
+
 def _parse_iso(ts: str) -> float | None:
     try:
         stamp = datetime.fromisoformat(ts)
-    except ValueError:
+        if stamp.tzinfo is None:  # SPEC §6.2: ts carries its offset; without one it is not ours
+            return None
+        seconds = stamp.timestamp()
+    except (ValueError, OverflowError):  # not ISO 8601; beyond year 1 or 9999 in UTC
         return None
-    if stamp.tzinfo is None:  # SPEC §6.2: ts carries its offset; without one it is not ours
-        return None
-    return stamp.timestamp()
+    return seconds if FIRST_S <= seconds <= LAST_S else None
 
 
 def read_logs(paths: Iterable[str | Path], *, compact: bool = False) -> LogContents:
@@ -206,11 +218,24 @@ def _middle(path: Path) -> tuple[int, bytes | None] | None:
         with open(path, "rb") as raw:
             size = os.fstat(raw.fileno()).st_size
             if raw.read(2) == GZIP_MAGIC:
-                raw.seek(-4, os.SEEK_END)  # ISIZE: the size unpacked (modulo 4 GiB)
+                raw.seek(-4, os.SEEK_END)  # ISIZE: the size unpacked (modulo 4 GiB: a hint only)
                 if not SPLIT_BYTES <= int.from_bytes(raw.read(4), "little") <= UNPACK_BYTES:
                     return None
                 raw.seek(0)
-                data = gzip.decompress(raw.read())
+                parts: list[bytes] = []
+                unpacked = 0
+                with gzip.GzipFile(fileobj=raw) as unpacking:
+                    while part := unpacking.read(BLOCK_BYTES):
+                        unpacked += len(part)
+                        # more than the trailer said (it wraps at 4 GiB: a bomb says anything),
+                        # or a megabyte without a line: not a log to hold in memory
+                        if unpacked > UNPACK_BYTES or (
+                            len(part) == BLOCK_BYTES and b"\n" not in part
+                        ):
+                            return None
+                        parts.append(part)
+                data = b"".join(parts)
+                del parts
                 size = len(data)
                 middle = data.find(b"\n", size * SPLIT_AT_PERCENT // 100) + 1
             elif size < SPLIT_BYTES:
@@ -224,8 +249,8 @@ def _middle(path: Path) -> tuple[int, bytes | None] | None:
     return (middle, data) if 0 < middle < size else None
 
 
-#: a gzip file is unpacked in memory to be split only up to this size
-UNPACK_BYTES = 1 << 30
+#: a gzip file is unpacked in memory to be split only up to this size (a month is 120 MB)
+UNPACK_BYTES = 1 << 28
 #: how long the second half may take before the file is read whole in one process instead
 #: (a month reads in a few seconds; a worker killed by the kernel would otherwise hang us)
 SECOND_HALF_TIMEOUT_S = 120.0
@@ -257,12 +282,14 @@ def _read_halves(
         return None
     finally:
         _UNPACKED = None
-    for t_s, ts, chargers, facts, whole in shipped.records:
+    for t_s, ts, chargers, facts, whole, mono_s in shipped.records:
         if facts is None:
             assert whole is not None  # one or the other is shipped
             records.append((t_s, whole))
         else:
             record = CompactDecision(ts=ts, event="decision", chargers=chargers)
+            if mono_s is not None:
+                record["mono_s"] = mono_s
             record.facts = facts
             records.append((t_s, record))
     more_first = shipped.first
@@ -270,11 +297,19 @@ def _read_halves(
 
 
 class _Shipment(msgspec.Struct, array_like=True, gc=False):
-    """The second half's records as its process sends them: ``(time, ts, chargers, facts, None)``
-    for a compact decision, ``(time, "", [], None, record)`` for a record read whole."""
+    """The second half's records as its process sends them: ``(time, ts, chargers, facts, None,
+    mono_s)`` for a compact decision, ``(time, "", [], None, record, None)`` for a record read
+    whole."""
 
     records: list[
-        tuple[float, str, list[dict[str, str]], DecisionFacts | None, dict[str, Any] | None]
+        tuple[
+            float,
+            str,
+            list[dict[str, str]],
+            DecisionFacts | None,
+            dict[str, Any] | None,
+            float | None,
+        ]
     ]
     unreadable: int
     first: str | None
@@ -287,9 +322,16 @@ def _ship_range(path: Path, start: int, number: int) -> bytes:
     return msgspec.msgpack.encode(
         _Shipment(
             [
-                (t_s, "", [], None, record)
+                (t_s, "", [], None, record, None)
                 if type(record) is not CompactDecision
-                else (t_s, record["ts"], record["chargers"], record.facts, None)
+                else (
+                    t_s,
+                    record["ts"],
+                    record["chargers"],
+                    record.facts,
+                    None,
+                    record.get("mono_s"),
+                )
                 for t_s, record in records
             ],
             unreadable,
@@ -307,6 +349,7 @@ def _read_range(
     records: list[TimedRecord] = []
     unreadable, first = 0, None
     carry = b""
+    overlong = False  # in a line longer than MAX_LINE_BYTES: skipped up to its end
     with cast(IO[bytes], open(path, "rb") if data is None else io.BytesIO(data)) as raw:
         raw.seek(start)
         while True:
@@ -314,6 +357,11 @@ def _read_range(
             block = raw.read(size) if size > 0 else b""
             lines = (carry + block).split(b"\n")
             carry = lines.pop() if block else b""  # the last line goes on in the next block
+            if overlong and (lines or not block):  # its end came: the rest of it goes
+                lines[:1] = [b"\0"] if lines else []
+                overlong = False
+            if len(carry) > MAX_LINE_BYTES:
+                carry, overlong = b"", True
             chunk = [(n, line) for n, line in enumerate(lines, number) if line.strip()]
             number += len(lines)
             unreadable, first = _decode_compact(path, chunk, records, unreadable, first)
@@ -333,7 +381,7 @@ def _decode(
         return unreadable, first
     try:
         decoded = json.loads(b"[" + b",".join(line for _, line in chunk) + b"]")
-    except ValueError:
+    except (ValueError, RecursionError):
         decoded = None
     if decoded is not None and len(decoded) == len(chunk):
         parsed = [timed(record) for record in decoded]
@@ -368,8 +416,8 @@ DecisionFacts = tuple[tuple[ChargerFacts, ...], bool, tuple[str, ...], float | N
 
 
 class CompactDecision(dict[str, Any]):
-    """A decision read with ``compact``: ``ts``, ``event`` and the names of its ``chargers``,
-    and in :attr:`facts` what the summary counts of it."""
+    """A decision read with ``compact``: ``ts``, ``event``, ``mono_s`` (where written) and the
+    names of its ``chargers``, and in :attr:`facts` what the summary counts of it."""
 
     __slots__ = ("facts",)
 
@@ -384,19 +432,34 @@ def charger_facts(
     if type(measured) is list and measured:
         try:
             drawn = float(sum(measured))
-        except TypeError:
-            drawn = sum(float(x) for x in measured if _is_number(x))
+        except (TypeError, OverflowError):
+            drawn = sum(x for x in map(finite, measured) if x is not None)
+        if not -MAX_CURRENT_A < drawn < MAX_CURRENT_A:  # inf, NaN, 1e308: no current
+            drawn = sum(x for x in map(finite, measured) if x is not None)
     return (
         name,
         reason if type(reason) is str else "unknown",
-        setpoint if type(setpoint) is float or type(setpoint) is int else None,
+        setpoint
+        if type(setpoint) is float and -MAX_CURRENT_A < setpoint < MAX_CURRENT_A
+        else finite(setpoint),
         len(phases) if type(phases) is list and phases else 1,
         drawn,
     )
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, float | int) and not isinstance(value, bool)
+#: a current beyond this is no current (inf, 1e308, 10**400 in a hostile log): unknown
+MAX_CURRENT_A = 1e9
+
+
+def finite(value: object) -> float | None:
+    """A JSON number as a float, if it is one of a size a current can have; else None."""
+    if type(value) is float or type(value) is int:
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond a float
+            return None
+        return number if -MAX_CURRENT_A < number < MAX_CURRENT_A else None
+    return None
 
 
 def site_facts(meter: object, house: object, allowed: object) -> tuple[bool, tuple[str, ...], Any]:
@@ -414,9 +477,10 @@ def site_facts(meter: object, house: object, allowed: object) -> tuple[bool, tup
         except KeyError:  # a phase without a house or allowed figure: still the rating
             if type(meter_a) not in (int, float):
                 continue
-        except TypeError:  # unknown (stale meter: null) or not a number
+        except (TypeError, OverflowError):  # unknown (stale meter: null), not a number, huge
             continue
-        if meter_a == meter_a and (peak is None or meter_a > peak):  # NaN is above nothing
+        meter_a = finite(meter_a)
+        if meter_a is not None and (peak is None or meter_a > peak):
             peak = meter_a
     return True, tuple(over), peak
 
@@ -462,6 +526,7 @@ class _Line(msgspec.Struct, gc=False):
 
     ts: str
     event: str
+    mono_s: Any = None
     meter_a: Any = None
     house_a: Any = None
     allowed_a: Any = None
@@ -487,7 +552,7 @@ def _decode_compact(
         return unreadable, first
     try:
         decoded = _CHUNK_DECODER.decode(b"[" + b",".join(line for _, line in chunk) + b"]")
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         decoded = []
     lines: list[_Line | None] = list(decoded)
     if len(lines) != len(chunk):
@@ -495,7 +560,7 @@ def _decode_compact(
         for _, raw in chunk:
             try:
                 lines.append(_LINE_DECODER.decode(raw))
-            except (msgspec.DecodeError, UnicodeDecodeError):
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 lines.append(None)
     names_by = _NAMES
     append = records.append
@@ -525,13 +590,20 @@ def _decode_compact(
                 found = names_by[key] = [{"name": name} for name in key]
             names = found
         record = CompactDecision(ts=line.ts, event="decision", chargers=names)
+        if type(line.mono_s) is float:
+            record["mono_s"] = line.mono_s
         record.facts = (facts, *site_facts(line.meter_a, line.house_a, line.allowed_a))
         append((seconds, record))
     return unreadable, first
 
 
-#: stands for the rest of a compressed file that is cut off or corrupt
+#: stands for the rest of a compressed file that is cut off or corrupt, or a line too long
 _UNREADABLE = b"\x00"
+#: a record is a few hundred bytes (a decision with many chargers a few KB): a longer line is
+#: not one, and is skipped without being held whole
+MAX_LINE_BYTES = 1 << 20
+#: a compressed log stops being read after this much unpacked (a gzip bomb); a month is 120 MB
+MAX_UNPACKED_BYTES = 4 << 30
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -547,9 +619,24 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     number = 0
     stream = cast(IO[bytes], gzip.open(path, "rb") if compressed else open(path, "rb"))  # noqa: SIM115
+    unpacked = 0
     with stream:
         try:
-            for number, line in enumerate(stream, start=1):
+            while line := stream.readline(MAX_LINE_BYTES + 1):
+                number += 1
+                unpacked += len(line)
+                if compressed and unpacked > MAX_UNPACKED_BYTES:
+                    yield number, _UNREADABLE  # a gzip bomb: the rest is not read
+                    return
+                if len(line) > MAX_LINE_BYTES:  # skip it to its end, in bounded pieces
+                    while not line.endswith(b"\n") and line:
+                        line = stream.readline(MAX_LINE_BYTES)
+                        unpacked += len(line)
+                        if compressed and unpacked > MAX_UNPACKED_BYTES:
+                            yield number, _UNREADABLE
+                            return
+                    yield number, _UNREADABLE
+                    continue
                 yield number, line
         except (EOFError, OSError, zlib.error):
             yield number + 1, _UNREADABLE

@@ -15,7 +15,12 @@ fault table of SPEC §5:
   a pause, then an ``alarm`` (:mod:`loadbalancer.control.compliance`);
 * start-up configures and verifies each charger's failsafe (``failsafe_configured``) or says it
   cannot (``failsafe_unverified``), and keeps it held off with the keep-alive the box needs;
-* SIGTERM/SIGINT: every reachable charger to ``safe_current_a``, a ``shutdown`` record, exit 0.
+* SIGTERM/SIGINT and every other signal that would end the process (SIGUSR1, SIGQUIT, SIGPWR...,
+  :data:`STOP_SIGNALS`): every reachable charger to ``safe_current_a``, retried within the
+  shutdown budget, a ``shutdown`` record with what each box acknowledged, exit 0; SIGHUP reopens
+  the decision log and control goes on;
+* the decision log cannot be written (a full disk): control goes on, the log says so once on
+  stderr and in systemd's status and tries the file again (:mod:`loadbalancer.records`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import asyncio
 import contextlib
 import math
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,8 +45,9 @@ from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError, ChargerUnsupported, LoadBalancerError
 from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.reading import Reading, Rejection
+from loadbalancer.meter.rejections import RejectionTally
 from loadbalancer.meter.sources import ChunkSource, open_source, redact_key
-from loadbalancer.records import DecisionLog, open_decision_log
+from loadbalancer.records import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.sdnotify import Notifier
 
 Clock = Callable[[], float]
@@ -56,12 +61,34 @@ CHARGER_REQUEST_TIMEOUT_S = 2.0
 #: a charger is read again this long after a new limit: the pilot signal changes within 5 s and
 #: most cars follow within a few more (control.md §2.2)
 FOLLOW_CHECK_S = 5.0
-#: what the shutdown may spend writing safe currents (SPEC §5: exit within 5 s)
-SHUTDOWN_WRITE_BUDGET_S = 3.0
+#: what the shutdown may spend writing safe currents, retries included (SPEC §5: exit within
+#: 5 s; the rest is for closing, the shutdown record and the interpreter's exit)
+SHUTDOWN_WRITE_BUDGET_S = 4.0
+#: a failed shutdown write is tried again after this pause, while the budget lasts
+SHUTDOWN_RETRY_S = 0.1
+
+#: one line on stderr; never raises (a terminal that hung up must not stop control)
+stderr_status = stderr_report
+
+#: signals whose default action ends the process: each gets the SIGTERM shutdown (SIGHUP
+#: reopens the decision log instead). Not here: SIGKILL and SIGSTOP (cannot be caught), the
+#: faults of the process itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP: a
+#: handler could not run safely), and SIGPIPE and SIGXFSZ, which Python ignores so that the
+#: write fails with an OSError instead (the decision log copes with those).
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name)
+    for name in (
+        "SIGTERM", "SIGINT", "SIGUSR1", "SIGUSR2", "SIGQUIT", "SIGALRM", "SIGVTALRM",
+        "SIGPROF", "SIGXCPU", "SIGPWR", "SIGIO", "SIGSTKFLT",
+    )
+    if hasattr(signal, name)
+)  # fmt: skip
 
 
-def stderr_status(message: str) -> None:
-    print(f"loadbalancer: {message}", file=sys.stderr, flush=True)
+def stop_signals() -> list[int]:
+    """:data:`STOP_SIGNALS` and the real-time signals (their default action ends the process)."""
+    realtime = range(signal.SIGRTMIN, signal.SIGRTMAX + 1) if hasattr(signal, "SIGRTMIN") else ()
+    return [int(sig) for sig in STOP_SIGNALS] + list(realtime)
 
 
 @dataclass
@@ -103,6 +130,7 @@ class Service:
         self.site = site
         self.shadow = shadow
         self.log = log if log is not None else open_decision_log(site.decisions_path)
+        self.log.report = self._log_report
         self.notifier = notifier if notifier is not None else Notifier()
         self.status = status
         self.clock = clock
@@ -133,6 +161,9 @@ class Service:
         self.meter: MeterInput | None = None
         self.meter_stale = False
         self.rejected_telegrams = 0
+        self._rejections = RejectionTally()
+        #: the name of the signal that stopped the service (None: not stopped by a signal)
+        self.stop_signal: str | None = None
         self.valid_telegrams = 0
         self.decisions = 0
         self.writes = 0  # set-points written (keep-alives not counted)
@@ -248,12 +279,31 @@ class Service:
 
     def _on_rejection(self, rejection: Rejection) -> None:
         self.rejected_telegrams += 1
-        self.log.record(
-            "meter_rejected",
-            reason=rejection.reason,
-            size_bytes=rejection.size_bytes,
-            header=rejection.header,
-        )
+        # one record per reason per minute, with counts: a flood must not fill the disk
+        for fields in self._rejections.add(rejection, self.clock(), self.log.wall_clock()):
+            self.log.record("meter_rejected", **fields)
+
+    def _flush_rejections(self, now_s: float | None = None) -> None:
+        """Write the ``meter_rejected`` records that are due (all of them when ``now_s`` is
+        None)."""
+        due = self._rejections.flush() if now_s is None else self._rejections.due(now_s)
+        for fields in due:
+            self.log.record("meter_rejected", **fields)
+
+    def _log_report(self, message: str) -> None:
+        """The decision log failed or works again: stderr and systemd's status line."""
+        self.status(message)
+        self.notifier.status(message)
+
+    def request_stop(self, signal_name: str | None = None) -> None:
+        """Remember why the service stops (the caller sets the stop event)."""
+        if self.stop_signal is None:
+            self.stop_signal = signal_name
+
+    def reopen_log(self) -> None:
+        """SIGHUP: open the decision log's file again (and try it now if writing failed)."""
+        self.log.reopen()
+        self.status(f"decision log {self.log.sink.path}: reopened (SIGHUP)")
 
     def _meter_age_s(self, now_s: float) -> float | None:
         return None if self.meter is None else now_s - self.meter.received_s
@@ -281,6 +331,7 @@ class Service:
     def step(self) -> Decision:
         """One control decision: decide, log, hand set-points to the writers, ping systemd."""
         now_s = self.clock()
+        self._flush_rejections(now_s)
         self._check_stale(now_s)
         inputs = Inputs(meter=self.meter, chargers=self._reads())
         self.state, decision = decide(self.state, inputs, self.site.control, now_s)
@@ -515,33 +566,57 @@ class Service:
         self.notifier.stopping(f"setting every charger to {safe_a:g} A")
         results: dict[str, Any] = {}
         if not self.shadow:
-
-            async def make_safe(charger: _Charger) -> None:
-                try:
-                    results[charger.config.name] = await charger.client.write_limit(safe_a)
-                except ChargerError as exc:
-                    results[charger.config.name] = f"failed: {exc}"
-
-            try:
-                async with asyncio.timeout(SHUTDOWN_WRITE_BUDGET_S):
-                    await asyncio.gather(*(make_safe(c) for c in self.chargers))
-            except TimeoutError:
-                for charger in self.chargers:
-                    results.setdefault(charger.config.name, "failed: no answer in time")
+            deadline_s = asyncio.get_running_loop().time() + SHUTDOWN_WRITE_BUDGET_S
+            await asyncio.gather(
+                *(self._make_safe(c, safe_a, deadline_s, results) for c in self.chargers)
+            )
         for charger in self.chargers:
             with contextlib.suppress(ChargerError, OSError):
                 await charger.client.close()
+        self._flush_rejections()
         self.log.record(
             "shutdown",
             reason="internal error" if failed is not None else "signal",
+            signal=self.stop_signal,
             safe_current_a=safe_a,
             chargers=results,
             valid_telegrams=self.valid_telegrams,
             rejected_telegrams=self.rejected_telegrams,
+            log_dropped_records=self.log.dropped_total,
         )
         self.log.close()
         self.notifier.close()
         self.status("stopped")
+
+    async def _make_safe(
+        self, charger: _Charger, safe_a: float, deadline_s: float, results: dict[str, Any]
+    ) -> None:
+        """Write ``safe_a`` to one charger, again and again until it is acknowledged or the
+        budget is spent; each try may wait for the answer until the deadline (a slow box that
+        answers in 2.5 s still gets its safe current). ``results`` gets what the box
+        acknowledged, or why it did not."""
+        loop = asyncio.get_running_loop()
+        client = charger.client
+        attempts = 0
+        error = "no answer in time"
+        while (left_s := deadline_s - loop.time()) > 0.05:
+            attempts += 1
+            # the whole budget for this request (and the connection, if it must be reopened)
+            client.request_timeout_s = client.connect_timeout_s = left_s
+            try:
+                async with asyncio.timeout(left_s):
+                    results[charger.config.name] = await client.write_limit(safe_a)
+                return
+            except ChargerUnsupported as exc:
+                error = str(exc)
+                break
+            except ChargerError as exc:
+                error = str(exc)
+            except TimeoutError:
+                break
+            await asyncio.sleep(min(SHUTDOWN_RETRY_S, max(deadline_s - loop.time(), 0.0)))
+        tries = "try" if attempts == 1 else "tries"
+        results[charger.config.name] = f"failed after {attempts} {tries}: {error}"
 
 
 class _Stop(Exception):
@@ -552,15 +627,31 @@ def _iso(reading: Reading) -> str | None:
     return reading.meter_time.isoformat() if reading.meter_time is not None else None
 
 
+def signal_name(signum: int) -> str:
+    """``SIGUSR1``; ``SIGRTMIN+3`` for a real-time signal without a name of its own."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
+
+
 def run_service(site: SiteConfig, *, shadow: bool) -> int:
-    """``loadbalancer run``: the service until SIGTERM or SIGINT; the exit code."""
+    """``loadbalancer run``: the service until a signal stops it (SIGTERM, SIGINT and every
+    other one that would end the process; SIGHUP reopens the log); the exit code."""
 
     async def main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         service = Service(site, shadow=shadow)
+
+        def on_stop(signum: int) -> None:
+            service.request_stop(signal_name(signum))
+            stop.set()
+
+        for signum in stop_signals():
+            with contextlib.suppress(ValueError, OSError, RuntimeError):  # not on this kernel
+                loop.add_signal_handler(signum, on_stop, signum)
+        loop.add_signal_handler(signal.SIGHUP, service.reopen_log)
         return await service.run(stop)
 
     return asyncio.run(main())

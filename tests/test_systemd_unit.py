@@ -24,7 +24,7 @@ def directives() -> dict[str, list[str]]:
 def test_required_directives() -> None:
     d = directives()
     assert d["Type"] == ["notify"]
-    assert d["WatchdogSec"] and d["Restart"] == ["on-failure"]
+    assert d["WatchdogSec"]
     assert d["User"] == ["loadbalancer"]
     for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp"):
         assert d[key] == ["yes"], key
@@ -35,6 +35,15 @@ def test_required_directives() -> None:
     assert any("ttyUSB" in v for v in d["DeviceAllow"])
     assert d["LogsDirectory"] == ["loadbalancer"]
     assert any(" run --config " in v for v in d["ExecStart"])
+
+
+def test_restarted_after_every_exit_but_a_broken_site_file() -> None:
+    # SIGHUP ended it and on-failure did not restart it; a stray SIGUSR1 now exits 0 after the
+    # safe shutdown, which on-failure would not restart either
+    d = directives()
+    assert d["Restart"] == ["always"]
+    assert d["RestartPreventExitStatus"] == ["2"]
+    assert "ExecReload" not in d  # SIGHUP is not systemd's: it only reopens the log
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")

@@ -10,7 +10,8 @@ advances the box to ``clock()``; tests call :meth:`ChargerEmulator.advance` dire
 Fault switches for tests: ``faults.silent`` (accept, never reply), ``set_refusing(True)``
 (connections refused), ``faults.close_on_unknown`` (drop the connection on an unknown register),
 ``box.ignore_setpoint`` (the car draws more than its limit), ``faults.reject_writes`` (answer
-every write with a Modbus exception, as a box without its licence or Modbus enabled does).
+every write with a Modbus exception, as a box without its licence or Modbus enabled does),
+``faults.delay_s`` (every request handled and answered that late).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Faults:
     silent: bool = False  # accept connections and requests, never answer
     close_on_unknown: bool = False  # close the connection on a request for an unknown register
     reject_writes: int | None = None  # answer every write with this Modbus exception code
+    delay_s: float = 0.0  # handle and answer every request this late (a slow or busy box)
 
 
 class _Server(ModbusTcpServer):
@@ -61,6 +63,11 @@ class _Handler(ServerRequestHandler):
     ) -> None:
         super().__init__(owner, trace_packet, trace_pdu, trace_connect)  # type: ignore[no-untyped-call]
         self.faults = faults
+
+    async def handle_request(self) -> None:
+        if self.faults.delay_s > 0:  # once per request (the action may run twice for one write)
+            await asyncio.sleep(self.faults.delay_s)
+        await super().handle_request()  # type: ignore[no-untyped-call]
 
     def server_send(self, pdu: Any, addr: Any) -> None:
         if self.faults.silent:

@@ -226,7 +226,7 @@ async def _run_service(
 
     service = Service(
         sim_site,
-        log=open_decision_log(str(log_path), wall_clock=wall),
+        log=open_decision_log(str(log_path), wall_clock=wall, mono_clock=clock),
         notifier=Notifier({}),
         status=status,
         clock=clock,

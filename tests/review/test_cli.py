@@ -70,10 +70,11 @@ def test_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().err == f"loadbalancer log: {tmp_path / 'nope.jsonl'}: no such file\n"
 
 
-def test_a_file_without_records_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_file_without_records_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # not a decision log: bad input, like a window with nothing in it (SPEC §3: 2)
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    assert main(["log", str(empty)]) == 1
+    assert main(["log", str(empty)]) == 2
     assert "no readable records" in capsys.readouterr().err
 
 

@@ -194,3 +194,16 @@ def test_limit_keys_and_durations() -> None:
     assert duration(3 * 3600 + 300) == "3 h 5 min"
     assert duration(2 * 86400 + 3 * 3600) == "2 d 3 h"
     assert CET.utcoffset(None) == timedelta(hours=1)
+
+
+def test_rejections_counted_per_minute_are_summed(tmp_path: Path) -> None:
+    log = [
+        *evening(),
+        event(700, "meter_rejected", reason="bad CRC: got 1A2B, computed 3C4D", count=120),
+        event(760, "meter_rejected", reason="bad CRC: got 0000, computed 3C4D", count=3),
+        event(770, "meter_rejected", reason="truncated: no CRC line"),  # before counts: one
+    ]
+    summary = summarize(read_logs([write(tmp_path / "d.jsonl", log)]).records)
+    # the evening itself has one of each, written one by one
+    assert summary.rejected_by_reason == {"bad CRC": 1 + 123, "truncated": 1 + 1}
+    assert summary.rejected_telegrams == 126

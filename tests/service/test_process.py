@@ -1,24 +1,28 @@
-"""``loadbalancer run`` as a real process: systemd notify, SIGTERM, the serial path, a meter
-bridge that drops, a charger that restarts."""
+"""``loadbalancer run`` as a real process: systemd notify, SIGTERM and every other terminating
+signal, SIGHUP, a slow box at shutdown, the serial path, a meter bridge that drops."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.profile import load_profile
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
+from loadbalancer.service import signal_name
 from tests.service.harness import Box, site_yaml
 
 T0 = datetime(2026, 1, 14, 18, 0, 0)
@@ -81,12 +85,12 @@ async def test_notify_ready_watchdog_and_sigterm_to_safe_current(tmp_path: Path)
         await meter.wait_for_client(15)
         # no READY before the first valid telegram
         await asyncio.sleep(1.0)
-        received = _drain(notify)
+        received = drain(notify)
         assert not any("READY=1" in m for m in received)
         for i in range(8):
             await meter.send(telegram(i))
             await asyncio.sleep(0.3)
-        received += _drain(notify)
+        received += drain(notify)
         assert any(m.startswith("READY=1") for m in received), received
         assert received.count("WATCHDOG=1") >= 2
         await wait_for(lambda: emulator.box.setpoint_a > 6.0, 10)
@@ -97,7 +101,7 @@ async def test_notify_ready_watchdog_and_sigterm_to_safe_current(tmp_path: Path)
         assert emulator.box.setpoint_a == 6.0
         (shutdown,) = records(log, "shutdown")
         assert shutdown["chargers"] == {"carport": 6.0}
-        stopping = [m for m in _drain(notify) if m.startswith("STOPPING=1")]
+        stopping = [m for m in drain(notify) if m.startswith("STOPPING=1")]
         assert stopping
     finally:
         if process.returncode is None:
@@ -109,7 +113,7 @@ async def test_notify_ready_watchdog_and_sigterm_to_safe_current(tmp_path: Path)
         notify.close()
 
 
-def _drain(sock: socket.socket) -> list[str]:
+def drain(sock: socket.socket) -> list[str]:
     out = []
     while True:
         try:
@@ -222,3 +226,87 @@ async def test_meter_bridge_drops_and_comes_back(tmp_path: Path) -> None:
             await process.wait()
         await emulator.stop()
         await meter.stop()
+
+
+@contextlib.asynccontextmanager
+async def balanced_process(tmp_path: Path) -> AsyncIterator[tuple[Any, ChargerEmulator, Path]]:
+    """``loadbalancer run`` with a meter and a Vestel box, controlling (the box above its safe
+    current); yields the process, the box and the log path, and cleans up."""
+    meter = MeterServer()
+    await meter.start()
+    emulator = ChargerEmulator(load_profile("vestel-evc04"), car=SimulatedCar(delay_s=0.1))
+    await emulator.start()
+    clock_task = asyncio.create_task(emulator.run_clock(0.05))
+    log = tmp_path / "decisions.jsonl"
+    box = Box("carport", "vestel-evc04", ["L1", "L2", "L3"])
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text(
+        yaml.safe_dump(site_yaml(meter.url, [box], {"carport": emulator.port}, log))
+    )
+    process = await start_process(site_file)
+    try:
+        await meter.wait_for_client(15)
+        i = 0
+        while emulator.box.setpoint_a <= 6.0:
+            await meter.send(telegram(i))
+            i += 1
+            await asyncio.sleep(0.3)
+            assert i < 30, "the box was never set above its safe current"
+        yield process, emulator, log
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        clock_task.cancel()
+        await emulator.stop()
+        await meter.stop()
+
+
+async def stops_safely(process: Any, emulator: ChargerEmulator, log: Path, sig: int) -> None:
+    """Send ``sig``: exit 0 within 5 s, the box at its safe current, the record says so."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    os.kill(process.pid, sig)
+    assert await asyncio.wait_for(process.wait(), 8) == 0
+    assert loop.time() - started < 5.0
+    assert emulator.box.setpoint_a == 6.0
+    (shutdown,) = records(log, "shutdown")
+    assert shutdown["chargers"] == {"carport": 6.0}
+    assert shutdown["signal"] == signal_name(sig)
+
+
+@pytest.mark.parametrize(
+    "sig",
+    [signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT, signal.SIGPWR, signal.SIGRTMIN + 2],
+    ids=signal_name,
+)
+async def test_every_terminating_signal_gets_the_safe_shutdown(tmp_path: Path, sig: int) -> None:
+    # SIGUSR1 killed the service at once: the box kept 16 A, no shutdown record
+    async with balanced_process(tmp_path) as (process, emulator, log):
+        await stops_safely(process, emulator, log, sig)
+
+
+async def test_sighup_reopens_the_log_and_control_goes_on(tmp_path: Path) -> None:
+    async with balanced_process(tmp_path) as (process, emulator, log):
+        rotated = tmp_path / "decisions.jsonl.1"
+        log.rename(rotated)
+        process.send_signal(signal.SIGHUP)
+        # the next decision goes to a new file at the path; the process runs on
+        await wait_for(lambda: bool(records(log, "decision")), 5)
+        assert process.returncode is None
+        assert records(rotated, "startup") and not records(log, "startup")
+        await stops_safely(process, emulator, log, signal.SIGTERM)
+        assert process.stderr is not None
+        stderr = (await process.stderr.read()).decode()
+        assert f"decision log {log}: reopened (SIGHUP)" in stderr
+
+
+@pytest.mark.parametrize("delay_s", [2.5, 1.5])
+async def test_shutdown_waits_for_a_slow_box_within_the_budget(
+    tmp_path: Path, delay_s: float
+) -> None:
+    # the shutdown gave up after the 2 s request timeout: a box answering in 2.5 s never got
+    # its safe current and the record said "failed"
+    async with balanced_process(tmp_path) as (process, emulator, log):
+        emulator.faults.delay_s = delay_s
+        await stops_safely(process, emulator, log, signal.SIGTERM)
