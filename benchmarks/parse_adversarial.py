@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     size = args.kib * 1024
-    print(f"µs per input byte, {args.kib} KiB per input in {CHUNK}-byte chunks, best of {args.runs}")
+    print(f"µs per input byte, {args.kib} KiB per input, {CHUNK}-byte chunks, best of {args.runs}")
     print(f"{'input':34} " + " ".join(f"{p:>8}" for p in PROTOCOLS))
     for name, data in inputs(size).items():
         figures = [cost_us_per_byte(p, data, args.runs) for p in PROTOCOLS]

@@ -215,9 +215,9 @@ class HdlcFramer:
         buf = self._buf
         at = 1
         while (at := buf.find(FLAG, at, length)) > 0:
-            if at + 3 <= len(buf) and is_frame_start(buf, at):
-                if _header(buf, at, _length(buf, at)) == "":
-                    return _cut_short(at, length)
+            started = at + 3 <= len(buf) and is_frame_start(buf, at)
+            if started and _header(buf, at, _length(buf, at)) == "":
+                return _cut_short(at, length)
             at += 1
         return f"bad FCS: sent {sent or 0:04X}, computed {computed or 0:04X}"
 
