@@ -50,8 +50,7 @@ bench: $(VENV)/.installed-test
 # the parser fuzz and attack corpus of the test suite, run longer (a few minutes)
 FUZZ_EXAMPLES ?= 5000
 fuzz: $(VENV)/.installed-test
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/meter/test_fuzz.py tests/meter/test_hdlc.py \
-	    tests/meter/test_p1_stream.py -p no:cacheprovider
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/meter/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis out

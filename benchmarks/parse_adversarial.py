@@ -7,7 +7,8 @@ protocol, then closed; the best of ``--runs`` is printed as microseconds per inp
 Ordinary inputs are the real captures of tests/fixtures/telegrams, repeated; adversarial ones
 are what a bad cable, a wrong baud rate or a hostile bridge sends: runs of ``/``, of ``/ABC5``
 headers, nested headers closed by a '!' and a CRC, a 15 KB number with blanks in it, runs of
-``0x7E``, of ``7E A0``, HDLC headers with a valid HCS that each claim 2 KB, and random bytes.
+``0x7E``, of ``7E A0``, HDLC headers with a valid HCS that each claim 2 KB, valid segmented
+HDLC frames of one byte each (a message that never ends), and random bytes.
 A linear parser keeps every adversarial figure within a small factor of the ordinary ones,
 whatever ``--kib`` is.
 """
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from loadbalancer.meter.hdlc import crc16_x25
+from loadbalancer.meter.hdlc import build_frame, crc16_x25
 from loadbalancer.meter.p1 import build_telegram
 from loadbalancer.meter.parsers import make_meter_parser
 
@@ -67,6 +68,7 @@ def inputs(size: int) -> dict[str, bytes]:
         "0x7E run": b"\x7e" * size,
         "'7E A0' run": _repeat(b"\x7e\xa0", size),
         "HCS-valid headers claiming 2 KB": _repeat(_hcs_valid_header(), size),
+        "valid 1-byte HDLC segments": _repeat(build_frame(b"\x00", segmented=True), size),
         "random bytes": rng.randbytes(size),
     }
 
