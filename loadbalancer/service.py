@@ -62,7 +62,7 @@ SHUTDOWN_WRITE_BUDGET_S = 3.0
 #: the meter task parses at most this much before it lets the loop run timers and polls
 METER_SLICE_BYTES = 4096
 #: while a flooding source's bytes are dropped, it is read at most every this long
-FLOOD_READ_PAUSE_S = 0.005
+FLOOD_READ_PAUSE_S = 0.001
 
 
 def stderr_status(message: str) -> None:

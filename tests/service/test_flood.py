@@ -155,3 +155,41 @@ async def test_sigterm_during_a_flood_exits_within_5_s_with_safe_currents(tmp_pa
     assert emulator.box.setpoint_a == 6.0
     clock_task.cancel()
     await emulator.stop()
+
+
+async def test_after_the_flood_the_episode_ends_and_telegrams_are_used_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("loadbalancer.service.FLOOD_QUIET_S", 1.0)
+    emulator = ChargerEmulator(load_profile("alfen-eve"), car=SimulatedCar(delay_s=0.1))
+    await emulator.start()
+    clock_task = asyncio.create_task(emulator.run_clock(0.05))
+    async with flood_sender("mixed") as sender:
+        log = tmp_path / "decisions.jsonl"
+        service = Service(
+            load_site(write_site(tmp_path, sender.url, emulator.port)),
+            log=open_decision_log(str(log)),
+            notifier=Notifier({}),
+            status=lambda _m: None,
+        )
+        stop = asyncio.Event()
+        runner = asyncio.create_task(service.run(stop))
+        try:
+            await wait_for(lambda: service.valid_telegrams >= 3, 10)
+            await sender.command("flood")
+            await wait_for(lambda: bool(records(log, "meter_stale")), STALE_AFTER_S + 4)
+            used = service.valid_telegrams
+            await sender.command("normal")
+            await wait_for(lambda: bool(records(log, "meter_recovered")), 20)
+            assert service.valid_telegrams > used
+        finally:
+            stop.set()
+            assert await asyncio.wait_for(runner, 10) == 0
+    (ended,) = records(log, "meter_flood_ended")
+    assert ended["telegrams_ignored"] > 0  # the valid telegrams inside the flood
+    assert 0 < ended["dropped_bytes"] <= ended["received_bytes"]
+    events = [r["event"] for r in records(log) if r["event"].startswith("meter_")]
+    flood_events = [e for e in events if e != "meter_rejected"]
+    assert flood_events == ["meter_flood", "meter_stale", "meter_flood_ended", "meter_recovered"]
+    clock_task.cancel()
+    await emulator.stop()
