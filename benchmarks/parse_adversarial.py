@@ -8,7 +8,8 @@ Ordinary inputs are the real captures of tests/fixtures/telegrams, repeated; adv
 are what a bad cable, a wrong baud rate or a hostile bridge sends: runs of ``/``, of ``/ABC5``
 headers, nested headers closed by a '!' and a CRC, a 15 KB number with blanks in it, runs of
 ``0x7E``, of ``7E A0``, HDLC headers with a valid HCS that each claim 2 KB, valid segmented
-HDLC frames of one byte each (a message that never ends), and random bytes.
+HDLC frames of one byte each (a message that never ends), runs of the Smarty frame start
+``DB 08``, and random bytes.
 A linear parser keeps every adversarial figure within a small factor of the ordinary ones,
 whatever ``--kib`` is.
 """
@@ -69,6 +70,7 @@ def inputs(size: int) -> dict[str, bytes]:
         "'7E A0' run": _repeat(b"\x7e\xa0", size),
         "HCS-valid headers claiming 2 KB": _repeat(_hcs_valid_header(), size),
         "valid 1-byte HDLC segments": _repeat(build_frame(b"\x00", segmented=True), size),
+        "'DB 08' run (Smarty starts)": b"\xdb\x08" * (size // 2),
         "random bytes": rng.randbytes(size),
     }
 
