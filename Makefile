@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,10 +41,16 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/parse.py
+	$(BIN)/python benchmarks/parse_adversarial.py
 	$(BIN)/python benchmarks/hdlc.py
 	$(BIN)/python benchmarks/reaction.py
 	$(BIN)/python benchmarks/log_summary.py
 	$(BIN)/loadbalancer simulate
+
+# the parser fuzz and attack corpus of the test suite, run longer (a few minutes)
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(VENV)/.installed-test
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/meter/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis out

@@ -40,6 +40,8 @@ EVENTS = (
     "meter_stale",
     "meter_recovered",
     "meter_rejected",
+    "meter_flood",
+    "meter_flood_ended",
     "charger_offline",
     "charger_online",
     "write_failed",

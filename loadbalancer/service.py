@@ -43,6 +43,7 @@ from loadbalancer.control.decision import Decision
 from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput
 from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError, ChargerUnsupported, LoadBalancerError
+from loadbalancer.meter.flood import FLOOD_QUIET_S, FloodEnd, FloodGuard
 from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.reading import Reading, Rejection
 from loadbalancer.meter.rejections import RejectionTally
@@ -83,6 +84,10 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
     )
     if hasattr(signal, name)
 )  # fmt: skip
+#: the meter task parses at most this much before it lets the loop run timers and polls
+METER_SLICE_BYTES = 4096
+#: while a flooding source's bytes are dropped, it is read at most every this long
+FLOOD_READ_PAUSE_S = 0.001
 
 
 def stop_signals() -> list[int]:
@@ -242,22 +247,75 @@ class Service:
     # ---- meter ----------------------------------------------------------------------------
 
     async def _meter_task(self) -> None:
+        flood = FloodGuard(self.clock, quiet_s=FLOOD_QUIET_S)
+        watch = asyncio.create_task(self._flood_watch(flood), name="meter flood watch")
+        try:
+            while True:
+                try:
+                    async for chunk in self.source.chunks():
+                        await self._meter_chunk(chunk, flood)
+                except LoadBalancerError as exc:
+                    self.status(f"meter: {exc}")
+                    await asyncio.sleep(60)  # the source failed to open: try it again later
+                    continue
+                # a replayed file ended: the meter is silent from now on (the stale rule
+                # applies); replaying it again would send its counters backwards
+                self.status("meter: the capture ended; no more telegrams")
+                await asyncio.Future()
+        finally:
+            watch.cancel()
+            self._flood_ended(flood.finish())
+
+    async def _meter_chunk(self, chunk: bytes, flood: FloodGuard) -> None:
+        """Parse what the flood budget lets through, a slice at a time, yielding to the loop
+        after each so that timers, polls and writes run whatever the source sends."""
+        self._flood_ended(flood.check())
+        passed, started = flood.admit(len(chunk))
+        if started is not None:
+            self.log.record(
+                "meter_flood",
+                rate_bytes_s=round(started.rate_bytes_s),
+                limit_bytes_s=round(started.limit_bytes_s),
+            )
+            self.status(
+                f"meter: {started.rate_bytes_s:.0f} bytes/s, more than a meter sends "
+                f"(at most {started.limit_bytes_s:.0f}): the excess is dropped and no "
+                "telegram is used until it ends"
+            )
+        for at in range(0, passed, METER_SLICE_BYTES):
+            piece = chunk[at : min(at + METER_SLICE_BYTES, passed)]
+            for event in self.parser.feed(piece, self.clock()):
+                if isinstance(event, Reading):
+                    if flood.flooding:
+                        flood.ignored()
+                    else:
+                        self._on_reading(event)
+                else:
+                    self._on_rejection(event)
+            await asyncio.sleep(0)
+        # while bytes are dropped, the source is read at a bounded rate, not as fast as it comes
+        await asyncio.sleep(FLOOD_READ_PAUSE_S if passed < len(chunk) else 0)
+
+    async def _flood_watch(self, flood: FloodGuard) -> None:
+        """End an episode on time even when the source has gone quiet."""
         while True:
-            try:
-                async for chunk in self.source.chunks():
-                    for event in self.parser.feed(chunk, self.clock()):
-                        if isinstance(event, Reading):
-                            self._on_reading(event)
-                        else:
-                            self._on_rejection(event)
-            except LoadBalancerError as exc:
-                self.status(f"meter: {exc}")
-                await asyncio.sleep(60)  # the source failed to open: try it again later
-                continue
-            # a replayed file ended: the meter is silent from now on (the stale rule applies);
-            # replaying it again would send its counters backwards
-            self.status("meter: the capture ended; no more telegrams")
-            await asyncio.Future()
+            await asyncio.sleep(1.0)
+            self._flood_ended(flood.check())
+
+    def _flood_ended(self, end: FloodEnd | None) -> None:
+        if end is None:
+            return
+        self.log.record(
+            "meter_flood_ended",
+            duration_s=round(end.duration_s, 3),
+            received_bytes=end.received_bytes,
+            dropped_bytes=end.dropped_bytes,
+            telegrams_ignored=end.telegrams_ignored,
+        )
+        self.status(
+            f"meter: the flood ended after {end.duration_s:.0f} s "
+            f"({end.dropped_bytes} of {end.received_bytes} bytes dropped)"
+        )
 
     def _on_reading(self, reading: Reading) -> None:
         self.valid_telegrams += 1

@@ -122,6 +122,7 @@ class DlmsDecoder:
         self.skipped_bytes = 0
         self._segments: list[bytes] = []
         self._segments_size = 0
+        self._segments_information = 0
         self._noise_run = 0
         self._counters = CounterWatch()
 
@@ -147,16 +148,17 @@ class DlmsDecoder:
         if frame.segmented:
             self._segments.append(frame.information)
             self._segments_size += frame.size_bytes
-            if sum(map(len, self._segments)) > MAX_MESSAGE_BYTES:
+            self._segments_information += len(frame.information)  # no sum over all: linear
+            if self._segments_information > MAX_MESSAGE_BYTES:
                 size = self._segments_size
                 self._segments.clear()
-                self._segments_size = 0
+                self._segments_size = self._segments_information = 0
                 return [Rejection(received_s, "bad length: segmented message too long", size)]
             return []
         message = b"".join([*self._segments, frame.information])
         size = self._segments_size + frame.size_bytes
         self._segments.clear()
-        self._segments_size = 0
+        self._segments_size = self._segments_information = 0
         return [self.message(message, received_s, size)]
 
     def rejected(self, rejection: HdlcRejection, received_s: float) -> list[MeterEvent]:
@@ -173,7 +175,7 @@ class DlmsDecoder:
                 )
             )
             self._segments.clear()
-            self._segments_size = 0
+            self._segments_size = self._segments_information = 0
         return events
 
     def noise(self, data: bytes, received_s: float) -> list[MeterEvent]:

@@ -16,6 +16,7 @@ inside a frame already rejected are not reported again. Bytes outside frames are
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import crcmod.predefined
@@ -26,6 +27,7 @@ import crcmod.predefined
 crc16_x25 = crcmod.predefined.mkPredefinedCrcFun("x-25")
 
 FLAG = 0x7E
+_START = re.compile(rb"\x7e[\xa0-\xaf]")  # a flag and a type-3 format byte
 #: Frame format type 3 (high nibble 0xA); bit 0x08 of the first format byte is the segmentation
 #: bit, the low three bits and the second byte hold the length.
 _FORMAT_TYPE = 0xA0
@@ -77,12 +79,22 @@ class HdlcFramer:
     The result is the same however the stream is chunked: a decision is only taken once every
     byte it depends on has arrived. Bytes inside a rejected frame are not handed out as noise
     (they were reported with the frame), except where a good frame turns up among them.
+
+    A frame still arriving is given up as soon as a whole frame (good HCS and FCS) lies inside
+    it: it was cut short, and the frame inside is not kept waiting for bytes its length field
+    claims. Each start's FCS is computed at most once (``_fcs``), so nested starts cost one
+    CRC pass each, however often they are looked at.
     """
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._base = 0  # stream position of buf[0]
         self._after_frame = False  # buf[0] may be the closing flag of the frame just read
         self._quiet = 0  # bytes at the front of buf that lie inside an already rejected frame
+        self._fcs: dict[int, int] = {}  # stream position of a start -> its computed FCS
+        self._fcs_limit = 64
+        self._probed = 0  # stream position up to which starts inside the frame were probed
+        self._waiting: list[int] = []  # inner starts with a good HCS, their frame not complete
 
     def feed(self, chunk: bytes) -> list[HdlcEvent]:
         self._buf += chunk
@@ -97,13 +109,13 @@ class HdlcFramer:
         buf = self._buf
         if buf and self._quiet == 0 and is_frame_start(buf, 0):
             size = len(buf) - 1
-            whole = f"a {_length(buf)}-byte frame" if len(buf) >= 3 else "a frame"
+            whole = f"a {_length(buf, 0)}-byte frame" if len(buf) >= 3 else "a frame"
             events.append(
                 HdlcRejection(f"truncated: the stream ended {size} bytes into {whole}", size)
             )
         elif buf:
             self._noise(len(buf), events)
-        buf.clear()
+        self._cut(len(buf))
         self._quiet = 0
         self._after_frame = False
         return events
@@ -115,11 +127,11 @@ class HdlcFramer:
                 if len(buf) < 2 and not at_eof:
                     return  # a closing flag, or the opening flag of the next frame?
                 if len(buf) < 2 or buf[1] & 0xF0 != _FORMAT_TYPE:
-                    del buf[:1]  # the closing flag
+                    self._cut(1)  # the closing flag
                     self._after_frame = False
                     continue
             self._after_frame = False
-            start = _find_start(buf)
+            start = _find_start(buf, 0)
             if start < 0:
                 keep = 1 if buf[-1] == FLAG and not at_eof else 0  # may start a frame
                 self._noise(len(buf) - keep, events)
@@ -129,48 +141,93 @@ class HdlcFramer:
             # buf[0] is a flag, buf[1] a type-3 format byte
             if len(buf) < 3:
                 return
-            length = _length(buf)
-            if length < MIN_FRAME_BYTES:
-                self._reject(f"bad length: {length} bytes is shorter than any frame", 0, events)
-                continue
-            header_end = _header_end(buf, length)
-            if header_end is None:
-                if len(buf) >= 3 + 2 * _MAX_ADDRESS_BYTES or len(buf) > length:
-                    self._reject("bad header: an address runs past 4 bytes", 0, events)
-                    continue
-                return  # the addresses are still arriving
-            if len(buf) < header_end + 2:
-                return
-            if not _crc_ok(buf, 1, header_end):
-                self._reject("bad HCS", 0, events)
+            length = _length(buf, 0)
+            verdict = _header(buf, 0, length)
+            if verdict is None:
+                return  # the addresses or the HCS are still arriving
+            if verdict:
+                self._reject(verdict, 0, events)
                 continue
             if len(buf) < 1 + length:
-                return  # the rest is still arriving (at the end of the stream: truncated)
-            if not _crc_ok(buf, 1, length - 1):
-                self._reject(self._bad_fcs(length), length, events)
+                if at_eof:
+                    size = len(buf) - 1
+                    reason = f"truncated: the stream ended {size} bytes into a {length}-byte frame"
+                    self._reject(reason, length, events, size)
+                    continue
+                if self._whole_frame_inside(length) is None:
+                    return  # the rest is still arriving
+                self._reject(self._bad_fcs(length, None, None), length, events)
+                continue
+            sent = buf[length - 1] | buf[length] << 8
+            computed = self._fcs_at(0, length)
+            if computed != sent:
+                self._reject(self._bad_fcs(length, sent, computed), length, events)
                 continue
             events.append(_frame(bytes(buf[1 : 1 + length])))
-            del buf[: 1 + length]
+            self._cut(1 + length)
             self._quiet = 0
             self._after_frame = True
 
-    def _bad_fcs(self, length: int) -> str:
-        """Why the frame at buf[0] failed its FCS: cut short by the next frame, or corrupted."""
+    def _fcs_at(self, at: int, length: int) -> int:
+        """The FCS computed over the frame starting at buf[at] (once per start)."""
+        key = self._base + at
+        computed = self._fcs.get(key)
+        if computed is None:
+            computed = crc16_x25(bytes(self._buf[at + 1 : at + length - 1]))
+            self._fcs[key] = computed
+        return computed
+
+    def _whole_frame_inside(self, length: int) -> int | None:
+        """Where (offset in buf) a frame with good HCS and FCS lies whole inside the frame at
+        buf[0] that is still arriving, or None. Each inner start is probed once; those whose
+        own frame is still arriving are looked at again when it is complete."""
+        buf = self._buf
+        base = self._base
+        waiting = [p for p in self._waiting if p > base]
+        at = max(1, self._probed - base)
+        while (at := buf.find(FLAG, at, length)) > 0:
+            if at + 3 > len(buf):
+                break
+            inner = _length(buf, at)
+            verdict = _header(buf, at, inner) if is_frame_start(buf, at) else "no start"
+            if verdict is None:
+                break  # its header is still arriving
+            if not verdict:
+                waiting.append(base + at)
+            at += 1
+        self._probed = base + (at if at > 0 else min(len(buf), length))
+        found = None
+        still = []
+        for position in waiting:
+            at = position - base
+            inner = _length(buf, at)
+            if at + 1 + inner > len(buf):
+                still.append(position)
+            elif self._fcs_at(at, inner) == buf[at + inner - 1] | buf[at + inner] << 8:
+                still.append(position)  # kept: it is whole inside the next start too
+                found = at if found is None else found
+        self._waiting = still
+        return found
+
+    def _bad_fcs(self, length: int, sent: int | None, computed: int | None) -> str:
+        """Why the frame at buf[0] failed its FCS (or is given up): cut short by the next
+        frame, or corrupted."""
         buf = self._buf
         at = 1
         while (at := buf.find(FLAG, at, length)) > 0:
-            header_end = _header_end(buf[at:], _length(buf[at:])) if at + 3 <= len(buf) else None
-            if (
-                is_frame_start(buf, at)
-                and header_end is not None
-                and at + header_end + 2 <= len(buf)
-                and _crc_ok(buf, at + 1, at + header_end)
-            ):
-                return f"truncated: a new frame began {at - 1} bytes into a {length}-byte frame"
+            started = at + 3 <= len(buf) and is_frame_start(buf, at)
+            if started and _header(buf, at, _length(buf, at)) == "":
+                return _cut_short(at, length)
             at += 1
-        sent = buf[length - 1] | buf[length] << 8
-        computed = crc16_x25(bytes(buf[1 : length - 1]))
-        return f"bad FCS: sent {sent:04X}, computed {computed:04X}"
+        return f"bad FCS: sent {sent or 0:04X}, computed {computed or 0:04X}"
+
+    def _cut(self, count: int) -> None:
+        """Drop the first ``count`` bytes of the buffer."""
+        del self._buf[:count]
+        self._base += count
+        if len(self._fcs) > self._fcs_limit:  # forget starts already behind (amortised)
+            self._fcs = {k: v for k, v in self._fcs.items() if k >= self._base}
+            self._fcs_limit = max(64, 2 * len(self._fcs))
 
     def _noise(self, count: int, events: list[HdlcEvent]) -> None:
         """The first ``count`` bytes are outside every frame: hand them out, less those inside
@@ -181,37 +238,58 @@ class HdlcFramer:
         self._quiet -= swallowed
         if count > swallowed:
             events.append(Noise(bytes(self._buf[swallowed:count])))
-        del self._buf[:count]
+        self._cut(count)
 
-    def _reject(self, reason: str, length: int, events: list[HdlcEvent]) -> None:
+    def _reject(
+        self, reason: str, length: int, events: list[HdlcEvent], size: int | None = None
+    ) -> None:
         """The start at buf[0] is no frame: report it (unless it lies inside a frame already
         rejected) and go on scanning from the byte after its flag."""
         if self._quiet == 0:
-            events.append(HdlcRejection(reason, length))
+            events.append(HdlcRejection(reason, length if size is None else size))
             self._quiet = 1 + length
         self._noise(1, events)
 
 
-def _find_start(buf: bytearray) -> int:
-    """Index of the first ``7E A?`` in ``buf``, or -1."""
-    at = 0
-    while (flag := buf.find(FLAG, at)) >= 0:
-        if flag + 1 < len(buf) and buf[flag + 1] & 0xF0 == _FORMAT_TYPE:
-            return flag
-        at = flag + 1
-    return -1
+def _cut_short(at: int, length: int) -> str:
+    return f"truncated: a new frame began {at - 1} bytes into a {length}-byte frame"
 
 
-def _length(buf: bytes | bytearray) -> int:
-    return (buf[1] & 0x07) << 8 | buf[2]
+def _find_start(buf: bytearray, at: int) -> int:
+    """Index of the first ``7E A?`` in ``buf`` from ``at``, or -1 (one C-level scan: a run of
+    flags costs no Python loop)."""
+    found = _START.search(buf, at)
+    return -1 if found is None else found.start()
 
 
-def _header_end(buf: bytes | bytearray, length: int) -> int | None:
-    """Index (in ``buf``, flag at 0) of the HCS: after format, two addresses and control."""
-    at = 3
+def _length(buf: bytes | bytearray, at: int) -> int:
+    """The length field of the frame whose opening flag is buf[at]."""
+    return (buf[at + 1] & 0x07) << 8 | buf[at + 2]
+
+
+def _header(buf: bytes | bytearray, at: int, length: int) -> str | None:
+    """Judge the header of the frame at buf[at] (a flag and a type-3 format byte, length
+    known): "" if length, addresses and HCS are good, else why not; None while it is still
+    arriving."""
+    if length < MIN_FRAME_BYTES:
+        return f"bad length: {length} bytes is shorter than any frame"
+    header_end = _header_end(buf, at, length)
+    if header_end is None:
+        if len(buf) - at >= 3 + 2 * _MAX_ADDRESS_BYTES or len(buf) - at > length:
+            return "bad header: an address runs past 4 bytes"
+        return None
+    if len(buf) < header_end + 2:
+        return None
+    return "" if _crc_ok(buf, at + 1, header_end) else "bad HCS"
+
+
+def _header_end(buf: bytes | bytearray, flag: int, length: int) -> int | None:
+    """Index of the HCS of the frame at buf[flag]: after format, two addresses and control."""
+    at = flag + 3
+    end = flag + 1 + length
     for _ in range(2):
         for size in range(1, _MAX_ADDRESS_BYTES + 1):
-            if at + size > len(buf) or at + size > 1 + length:
+            if at + size > len(buf) or at + size > end:
                 return None
             if buf[at + size - 1] & 0x01:
                 at += size

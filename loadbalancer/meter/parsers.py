@@ -62,27 +62,28 @@ class _PlainText:
 
     def feed(self, chunk: bytes, received_s: float) -> list[MeterEvent]:
         events: list[MeterEvent] = []
-        data = bytes(self._held) + chunk
+        data = bytes(self._held) + chunk if self._held else chunk
         self._held.clear()
-        while data:
+        at, size = 0, len(data)  # an index, not slices of the rest: each byte is copied once
+        while at < size:
             if not self._binary:
-                flag = data.find(FLAG)
+                flag = data.find(FLAG, at)
                 if flag < 0:
-                    events += self._p1.feed(data, received_s)
+                    events += self._p1.feed(data[at:], received_s)
                     break
-                events += self._p1.feed(data[:flag], received_s)
-                data = data[flag:]
+                events += self._p1.feed(data[at:flag], received_s)
+                at = flag
                 self._binary = True
                 continue
-            header = P1_HEADER.search(data)
+            header = P1_HEADER.search(data, at)
             if header is None:
-                slash = data.rfind(b"/", max(0, len(data) - P1_HEADER_BYTES + 1))
-                cut = slash if slash >= 0 else len(data)
+                slash = data.rfind(b"/", max(at, size - P1_HEADER_BYTES + 1))
+                cut = slash if slash >= 0 else size
                 self._held += data[cut:]
-                events += self._dlms.noise(data[:cut], received_s)
+                events += self._dlms.noise(data[at:cut], received_s)
                 break
-            events += self._dlms.noise(data[: header.start()], received_s)
-            data = data[header.start() :]
+            events += self._dlms.noise(data[at : header.start()], received_s)
+            at = header.start()
             self._binary = False
         return events
 

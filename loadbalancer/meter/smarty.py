@@ -77,8 +77,17 @@ class SmartyParser:
             size = glo_ciphering_size(buf)
             if size is None:
                 break  # the header is still arriving (at the end: close() reports it)
-            if not 2 + SYSTEM_TITLE_BYTES + 5 + TAG_BYTES < size <= MAX_FRAME_BYTES:
-                events += self._plain(1, received_s)  # not a frame after all: 0xDB is noise
+            if not _plausible(size):
+                # not a frame after all: 0xDB is noise, and so is every start after it up to
+                # one that may be a frame; handed on in one piece (a run of them is linear)
+                after = buf.find(_START, 1)
+                while after > 0 and (following := glo_ciphering_size(buf, after)) is not None:
+                    if _plausible(following):
+                        break
+                    after = buf.find(_START, after + 1)
+                if after < 0:
+                    after = len(buf) - (1 if buf[-1] == GLO_CIPHERING and not at_eof else 0)
+                events += self._plain(after, received_s)
                 continue
             if len(buf) < size:
                 break
@@ -108,6 +117,11 @@ class SmartyParser:
             return [Rejection(received_s, str(exc), len(apdu), header)]
         # the plaintext is one whole telegram: no bytes of it may wait for the next chunk
         return self.inner.feed(plaintext, received_s)
+
+
+def _plausible(size: int) -> bool:
+    """A glo-ciphering APDU of this total size may be a Smarty frame."""
+    return 2 + SYSTEM_TITLE_BYTES + 5 + TAG_BYTES < size <= MAX_FRAME_BYTES
 
 
 def _title(raw: bytes) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import re
 import time
@@ -17,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from loadbalancer.errors import SourceError, UsageError
@@ -33,6 +32,10 @@ BACKOFF_MAX_S = 30.0
 TCP_IDLE_RECONNECT_S = 60.0
 TCP_CONNECT_TIMEOUT_S = 5.0
 READ_SIZE = 4096
+#: a capture file is read this much at a time; a paced replay hands on at most about
+#: MAX_PIECE_BYTES + FILE_READ_BYTES at once where it finds no telegram start
+FILE_READ_BYTES = 65_536
+MAX_PIECE_BYTES = 65_536
 
 _SERIAL_DEFAULTS: dict[str, str] = {
     "baudrate": "115200",
@@ -302,9 +305,10 @@ _METER_TIME = re.compile(rb"0-0:1\.0\.0\((\d{12})")
 
 
 class FileSource:
-    """A capture file. Unpaced it is read as fast as possible; paced, it is replayed with the
-    gaps between the meter times of its telegrams (clamped, ``period_s`` where a time is
-    missing), through an injectable ``sleep`` so simulations can run on their own clock."""
+    """A capture file, streamed (never read whole: a capture may be larger than the memory).
+    Unpaced it is read as fast as possible; paced, it is replayed with the gaps between the
+    meter times of its telegrams (clamped, ``period_s`` where a time is missing), through an
+    injectable ``sleep`` so simulations can run on their own clock."""
 
     def __init__(
         self,
@@ -314,6 +318,7 @@ class FileSource:
         period_s: float = 10.0,
         max_gap_s: float = 60.0,
         sleep: Sleep = asyncio.sleep,
+        read_bytes: int = FILE_READ_BYTES,
     ) -> None:
         self.path = path
         self.name = f"file://{path}"
@@ -321,6 +326,7 @@ class FileSource:
         self._period_s = period_s
         self._max_gap_s = max_gap_s
         self._sleep = sleep
+        self._read_bytes = read_bytes
 
     def check(self) -> None:
         """Raise :class:`UsageError` if the file cannot be read."""
@@ -332,31 +338,62 @@ class FileSource:
     async def chunks(self) -> AsyncIterator[bytes]:
         self.check()
         try:
-            data = await asyncio.to_thread(Path(self.path).read_bytes)
+            handle = await asyncio.to_thread(open, self.path, "rb")
         except OSError as exc:
             raise SourceError(f"source {self.name}: {_why(exc, 'cannot read')}") from exc
-        if not self.paced:
-            for at in range(0, len(data), 65536):
-                yield data[at : at + 65536]
-            return
-        previous: datetime | None = None
-        for index, piece in enumerate(_split_telegrams(data)):
-            stamp = _stamp_of(piece)
-            if index:
-                gap = self._period_s  # HDLC frames and telegrams without a time
-                if stamp is not None and previous is not None:
-                    gap = min(max((stamp - previous).total_seconds(), 0.0), self._max_gap_s)
-                await self._sleep(gap)
-            previous = stamp if stamp is not None else previous
-            yield piece
+        try:
+            blocks = self._blocks(handle)
+            if not self.paced:
+                async for block in blocks:
+                    yield block
+                return
+            previous: datetime | None = None
+            index = 0
+            async for piece in _telegram_pieces(blocks):
+                stamp = _stamp_of(piece)
+                if index:
+                    gap = self._period_s  # HDLC frames and telegrams without a time
+                    if stamp is not None and previous is not None:
+                        gap = min(max((stamp - previous).total_seconds(), 0.0), self._max_gap_s)
+                    await self._sleep(gap)
+                index += 1
+                previous = stamp if stamp is not None else previous
+                yield piece
+        finally:
+            handle.close()
+
+    async def _blocks(self, handle: BinaryIO) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                block = await asyncio.to_thread(handle.read, self._read_bytes)
+            except OSError as exc:
+                raise SourceError(f"source {self.name}: {_why(exc, 'cannot read')}") from exc
+            if not block:
+                return
+            yield block
 
 
-def _split_telegrams(data: bytes) -> list[bytes]:
-    starts = [m.start(1) if m.group(1) else m.start(2) for m in _TELEGRAM_START.finditer(data)]
-    if not starts:
-        return [data]
-    bounds = [0, *starts[1:], len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(bounds) if data[a:b]]
+async def _telegram_pieces(blocks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The stream cut before each telegram start but the first (bytes in front of it go with
+    it); a stretch with no start is handed on once it is MAX_PIECE_BYTES long."""
+    held = b""
+    seen_start = False
+    async for block in blocks:
+        data = held + block
+        cut = 0
+        # a start may straddle the two ("\n" + "/", 7E + A?): look from the last held byte
+        for match in _TELEGRAM_START.finditer(data, max(0, len(held) - 1)):
+            at = match.start(1) if match.group(1) else match.start(2)
+            if seen_start and at > cut:
+                yield data[cut:at]
+                cut = at
+            seen_start = True
+        held = data[cut:]
+        if len(held) >= MAX_PIECE_BYTES:
+            yield held
+            held = b""
+    if held:
+        yield held
 
 
 def _stamp_of(piece: bytes) -> datetime | None:

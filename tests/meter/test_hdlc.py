@@ -219,3 +219,36 @@ def test_arbitrary_bytes_never_raise_and_chunking_never_matters(
     assert summary(frame_all(data, cuts)) == whole
     noise = b"".join(e for e in whole if isinstance(e, bytes))
     assert len(noise) <= len(data)
+
+
+@pytest.mark.parametrize(
+    ("cut", "good"),
+    [
+        ("no_aidon_hdlc_03.hex", "no_aidon_hdlc_02_escaped.hex"),  # list 2 cut, then list 1
+        ("se_aidon_hdlc_02.hex", "se_kaifa_hdlc_02.hex"),
+        ("no_kamstrup_hdlc_02.hex", "no_kaifa_hdlc_05.hex"),
+    ],
+)
+def test_a_good_frame_right_after_a_truncated_one_comes_out_at_once(cut: str, good: str) -> None:
+    """Issue 11 item 10: the cut frame's length field claims more bytes than follow; the good
+    frame inside that span must not wait for them (nor be lost when the stream ends)."""
+    truncated, whole = hex_fixture(cut)[:100], hex_fixture(good)
+    assert len(truncated) + len(whole) < 1 + (truncated[1] & 0x07) * 256 + truncated[2]
+    framer = HdlcFramer()
+    events = [e for e in framer.feed(truncated + whole) if not isinstance(e, Noise)]
+    assert [type(e) for e in events] == [HdlcRejection, HdlcFrame]
+    assert isinstance(events[0], HdlcRejection)
+    assert events[0].reason.startswith("truncated: a new frame began 99 bytes into")
+    assert isinstance(events[1], HdlcFrame) and events[1].size_bytes == len(whole) - 2
+    assert [e for e in framer.close() if not isinstance(e, Noise)] == []
+    # the same at the end of a capture: the good frame survives
+    kinds = [type(e) for e in frame_all(truncated + whole) if not isinstance(e, Noise)]
+    assert kinds == [HdlcRejection, HdlcFrame]
+
+
+def test_the_good_frame_after_two_truncated_ones_comes_out_at_once() -> None:
+    first = hex_fixture("se_aidon_hdlc_02.hex")[:60]
+    second = hex_fixture("no_aidon_hdlc_03.hex")[:80]
+    good = hex_fixture("no_kaifa_hdlc_02.hex")
+    events = [e for e in HdlcFramer().feed(first + second + good) if not isinstance(e, Noise)]
+    assert [type(e) for e in events] == [HdlcRejection, HdlcFrame]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -218,3 +219,51 @@ async def test_serial_source_reports_a_vanished_device_once(pty_pair: tuple[int,
     await chunks.aclose()  # type: ignore[attr-defined]
     assert len(messages) == 1, messages
     assert messages[0].startswith(f"meter serial://{name}: ")
+
+
+@pytest.mark.parametrize("paced", [False, True])
+async def test_a_large_capture_is_streamed_not_read_whole(tmp_path: Path, paced: bool) -> None:
+    """Issue 12 item 12: a 300 MB capture took 317 MB of memory. 24 MB of it (telegrams and
+    long stretches without any) must stream through in a bounded amount of memory."""
+    capture = tmp_path / "big.p1"
+    with capture.open("wb") as out:
+        for _ in range(12):
+            out.write(b"".join(TELEGRAMS) + bytes(2_000_000))
+    size = capture.stat().st_size
+
+    async def no_sleep(_seconds: float) -> None:
+        return None
+
+    source = FileSource(str(capture), paced=paced, sleep=no_sleep)
+    total = largest = 0
+    tracemalloc.start()
+    try:
+        async for chunk in source.chunks():
+            total += len(chunk)
+            largest = max(largest, len(chunk))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == size
+    assert largest <= 2 * 65_536
+    assert peak < 2_000_000, f"{peak} bytes at the peak for a {size}-byte capture"
+
+
+@pytest.mark.parametrize("read_bytes", [1, 2, 7, 700, 65_536])
+async def test_paced_pieces_do_not_depend_on_the_read_size(tmp_path: Path, read_bytes: int) -> None:
+    """Telegram starts that straddle two reads ("\\n" + "/", 7E + A0) are still found."""
+    hdlc = bytes.fromhex("7ea0") + b"\x00" * 20 + b"\x7e\r\n"
+    capture = tmp_path / "mixed.bin"
+    capture.write_bytes(b"junk\r\n" + TELEGRAMS[0] + hdlc + TELEGRAMS[1] + hdlc + TELEGRAMS[2])
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    source = FileSource(str(capture), paced=True, sleep=fake_sleep, read_bytes=read_bytes)
+    pieces = [c async for c in source.chunks()]
+    assert b"".join(pieces) == capture.read_bytes()
+    assert pieces == [
+        b"junk\r\n" + TELEGRAMS[0], hdlc, TELEGRAMS[1], hdlc, TELEGRAMS[2]
+    ]  # fmt: skip
+    assert slept == [10.0, 10.0, 10.0, 10.0]
