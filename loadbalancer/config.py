@@ -130,9 +130,9 @@ class SiteConfig:
 def load_site(path: str | Path) -> SiteConfig:
     """Read and validate a site file."""
     file = str(path)
-    if not Path(file).is_file():
+    if not Path(file).exists():
         raise ConfigError(file, "", "no such file")
-    return site_from_data(read_yaml_file(Path(file)), file, base=Path(file).parent)
+    return site_from_data(read_yaml_file(Path(file), "site file"), file, base=Path(file).parent)
 
 
 def site_from_data(data: object, file: str, *, base: Path | None = None) -> SiteConfig:
@@ -268,10 +268,10 @@ class _SiteReader(YamlReader):
         raw = self.mapping(
             value, path, _CHARGER, {"name", "profile", "host", "phases", "max_current_a"}
         )
-        name = self.text(raw["name"], f"{path}.name")
+        name = self.label(raw["name"], f"{path}.name")
         profile_ref = self.text(raw["profile"], f"{path}.profile")
         profile = self.referenced(load_profile, profile_ref, f"{path}.profile")
-        host = self.text(raw["host"], f"{path}.host")
+        host = self.label(raw["host"], f"{path}.host")
         port = self.integer(raw.get("port", profile.transport.port), f"{path}.port", 1, 65535)
         unit_id = self.integer(
             raw.get("unit_id", profile.transport.unit_id), f"{path}.unit_id", 0, 255
@@ -309,19 +309,28 @@ class _SiteReader(YamlReader):
                 f"the {profile.name} profile's step of {setpoint.granularity_a:g} A is not one "
                 f"the controller offers ({', '.join(f'{g:g}' for g in GRANULARITIES_A)} A)",
             )
+        if not _multiple_of(min_a, granularity):
+            raise self.fail(
+                f"{path}.min_current_a",
+                f"{min_a:g} A is not a multiple of the {profile.name} profile's step "
+                f"({granularity:g} A)",
+            )
         if profile.failsafe.trigger == "none":
             self.warnings.append(
                 f"charger {name} ({profile.name}): the box has no failsafe the controller can "
                 "set; if loadbalancer stops it keeps its last limit"
             )
-        spec = ChargerSpec(
-            name=name,
-            phases=phases,
-            max_current_a=max_a,
-            min_current_a=min_a,
-            priority=priority,
-            granularity_a=granularity,
-        )
+        try:
+            spec = ChargerSpec(
+                name=name,
+                phases=phases,
+                max_current_a=max_a,
+                min_current_a=min_a,
+                priority=priority,
+                granularity_a=granularity,
+            )
+        except ValueError as exc:  # what the core refuses and the checks above missed
+            raise self.fail(path, str(exc)) from None
         return ChargerConfig(name, profile, profile_ref, host, port, unit_id, spec)
 
     def referenced(self, load: Callable[[str], T], ref: str, path: str) -> T:
@@ -362,20 +371,29 @@ class _SiteReader(YamlReader):
         resume = self.number(raw.get("resume_delay_s", 300), "control.resume_delay_s", 0, 7200)
         specs = tuple(replace(c.spec, failsafe_current_a=safe_a) for c in chargers)
         poll = self.number(raw.get("poll_interval_s", 2), "control.poll_interval_s", 0.1, 60)
-        return ControlConfig(
-            fuse=fuse,
-            chargers=specs,
-            safe_current_a=safe_a,
-            ramp_up_delay_s=ramp,
-            resume_delay_s=resume,
-            stale_after_s=meter.stale_after_s,
-            # a read older than five polls (or 10 s) counts as offline
-            charger_stale_after_s=max(10.0, 5 * poll),
-            hold_horizon_s=meter.telegram_period_s,
-            ev_response_allowance_s=self.number(
-                raw.get("response_time_s", 15), "control.response_time_s", 0.5, 120
-            ),
+        response_s = self.number(
+            raw.get("response_time_s", 15), "control.response_time_s", 0.5, 120
         )
+        try:
+            return ControlConfig(
+                fuse=fuse,
+                chargers=specs,
+                safe_current_a=safe_a,
+                ramp_up_delay_s=ramp,
+                resume_delay_s=resume,
+                stale_after_s=meter.stale_after_s,
+                # a read older than five polls (or 10 s) counts as offline
+                charger_stale_after_s=max(10.0, 5 * poll),
+                hold_horizon_s=meter.telegram_period_s,
+                ev_response_allowance_s=response_s,
+            )
+        except ValueError as exc:  # what the core refuses and the checks above missed
+            raise self.fail("control", str(exc)) from None
+
+
+def _multiple_of(value: float, step: float) -> bool:
+    steps = value / step
+    return abs(steps - round(steps)) <= 1e-6
 
 
 def _granularity(step_a: float) -> float | None:

@@ -120,8 +120,11 @@ def test_fast_timers_as_in_the_issue(tmp_path: Path) -> None:
         ({"chargers.0.port": 70000}, "chargers[0].port: 70000 is out of range"),
         ({"meter.protocol": "modbus"}, "meter.protocol: unknown protocol 'modbus'"),
         ({"meter.source": "http://meter"}, "meter.source: source 'http://meter'"),
-        ({"fuse": "3x99A-gG"}, "site.yaml: fuse: no such fuse profile"),
-        ({"chargers.0.profile": "tesla-wall"}, "chargers[0].profile: no bundled charger"),
+        ({"fuse": "3x99A-gG"}, "site.yaml: fuse: '3x99A-gG' is neither a bundled fuse profile"),
+        (
+            {"chargers.0.profile": "tesla-wall"},
+            "chargers[0].profile: 'tesla-wall' is neither a bundled charger profile",
+        ),
         ({"chargers.0.max_current_a": 25}, "above the main fuse's rating (20 A)"),
         ({"chargers.0.phases": ["L1", "L4"]}, "chargers[0].phases[1]: 'L4' is not a phase"),
         ({"chargers.0.phases": ["L1", "L1"]}, "chargers[0].phases: a grid phase appears twice"),
