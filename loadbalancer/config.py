@@ -390,8 +390,9 @@ class _SiteReader(YamlReader):
         try:
             return load(str(local) if local.is_file() else ref)
         except ConfigError as exc:
-            if exc.file == ref and not exc.key_path:  # not a bundled name, not a file
-                raise self.fail(path, exc.problem) from exc
+            if exc.file == ref and not exc.key_path:  # no such name, or not a readable file
+                named = exc.problem if repr(ref) in exc.problem else f"{ref}: {exc.problem}"
+                raise self.fail(path, named) from exc
             raise
 
     def phases(self, value: object, path: str, fuse: FuseProfile) -> tuple[str, ...]:

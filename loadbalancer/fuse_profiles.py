@@ -18,7 +18,7 @@ from loadbalancer.control.fuse import (
 )
 from loadbalancer.errors import ConfigError
 from loadbalancer.resources import bundled_profile, unknown_profile
-from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file
+from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file, unknown_key
 
 #: ratings accepted at all; Swedish main fuses are 16..63 A (control.md §1.3), sub-circuits less
 RATING_RANGE_A = (6.0, 250.0)
@@ -61,8 +61,7 @@ def _from_mapping(data: object, file: str, prefix: str, default_name: str) -> Fu
         raise ConfigError(file, prefix, "not a fuse profile: must be a mapping of fuse keys")
     for key in data:
         if key not in _KNOWN:
-            shown = str(key) if len(str(key)) <= 40 else f"{str(key)[:39]}…"
-            raise ConfigError(file, where(shown), f"unknown key (known: {', '.join(_KNOWN)})")
+            raise unknown_key(file, prefix, key, _KNOWN)
     for key in _REQUIRED:
         if key not in data:
             raise ConfigError(file, where(key), "missing")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 from collections.abc import Collection
 from pathlib import Path
@@ -222,6 +223,18 @@ def kind_of(value: object) -> str:
     return _shown(value)
 
 
+_KEY_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
+
+
+def unknown_key(file: str, path: str, key: object, known: Collection[str]) -> ConfigError:
+    """The error for a key not in ``known``. Only a key that looks like one is repeated: a file
+    of another kind (``/etc/shadow`` read as a profile) reads as one long key, never shown."""
+    listing = ", ".join(known)
+    if isinstance(key, str) and _KEY_LIKE.fullmatch(key):
+        return ConfigError(file, join(path, key), f"unknown key (known: {listing})")
+    return ConfigError(file, path, f"a key that is none of the known ones ({listing})")
+
+
 class YamlReader:
     """Typed accessors over a YAML tree; each takes the key path so errors say where."""
 
@@ -240,10 +253,7 @@ class YamlReader:
             raise self.fail(path, f"expected a mapping, got {got}")
         for key in value:
             if not isinstance(key, str) or key not in allowed:
-                raise self.fail(
-                    join(path, printable(key, 40) if isinstance(key, str) else _shown(key)),
-                    f"unknown key (known: {', '.join(sorted(allowed))})",
-                )
+                raise unknown_key(self.file, path, key, sorted(allowed))
         for key in sorted(required):
             if key not in value:
                 raise self.fail(join(path, key), "missing")
