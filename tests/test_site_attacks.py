@@ -110,8 +110,7 @@ def _fifo(tmp: Path) -> Path:
 
 def _big(tmp: Path) -> Path:
     path = tmp / "big.yaml"
-    with path.open("wb") as out:
-        out.truncate(50 * 1024 * 1024)  # a sparse 50 MB file
+    path.write_bytes(EXAMPLE.encode() + b"# padding\n" * (5 * 1024 * 1024))  # 50 MB of YAML
     return path
 
 

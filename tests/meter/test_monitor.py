@@ -154,5 +154,5 @@ def test_terminal_escapes_in_meter_data_are_shown_escaped(tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     shown = proc.stdout + proc.stderr
     assert "rejected telegram" in proc.stderr
-    assert not any(ord(c) < 0x20 and c != "\n" or 0x7F <= ord(c) < 0xA0 for c in shown)
+    assert not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in shown)
     assert "\\x1b[2J" in proc.stderr
