@@ -116,3 +116,11 @@ def test_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_fuse_profile(odd)
     assert (caught.value.file, caught.value.key_path) == (str(odd), "margin")
+
+
+def test_a_bundled_name_is_a_name_never_a_path() -> None:
+    from loadbalancer.resources import bundled_profile
+
+    assert bundled_profile("fuses", "3x20A-gG") is not None
+    for sneaky in ("../fuses/3x20A-gG", "../chargers/alfen-eve", "/etc/hostname", ""):
+        assert bundled_profile("fuses", sneaky) is None, sneaky
