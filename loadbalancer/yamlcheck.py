@@ -22,8 +22,8 @@ from loadbalancer.errors import ConfigError
 from loadbalancer.printable import printable
 
 #: site files and profiles are a few KB (the largest bundled one 5 KB); anything larger is
-#: refused before it is parsed (PyYAML reads a hostile 64 KB in under a second)
-MAX_FILE_BYTES = 64 * 1024
+#: refused before it is parsed (PyYAML takes half a second for the slowest 32 KB)
+MAX_FILE_BYTES = 32 * 1024
 #: the deepest nesting a site file or profile may have (they need 5)
 MAX_DEPTH = 32
 #: the most values a document may stand for once its aliases are expanded

@@ -130,7 +130,7 @@ def test_only_small_regular_utf8_files_are_read(tmp_path: Path) -> None:
         read_text_file(tmp_path)
     big = tmp_path / "big.yaml"
     big.write_bytes(b"a: 1\n" + b"#" * MAX_FILE_BYTES)
-    with pytest.raises(ConfigError, match="larger than 64 KB"):
+    with pytest.raises(ConfigError, match="larger than 32 KB"):
         read_yaml_file(big, "site file")
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"name: carp\xf6rt\n")
