@@ -341,3 +341,21 @@ def test_check_leaves_a_writable_log_place_as_it_found_it(tmp_path: Path) -> Non
     proc = run_site(tmp_path, "check", str(fresh))
     assert proc.returncode == 0, proc.stderr
     assert fresh.read_text().count("\n") == 1
+
+
+def test_the_core_refuses_numbers_that_are_not_finite_itself() -> None:
+    """control/config.py stands on its own: NaN passes every comparison, so it is refused
+    by name before the checks that compare."""
+    from loadbalancer.control.config import ChargerSpec, ControlConfig
+    from loadbalancer.fuse_profiles import load_fuse_profile
+
+    fuse = load_fuse_profile("3x20A-gG")
+    good = ChargerSpec(name="carport", phases=("L1", "L2", "L3"), max_current_a=16)
+    with pytest.raises(ValueError, match="finite"):
+        ChargerSpec(
+            name="carport", phases=("L1",), max_current_a=16, failsafe_current_a=float("nan")
+        )
+    for field in ("stale_after_s", "safe_current_a", "hold_horizon_s", "demand_headroom_a"):
+        with pytest.raises(ValueError, match="finite"):
+            ControlConfig(fuse=fuse, chargers=(good,), **{field: float("nan")})
+    assert ControlConfig(fuse=fuse, chargers=(good,)).stale_after_s == 25.0
