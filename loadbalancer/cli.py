@@ -47,19 +47,19 @@ def _charger(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from loadbalancer.config import load_site
+    from loadbalancer.config import check_decision_log, load_site
     from loadbalancer.service import run_service
 
-    site = load_site(args.config)
+    site = check_decision_log(load_site(args.config), starting=True)
     for warning in site.warnings:
         print(f"{PROG} run: warning: {warning}", file=sys.stderr)
     return run_service(site, shadow=args.shadow)
 
 
 def _check(args: argparse.Namespace) -> int:
-    from loadbalancer.config import load_site
+    from loadbalancer.config import check_decision_log, load_site
 
-    print(load_site(args.config).summary())
+    print(check_decision_log(load_site(args.config), starting=False).summary())
     return 0
 
 
@@ -254,7 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except LoadBalancerError as exc:
-        print(f"{PROG} {args.command}: {exc}", file=sys.stderr)
+        from loadbalancer.printable import printable
+
+        # one line, whatever a file's keys or a meter's bytes put in the message
+        print(f"{PROG} {args.command}: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

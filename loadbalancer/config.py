@@ -7,6 +7,9 @@ service (a failsafe the box cannot keep, a fuse margin of 0) are returned as war
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -130,9 +133,56 @@ class SiteConfig:
 def load_site(path: str | Path) -> SiteConfig:
     """Read and validate a site file."""
     file = str(path)
-    if not Path(file).is_file():
+    if not Path(file).exists():
         raise ConfigError(file, "", "no such file")
-    return site_from_data(read_yaml_file(Path(file)), file, base=Path(file).parent)
+    return site_from_data(read_yaml_file(Path(file), "site file"), file, base=Path(file).parent)
+
+
+def check_decision_log(site: SiteConfig, *, starting: bool) -> SiteConfig:
+    """Make sure ``log.decisions`` can be appended to (or created): a regular file that is a
+    decision log (never ``/etc/passwd``), on a writable file system. A directory that does not
+    exist yet is a warning for ``check`` (systemd's ``LogsDirectory=`` creates it at start)
+    and an error for ``run`` (``starting``). Tries the real thing: an existing file is opened
+    for appending (nothing written), a missing one created and removed again."""
+    path = site.decisions_path
+    if path == "-":
+        return site
+    directory = os.path.dirname(path) or "."
+    try:
+        _try_append(path)
+    except FileNotFoundError:
+        if os.path.isdir(directory) or starting:
+            problem = f"cannot create {path}: directory {directory} does not exist"
+            raise ConfigError(site.file, "log.decisions", problem) from None
+        warning = f"log.decisions: {directory} does not exist yet: run creates no directories"
+        return replace(site, warnings=(*site.warnings, warning))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(site.file, "log.decisions", f"{path}: {_reason(exc)}") from None
+    return site
+
+
+def _try_append(path: str) -> None:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        os.close(os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o640))
+        os.unlink(path)
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a regular file")
+    os.close(os.open(path, flags))
+    start = b""
+    with contextlib.suppress(OSError), open(path, "rb") as existing:  # unreadable: no look
+        start = existing.read(64).lstrip()
+    if start and not start.startswith(b"{"):
+        raise ValueError("holds something else than a decision log (JSON lines): not touched")
+
+
+def _reason(exc: OSError | ValueError) -> str:
+    if isinstance(exc, OSError):
+        return f"cannot write there: {exc.strerror or exc}"
+    return str(exc)
 
 
 def site_from_data(data: object, file: str, *, base: Path | None = None) -> SiteConfig:
@@ -268,10 +318,10 @@ class _SiteReader(YamlReader):
         raw = self.mapping(
             value, path, _CHARGER, {"name", "profile", "host", "phases", "max_current_a"}
         )
-        name = self.text(raw["name"], f"{path}.name")
+        name = self.label(raw["name"], f"{path}.name")
         profile_ref = self.text(raw["profile"], f"{path}.profile")
         profile = self.referenced(load_profile, profile_ref, f"{path}.profile")
-        host = self.text(raw["host"], f"{path}.host")
+        host = self.label(raw["host"], f"{path}.host")
         port = self.integer(raw.get("port", profile.transport.port), f"{path}.port", 1, 65535)
         unit_id = self.integer(
             raw.get("unit_id", profile.transport.unit_id), f"{path}.unit_id", 0, 255
@@ -309,19 +359,28 @@ class _SiteReader(YamlReader):
                 f"the {profile.name} profile's step of {setpoint.granularity_a:g} A is not one "
                 f"the controller offers ({', '.join(f'{g:g}' for g in GRANULARITIES_A)} A)",
             )
+        if not _multiple_of(min_a, granularity):
+            raise self.fail(
+                f"{path}.min_current_a",
+                f"{min_a:g} A is not a multiple of the {profile.name} profile's step "
+                f"({granularity:g} A)",
+            )
         if profile.failsafe.trigger == "none":
             self.warnings.append(
                 f"charger {name} ({profile.name}): the box has no failsafe the controller can "
                 "set; if loadbalancer stops it keeps its last limit"
             )
-        spec = ChargerSpec(
-            name=name,
-            phases=phases,
-            max_current_a=max_a,
-            min_current_a=min_a,
-            priority=priority,
-            granularity_a=granularity,
-        )
+        try:
+            spec = ChargerSpec(
+                name=name,
+                phases=phases,
+                max_current_a=max_a,
+                min_current_a=min_a,
+                priority=priority,
+                granularity_a=granularity,
+            )
+        except ValueError as exc:  # what the core refuses and the checks above missed
+            raise self.fail(path, str(exc)) from None
         return ChargerConfig(name, profile, profile_ref, host, port, unit_id, spec)
 
     def referenced(self, load: Callable[[str], T], ref: str, path: str) -> T:
@@ -331,8 +390,9 @@ class _SiteReader(YamlReader):
         try:
             return load(str(local) if local.is_file() else ref)
         except ConfigError as exc:
-            if exc.file == ref and not exc.key_path:  # not a bundled name, not a file
-                raise self.fail(path, exc.problem) from exc
+            if exc.file == ref and not exc.key_path:  # no such name, or not a readable file
+                named = exc.problem if repr(ref) in exc.problem else f"{ref}: {exc.problem}"
+                raise self.fail(path, named) from exc
             raise
 
     def phases(self, value: object, path: str, fuse: FuseProfile) -> tuple[str, ...]:
@@ -362,20 +422,29 @@ class _SiteReader(YamlReader):
         resume = self.number(raw.get("resume_delay_s", 300), "control.resume_delay_s", 0, 7200)
         specs = tuple(replace(c.spec, failsafe_current_a=safe_a) for c in chargers)
         poll = self.number(raw.get("poll_interval_s", 2), "control.poll_interval_s", 0.1, 60)
-        return ControlConfig(
-            fuse=fuse,
-            chargers=specs,
-            safe_current_a=safe_a,
-            ramp_up_delay_s=ramp,
-            resume_delay_s=resume,
-            stale_after_s=meter.stale_after_s,
-            # a read older than five polls (or 10 s) counts as offline
-            charger_stale_after_s=max(10.0, 5 * poll),
-            hold_horizon_s=meter.telegram_period_s,
-            ev_response_allowance_s=self.number(
-                raw.get("response_time_s", 15), "control.response_time_s", 0.5, 120
-            ),
+        response_s = self.number(
+            raw.get("response_time_s", 15), "control.response_time_s", 0.5, 120
         )
+        try:
+            return ControlConfig(
+                fuse=fuse,
+                chargers=specs,
+                safe_current_a=safe_a,
+                ramp_up_delay_s=ramp,
+                resume_delay_s=resume,
+                stale_after_s=meter.stale_after_s,
+                # a read older than five polls (or 10 s) counts as offline
+                charger_stale_after_s=max(10.0, 5 * poll),
+                hold_horizon_s=meter.telegram_period_s,
+                ev_response_allowance_s=response_s,
+            )
+        except ValueError as exc:  # what the core refuses and the checks above missed
+            raise self.fail("control", str(exc)) from None
+
+
+def _multiple_of(value: float, step: float) -> bool:
+    steps = value / step
+    return abs(steps - round(steps)) <= 1e-6
 
 
 def _granularity(step_a: float) -> float | None:

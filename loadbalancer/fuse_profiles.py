@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import yaml
-
 from loadbalancer.control.fuse import (
     DEFAULT_MARGIN_A,
     Characteristic,
@@ -19,7 +17,8 @@ from loadbalancer.control.fuse import (
     default_budget,
 )
 from loadbalancer.errors import ConfigError
-from loadbalancer.resources import bundled_profile, bundled_profile_names
+from loadbalancer.resources import bundled_profile, unknown_profile
+from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file, unknown_key
 
 #: ratings accepted at all; Swedish main fuses are 16..63 A (control.md §1.3), sub-circuits less
 RATING_RANGE_A = (6.0, 250.0)
@@ -40,20 +39,10 @@ def load_fuse_profile(name_or_path: str | Path) -> FuseProfile:
         text, file = bundled.read_text(encoding="utf-8"), f"{stem}.yaml"
     else:
         path = Path(name_or_path)
-        if not path.is_file():
-            known = ", ".join(bundled_profile_names("fuses"))
-            problem = f"no such fuse profile or file (bundled: {known})"
-            raise ConfigError(str(name_or_path), "", problem)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(str(path), "", f"cannot read: {error}") from None
-        file, stem = str(path), path.stem
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(file, "", f"not valid YAML: {error}".replace("\n", " ")) from None
-    return _from_mapping(data, file, "", stem)
+        if not path.exists():
+            raise ConfigError(str(name_or_path), "", unknown_profile("fuses", str(path), "fuse"))
+        text, file, stem = read_text_file(path, "fuse profile"), str(path), path.stem
+    return _from_mapping(parse_yaml(text, file), file, "", stem)
 
 
 def fuse_profile_from_mapping(
@@ -69,17 +58,15 @@ def _from_mapping(data: object, file: str, prefix: str, default_name: str) -> Fu
         return f"{prefix}.{key}" if prefix else key
 
     if not isinstance(data, Mapping):
-        raise ConfigError(file, prefix, "must be a mapping of fuse keys")
+        raise ConfigError(file, prefix, "not a fuse profile: must be a mapping of fuse keys")
     for key in data:
         if key not in _KNOWN:
-            raise ConfigError(file, where(str(key)), f"unknown key (known: {', '.join(_KNOWN)})")
+            raise unknown_key(file, prefix, key, _KNOWN)
     for key in _REQUIRED:
         if key not in data:
             raise ConfigError(file, where(key), "missing")
 
-    name = data.get("name", default_name)
-    if not isinstance(name, str) or not name:
-        raise ConfigError(file, where("name"), "must be a non-empty string")
+    name = YamlReader(file).label(data.get("name", default_name), where("name"))
     rating_a = _number(data, "rating_a", file, where)
     if not RATING_RANGE_A[0] <= rating_a <= RATING_RANGE_A[1]:
         raise ConfigError(file, where("rating_a"), f"must be within {RATING_RANGE_A} A")
@@ -121,8 +108,5 @@ def _number(
     where: Callable[[str], str],
     default: float | None = None,
 ) -> float:
-    """A required (``default`` None) or optional number; booleans are not numbers."""
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(file, where(key), f"must be a number, not {value!r}")
-    return float(value)
+    """A required (``default`` None) or optional finite number; booleans are not numbers."""
+    return YamlReader(file).number(data.get(key, default), where(key))

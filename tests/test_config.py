@@ -120,8 +120,11 @@ def test_fast_timers_as_in_the_issue(tmp_path: Path) -> None:
         ({"chargers.0.port": 70000}, "chargers[0].port: 70000 is out of range"),
         ({"meter.protocol": "modbus"}, "meter.protocol: unknown protocol 'modbus'"),
         ({"meter.source": "http://meter"}, "meter.source: source 'http://meter'"),
-        ({"fuse": "3x99A-gG"}, "site.yaml: fuse: no such fuse profile"),
-        ({"chargers.0.profile": "tesla-wall"}, "chargers[0].profile: no bundled charger"),
+        ({"fuse": "3x99A-gG"}, "site.yaml: fuse: '3x99A-gG' is neither a bundled fuse profile"),
+        (
+            {"chargers.0.profile": "tesla-wall"},
+            "chargers[0].profile: 'tesla-wall' is neither a bundled charger profile",
+        ),
         ({"chargers.0.max_current_a": 25}, "above the main fuse's rating (20 A)"),
         ({"chargers.0.phases": ["L1", "L4"]}, "chargers[0].phases[1]: 'L4' is not a phase"),
         ({"chargers.0.phases": ["L1", "L1"]}, "chargers[0].phases: a grid phase appears twice"),
@@ -229,3 +232,130 @@ def test_check_and_run_refuse_an_invalid_site_with_one_line_and_exit_2(tmp_path:
 def test_missing_site_file() -> None:
     proc = run_cli("check", "--config", "/nonexistent/site.yaml")
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_min_current_off_the_chargers_step_names_the_key(tmp_path: Path) -> None:
+    data = site_with(
+        **{"chargers.0.profile": "vestel-evc04", "chargers.0.min_current_a": 6.5}
+    )  # vestel-evc04 takes whole amperes: the core's ChargerSpec raised a ValueError
+    message = problem(tmp_path, data)
+    assert message.endswith(
+        "site.yaml: chargers[0].min_current_a: 6.5 A is not a multiple of the vestel-evc04 "
+        "profile's step (1 A)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("meter.stale_after_s", float("nan")),
+        ("meter.telegram_period_s", float("nan")),
+        ("control.safe_current_a", float("nan")),
+        ("chargers.0.max_current_a", float("nan")),
+        ("chargers.0.min_current_a", float("nan")),
+        ("control.ramp_up_delay_s", float("inf")),
+        ("control.failsafe_timeout_s", float("inf")),
+        ("control.response_time_s", float("-inf")),
+    ],
+)
+def test_every_number_must_be_finite(tmp_path: Path, key: str, value: float) -> None:
+    path = key.replace(".0.", "[0].")
+    assert f"{path}: expected a finite number" in problem(tmp_path, site_with(**{key: value}))
+
+
+@pytest.mark.parametrize("name", ["car\x1b[2Jport", "car\u202eport", "car\x07"])
+def test_control_characters_in_a_charger_name_are_refused(tmp_path: Path, name: str) -> None:
+    message = problem(tmp_path, site_with(**{"chargers.0.name": name}))
+    assert "chargers[0].name: " in message and "holds a control character" in message
+    assert "\x1b" not in message and "\u202e" not in message
+
+
+def test_a_percent_encoded_key_never_reaches_the_summary(tmp_path: Path) -> None:
+    key = "00112233445566778899AABBCCDDEEFF"
+    site = load_site(
+        write(tmp_path, site_with(**{"meter.source": f"tcp://127.0.0.1:2000?%6Bey={key}"}))
+    )
+    assert site.meter.options.key == bytes.fromhex(key)
+    assert key not in site.summary() and "key=***" in site.summary()
+
+
+def test_a_wrong_profile_path_never_quotes_the_file(tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$saltsalt$hashhashhash:19000:0:99999:7:::\n")
+    for key in ("fuse", "chargers.0.profile"):
+        message = problem(tmp_path, site_with(**{key: str(secret)}))
+        assert "saltsalt" not in message and "root:" not in message
+
+
+# ---- log.decisions: check and run make sure the decision log can be written ---------------
+
+
+def run_site(tmp_path: Path, command: str, decisions: str) -> subprocess.CompletedProcess[str]:
+    path = write(tmp_path, site_with(**{"log.decisions": decisions}))
+    return run_cli(command, "--config", str(path))
+
+
+def test_check_refuses_a_decision_log_that_is_not_one(tmp_path: Path) -> None:
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    proc = run_site(tmp_path, "check", str(passwd))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith(
+        f"log.decisions: {passwd}: holds something else than a decision log (JSON lines): "
+        "not touched"
+    )
+    assert passwd.read_text() == "root:x:0:0:root:/root:/bin/bash\n"
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_read_only_or_odd_decision_log_place_is_one_line_exit_2(
+    tmp_path: Path, command: str
+) -> None:
+    # /sys refuses new files even to root; a folder is no log; a file is no folder
+    (tmp_path / "file").write_text("")
+    for place in ("/sys/loadbalancer-decisions.jsonl", str(tmp_path), f"{tmp_path}/file/x"):
+        proc = run_site(tmp_path, command, place)
+        assert proc.returncode == 2, (place, proc.stderr)
+        assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+        assert f"log.decisions: {place}: " in proc.stderr
+
+
+def test_a_missing_log_folder_warns_in_check_and_stops_run(tmp_path: Path) -> None:
+    place = str(tmp_path / "not-yet" / "decisions.jsonl")
+    proc = run_site(tmp_path, "check", place)
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: log.decisions: {tmp_path / 'not-yet'} does not exist yet" in proc.stdout
+    proc = run_site(tmp_path, "run", place)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith(
+        f"log.decisions: cannot create {place}: directory {tmp_path / 'not-yet'} does not exist"
+    )
+
+
+def test_check_leaves_a_writable_log_place_as_it_found_it(tmp_path: Path) -> None:
+    fresh = tmp_path / "decisions.jsonl"
+    proc = run_site(tmp_path, "check", str(fresh))
+    assert proc.returncode == 0, proc.stderr
+    assert not fresh.exists()  # created to try, removed again
+    fresh.write_text('{"ts": "2026-01-14T17:00:00.000+01:00", "event": "startup"}\n')
+    proc = run_site(tmp_path, "check", str(fresh))
+    assert proc.returncode == 0, proc.stderr
+    assert fresh.read_text().count("\n") == 1
+
+
+def test_the_core_refuses_numbers_that_are_not_finite_itself() -> None:
+    """control/config.py stands on its own: NaN passes every comparison, so it is refused
+    by name before the checks that compare."""
+    from loadbalancer.control.config import ChargerSpec, ControlConfig
+    from loadbalancer.fuse_profiles import load_fuse_profile
+
+    fuse = load_fuse_profile("3x20A-gG")
+    good = ChargerSpec(name="carport", phases=("L1", "L2", "L3"), max_current_a=16)
+    with pytest.raises(ValueError, match="finite"):
+        ChargerSpec(
+            name="carport", phases=("L1",), max_current_a=16, failsafe_current_a=float("nan")
+        )
+    for field in ("stale_after_s", "safe_current_a", "hold_horizon_s", "demand_headroom_a"):
+        with pytest.raises(ValueError, match="finite"):
+            ControlConfig(fuse=fuse, chargers=(good,), **{field: float("nan")})
+    assert ControlConfig(fuse=fuse, chargers=(good,)).stale_after_s == 25.0

@@ -79,7 +79,7 @@ MISSING = object()
         ({"characteristic": "strict", "overload_budget_s": 30}, "overload_budget_s", "strict"),
         ({"hard_limit_ratio": 3}, "hard_limit_ratio", "1..2"),
         ({"overload_budget_s": -5}, "overload_budget_s", "0.."),
-        ({"name": ""}, "name", "non-empty"),
+        ({"name": ""}, "name", "expected text"),
     ],
 )
 def test_inline_errors_name_file_key_and_problem(
@@ -102,7 +102,9 @@ def test_an_inline_value_that_is_not_a_mapping() -> None:
 
 
 def test_file_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no such fuse profile"):
+    with pytest.raises(
+        ConfigError, match="'3x21A-gG' is neither a bundled fuse profile nor a file"
+    ):
         load_fuse_profile("3x21A-gG")
     broken = tmp_path / "broken.yaml"
     broken.write_text("rating_a: [20\n", encoding="utf-8")
@@ -114,3 +116,11 @@ def test_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_fuse_profile(odd)
     assert (caught.value.file, caught.value.key_path) == (str(odd), "margin")
+
+
+def test_a_bundled_name_is_a_name_never_a_path() -> None:
+    from loadbalancer.resources import bundled_profile
+
+    assert bundled_profile("fuses", "3x20A-gG") is not None
+    for sneaky in ("../fuses/3x20A-gG", "../chargers/alfen-eve", "/etc/hostname", ""):
+        assert bundled_profile("fuses", sneaky) is None, sneaky

@@ -26,8 +26,8 @@ from loadbalancer.chargers.codec import (
 )
 from loadbalancer.chargers.hooks import HOOKS
 from loadbalancer.errors import ConfigError
-from loadbalancer.resources import bundled_profile, bundled_profile_names
-from loadbalancer.yamlcheck import YamlReader, kind_of, parse_yaml
+from loadbalancer.resources import bundled_profile, unknown_profile
+from loadbalancer.yamlcheck import YamlReader, kind_of, parse_yaml, read_text_file
 
 Table = Literal["holding", "input"]
 Access = Literal["r", "w", "rw"]
@@ -249,15 +249,8 @@ def load_profile(name_or_path: str) -> ChargerProfile:
         return parse_profile(bundled.read_text(encoding="utf-8"), f"{name_or_path}.yaml")
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(str(path), "", f"cannot read: {exc.strerror or exc}") from exc
-        return parse_profile(text, str(path))
-    known = ", ".join(bundled_profile_names("chargers"))
-    raise ConfigError(
-        name_or_path, "", f"no bundled charger profile or file of that name (bundled: {known})"
-    )
+        return parse_profile(read_text_file(path, "charger profile"), str(path))
+    raise ConfigError(name_or_path, "", unknown_profile("chargers", name_or_path, "charger"))
 
 
 def parse_profile(text: str, file: str) -> ChargerProfile:

@@ -6,7 +6,8 @@ cannot work with. Defaults come from control.md §6 and SPEC §4.1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 from loadbalancer.control.fuse import GRID_PHASES, FuseProfile
 
@@ -29,6 +30,8 @@ class ChargerSpec:
     failsafe_current_a: float = IEC_MIN_CURRENT_A
 
     def __post_init__(self) -> None:
+        if not _finite(self.max_current_a, self.min_current_a, self.failsafe_current_a):
+            raise ValueError(f"charger {self.name}: currents must be finite numbers")
         if not self.phases or len(set(self.phases)) != len(self.phases):
             raise ValueError(f"charger {self.name}: phases must be distinct and not empty")
         if any(phase not in GRID_PHASES for phase in self.phases):
@@ -78,6 +81,9 @@ class ControlConfig:
     hold_horizon_s: float = 10.0
 
     def __post_init__(self) -> None:
+        numbers = (getattr(self, f.name) for f in fields(self))
+        if not _finite(*(v for v in numbers if isinstance(v, float | int))):
+            raise ValueError("control timings and currents must be finite numbers")
         names = [charger.name for charger in self.chargers]
         if len(set(names)) != len(names):
             raise ValueError("charger names must be unique")
@@ -88,3 +94,7 @@ class ControlConfig:
             raise ValueError("safe_current_a must be >= 0 and stale_after_s > 0")
         if min(self.ramp_up_delay_s, self.resume_delay_s, self.resume_margin_a) < 0:
             raise ValueError("delays and margins must be >= 0")
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(value) for value in values)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from loadbalancer.printable import printable
+
 PHASE_NAMES: tuple[str, str, str] = ("L1", "L2", "L3")
 
 
@@ -82,9 +84,10 @@ class Rejection:
     header: str = ""
 
     def describe(self) -> str:
-        """One line for a person: what was dropped and why."""
-        who = f", {self.header}" if self.header else ""
-        return f"rejected telegram ({self.size_bytes} bytes{who}): {self.reason}"
+        """One line for a person: what was dropped and why. The header and the reason may carry
+        the meter's bytes: their control characters are escaped, never sent to a terminal."""
+        who = f", {printable(self.header, 80)}" if self.header else ""
+        return f"rejected telegram ({self.size_bytes} bytes{who}): {printable(self.reason)}"
 
 
 MeterEvent = Reading | Rejection

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from loadbalancer.errors import SourceError, UsageError
 
@@ -53,9 +53,32 @@ _SERIAL_DEFAULTS_DLMS: dict[str, str] = _SERIAL_DEFAULTS | {"baudrate": "2400", 
 PARSER_OPTIONS = ("crc", "key", "auth_key", "kamstrup_energy_wh")
 
 
+#: options whose values are never secret; every other value in a URL's query is hidden
+_SHOWN_OPTIONS = frozenset({*_SERIAL_DEFAULTS, "crc", "kamstrup_energy_wh"})
+
+
 def redact_key(url: str) -> str:
-    """The URL with its ``key=`` and ``auth_key=`` values hidden, for messages and summaries."""
-    return re.sub(r"([?&](?:auth_)?key=)[^&]*", r"\1***", url)
+    """The URL for messages and summaries: the value of every query parameter but the known
+    harmless ones (serial settings, ``crc``, ``kamstrup_energy_wh``) hidden as ``***``. Names
+    are judged after percent-decoding (``%6Bey=`` is ``key=``), whatever their case (``KEY=``);
+    a parameter without ``=`` (a key pasted on its own) is hidden whole."""
+    base, mark, query = url.partition("?")
+    if not mark:
+        return url
+    shown = []
+    for part in query.split("&"):
+        raw_name, equals, _value = part.partition("=")
+        name = unquote_plus(raw_name)
+        if name in _SHOWN_OPTIONS:
+            shown.append(part)
+        elif equals and _OPTION_NAME.fullmatch(name):
+            shown.append(f"{name}=***")
+        else:
+            shown.append("***")
+    return f"{base}?{'&'.join(shown)}"
+
+
+_OPTION_NAME = re.compile(r"[A-Za-z_]{1,32}")
 
 
 def serial_defaults(protocol: str) -> dict[str, str]:
@@ -90,7 +113,8 @@ def parse_source_url(url: str, *, protocol: str = "auto") -> SourceSpec:
         if key not in serial_known and key not in PARSER_OPTIONS:
             known = ", ".join([*serial_known, *PARSER_OPTIONS])
             what = "serial option" if scheme == "serial" else "option"
-            raise UsageError(f"source {shown!r}: unknown {what} {key!r} (known: {known})")
+            name = repr(key) if _OPTION_NAME.fullmatch(key) else "(a name that may be a key)"
+            raise UsageError(f"source {shown!r}: unknown {what} {name} (known: {known})")
         query[key] = value
     options = {k: v for k, v in query.items() if k in PARSER_OPTIONS}
     if scheme == "file":

@@ -178,7 +178,7 @@ def test_profile_by_path_and_unknown_name(tmp_path: Path) -> None:
     path = tmp_path / "my-box.yaml"
     path.write_text(bundled_text("generic").replace("name: generic", "name: my-box"))
     assert load_profile(str(path)).name == "my-box"
-    with pytest.raises(ConfigError, match="no bundled charger profile or file of that name"):
+    with pytest.raises(ConfigError, match="'no-such-box' is neither a bundled charger profile"):
         load_profile("no-such-box")
     with pytest.raises(ConfigError, match="cannot read"):
         load_profile(str(tmp_path / "absent.yaml"))

@@ -141,3 +141,18 @@ def test_serial_path_through_a_pseudo_terminal() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_terminal_escapes_in_meter_data_are_shown_escaped(tmp_path: Path) -> None:
+    """A header (or anything else the meter sends) must not drive the terminal."""
+    good = evening(2)
+    hostile = good[0].replace(b"/", b"/\x1b[2J\x1b]0;pwned\x07\x9b", 1)  # its CRC no longer fits
+    assert hostile != good[0]
+    capture = tmp_path / "hostile.p1"
+    capture.write_bytes(hostile + good[1])
+    proc = loadbalancer("meter", "--source", f"file://{capture}")
+    assert proc.returncode == 0, proc.stderr
+    shown = proc.stdout + proc.stderr
+    assert "rejected telegram" in proc.stderr
+    assert not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in shown)
+    assert "\\x1b[2J" in proc.stderr

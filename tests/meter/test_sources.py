@@ -20,6 +20,7 @@ from loadbalancer.meter.sources import (
     SerialSource,
     TcpSource,
     parse_source_url,
+    redact_key,
 )
 from tests.meter.test_p1_stream import evening
 
@@ -267,3 +268,43 @@ async def test_paced_pieces_do_not_depend_on_the_read_size(tmp_path: Path, read_
         b"junk\r\n" + TELEGRAMS[0], hdlc, TELEGRAMS[1], hdlc, TELEGRAMS[2]
     ]  # fmt: skip
     assert slept == [10.0, 10.0, 10.0, 10.0]
+
+
+KEY_HEX = "00112233445566778899AABBCCDDEEFF"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"tcp://127.0.0.1:2000?%6Bey={KEY_HEX}",  # percent-encoded name, decoded and used
+        f"tcp://127.0.0.1:2000?crc=optional&%61uth_key={KEY_HEX}",
+        f"file:///tmp/x.p1?key={KEY_HEX}&kamstrup_energy_wh=10",
+    ],
+)
+def test_a_key_however_its_name_is_written_is_used_but_never_shown(url: str) -> None:
+    spec = parse_source_url(url)
+    assert KEY_HEX in spec.options.values()
+    shown = redact_key(url)
+    assert KEY_HEX not in shown and "key=***" in shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"serial:///dev/ttyUSB0?KEY={KEY_HEX}",  # upper case: an unknown option
+        f"tcp://127.0.0.1:2000?Key%3D{KEY_HEX}=1",
+        f"tcp://127.0.0.1:2000?{KEY_HEX}",  # the key pasted without a name
+        f"tcp://127.0.0.1:2000?kye={KEY_HEX}",  # a typo
+    ],
+)
+def test_an_unknown_option_error_never_echoes_a_key(url: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_source_url(url)
+    assert "unknown" in str(caught.value)
+    assert KEY_HEX not in str(caught.value) and KEY_HEX.lower() not in str(caught.value)
+
+
+def test_harmless_options_stay_visible() -> None:
+    url = "serial:///dev/ttyUSB0?baudrate=2400&parity=E&crc=optional&kamstrup_energy_wh=10"
+    assert redact_key(url) == url
+    assert redact_key("tcp://127.0.0.1:2000") == "tcp://127.0.0.1:2000"
