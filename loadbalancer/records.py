@@ -18,6 +18,8 @@ from typing import Any
 
 import structlog
 
+from loadbalancer.jsontext import finite
+
 WallClock = Callable[[], datetime]
 
 #: record ``event`` names (SPEC §6.2); a field once written keeps its name and meaning
@@ -104,7 +106,11 @@ class DecisionLog:
         self._wall_clock = wall_clock
         self._logger = structlog.wrap_logger(
             sink,
-            processors=[self._stamp, structlog.processors.JSONRenderer()],
+            processors=[
+                self._stamp,
+                _finite_fields,
+                structlog.processors.JSONRenderer(allow_nan=False),
+            ],
             cache_logger_on_first_use=True,
         )
 
@@ -122,6 +128,16 @@ class DecisionLog:
 
     def close(self) -> None:
         self.sink.close()
+
+
+def _finite_fields(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """No ``NaN``/``Infinity`` in the log (invalid JSON): each becomes null, and the record
+    names the fields so mapped in ``non_finite`` (a bug upstream, not a value to hide)."""
+    found: list[str] = []
+    clean = finite(dict(event_dict), found=found)
+    if found:
+        clean["non_finite"] = found
+    return clean
 
 
 def open_decision_log(path: str, *, wall_clock: WallClock = local_now) -> DecisionLog:

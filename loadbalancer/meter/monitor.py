@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
@@ -11,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TextIO
 
+from loadbalancer import jsontext
 from loadbalancer.errors import UsageError
 from loadbalancer.meter.gcm import parse_key
 from loadbalancer.meter.options import ParserOptions
@@ -98,7 +98,7 @@ class _Printer:
 
     def _reading(self, reading: Reading) -> None:
         if self.as_json:
-            self.out.write(json.dumps(reading.to_record()) + "\n")
+            self.out.write(jsontext.dumps(reading.to_record()) + "\n")
         else:
             if self.readings % _HEADER_EVERY_ROWS == 0:
                 self.out.write(_TABLE_HEADER + "\n")

@@ -47,7 +47,7 @@ _SERIAL_DEFAULTS: dict[str, str] = {
 #: (``?parity=N``). P1 (and ``auto``) keep 115200 8N1, the Swedish HAN-P1 setting.
 _SERIAL_DEFAULTS_DLMS: dict[str, str] = _SERIAL_DEFAULTS | {"baudrate": "2400", "parity": "E"}
 #: Options for the meter parser that any source URL may carry in its query.
-PARSER_OPTIONS = ("crc", "key", "auth_key", "kamstrup_energy_wh")
+PARSER_OPTIONS = ("crc", "key", "auth_key", "kamstrup_energy_wh", "kamstrup_current_ma")
 
 
 def redact_key(url: str) -> str:
