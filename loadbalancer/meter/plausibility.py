@@ -212,8 +212,14 @@ def _totals_disagree(
                 f"the phase powers add up to {phase_sum_w:g} W but the totals say {total_w:g} W "
                 "(1.7.0 - 2.7.0)"
             )
-    if len(with_current) < len(phases):
-        return None  # a phase without a current may carry any part of the total
+    if any(
+        phase.current_a is None
+        and (
+            phase.voltage_v is not None or phase.import_w is not None or phase.export_w is not None
+        )
+        for phase in phases
+    ):
+        return None  # a phase the meter measures without a current may carry any of the total
     carried_w = 0.0
     for phase, amp in zip(phases, currents, strict=True):
         if amp is not None and amp >= 0:
