@@ -262,5 +262,5 @@ def test_kamstrup_current_option_from_the_source_url() -> None:
     options = ParserOptions.from_query({"kamstrup_current_ma": "1"}, "source")
     assert options.kamstrup_current_ma == 1
     assert ParserOptions.from_query({}, "source").kamstrup_current_ma == 10
-    with pytest.raises(UsageError, match="kamstrup_current_ma='100' must be 10 .direct. or 1"):
+    with pytest.raises(UsageError, match=r"kamstrup_current_ma='100' must be 10 \(direct\) or 1"):
         ParserOptions.from_query({"kamstrup_current_ma": "100"}, "source")
