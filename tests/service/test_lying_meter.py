@@ -199,11 +199,11 @@ def through_the_service(service: Service, data: bytes) -> Currents | None:
     """The service's input path (as its meter task runs it): its parser, then its gate; the
     reading the core would now see, if this telegram gave it."""
     received_s = float(next(_received))
-    for event in service.parser.feed(data, received_s):
-        if isinstance(event, Reading):
-            service._on_reading(event)
+    for item in service.parser.feed(data, received_s):
+        if isinstance(item, Reading):
+            service._on_reading(item)
         else:
-            service._on_rejection(event)
+            service._on_rejection(item)
     meter = service.meter
     if meter is None or meter.received_s != received_s:
         return None
