@@ -154,7 +154,11 @@ class _Printer:
 
     def summary(self) -> None:
         self.out.flush()
-        if self.as_json and not self.readings and self.skipped_bytes and not self._hinted:
+        if (
+            self.as_json
+            and not (self.readings or self.rejected or self._hinted)
+            and self.skipped_bytes
+        ):
             # JSON mode prints no summary line: say why there is no output at all
             print(
                 f"meter: no reading; {self.skipped_bytes} bytes skipped, no "
