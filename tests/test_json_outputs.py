@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from loadbalancer.meter.emulator import PhaseLoad, swedish_telegram
 from loadbalancer.records import open_decision_log
 from tests.meter.test_p1_stream import T0
 from tests.meter.test_plausibility import IDLE, telegram
+from tests.review.logs import T0 as T0_LOG
+from tests.review.logs import evening, write
 
 
 def strict(line: str) -> Any:
@@ -69,3 +72,24 @@ def test_the_encoder_refuses_what_it_cannot_map() -> None:
     found: list[str] = []
     jsontext.finite(value, found=found)
     assert found == ["a[1]", "a[2][0]", "a[2][1].b"]
+
+
+@pytest.mark.parametrize("explain", [["--explain", "18:10:05"], []])
+def test_log_json_is_strict_even_on_a_log_with_nan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], explain: list[str]
+) -> None:
+    records = evening()
+    for record in records:
+        # what the old writer put in the log when a charger reported inf and the meter NaN
+        if record["event"] == "decision" and 590 <= _seconds(record["ts"]) <= 610:
+            record["meter_a"]["L1"] = math.nan
+            record["house_a"]["L1"] = -math.inf
+            record["chargers"][0]["measured_a"] = [math.inf, 6.0, 6.0]
+    log = write(tmp_path / "decisions.jsonl", records)
+    assert "NaN" in log.read_text() and "Infinity" in log.read_text()
+    assert main(["log", str(log), *explain, "--json"]) == 0
+    strict(capsys.readouterr().out)
+
+
+def _seconds(stamp: str) -> float:
+    return (datetime.fromisoformat(stamp) - T0_LOG).total_seconds()
