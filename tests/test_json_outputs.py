@@ -12,9 +12,13 @@ from typing import Any
 import pytest
 
 from loadbalancer import jsontext
+from loadbalancer.chargers.emulator import ChargerEmulator
+from loadbalancer.chargers.profile import load_profile
+from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.cli import main
 from loadbalancer.meter.emulator import PhaseLoad, swedish_telegram
 from loadbalancer.records import open_decision_log
+from tests.chargers.test_cli import run_cli
 from tests.meter.test_p1_stream import T0
 from tests.meter.test_plausibility import IDLE, telegram
 from tests.review.logs import T0 as T0_LOG
@@ -93,3 +97,17 @@ def test_log_json_is_strict_even_on_a_log_with_nan(
 
 def _seconds(stamp: str) -> float:
     return (datetime.fromisoformat(stamp) - T0_LOG).total_seconds()
+
+
+async def test_charger_json_is_strict_when_the_box_reports_infinity() -> None:
+    # a car model that draws without bound: the box's float32 current registers read +inf
+    car = SimulatedCar(phases=3, delay_s=0.0, shortfall_a=-math.inf)
+    async with ChargerEmulator(load_profile("alfen-eve"), car=car) as emulator:
+        emulator.box.write_setpoint(16.0)
+        assert emulator.box.phase_currents_a()[0] == math.inf
+        host_port = ["--host", "127.0.0.1", "--port", str(emulator.port)]
+        code, out, _err = await run_cli("--profile", "alfen-eve", *host_port, "--json")
+    # the box's reading may be refused (a clear error) or shown with unknowns: never as NaN
+    assert "Infinity" not in out and "NaN" not in out
+    if code == 0:
+        assert strict(out)["current_a"] in ([None, None, None], None)
