@@ -34,8 +34,6 @@ P1_HEADER_BYTES = 5
 _LINE = re.compile(r"\n([0-9]+-[0-9]+:[0-9]+\.[0-9]+\.[0-9]+)(?:\*[0-9]+)?\(([^\n]*)\)")
 _NUMBER = re.compile(r"\s*([-+]?\d+(?:\.\d*)?)\s*\*?\s*(.*?)\s*$")
 
-_DECIMALS = re.compile(r"\s*[-+]?[0-9]*\.([0-9]*)")
-
 _W = timezone(timedelta(hours=1))  # "W": normal (winter) time, UTC+1
 _S = timezone(timedelta(hours=2))  # "S": summer time, UTC+2
 
@@ -308,8 +306,12 @@ def _scaled(content: str, scales: dict[str, float]) -> float | None:
 
 def _resolution(content: str) -> float:
     """The last digit of a value as sent: 0.1 for "002.8*A", 1 for "002*A"."""
-    match = _DECIMALS.match(content)
-    return 10.0 ** -len(match.group(1)) if match is not None and match.group(1) else 1.0
+    number = content.partition("*")[0]
+    point = number.find(".")
+    if point < 0:
+        return 1.0
+    decimals = len(number.rstrip(" AaVvWwKkHh")) - point - 1
+    return 10.0**-decimals if decimals > 0 else 1.0
 
 
 def _sum_present(parts: list[float | None]) -> float | None:

@@ -61,20 +61,27 @@ def implausible(
     voltages: Sequence[float | None],
     powers: Sequence[float | None],
 ) -> str | None:
-    """Why per-phase values cannot be real, or None."""
+    """Why per-phase values cannot be real (NaN and infinities among them), or None."""
     for phase, (amp, volt, watt) in enumerate(zip(currents, voltages, powers, strict=True), 1):
-        problem = not_finite(
-            ((f"L{phase} current", amp), (f"L{phase} voltage", volt), (f"L{phase} power", watt))
-        )
-        if problem is not None:
-            return problem
-        if amp is not None and abs(amp) > MAX_PHASE_CURRENT_A:
-            return f"L{phase} current {abs(amp):g} A is over {MAX_PHASE_CURRENT_A:g} A"
+        # one comparison per value, written so that NaN fails it too
+        if amp is not None and not abs(amp) <= MAX_PHASE_CURRENT_A:
+            return _beyond(f"L{phase} current", amp, f"is over {MAX_PHASE_CURRENT_A:g} A")
         if volt is not None and not 0.0 <= volt <= MAX_VOLTAGE_V:
-            return f"L{phase} voltage {volt:g} V is outside 0-{MAX_VOLTAGE_V:g} V"
-        if watt is not None and abs(watt) > MAX_PHASE_POWER_W:
-            return f"L{phase} power {watt:g} W is over {MAX_PHASE_POWER_W:g} W"
+            return _beyond(f"L{phase} voltage", volt, f"is outside 0-{MAX_VOLTAGE_V:g} V")
+        if watt is not None and not abs(watt) <= MAX_PHASE_POWER_W:
+            return _beyond(f"L{phase} power", watt, f"is over {MAX_PHASE_POWER_W:g} W")
     return None
+
+
+def _beyond(name: str, value: float, limit: str) -> str:
+    if not math.isfinite(value):
+        return f"{name} is {value} (not a finite number)"
+    unit = name.rsplit(" ", 1)[-1]
+    shown = value if unit == "voltage" else abs(value)
+    return f"{name} {shown:g} {_UNITS[unit]} {limit}"
+
+
+_UNITS = {"current": "A", "voltage": "V", "power": "W"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +98,6 @@ class PhaseRaw:
     export_w: float | None = None
     signed: bool = False
     resolution_a: float = 0.01
-
-    @property
-    def net_w(self) -> float | None:
-        """Import minus export, or None when the meter sent neither."""
-        if self.import_w is None and self.export_w is None:
-            return None
-        return round((self.import_w or 0.0) - (self.export_w or 0.0), 6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,22 +122,36 @@ def signed_currents(
     """
     currents: list[float | None] = []
     powers: list[float | None] = []
+    phase_sum_w = spread_w = carried_w = 0.0
+    all_powered = True  # every phase with a current has its power
+    all_measured = True  # no phase the meter measures lacks its current
+    nominal_low_v, nominal_high_v = NOMINAL_VOLTAGE_RANGE_V
     for number, phase in enumerate(phases, 1):
-        amp, net = phase.current_a, phase.net_w
+        amp, volt, p_imp, p_exp = phase.current_a, phase.voltage_v, phase.import_w, phase.export_w
+        net = None if p_imp is None and p_exp is None else round((p_imp or 0.0) - (p_exp or 0.0), 6)
         powers.append(net)
+        if net is not None:
+            phase_sum_w += net
+            spread_w += abs(net)
         if amp is None:
             currents.append(None)
+            all_measured = all_measured and volt is None and net is None
             continue
         magnitude = abs(amp)
-        low_v, high_v = _voltage_range(phase.voltage_v)
-        if net is not None:
+        if volt is not None and volt >= MIN_CREDIBLE_VOLTAGE_V:
+            credible, low_v, high_v = True, volt, volt
+        else:
+            credible, low_v, high_v = False, nominal_low_v, nominal_high_v
+        if net is None:
+            all_powered = False
+        else:
             active_a = abs(net) / low_v  # the most current the power can mean
             if active_a > _ceiling_a(magnitude, phase.resolution_a):
                 return (
                     f"L{number} power {net:g} W does not fit {magnitude:g} A at "
-                    f"{_volts(phase.voltage_v)} (|P|/U = {active_a:.1f} A)"
+                    f"{_volts(volt)} (|P|/U = {active_a:.1f} A)"
                 )
-            if phase.resolution_a >= 1.0 and low_v == high_v:
+            if phase.resolution_a >= 1.0 and credible:
                 # Whole-ampere meters (Iskra AM550, Dutch Kaifa): |P|/U refines the value
                 # within its last digit and never lowers it (reference/han-p1.md §5.4).
                 magnitude = max(magnitude, round(abs(net) / high_v, 2))
@@ -146,17 +160,35 @@ def signed_currents(
         if phase.signed:
             claims_export = amp < 0
         else:
-            claims_export = net is not None and net < 0 and (phase.export_w or 0.0) > 0.0
+            claims_export = net is not None and net < 0 and (p_exp or 0.0) > 0.0
         # with the phase's power at hand, an export must carry the current, else import
         believed = claims_export and (
             net is None
             or abs(net) / high_v  # the least current the export can mean
             >= EXPORT_MIN_POWER_FACTOR * (magnitude - phase.resolution_a) - EXPORT_SLACK_A
         )
-        currents.append(-magnitude if believed and magnitude else magnitude)
-    problem = _totals_disagree(phases, currents, powers, import_w, export_w)
-    if problem is not None:
-        return problem
+        if believed and magnitude:
+            currents.append(-magnitude)
+        else:
+            currents.append(magnitude)
+            carried_w += high_v * _ceiling_a(magnitude, phase.resolution_a)
+    if (import_w is not None or export_w is not None) and len(currents) > currents.count(None):
+        total_w = (import_w or 0.0) - (export_w or 0.0)
+        spread_w = max(abs(total_w), spread_w)
+        if (
+            all_powered
+            and abs(total_w - phase_sum_w) > TOTALS_SLACK_W + TOTALS_TOLERANCE * spread_w
+        ):
+            return (
+                f"the phase powers add up to {phase_sum_w:g} W but the totals say {total_w:g} W "
+                "(1.7.0 - 2.7.0)"
+            )
+        # a phase the meter measures without a current may carry any part of the total
+        if all_measured and total_w > carried_w + TOTALS_SLACK_W:
+            return (
+                f"the totals import {total_w:g} W but the currents booked as import carry at "
+                f"most {carried_w:.0f} W"
+            )
     c, p = currents, powers
     return SignedPhases((c[0], c[1], c[2]), (p[0], p[1], p[2]))
 
@@ -170,15 +202,21 @@ def judge_phases(
     """The one gate of a decoded telegram: every number finite (``others`` names the values
     beyond the phases, energy counters among them), powers and currents agreeing
     (:func:`signed_currents`), and values a house can produce (:func:`implausible`)."""
-    named: list[tuple[str, float | None]] = []
-    for number, phase in enumerate(phases, 1):
-        named += [(f"L{number} current", phase.current_a), (f"L{number} voltage", phase.voltage_v)]
-        named += [(f"L{number} import power", phase.import_w)]
-        named += [(f"L{number} export power", phase.export_w)]
-    named += [("import power", import_w), ("export power", export_w), *others]
-    problem = not_finite(named)
-    if problem is not None:
-        return problem
+    values = [import_w, export_w]
+    for phase in phases:
+        values += (phase.current_a, phase.voltage_v, phase.import_w, phase.export_w)
+    others = list(others)
+    values += [value for _, value in others]
+    for value in values:
+        if value is not None and not math.isfinite(value):
+            named: list[tuple[str, float | None]] = []
+            for number, phase in enumerate(phases, 1):
+                named += [(f"L{number} current", phase.current_a)]
+                named += [(f"L{number} voltage", phase.voltage_v)]
+                named += [(f"L{number} import power", phase.import_w)]
+                named += [(f"L{number} export power", phase.export_w)]
+            named += [("import power", import_w), ("export power", export_w), *others]
+            return not_finite(named) or "a value is not a finite number"
     signed = signed_currents(phases, import_w, export_w)
     if isinstance(signed, str):
         return signed
@@ -189,53 +227,6 @@ def judge_phases(
 def _ceiling_a(magnitude_a: float, resolution_a: float) -> float:
     """The most active current a phase current as sent can carry (rounding and tolerance)."""
     return (magnitude_a + resolution_a) * (1 + POWER_TOLERANCE) + POWER_SLACK_A
-
-
-def _totals_disagree(
-    phases: Sequence[PhaseRaw],
-    currents: Sequence[float | None],
-    powers: Sequence[float | None],
-    import_w: float | None,
-    export_w: float | None,
-) -> str | None:
-    if import_w is None and export_w is None:
-        return None
-    total_w = (import_w or 0.0) - (export_w or 0.0)
-    with_current = [i for i, amp in enumerate(currents) if amp is not None]
-    if not with_current:
-        return None
-    if all(powers[i] is not None for i in with_current):
-        phase_sum_w = sum(p for p in powers if p is not None)
-        spread = max(abs(total_w), sum(abs(p) for p in powers if p is not None))
-        if abs(total_w - phase_sum_w) > TOTALS_SLACK_W + TOTALS_TOLERANCE * spread:
-            return (
-                f"the phase powers add up to {phase_sum_w:g} W but the totals say {total_w:g} W "
-                "(1.7.0 - 2.7.0)"
-            )
-    if any(
-        phase.current_a is None
-        and (
-            phase.voltage_v is not None or phase.import_w is not None or phase.export_w is not None
-        )
-        for phase in phases
-    ):
-        return None  # a phase the meter measures without a current may carry any of the total
-    carried_w = 0.0
-    for phase, amp in zip(phases, currents, strict=True):
-        if amp is not None and amp >= 0:
-            carried_w += _voltage_range(phase.voltage_v)[1] * _ceiling_a(amp, phase.resolution_a)
-    if total_w > carried_w + TOTALS_SLACK_W:
-        return (
-            f"the totals import {total_w:g} W but the currents booked as import carry at most "
-            f"{carried_w:.0f} W"
-        )
-    return None
-
-
-def _voltage_range(volt: float | None) -> tuple[float, float]:
-    if volt is None or volt < MIN_CREDIBLE_VOLTAGE_V:
-        return NOMINAL_VOLTAGE_RANGE_V
-    return volt, volt
 
 
 def _volts(volt: float | None) -> str:
