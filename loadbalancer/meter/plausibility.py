@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 #: Values no real house produces.
 MAX_PHASE_CURRENT_A = 1000.0
@@ -84,12 +85,12 @@ def _beyond(name: str, value: float, limit: str) -> str:
 _UNITS = {"current": "A", "voltage": "V", "power": "W"}
 
 
-@dataclass(frozen=True, slots=True)
-class PhaseRaw:
+class PhaseRaw(NamedTuple):
     """One phase as the meter sent it, before the current gets its sign.
 
     ``current_a`` is the value sent (a magnitude unless ``signed``); ``resolution_a`` its last
     digit (1 for whole-ampere meters); ``import_w``/``export_w`` the phase's active powers.
+    (A named tuple rather than a frozen dataclass: three are built per telegram.)
     """
 
     current_a: float | None
