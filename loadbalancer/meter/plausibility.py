@@ -2,7 +2,7 @@
 
 Three kinds of check, all pure:
 
-* :func:`implausible`: values no house produces, and every non-finite number (NaN, ±inf);
+* :func:`judge_phases`: every number finite (NaN, ±inf refused), then values no house produces;
 * :func:`signed_currents`: HAN currents carry no sign, so the sign comes from the phase's
   import/export power; that power must agree with ``U·I`` and with the meter's totals, or the
   reading is refused. A real meter's ``|P| = U·I·cos φ`` never exceeds ``U·I`` (plus rounding);
@@ -57,23 +57,6 @@ def not_finite(values: Iterable[tuple[str, float | None]]) -> str | None:
     return None
 
 
-def implausible(
-    currents: Sequence[float | None],
-    voltages: Sequence[float | None],
-    powers: Sequence[float | None],
-) -> str | None:
-    """Why per-phase values cannot be real (NaN and infinities among them), or None."""
-    for phase, (amp, volt, watt) in enumerate(zip(currents, voltages, powers, strict=True), 1):
-        # one comparison per value, written so that NaN fails it too
-        if amp is not None and not abs(amp) <= MAX_PHASE_CURRENT_A:
-            return _beyond(f"L{phase} current", amp, f"is over {MAX_PHASE_CURRENT_A:g} A")
-        if volt is not None and not 0.0 <= volt <= MAX_VOLTAGE_V:
-            return _beyond(f"L{phase} voltage", volt, f"is outside 0-{MAX_VOLTAGE_V:g} V")
-        if watt is not None and not abs(watt) <= MAX_PHASE_POWER_W:
-            return _beyond(f"L{phase} power", watt, f"is over {MAX_PHASE_POWER_W:g} W")
-    return None
-
-
 def _beyond(name: str, value: float, limit: str) -> str:
     if not math.isfinite(value):
         return f"{name} is {value} (not a finite number)"
@@ -112,9 +95,10 @@ class SignedPhases:
 def signed_currents(
     phases: Sequence[PhaseRaw], import_w: float | None, export_w: float | None
 ) -> SignedPhases | str:
-    """Signed currents for the three phases, or why their powers and currents disagree.
+    """Signed currents for the three phases, or why their values cannot be real.
 
-    Per phase: ``|P| / U`` may not exceed the current (a meter cannot measure more active power
+    Per phase: no value beyond what a house produces (:data:`MAX_PHASE_CURRENT_A` ...);
+    ``|P| / U`` may not exceed the current (a meter cannot measure more active power
     than ``U·I``); whole-ampere currents are refined by ``|P| / U`` within their last digit. An
     unsigned current is negative when the phase exports and the export carries the current
     (:data:`EXPORT_MIN_POWER_FACTOR`); a smaller export leaves the sign unknown: import. Over
@@ -131,7 +115,14 @@ def signed_currents(
         amp, volt, p_imp, p_exp = phase.current_a, phase.voltage_v, phase.import_w, phase.export_w
         net = None if p_imp is None and p_exp is None else round((p_imp or 0.0) - (p_exp or 0.0), 6)
         powers.append(net)
+        # values no house produces (one comparison each, written so that NaN fails it too)
+        if amp is not None and not abs(amp) <= MAX_PHASE_CURRENT_A:
+            return _beyond(f"L{number} current", amp, f"is over {MAX_PHASE_CURRENT_A:g} A")
+        if volt is not None and not 0.0 <= volt <= MAX_VOLTAGE_V:
+            return _beyond(f"L{number} voltage", volt, f"is outside 0-{MAX_VOLTAGE_V:g} V")
         if net is not None:
+            if not abs(net) <= MAX_PHASE_POWER_W:
+                return _beyond(f"L{number} power", net, f"is over {MAX_PHASE_POWER_W:g} W")
             phase_sum_w += net
             spread_w += abs(net)
         if amp is None:
@@ -201,8 +192,7 @@ def judge_phases(
     others: Iterable[tuple[str, float | None]] = (),
 ) -> SignedPhases | str:
     """The one gate of a decoded telegram: every number finite (``others`` names the values
-    beyond the phases, energy counters among them), powers and currents agreeing
-    (:func:`signed_currents`), and values a house can produce (:func:`implausible`)."""
+    beyond the phases, energy counters among them), then :func:`signed_currents`."""
     values = [import_w, export_w]
     for phase in phases:
         values += (phase.current_a, phase.voltage_v, phase.import_w, phase.export_w)
@@ -218,11 +208,7 @@ def judge_phases(
                 named += [(f"L{number} export power", phase.export_w)]
             named += [("import power", import_w), ("export power", export_w), *others]
             return not_finite(named) or "a value is not a finite number"
-    signed = signed_currents(phases, import_w, export_w)
-    if isinstance(signed, str):
-        return signed
-    voltages = [phase.voltage_v for phase in phases]
-    return implausible(signed.current_a, voltages, signed.power_w) or signed
+    return signed_currents(phases, import_w, export_w)
 
 
 def _ceiling_a(magnitude_a: float, resolution_a: float) -> float:
