@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "tcp://HOST:PORT or file://PATH; any of them may add ?crc=optional (accept DSMR 2.2/3 "
         "telegrams without CRC), key=HEX (the meter's AES key), auth_key=HEX or "
         "kamstrup_energy_wh=10 "
-        "(Norwegian Kamstrup HDLC)",
+        "(Norwegian Kamstrup HDLC) or kamstrup_current_ma=1 (Kamstrup behind current "
+        "transformers)",
     )
     meter.add_argument(
         "--protocol",

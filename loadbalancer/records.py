@@ -29,6 +29,8 @@ from typing import Any
 
 import structlog
 
+from loadbalancer.jsontext import finite
+
 WallClock = Callable[[], datetime]
 MonoClock = Callable[[], float]
 
@@ -150,7 +152,11 @@ class DecisionLog:
         self._error = ""
         self._logger = structlog.wrap_logger(
             sink,
-            processors=[self._stamp, structlog.processors.JSONRenderer()],
+            processors=[
+                self._stamp,
+                _finite_fields,
+                structlog.processors.JSONRenderer(allow_nan=False),
+            ],
             cache_logger_on_first_use=True,
         )
 
@@ -234,6 +240,16 @@ class DecisionLog:
 
     def close(self) -> None:
         self.sink.close()
+
+
+def _finite_fields(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """No ``NaN``/``Infinity`` in the log (invalid JSON): each becomes null, and the record
+    names the fields so mapped in ``non_finite`` (a bug upstream, not a value to hide)."""
+    found: list[str] = []
+    clean = finite(dict(event_dict), found=found)
+    if found:
+        clean["non_finite"] = found
+    return clean
 
 
 def open_decision_log(

@@ -8,12 +8,11 @@ explanation or writes the plot.
 from __future__ import annotations
 
 import gc
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loadbalancer import review
+from loadbalancer import jsontext, review
 from loadbalancer.errors import UsageError
 from loadbalancer.review_read import read_logs
 
@@ -62,7 +61,7 @@ def run_log(request: LogRequest, *, prog: str = "loadbalancer log") -> int:
         at_s = review.parse_when(request.explain, records, "--explain")
         explanation = review.explain(records, at_s, charger=request.charger)
         if request.as_json:
-            print(json.dumps({**explanation.facts, "text": list(explanation.lines)}, indent=2))
+            print(jsontext.dumps({**explanation.facts, "text": list(explanation.lines)}, indent=2))
         else:
             print(explanation.text())
         return 0
@@ -77,7 +76,7 @@ def run_log(request: LogRequest, *, prog: str = "loadbalancer log") -> int:
     if request.as_json:
         out = summary.to_json()
         out["unreadable_lines"] = contents.unreadable_lines
-        print(json.dumps(out, indent=2))
+        print(jsontext.dumps(out, indent=2))
     else:
         print(review.format_summary(summary))
     return 0

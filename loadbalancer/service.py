@@ -45,6 +45,7 @@ from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError, ChargerUnsupported, LoadBalancerError
 from loadbalancer.meter.flood import FLOOD_QUIET_S, FloodEnd, FloodGuard
 from loadbalancer.meter.parsers import make_meter_parser
+from loadbalancer.meter.plausibility import site_implausible
 from loadbalancer.meter.reading import Reading, Rejection
 from loadbalancer.meter.rejections import RejectionTally
 from loadbalancer.meter.sources import ChunkSource, open_source, redact_key
@@ -318,6 +319,14 @@ class Service:
         )
 
     def _on_reading(self, reading: Reading) -> None:
+        # the site-aware half of the plausibility gate: the parser cannot know the fuse
+        problem = site_implausible(reading.current_a, self.site.fuse.rating_a)
+        if problem is not None:
+            reason = f"implausible: {problem}"
+            self._on_rejection(
+                Rejection(reading.received_s, reason, reading.size_bytes, reading.header)
+            )
+            return
         self.valid_telegrams += 1
         if all(current is None for current in reading.current_a):
             # a list without currents (Kaifa and Aidon list 1: power only, every 2 s between

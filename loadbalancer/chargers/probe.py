@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from typing import TextIO
 
+from loadbalancer import jsontext
 from loadbalancer.chargers.driver import ChargerClient, ChargerReading
 from loadbalancer.chargers.profile import ChargerProfile, load_profile
 from loadbalancer.errors import UsageError
@@ -40,7 +40,7 @@ def run_probe(
         record = reading.to_record(profile.name)
         if written is not None:
             record["written_a"] = written
-        out.write(json.dumps(record) + "\n")
+        out.write(jsontext.dumps(record) + "\n")
     else:
         out.write(_summary(profile, host, reading, written))
     out.flush()

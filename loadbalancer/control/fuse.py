@@ -9,6 +9,7 @@ budget: they never tolerate more than the rating minus the margin.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -102,8 +103,12 @@ def update_budget(
     Between two readings the larger of their two load ratios is assumed (conservative: the
     overload is counted from the reading before it was seen). The step is capped at
     ``max_step_s`` so that a meter gap neither drains nor refills the budget beyond it. A
-    reading that is not newer than the last one changes nothing.
+    reading that is not newer than the last one changes nothing, and neither does one with a
+    non-finite current (``max(0, nan)`` would reset the budget): the parsers refuse those, and
+    the core does not rely on it.
     """
+    if not all(math.isfinite(c) for c in current_a) or not math.isfinite(received_s):
+        return budget
     ratios = tuple(
         abs(current_a[i]) / fuse.rating_a if name in fuse.phase_names else 0.0
         for i, name in enumerate(GRID_PHASES)

@@ -9,7 +9,8 @@ What the meters send (``reference/han-p1.md`` §2, §3):
   No scalers: W, Wh, mA and 0.1 V.
 * **Kamstrup**: a flat structure with a ``Kamstrup_V0001`` list id and OBIS codes with B=1.
   No scalers: W, 0.01 A and V; energy in Wh in Sweden but 10 Wh in Norway
-  (``kamstrup_energy_wh``, default 1 = Swedish).
+  (``kamstrup_energy_wh``, default 1 = Swedish); behind current transformers currents count
+  in mA (``kamstrup_current_ma=1``), which the frames cannot show either.
 
 Unsigned currents get their sign from the phase's import/export power when the list has it;
 otherwise import is assumed (SPEC §5 invariant 4).
@@ -36,7 +37,7 @@ from loadbalancer.meter.cosem import (
 from loadbalancer.meter.gcm import GLO_CIPHERING, decrypt_glo_ciphering
 from loadbalancer.meter.hdlc import FLAG, HdlcEvent, HdlcFrame, HdlcFramer, HdlcRejection
 from loadbalancer.meter.options import ParserOptions
-from loadbalancer.meter.plausibility import CounterWatch, implausible
+from loadbalancer.meter.plausibility import CounterWatch, PhaseRaw, judge_phases
 from loadbalancer.meter.reading import MeterEvent, PhaseValues, Reading, Rejection
 
 #: LLC header of a frame sent by a server (meter): E6 E7 00.
@@ -119,6 +120,7 @@ class DlmsDecoder:
         self.key = options.key
         self.auth_key = options.auth_key
         self.kamstrup_energy_wh = options.kamstrup_energy_wh
+        self.kamstrup_current_ma = options.kamstrup_current_ma
         self.skipped_bytes = 0
         self._segments: list[bytes] = []
         self._segments_size = 0
@@ -219,7 +221,7 @@ class DlmsDecoder:
             return Rejection(received_s, reason, size, "HDLC")
 
     def _reading(self, note: Notification, received_s: float, size: int) -> MeterEvent:
-        scales = _vendor_scales(note, self.kamstrup_energy_wh)
+        scales = _vendor_scales(note, self.kamstrup_energy_wh, self.kamstrup_current_ma)
         regs = note.registers
 
         def number(obis: Obis) -> float | None:
@@ -237,31 +239,30 @@ class DlmsDecoder:
                 raise DecodeError(f"undecodable: {_obis_name(obis)} is not a finite number")
             return round(float(value), 6)
 
-        currents: list[float | None] = []
-        voltages: list[float | None] = []
-        powers: list[float | None] = []
+        raw: list[PhaseRaw] = []
         for imp_obis, exp_obis, volt_obis, amp_obis in _PHASES:
-            p_imp, p_exp = number(imp_obis), number(exp_obis)
-            voltages.append(number(volt_obis))
-            net = None
-            if p_imp is not None or p_exp is not None:
-                net = round((p_imp or 0.0) - (p_exp or 0.0), 6)
-            powers.append(net)
             amp = number(amp_obis)
-            if amp is not None and regs[amp_obis].tag not in SIGNED_TAGS:
-                # An unsigned current: export on the phase (more than import) makes it negative;
-                # without an export figure the sign is unknown and import is assumed.
-                exporting = p_exp is not None and p_exp > 0.0 and (p_imp is None or p_exp > p_imp)
-                amp = -amp if exporting and amp else amp
-            currents.append(amp)
+            reg = regs.get(amp_obis)
+            raw.append(
+                PhaseRaw(
+                    amp,
+                    number(volt_obis),
+                    number(imp_obis),
+                    number(exp_obis),
+                    signed=reg is not None and reg.tag in SIGNED_TAGS,
+                    resolution_a=_resolution(reg, scales),
+                )
+            )
 
         e_imp, e_exp = number(_IMPORT_WH), number(_EXPORT_WH)
         e_imp = None if e_imp is None else round(e_imp / 1000.0, 6)
         e_exp = None if e_exp is None else round(e_exp / 1000.0, 6)
         header = f"HDLC {note.list_id}" if note.list_id else "HDLC"
-        problem = implausible(currents, voltages, powers)
-        if problem is None:
-            problem = self._counters.backwards(e_imp, e_exp, _text(regs, _METER_IDS))
+        import_w, export_w = number(_IMPORT_W), number(_EXPORT_W)
+        signed = judge_phases(raw, import_w, export_w)
+        if isinstance(signed, str):
+            return Rejection(received_s, f"implausible: {signed}", size, header)
+        problem = self._counters.backwards(e_imp, e_exp, _text(regs, _METER_IDS))
         if problem is not None:
             return Rejection(received_s, f"implausible: {problem}", size, header)
         clock = regs.get(_CLOCK)
@@ -272,16 +273,17 @@ class DlmsDecoder:
             received_s=received_s,
             meter_time=meter_time or note.sent_at,
             meter_id=_text(regs, _METER_IDS),
-            current_a=PhaseValues(*currents),
-            voltage_v=PhaseValues(*voltages),
-            power_w=PhaseValues(*powers),
-            import_w=number(_IMPORT_W),
-            export_w=number(_EXPORT_W),
+            current_a=PhaseValues(*signed.current_a),
+            voltage_v=PhaseValues(*(phase.voltage_v for phase in raw)),
+            power_w=PhaseValues(*signed.power_w),
+            import_w=import_w,
+            export_w=export_w,
             energy_import_kwh=e_imp,
             energy_export_kwh=e_exp,
             header=header,
             protocol="dlms",
             extra={"meter_type": t} if (t := _text(regs, _METER_TYPES)) else {},
+            size_bytes=size,
         )
 
 
@@ -391,14 +393,25 @@ def _list_id(first: CosemValue, registers: dict[Obis, Register]) -> str:
     return ""
 
 
-def _vendor_scales(note: Notification, kamstrup_energy_wh: int) -> dict[str, int]:
+def _vendor_scales(
+    note: Notification, kamstrup_energy_wh: int, kamstrup_current_ma: int = 10
+) -> dict[str, int]:
     """Scalers for a list that sends none, by the maker its list id names."""
     list_id = note.list_id.upper()
     if list_id.startswith("KFM") or note.positional:
         return {"A": -3, "V": -1, "W": 0, "Wh": 0}
     if list_id.startswith("KAMSTRUP"):
-        return {"A": -2, "V": 0, "W": 0, "Wh": 1 if kamstrup_energy_wh == 10 else 0}
+        amps = -3 if kamstrup_current_ma == 1 else -2  # behind current transformers: mA
+        return {"A": amps, "V": 0, "W": 0, "Wh": 1 if kamstrup_energy_wh == 10 else 0}
     return {}
+
+
+def _resolution(reg: Register | None, scales: dict[str, int]) -> float:
+    """The last digit of a current register: 10 to its scaler (0.001 A for Kaifa's mA)."""
+    scaler = None if reg is None else reg.scaler
+    if scaler is None:
+        scaler = scales.get("A", -2)
+    return float(10.0**scaler)
 
 
 def _kind(obis: Obis) -> str:

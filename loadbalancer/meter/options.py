@@ -20,12 +20,16 @@ class ParserOptions:
     default, other grid operators hand out their own with the key (Danish GPK61).
     ``kamstrup_energy_wh``: Wh per count of a Kamstrup HDLC energy register: 1 in Sweden, 10 in
     Norway (the lists are otherwise identical, so it cannot be told from the data).
+    ``kamstrup_current_ma``: mA per count of a Kamstrup HDLC current register: 10 on meters
+    connected directly (the default), 1 on meters behind current transformers, whose frames
+    look the same (a 250 A CT site read 910 A per phase at the default).
     """
 
     require_crc: bool = True
     key: bytes | None = field(default=None, repr=False)  # a secret: never in logs
     kamstrup_energy_wh: int = 1
     auth_key: bytes = field(default=SMARTY_AUTH_KEY, repr=False)
+    kamstrup_current_ma: int = 10
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], where: str) -> ParserOptions:
@@ -44,9 +48,16 @@ class ParserOptions:
         energy = query.get("kamstrup_energy_wh", "1")
         if energy not in ("1", "10"):
             raise UsageError(f"{where}: kamstrup_energy_wh={energy!r} must be 1 (SE) or 10 (NO)")
+        current = query.get("kamstrup_current_ma", "10")
+        if current not in ("10", "1"):
+            raise UsageError(
+                f"{where}: kamstrup_current_ma={current!r} must be 10 (direct) or 1 (behind "
+                "current transformers)"
+            )
         return cls(
             require_crc=crc == "strict",
             key=key,
             kamstrup_energy_wh=int(energy),
             auth_key=auth_key,
+            kamstrup_current_ma=int(current),
         )

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import crcmod
 
-from loadbalancer.meter.plausibility import CounterWatch, implausible
+from loadbalancer.meter.plausibility import CounterWatch, PhaseRaw, judge_phases
 from loadbalancer.meter.reading import MeterEvent, PhaseValues, Reading, Rejection
 
 #: CRC-16/ARC: poly 0x8005 reflected, init 0, no xorout (check value "123456789" -> 0xBB3D).
@@ -279,64 +279,56 @@ class P1Parser:
             # round() drops binary noise such as 1.023 * 1000 = 1022.9999999999999
             return number if scale == 1.0 else round(number * scale, 6)
 
-        currents: list[float | None] = []
-        powers: list[float | None] = []
-        voltages: list[float | None] = []
+        raw: list[PhaseRaw] = []
         for imp_obis, exp_obis, volt_obis, amp_obis in _PHASE_OBIS:
-            p_imp, p_exp = num(imp_obis, _POWER), num(exp_obis, _POWER)
-            volt = num(volt_obis, _VOLT)
-            voltages.append(volt)
-            net = None
-            if p_imp is not None or p_exp is not None:
-                net = round((p_imp or 0.0) - (p_exp or 0.0), 6)
-            powers.append(net)
             amp = num(amp_obis, _AMP)
-            if amp is None:
-                currents.append(None)
-                continue
-            magnitude = abs(amp)
-            if net is not None and volt is not None and volt > 50.0 and "." not in found[amp_obis]:
-                # Whole-ampere meters (Iskra AM550, Dutch Kaifa): |P|/U refines the value and is
-                # never allowed to lower it (reference/han-p1.md §5.4).
-                magnitude = max(magnitude, round(abs(net) / volt, 2))
-            # HAN currents carry no sign: export on the phase (and more of it than import) makes
-            # it negative; with no export figure the sign is unknown and import is assumed.
-            exporting = p_exp is not None and p_exp > 0.0 and (p_imp is None or p_exp > p_imp)
-            currents.append(-magnitude if exporting and magnitude else magnitude)
-
+            resolution = _resolution(found[amp_obis]) if amp is not None else 1.0
+            raw.append(
+                PhaseRaw(
+                    amp,
+                    num(volt_obis, _VOLT),
+                    num(imp_obis, _POWER),
+                    num(exp_obis, _POWER),
+                    resolution_a=resolution,
+                )
+            )
         e_imp = num(_IMPORT_KWH, _ENERGY)
         if e_imp is None:
             e_imp = _sum_present([num(obis, _ENERGY) for obis in _IMPORT_TARIFFS])
         e_exp = num(_EXPORT_KWH, _ENERGY)
         if e_exp is None:
             e_exp = _sum_present([num(obis, _ENERGY) for obis in _EXPORT_TARIFFS])
-
-        meter_id = _meter_id(found)
-        problem = implausible(currents, voltages, powers)
-        if problem is None:
-            problem = self._counters.backwards(e_imp, e_exp, meter_id)
-        if problem is not None:
-            return Rejection(received_s, f"implausible: {problem}", len(telegram), header)
-
+        import_w, export_w = num(_IMPORT_W, _POWER), num(_EXPORT_W, _POWER)
         extra: dict[str, float | str] = {}
         for name, obis, kind in _EXTRA:
             value = num(obis, kind)
             if value is not None:
                 extra[name] = value
+
+        meter_id = _meter_id(found)
+        others = [("import energy", e_imp), ("export energy", e_exp)]
+        others += [(name, v) for name, v in extra.items() if isinstance(v, float)]
+        signed = judge_phases(raw, import_w, export_w, others)
+        if isinstance(signed, str):
+            return Rejection(received_s, f"implausible: {signed}", len(telegram), header)
+        problem = self._counters.backwards(e_imp, e_exp, meter_id)
+        if problem is not None:
+            return Rejection(received_s, f"implausible: {problem}", len(telegram), header)
         return Reading(
             received_s=received_s,
             meter_time=_meter_time(found),
             meter_id=meter_id,
-            current_a=PhaseValues(*currents),
-            voltage_v=PhaseValues(*voltages),
-            power_w=PhaseValues(*powers),
-            import_w=num(_IMPORT_W, _POWER),
-            export_w=num(_EXPORT_W, _POWER),
+            current_a=PhaseValues(*signed.current_a),
+            voltage_v=PhaseValues(*(p.voltage_v for p in raw)),
+            power_w=PhaseValues(*signed.power_w),
+            import_w=import_w,
+            export_w=export_w,
             energy_import_kwh=e_imp,
             energy_export_kwh=e_exp,
             header=header,
             protocol="p1",
             extra=extra,
+            size_bytes=len(telegram),
         )
 
 
@@ -360,6 +352,16 @@ def _scaled(content: str, scales: dict[str, float]) -> float | None:
         return None  # a unit that does not fit the quantity: the line is malformed, ignore it
     # round() drops binary noise such as 1.023 * 1000 = 1022.9999999999999
     return round(number * scale, 6) if scale != 1.0 else number
+
+
+def _resolution(content: str) -> float:
+    """The last digit of a value as sent: 0.1 for "002.8*A", 1 for "002*A"."""
+    number = content.partition("*")[0]
+    point = number.find(".")
+    if point < 0:
+        return 1.0
+    decimals = len(number.rstrip(" AaVvWwKkHh")) - point - 1
+    return 10.0**-decimals if decimals > 0 else 1.0
 
 
 def _sum_present(parts: list[float | None]) -> float | None:

@@ -1,8 +1,23 @@
-"""Plausibility checks every meter parser applies before it hands out a reading (SPEC §5)."""
+"""Plausibility checks every meter parser applies before it hands out a reading (SPEC §5).
+
+Three kinds of check, all pure:
+
+* :func:`judge_phases`: every number finite (NaN, ±inf refused), then values no house produces;
+* :func:`signed_currents`: HAN currents carry no sign, so the sign comes from the phase's
+  import/export power; that power must agree with ``U·I`` and with the meter's totals, or the
+  reading is refused. A real meter's ``|P| = U·I·cos φ`` never exceeds ``U·I`` (plus rounding);
+  an export that is real shows an active power of the current's order. Where the sign cannot be
+  trusted (a tiny export beside a large current), import is booked: that only lowers limits;
+* :func:`site_implausible`: currents judged against the site's fuse (the parser cannot know it):
+  several times the rating is a broken meter or a wrong current scale, not a load.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 #: Values no real house produces.
 MAX_PHASE_CURRENT_A = 1000.0
@@ -12,20 +27,213 @@ MAX_PHASE_POWER_W = 500_000.0
 #: meter was replaced or reset: accept the new counter instead of staying blind forever.
 COUNTER_RESET_CONFIRMATIONS = 3
 
+#: A phase voltage below this is no measurement to divide by (a missing phase reads 0 V); the
+#: nominal band of EN 50160 (230 V ± 10 %) stands in for it.
+MIN_CREDIBLE_VOLTAGE_V = 50.0
+NOMINAL_VOLTAGE_RANGE_V = (207.0, 253.0)
+#: ``|P| / U`` may exceed the current (plus its last digit) by this fraction and this many
+#: amperes: meter accuracy, and values sampled a moment apart (real captures reach 1.15 at 0.4 A).
+POWER_TOLERANCE = 0.10
+POWER_SLACK_A = 0.2
+#: An export claim is believed when its active current ``|P| / U`` is at least this fraction of
+#: the current, less :data:`EXPORT_SLACK_A` (standby loads and rounding at low currents: real
+#: captures export 12 W beside 0.6 A). Below that the sign is unknown and import is booked.
+EXPORT_MIN_POWER_FACTOR = 0.5
+EXPORT_SLACK_A = 1.0
+#: The per-phase powers must add up to the totals (1.7.0 − 2.7.0) within this many watts plus
+#: this fraction of the larger side (captures differ by up to 20 % when sampled apart).
+TOTALS_SLACK_W = 300.0
+TOTALS_TOLERANCE = 0.25
+#: A phase current above this many times the main fuse's rating is no load the fuse would
+#: carry for a telegram period: a broken meter or a wrong scale (Kamstrup behind CTs).
+SITE_CURRENT_FACTOR = 3.0
 
-def implausible(
-    currents: Sequence[float | None],
-    voltages: Sequence[float | None],
-    powers: Sequence[float | None],
-) -> str | None:
-    """Why per-phase values cannot be real, or None."""
-    for phase, (amp, volt, watt) in enumerate(zip(currents, voltages, powers, strict=True), 1):
-        if amp is not None and abs(amp) > MAX_PHASE_CURRENT_A:
-            return f"L{phase} current {abs(amp):g} A is over {MAX_PHASE_CURRENT_A:g} A"
+
+def not_finite(values: Iterable[tuple[str, float | None]]) -> str | None:
+    """The first named value that is NaN or infinite, described, or None."""
+    for name, value in values:
+        if value is not None and not math.isfinite(value):
+            return f"{name} is {value} (not a finite number)"
+    return None
+
+
+def _beyond(name: str, value: float, limit: str) -> str:
+    if not math.isfinite(value):
+        return f"{name} is {value} (not a finite number)"
+    unit = name.rsplit(" ", 1)[-1]
+    shown = value if unit == "voltage" else abs(value)
+    return f"{name} {shown:g} {_UNITS[unit]} {limit}"
+
+
+_UNITS = {"current": "A", "voltage": "V", "power": "W"}
+
+
+class PhaseRaw(NamedTuple):
+    """One phase as the meter sent it, before the current gets its sign.
+
+    ``current_a`` is the value sent (a magnitude unless ``signed``); ``resolution_a`` its last
+    digit (1 for whole-ampere meters); ``import_w``/``export_w`` the phase's active powers.
+    (A named tuple rather than a frozen dataclass: three are built per telegram.)
+    """
+
+    current_a: float | None
+    voltage_v: float | None
+    import_w: float | None = None
+    export_w: float | None = None
+    signed: bool = False
+    resolution_a: float = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPhases:
+    """The three phases' signed currents (negative = export) and net powers."""
+
+    current_a: tuple[float | None, float | None, float | None]
+    power_w: tuple[float | None, float | None, float | None]
+
+
+def signed_currents(
+    phases: Sequence[PhaseRaw], import_w: float | None, export_w: float | None
+) -> SignedPhases | str:
+    """Signed currents for the three phases, or why their values cannot be real.
+
+    Per phase: no value beyond what a house produces (:data:`MAX_PHASE_CURRENT_A` ...);
+    ``|P| / U`` may not exceed the current (a meter cannot measure more active power
+    than ``U·I``); whole-ampere currents are refined by ``|P| / U`` within their last digit. An
+    unsigned current is negative when the phase exports and the export carries the current
+    (:data:`EXPORT_MIN_POWER_FACTOR`); a smaller export leaves the sign unknown: import. Over
+    the phases: their powers add up to the totals, and the import the totals show is carried
+    by the currents booked as import (this also checks meters that sign their own currents).
+    """
+    currents: list[float | None] = []
+    powers: list[float | None] = []
+    phase_sum_w = spread_w = carried_w = 0.0
+    all_powered = True  # every phase with a current has its power
+    all_measured = True  # no phase the meter measures lacks its current
+    nominal_low_v, nominal_high_v = NOMINAL_VOLTAGE_RANGE_V
+    for number, phase in enumerate(phases, 1):
+        amp, volt, p_imp, p_exp = phase.current_a, phase.voltage_v, phase.import_w, phase.export_w
+        net = None if p_imp is None and p_exp is None else round((p_imp or 0.0) - (p_exp or 0.0), 6)
+        powers.append(net)
+        # values no house produces (one comparison each, written so that NaN fails it too)
+        if amp is not None and not abs(amp) <= MAX_PHASE_CURRENT_A:
+            return _beyond(f"L{number} current", amp, f"is over {MAX_PHASE_CURRENT_A:g} A")
         if volt is not None and not 0.0 <= volt <= MAX_VOLTAGE_V:
-            return f"L{phase} voltage {volt:g} V is outside 0-{MAX_VOLTAGE_V:g} V"
-        if watt is not None and abs(watt) > MAX_PHASE_POWER_W:
-            return f"L{phase} power {watt:g} W is over {MAX_PHASE_POWER_W:g} W"
+            return _beyond(f"L{number} voltage", volt, f"is outside 0-{MAX_VOLTAGE_V:g} V")
+        if net is not None:
+            if not abs(net) <= MAX_PHASE_POWER_W:
+                return _beyond(f"L{number} power", net, f"is over {MAX_PHASE_POWER_W:g} W")
+            phase_sum_w += net
+            spread_w += abs(net)
+        if amp is None:
+            currents.append(None)
+            all_measured = all_measured and volt is None and net is None
+            continue
+        magnitude = abs(amp)
+        if volt is not None and volt >= MIN_CREDIBLE_VOLTAGE_V:
+            credible, low_v, high_v = True, volt, volt
+        else:
+            credible, low_v, high_v = False, nominal_low_v, nominal_high_v
+        if net is None:
+            all_powered = False
+        else:
+            active_a = abs(net) / low_v  # the most current the power can mean
+            if active_a > _ceiling_a(magnitude, phase.resolution_a):
+                return (
+                    f"L{number} power {net:g} W does not fit {magnitude:g} A at "
+                    f"{_volts(volt)} (|P|/U = {active_a:.1f} A)"
+                )
+            if phase.resolution_a >= 1.0 and credible:
+                # Whole-ampere meters (Iskra AM550, Dutch Kaifa): |P|/U refines the value
+                # within its last digit and never lowers it (reference/han-p1.md §5.4).
+                magnitude = max(magnitude, round(abs(net) / high_v, 2))
+        if phase.signed and amp < 0 and net is not None and net / high_v > EXPORT_SLACK_A:
+            return f"L{number} current {amp:g} A is export but its power {net:g} W is import"
+        if phase.signed:
+            claims_export = amp < 0
+        else:
+            claims_export = net is not None and net < 0 and (p_exp or 0.0) > 0.0
+        # with the phase's power at hand, an export must carry the current, else import
+        believed = claims_export and (
+            net is None
+            or abs(net) / high_v  # the least current the export can mean
+            >= EXPORT_MIN_POWER_FACTOR * (magnitude - phase.resolution_a) - EXPORT_SLACK_A
+        )
+        if believed and magnitude:
+            currents.append(-magnitude)
+        else:
+            currents.append(magnitude)
+            carried_w += high_v * _ceiling_a(magnitude, phase.resolution_a)
+    if (import_w is not None or export_w is not None) and len(currents) > currents.count(None):
+        total_w = (import_w or 0.0) - (export_w or 0.0)
+        spread_w = max(abs(total_w), spread_w)
+        if (
+            all_powered
+            and abs(total_w - phase_sum_w) > TOTALS_SLACK_W + TOTALS_TOLERANCE * spread_w
+        ):
+            return (
+                f"the phase powers add up to {phase_sum_w:g} W but the totals say {total_w:g} W "
+                "(1.7.0 - 2.7.0)"
+            )
+        # a phase the meter measures without a current may carry any part of the total
+        if all_measured and total_w > carried_w + TOTALS_SLACK_W:
+            return (
+                f"the totals import {total_w:g} W but the currents booked as import carry at "
+                f"most {carried_w:.0f} W"
+            )
+    c, p = currents, powers
+    return SignedPhases((c[0], c[1], c[2]), (p[0], p[1], p[2]))
+
+
+def judge_phases(
+    phases: Sequence[PhaseRaw],
+    import_w: float | None,
+    export_w: float | None,
+    others: Iterable[tuple[str, float | None]] = (),
+) -> SignedPhases | str:
+    """The one gate of a decoded telegram: every number finite (``others`` names the values
+    beyond the phases, energy counters among them), then :func:`signed_currents`."""
+    values = [import_w, export_w]
+    for phase in phases:
+        values += (phase.current_a, phase.voltage_v, phase.import_w, phase.export_w)
+    others = list(others)
+    values += [value for _, value in others]
+    for value in values:
+        if value is not None and not math.isfinite(value):
+            named: list[tuple[str, float | None]] = []
+            for number, phase in enumerate(phases, 1):
+                named += [(f"L{number} current", phase.current_a)]
+                named += [(f"L{number} voltage", phase.voltage_v)]
+                named += [(f"L{number} import power", phase.import_w)]
+                named += [(f"L{number} export power", phase.export_w)]
+            named += [("import power", import_w), ("export power", export_w), *others]
+            return not_finite(named) or "a value is not a finite number"
+    return signed_currents(phases, import_w, export_w)
+
+
+def _ceiling_a(magnitude_a: float, resolution_a: float) -> float:
+    """The most active current a phase current as sent can carry (rounding and tolerance)."""
+    return (magnitude_a + resolution_a) * (1 + POWER_TOLERANCE) + POWER_SLACK_A
+
+
+def _volts(volt: float | None) -> str:
+    if volt is None or volt < MIN_CREDIBLE_VOLTAGE_V:
+        low, high = NOMINAL_VOLTAGE_RANGE_V
+        return f"{low:g}-{high:g} V (none measured)"
+    return f"{volt:g} V"
+
+
+def site_implausible(currents: Iterable[float | None], fuse_rating_a: float) -> str | None:
+    """Why the currents cannot be real on a site with this main fuse, or None."""
+    limit_a = SITE_CURRENT_FACTOR * fuse_rating_a
+    for phase, amp in enumerate(currents, 1):
+        if amp is not None and not math.isfinite(amp):
+            return f"L{phase} current is {amp} (not a finite number)"
+        if amp is not None and abs(amp) > limit_a:
+            return (
+                f"L{phase} current {abs(amp):g} A is over {SITE_CURRENT_FACTOR:g} x the "
+                f"{fuse_rating_a:g} A fuse: a broken meter or a wrong current scale"
+            )
     return None
 
 

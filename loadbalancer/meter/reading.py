@@ -58,6 +58,8 @@ class Reading:
     protocol: str = "p1"
     #: fields some countries add (Belgian current limit, quarter-hour demand): name -> value
     extra: Mapping[str, float | str] = field(default_factory=dict)
+    #: the telegram's (or frame's) size, for a rejection the service may still make of it
+    size_bytes: int = 0
 
     def to_record(self) -> dict[str, Any]:
         """The SPEC §6.1 object, exactly its keys, in its order."""

@@ -5,12 +5,14 @@ Pure: the caller gives the time of each rejection and asks for the windows that 
 window opens with the first rejection of a reason and closes ``window_s`` later; its record keeps
 the first telegram's reason, header and size, the count, the bytes and the first and last
 time. Reasons are counted by kind, the text before the first colon (``bad CRC: got 1A2B,
-computed 3C4D`` is a ``bad CRC``), since the particulars differ from telegram to telegram.
+computed 3C4D`` is a ``bad CRC``), since the particulars differ from telegram to telegram; up
+to :data:`REASON_EXAMPLES` distinct reasons of a kind are kept (``reasons``), so that a window
+of ``implausible`` telegrams still says which values were implausible.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +20,8 @@ from loadbalancer.meter.reading import Rejection
 
 #: one record per reason per this many seconds at most
 REJECTION_WINDOW_S = 60.0
+#: distinct reasons kept per window (the rest are counted only)
+REASON_EXAMPLES = 5
 
 
 @dataclass(slots=True)
@@ -31,6 +35,7 @@ class _Window:
     last_wall: datetime
     count: int = 1
     total_bytes: int = 0
+    reasons: list[str] = field(default_factory=list)
 
 
 class RejectionTally:
@@ -48,12 +53,20 @@ class RejectionTally:
         window = self._open.get(kind)
         if window is None:
             self._open[kind] = _Window(
-                rejection, now_s, wall, now_s, wall, total_bytes=rejection.size_bytes
+                rejection,
+                now_s,
+                wall,
+                now_s,
+                wall,
+                total_bytes=rejection.size_bytes,
+                reasons=[rejection.reason],
             )
         else:
             window.count += 1
             window.total_bytes += rejection.size_bytes
             window.last_s, window.last_wall = now_s, wall
+            if len(window.reasons) < REASON_EXAMPLES and rejection.reason not in window.reasons:
+                window.reasons.append(rejection.reason)
         return out
 
     def due(self, now_s: float) -> list[dict[str, Any]]:
@@ -82,6 +95,7 @@ def _record(window: _Window) -> dict[str, Any]:
     """The fields of one ``meter_rejected`` record."""
     return {
         "reason": window.first.reason,
+        "reasons": list(window.reasons),
         "count": window.count,
         "size_bytes": window.first.size_bytes,
         "header": window.first.header,

@@ -50,16 +50,16 @@ _SERIAL_DEFAULTS: dict[str, str] = {
 #: (``?parity=N``). P1 (and ``auto``) keep 115200 8N1, the Swedish HAN-P1 setting.
 _SERIAL_DEFAULTS_DLMS: dict[str, str] = _SERIAL_DEFAULTS | {"baudrate": "2400", "parity": "E"}
 #: Options for the meter parser that any source URL may carry in its query.
-PARSER_OPTIONS = ("crc", "key", "auth_key", "kamstrup_energy_wh")
+PARSER_OPTIONS = ("crc", "key", "auth_key", "kamstrup_energy_wh", "kamstrup_current_ma")
 
 
 #: options whose values are never secret; every other value in a URL's query is hidden
-_SHOWN_OPTIONS = frozenset({*_SERIAL_DEFAULTS, "crc", "kamstrup_energy_wh"})
+_SHOWN_OPTIONS = frozenset({*_SERIAL_DEFAULTS, "crc", "kamstrup_energy_wh", "kamstrup_current_ma"})
 
 
 def redact_key(url: str) -> str:
     """The URL for messages and summaries: the value of every query parameter but the known
-    harmless ones (serial settings, ``crc``, ``kamstrup_energy_wh``) hidden as ``***``. Names
+    harmless ones (serial settings, ``crc``, the Kamstrup scales) hidden as ``***``. Names
     are judged after percent-decoding (``%6Bey=`` is ``key=``), whatever their case (``KEY=``);
     a parameter without ``=`` (a key pasted on its own) is hidden whole."""
     base, mark, query = url.partition("?")

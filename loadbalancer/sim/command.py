@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from loadbalancer import jsontext
 from loadbalancer.errors import UsageError
 from loadbalancer.sim.run import DEFAULT_SPEED, default_site_path, simulate
 
@@ -25,7 +25,7 @@ def run_simulate(
     )
     if as_json:
         print(report.table(), file=sys.stderr)
-        print(json.dumps(report.to_json()))
+        print(jsontext.dumps(report.to_json()))
     else:
         print(report.table())
     return 0

@@ -207,8 +207,11 @@ CRC_PER_BYTE_DEFAULT = 6.0
 #: Python lines executed per input byte: ordinary telegrams and most attacks take under 1; a
 #: run of HDLC starts ("7E A0", one every 2 bytes) is judged and rejected start by start (~80
 #: lines each, ~125 when ``auto`` also hands the byte between them to the P1 side), a crafted
-#: valid HCS every 9 bytes likewise, and a valid frame every 13 bytes is framed in ~100 lines
+#: valid HCS every 9 bytes likewise, and a valid frame every 13 bytes is framed in ~100 lines;
+#: ordinary HDLC lists are decoded and their phase values cross-checked (~6.5 lines a byte)
 LINES_PER_BYTE = {
+    ("HDLC captures (ordinary)", "dlms"): 10.0,
+    ("HDLC captures (ordinary)", "auto"): 10.0,
     ("valid 1-byte HDLC segments", "dlms"): 12.0,
     ("valid 1-byte HDLC segments", "auto"): 12.0,
     ("'7E A0' run", "dlms"): 50.0,

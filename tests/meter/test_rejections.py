@@ -25,6 +25,8 @@ def test_a_minute_of_bad_crcs_is_one_record_with_the_first_header_and_the_count(
     (record,) = tally.due(1060.0)
     assert record == {
         "reason": "bad CRC: got 0000, computed 1A2B",
+        # the first distinct reasons of the kind, a handful at most
+        "reasons": [f"bad CRC: got {i:04X}, computed 1A2B" for i in range(5)],
         "count": 600,
         "size_bytes": 800,
         "header": "/ISK50",
@@ -60,3 +62,18 @@ def test_a_flood_of_rejections_gives_a_handful_of_records_per_minute() -> None:
     records += tally.flush()
     assert sum(r["count"] for r in records) == 100_000
     assert len(records) <= 3 * 61
+
+
+def test_distinct_reasons_of_a_kind_are_kept_as_examples_but_bounded() -> None:
+    tally = RejectionTally(60.0)
+    lies = ["implausible: L1 current is nan", "implausible: L1 power -400000 W does not fit"]
+    for i, reason in enumerate([*lies, lies[0], *(f"implausible: L2 {n} A" for n in range(9))]):
+        tally.add(Rejection(float(i), reason, 500), float(i), T0)
+    (record,) = tally.flush()
+    assert record["count"] == 12
+    assert record["reasons"] == [
+        *lies,
+        "implausible: L2 0 A",
+        "implausible: L2 1 A",
+        "implausible: L2 2 A",
+    ]

@@ -305,6 +305,9 @@ def test_an_unknown_option_error_never_echoes_a_key(url: str) -> None:
 
 
 def test_harmless_options_stay_visible() -> None:
-    url = "serial:///dev/ttyUSB0?baudrate=2400&parity=E&crc=optional&kamstrup_energy_wh=10"
+    url = (
+        "serial:///dev/ttyUSB0?baudrate=2400&parity=E&crc=optional"
+        "&kamstrup_energy_wh=10&kamstrup_current_ma=1"
+    )
     assert redact_key(url) == url
     assert redact_key("tcp://127.0.0.1:2000") == "tcp://127.0.0.1:2000"

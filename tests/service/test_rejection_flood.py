@@ -34,7 +34,7 @@ async def test_a_minute_of_rejections_is_one_record_per_reason(tmp_path: Path) -
             sent += 5
             await asyncio.sleep(0.3)
         await site.until(lambda: site.service.rejected_telegrams == sent, 5.0)
-        # no record yet: the minute is not over (50 records of ~200 bytes before)
+        # no record yet: the minute is not over (50 records, ~10 KB, before)
         assert not site.records("meter_rejected")
     # the shutdown writes the open window: one record, with the count
     (record,) = site.records("meter_rejected")
@@ -42,5 +42,5 @@ async def test_a_minute_of_rejections_is_one_record_per_reason(tmp_path: Path) -
     assert record["header"] and record["size_bytes"] > 0
     assert record["first"] < record["last"]
     lines = site.log_path.read_text().splitlines()
-    assert sum(len(line) for line in lines if '"meter_rejected"' in line) < 500
+    assert sum(len(line) for line in lines if '"meter_rejected"' in line) < 1000
     assert site.records("shutdown")[0]["rejected_telegrams"] == sent
