@@ -35,6 +35,14 @@ EVENTS = (
     "failsafe_unverified",
     "setpoint_ignored",
     "alarm",
+    # issue 11: devices that lie; each pair marks the start and the end of one episode
+    "charger_implausible",
+    "charger_plausible",
+    "setpoint_not_applied",
+    "setpoint_applied",
+    "write_refused",
+    "write_accepted",
+    "keep_alive_failed",
 )
 
 

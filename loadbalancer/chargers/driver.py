@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from loadbalancer.errors import (
     ChargerTimeout,
     ChargerUnreachable,
     ChargerUnsupported,
+    ChargerWrongAnswer,
 )
 from loadbalancer.meter.sources import Backoff
 
@@ -47,6 +49,13 @@ BACKOFF_MAX_S = 30.0
 PHASE_ACTIVE_CURRENT_A = 1.0
 #: Modbus exception "illegal data address": the box lacks an optional register.
 ILLEGAL_DATA_ADDRESS = 2
+#: Exceptions to a write that mean a missing licence or mode (the profile's prerequisites):
+#: "illegal function" and "illegal data address". A busy or failing box is not one of them.
+PREREQUISITE_EXCEPTIONS = (1, 2)
+#: pymodbus's words for an answer to another request (transaction/transaction.py)
+_WRONG_ID = re.compile(
+    r"uses (?P<field>device|transaction) id=(?P<want>\d+) but received (?P<got>\d+)"
+)
 
 # pymodbus logs connection failures as warnings; we raise typed errors instead, and a command
 # line must not get a stray log line on stderr (Python's last-resort handler).
@@ -69,7 +78,8 @@ class ChargerReading:
 
     status: str | None  # IEC 61851 letter A-F, None when the box's code is not in the profile
     status_raw: str | None  # the box's own code(s), e.g. "C2", "3", "7/3"
-    current_a: tuple[float, float, float]  # charger phase order; unavailable reads as 0.0
+    #: charger phase order; None where the box says "not available" (NaN, inf, a sentinel)
+    current_a: tuple[float | None, float | None, float | None]
     limit_a: float | None  # the limit the box applies, where it says
     phases: int | None  # phases in use
     max_current_a: float | None  # hardware maximum, where the box says
@@ -81,7 +91,7 @@ class ChargerReading:
             "profile": profile,
             "status": self.status,
             "status_raw": self.status_raw,
-            "current_a": [round(value, 3) for value in self.current_a],
+            "current_a": [_rounded(value) for value in self.current_a],
             "limit_a": _rounded(self.limit_a),
             "phases": self.phases,
             "max_current_a": _rounded(self.max_current_a),
@@ -136,6 +146,7 @@ class ChargerClient:
         self._backoff = Backoff(backoff_initial_s, backoff_max_s)
         self._next_attempt_s = -math.inf
         self._last_failure = ""
+        self._last_hint = ""  # the prerequisites, after a refused connection only
         self._last_request_s = -math.inf
         self._last_limit_a: float | None = None
         self._failsafe_timeout_s: float | None = _default(profile.failsafe.timeout)
@@ -179,14 +190,14 @@ class ChargerClient:
             raise ChargerUnreachable(
                 self.endpoint,
                 f"{self._last_failure}; next attempt in {self._next_attempt_s - now:.1f} s",
-                self._refused_hint(),
+                self._last_hint,
             )
         try:
             await self._open()
             for write in self.profile.startup:
                 await self._write_locked(self.profile.register(write.register), write.value)
         except ChargerUnreachable as exc:
-            self._failed(exc.reason)
+            self._failed(exc.reason, exc.hint)
             raise
         except ChargerTimeout as exc:
             self._failed(f"no answer to {exc.what} within {exc.timeout_s:g} s")
@@ -195,12 +206,14 @@ class ChargerClient:
             # a refused start-up write leaves the box half set up: try it all again later
             self._failed(f"start-up write refused: {exc.register}: {exc.meaning}")
             raise
-        self._backoff.reset()
         self._next_attempt_s = -math.inf
 
-    def _failed(self, reason: str) -> None:
-        """A connection attempt failed: wait a growing back-off before the next one."""
+    def _failed(self, reason: str, hint: str = "") -> None:
+        """A connection attempt or a request on an open connection failed: drop the connection
+        and wait a growing back-off before the next attempt (some boxes refuse reconnects, Alfen
+        serves two masters at most). Only an answer resets the back-off."""
         self._last_failure = reason
+        self._last_hint = hint
         self._next_attempt_s = self._clock() + self._backoff.next_delay_s()
         self._drop()
 
@@ -283,21 +296,31 @@ class ChargerClient:
             request.cancel()
             with contextlib.suppress(asyncio.CancelledError, ModbusException):
                 await request
-            closed = lost.done()
-            self._drop()
-            if closed:
-                raise ChargerUnreachable(
-                    self.endpoint, f"connection closed by the charger ({what})"
-                )
+            if lost.done():
+                reason = f"connection closed by the charger ({what})"
+                self._failed(reason)
+                raise ChargerUnreachable(self.endpoint, reason)
+            self._failed(f"no answer to {what} within {self.request_timeout_s:g} s")
             raise ChargerTimeout(self.endpoint, what, self.request_timeout_s)
         try:
             response = request.result()
         except (ConnectionException, ModbusIOException) as exc:
-            self._drop()
+            wrong = _WRONG_ID.search(str(exc))
+            if wrong is not None:
+                field = "unit" if wrong["field"] == "device" else "transaction"
+                error = ChargerWrongAnswer(
+                    self.endpoint, what, field, int(wrong["want"]), int(wrong["got"])
+                )
+                self._failed(str(error).removeprefix(f"charger {self.endpoint}: "))
+                raise error from exc
+            self._failed(f"connection lost ({what})")
             raise ChargerUnreachable(self.endpoint, f"connection lost ({what}): {exc}") from exc
+        self._backoff.reset()  # it answered
         if response.isError():
             code = int(getattr(response, "exception_code", 0))
-            raise ChargerExceptionReply(self.endpoint, what, code, self._refused_hint())
+            writing = what.startswith("writing")
+            hint = self._refused_hint() if writing and code in PREREQUISITE_EXCEPTIONS else ""
+            raise ChargerExceptionReply(self.endpoint, what, code, hint)
         return response
 
     async def _read_block(self, block: ReadBlock) -> list[int]:
@@ -407,7 +430,7 @@ class ChargerClient:
                         [self.profile.register(name) for name in optional], optional=True
                     )
                 )
-        current_a = tuple(_number(values[name]) or 0.0 for name in readings.current_a)
+        current_a = tuple(_number(values[name]) for name in readings.current_a)
         letter, raw = _status(values, status.main, status.override)
         phases = _phases(values, readings.phases, current_a)
         settings = self._failsafe_settings(values)
@@ -621,12 +644,12 @@ def _status(
 
 
 def _phases(
-    values: dict[str, Value], phases: CodeMap | None, current_a: tuple[float, ...]
+    values: dict[str, Value], phases: CodeMap | None, current_a: tuple[float | None, ...]
 ) -> int | None:
     if phases is not None:
         raw = _raw_code(values.get(phases.register))
         meaning = None if raw is None else phases.lookup(raw)
         if meaning is not None:
             return int(meaning)
-    active = sum(1 for value in current_a if value > PHASE_ACTIVE_CURRENT_A)
+    active = sum(1 for value in current_a if value is not None and value > PHASE_ACTIVE_CURRENT_A)
     return active or None

@@ -156,9 +156,9 @@ def decide(
     current_a = tuple(float(meter.current_a[p] or 0.0) for p in range(len(GRID_PHASES)))
     house_a = list(current_a)
     drawn = [(c.spec, c.read.measured_a) for c in online] + unknown_measured
-    for spec, measured_a in drawn:
-        for p, measured in zip(spec.grid_phase_indices, measured_a, strict=False):
-            house_a[p] -= measured
+    for spec, phase_currents_a in drawn:
+        for p, drawn_a in zip(spec.grid_phase_indices, phase_currents_a, strict=False):
+            house_a[p] -= drawn_a
     allowed_a = [
         fuse.target_a - house_a[p] - reserved_a[p] if name in fuse.phase_names else math.inf
         for p, name in enumerate(GRID_PHASES)
@@ -251,7 +251,9 @@ def _usable_read(
 
 def _unknown(read: ChargerRead, spec: ChargerSpec) -> bool:
     """It answers, but its currents cannot be trusted or it does not apply its set-point."""
-    return not read.controlled or implausible_current(read.measured_a, spec.max_current_a) is not None
+    return (
+        not read.controlled or implausible_current(read.measured_a, spec.max_current_a) is not None
+    )
 
 
 def _booked_a(spec: ChargerSpec, memory: ChargerMemory, read: ChargerRead) -> float:

@@ -65,7 +65,9 @@ async def test_backoff_doubles(emulated: Emulated, clock: FakeClock) -> None:
         assert delays == [1.0, 2.0, 4.0, 8.0]
 
 
-async def test_silent_box_times_out_and_names_the_register(emulated: Emulated) -> None:
+async def test_silent_box_times_out_and_names_the_register(
+    emulated: Emulated, clock: FakeClock
+) -> None:
     async with emulated("em2go", request_timeout_s=QUICK_TIMEOUT_S) as (emulator, client):
         await client.connect()
         emulator.faults.silent = True
@@ -77,6 +79,12 @@ async def test_silent_box_times_out_and_names_the_register(emulated: Emulated) -
         assert isinstance(caught.value, TimeoutError)
         assert not client.connected  # dropped; the next call opens a new connection
         emulator.faults.silent = False
+        # ... after a back-off (issue 11, item 7), without the prerequisites (item 8)
+        with pytest.raises(ChargerUnreachable) as waiting:
+            await client.write_limit(10)
+        assert "next attempt in 1.0 s" in str(waiting.value)
+        assert "check on the box" not in str(waiting.value)
+        clock.advance(1.5)
         assert await client.write_limit(10) == 10.0
         assert emulator.box.setpoint_a == 10.0
 
@@ -105,7 +113,7 @@ async def test_box_refusing_writes_gives_the_prerequisites(emulated: Emulated) -
         assert "DIP switch DSW1.3 ON" in message
 
 
-async def test_box_closing_on_unknown_register(emulated: Emulated) -> None:
+async def test_box_closing_on_unknown_register(emulated: Emulated, clock: FakeClock) -> None:
     moved = alfen_with_status_at(1300)
     async with emulated("alfen-eve", client_profile=moved, request_timeout_s=2.0) as (
         emulator,
@@ -120,6 +128,7 @@ async def test_box_closing_on_unknown_register(emulated: Emulated) -> None:
             caught.value
         )
         assert not client.connected
+        clock.advance(1.5)  # after the back-off (issue 11, item 7)
         await client.write_limit(9)  # other registers still work on a new connection
         assert emulator.box.setpoint_a == 9.0
 
@@ -157,7 +166,7 @@ async def test_car_ignoring_the_setpoint_shows_in_the_readings(
         clock.advance(3)
         reading = await client.read()
         assert reading.limit_a == 10.0
-        assert min(reading.current_a) > 10.0
+        assert all(value is not None and value > 10.0 for value in reading.current_a)
 
 
 async def test_wrong_port_is_refused_not_a_traceback() -> None:

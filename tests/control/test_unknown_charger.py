@@ -12,7 +12,14 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadbalancer.control import ChargerMemory, ChargerRead, ControllerState, Inputs, MeterInput, decide
+from loadbalancer.control import (
+    ChargerMemory,
+    ChargerRead,
+    ControllerState,
+    Inputs,
+    MeterInput,
+    decide,
+)
 from loadbalancer.control.fuse import BudgetState
 from loadbalancer.control.plausibility import ABSOLUTE_MAX_A, NEGATIVE_NOISE_A
 from tests.control.builders import at, config_of, ev
