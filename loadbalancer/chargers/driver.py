@@ -148,6 +148,8 @@ class ChargerClient:
         self._last_failure = ""
         self._last_hint = ""  # the prerequisites, after a refused connection only
         self._last_request_s = -math.inf
+        self._sent_tid: int | None = None
+        self._wrong_answer: tuple[str, int, int] | None = None  # (field, expected, got)
         self._last_limit_a: float | None = None
         self._failsafe_timeout_s: float | None = _default(profile.failsafe.timeout)
         hook = next((HOOKS[name] for name in profile.hooks if HOOKS[name].keep_alive), None)
@@ -234,6 +236,7 @@ class ChargerClient:
             # our own timeouts fire first; pymodbus's are a backstop
             timeout=max(self.connect_timeout_s, self.request_timeout_s) + 1.0,
             trace_connect=on_connect,
+            trace_packet=self._trace_packet,
         )
         failure: list[OSError] = []
         create = client.ctx.call_create
@@ -262,6 +265,19 @@ class ChargerClient:
         self._client = client
         self._lost = lost
 
+    def _trace_packet(self, sending: bool, data: bytes) -> bytes:
+        """Watch the MBAP headers: pymodbus drops an answer with a wrong unit or transaction id
+        without a word, which would read as "no answer"; remember what came instead."""
+        if len(data) >= 7:
+            tid, unit = int.from_bytes(data[0:2], "big"), data[6]
+            if sending:
+                self._sent_tid = tid
+            elif unit != self.unit_id:
+                self._wrong_answer = ("unit", self.unit_id, unit)
+            elif self._sent_tid is not None and tid != self._sent_tid:
+                self._wrong_answer = ("transaction", self._sent_tid, tid)
+        return data
+
     def _refused_hint(self) -> str:
         return self.profile.prerequisites_hint()
 
@@ -279,6 +295,7 @@ class ChargerClient:
             wait_s = self._last_request_s + interval - time.monotonic()
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
+        self._wrong_answer = None
         request = asyncio.ensure_future(call(client))
         waited: list[asyncio.Future[Any]] = [request, lost]
         try:
@@ -300,6 +317,10 @@ class ChargerClient:
                 reason = f"connection closed by the charger ({what})"
                 self._failed(reason)
                 raise ChargerUnreachable(self.endpoint, reason)
+            if self._wrong_answer is not None:
+                error = ChargerWrongAnswer(self.endpoint, what, *self._wrong_answer)
+                self._failed(str(error).removeprefix(f"charger {self.endpoint}: "))
+                raise error
             self._failed(f"no answer to {what} within {self.request_timeout_s:g} s")
             raise ChargerTimeout(self.endpoint, what, self.request_timeout_s)
         try:

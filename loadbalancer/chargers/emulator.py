@@ -10,7 +10,12 @@ advances the box to ``clock()``; tests call :meth:`ChargerEmulator.advance` dire
 Fault switches for tests: ``faults.silent`` (accept, never reply), ``set_refusing(True)``
 (connections refused), ``faults.close_on_unknown`` (drop the connection on an unknown register),
 ``box.ignore_setpoint`` (the car draws more than its limit), ``faults.reject_writes`` (answer
-every write with a Modbus exception, as a box without its licence or Modbus enabled does).
+every write with a Modbus exception, as a box without its licence or Modbus enabled does), and
+the misbehaving box of issue 11: ``faults.reject_reads`` (an exception to every read),
+``faults.delay_s`` (late replies), ``faults.close_always`` (hang up on every request),
+``faults.wrong_unit`` / ``faults.wrong_transaction`` (answer with another unit or transaction
+id), ``faults.ignore_writes`` (acknowledge a write and keep the old value) and
+``faults.words`` (raw words a register answers instead of its value: NaN, inf, 3e38, all-ones).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymodbus.constants import ExcCodes
@@ -44,6 +49,14 @@ class Faults:
     silent: bool = False  # accept connections and requests, never answer
     close_on_unknown: bool = False  # close the connection on a request for an unknown register
     reject_writes: int | None = None  # answer every write with this Modbus exception code
+    reject_reads: int | None = None  # answer every read with this Modbus exception code
+    delay_s: float = 0.0  # answer this late
+    close_always: bool = False  # close the connection instead of answering
+    wrong_unit: bool = False  # answer with another unit id than asked
+    wrong_transaction: bool = False  # answer with another transaction id than asked
+    ignore_writes: bool = False  # acknowledge every write, apply none
+    #: register name -> the raw words it answers (a lie in any data type)
+    words: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 class _Server(ModbusTcpServer):
@@ -65,6 +78,13 @@ class _Handler(ServerRequestHandler):
     def server_send(self, pdu: Any, addr: Any) -> None:
         if self.faults.silent:
             return
+        if self.faults.close_always:
+            self.close()
+            return
+        if pdu is not None and self.faults.wrong_unit:
+            pdu.dev_id = (pdu.dev_id + 1) % 256
+        if pdu is not None and self.faults.wrong_transaction:
+            pdu.transaction_id = (pdu.transaction_id + 1) % 65536
         if (
             self.faults.close_on_unknown
             and isinstance(pdu, ExceptionResponse)
@@ -191,15 +211,21 @@ class ChargerEmulator:
     ) -> ExcCodes | None:
         if self.faults.silent:
             return None  # a hung box: nothing happens, nothing is answered
+        if self.faults.delay_s > 0:
+            await asyncio.sleep(self.faults.delay_s)
         self.requests += 1
         self.box.request(self.clock())
         if function_code in _WRITE_CODES:
             if self.faults.reject_writes is not None:
                 return ExcCodes(self.faults.reject_writes)
+            if self.faults.ignore_writes:
+                return None  # acknowledged, not applied
             return self._write(function_code, address, [int(v) for v in values or []])
         table = _READ_TABLES.get(function_code)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
+        if self.faults.reject_reads is not None:
+            return ExcCodes(self.faults.reject_reads)
         return self._read(table, address, count, registers, start_address)
 
     def _covering(self, table: Table, address: int, count: int) -> list[Register] | ExcCodes:
@@ -231,7 +257,8 @@ class ChargerEmulator:
         for register in covered:
             if not register.readable:
                 return ExcCodes.ILLEGAL_ADDRESS
-            words = register.codec.encode(self._raw_value(register))
+            lie = self.faults.words.get(register.name)
+            words = lie if lie is not None else register.codec.encode(self._raw_value(register))
             registers[offset : offset + register.words] = words
             offset += register.words
         return None
