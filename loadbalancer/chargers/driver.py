@@ -278,6 +278,9 @@ class ChargerClient:
                 self._wrong_answer = ("transaction", self._sent_tid, tid)
         return data
 
+    def _wrong_answer_since_send(self) -> tuple[str, int, int] | None:
+        return self._wrong_answer
+
     def _refused_hint(self) -> str:
         return self.profile.prerequisites_hint()
 
@@ -317,8 +320,9 @@ class ChargerClient:
                 reason = f"connection closed by the charger ({what})"
                 self._failed(reason)
                 raise ChargerUnreachable(self.endpoint, reason)
-            if self._wrong_answer is not None:
-                error = ChargerWrongAnswer(self.endpoint, what, *self._wrong_answer)
+            wrong = self._wrong_answer_since_send()
+            if wrong is not None:
+                error = ChargerWrongAnswer(self.endpoint, what, *wrong)
                 self._failed(str(error).removeprefix(f"charger {self.endpoint}: "))
                 raise error
             self._failed(f"no answer to {what} within {self.request_timeout_s:g} s")
@@ -326,11 +330,11 @@ class ChargerClient:
         try:
             response = request.result()
         except (ConnectionException, ModbusIOException) as exc:
-            wrong = _WRONG_ID.search(str(exc))
-            if wrong is not None:
-                field = "unit" if wrong["field"] == "device" else "transaction"
+            mixed = _WRONG_ID.search(str(exc))
+            if mixed is not None:
+                field = "unit" if mixed["field"] == "device" else "transaction"
                 error = ChargerWrongAnswer(
-                    self.endpoint, what, field, int(wrong["want"]), int(wrong["got"])
+                    self.endpoint, what, field, int(mixed["want"]), int(mixed["got"])
                 )
                 self._failed(str(error).removeprefix(f"charger {self.endpoint}: "))
                 raise error from exc

@@ -279,7 +279,7 @@ async def test_an_answer_to_another_request_is_named_as_such(
         field = "unit" if fault == "wrong_unit" else "transaction"
         assert f"answered with {field} id" in str(caught.value)
         assert "no answer" not in str(caught.value)
-        with pytest.raises(ChargerUnreachable, match="next attempt in 1.0 s"):
+        with pytest.raises(ChargerUnreachable, match=r"next attempt in 1\.0 s"):
             await client.read()  # backed off like any failure
         setattr(emulator.faults, fault, False)
         clock.advance(1.5)
