@@ -98,7 +98,8 @@ class _Charger:
     poll_now: asyncio.Event = field(default_factory=asyncio.Event)  # read before the next poll
     implausible: str | None = None  # why its last read cannot be its draw (an episode)
     written_at_s: float | None = None  # when ``written_a`` was acknowledged
-    not_applied: int = 0  # 0 applied, 1 rewritten, 2 booked at its read-back (an episode)
+    not_applied: bool = False  # its read-back limit is above the one written (an episode)
+    not_applied_retry_s: float = 0.0  # rewrite again this long after the last write
     refused_code: int | None = None  # Modbus exception of the refused writes (an episode)
     keep_alive_refused: bool = False
     retry_at_s: float = -math.inf  # no write before this (back-off after a refusal)
@@ -117,7 +118,7 @@ class _Charger:
         return replace(
             self.read,
             limit_a=max(known) if known else None,
-            controlled=self.refused_code is None and self.not_applied < 2,
+            controlled=self.refused_code is None and not self.not_applied,
         )
 
 
@@ -509,37 +510,41 @@ class Service:
 
     def _check_applied(self, charger: _Charger, now_s: float) -> None:
         """The box's read-back limit against the one it acknowledged (issue 11, item 5): above
-        it for longer than the box's response time, a rewrite; still above after another, the
-        charger is booked at its read-back limit (the compliance rule watches the car)."""
+        it for longer than the box's response time, a rewrite, and the charger is booked at its
+        read-back limit until it applies what it was told (the compliance rule watches the car).
+        """
         assert charger.reading is not None
         applied, written = charger.reading.limit_a, charger.written_a
         if applied is None or written is None or charger.written_at_s is None:
             return
         name = charger.config.name
         if applied <= written + APPLIED_TOLERANCE_A:
+            charger.not_applied_retry_s = 0.0
             if charger.not_applied:
-                charger.not_applied = 0
+                charger.not_applied = False
                 self.log.record("setpoint_applied", charger=name, setpoint_a=written)
                 self._trigger.set()
             return
-        if now_s - charger.written_at_s < self.box_response_s:
+        if now_s - charger.written_at_s < max(self.box_response_s, charger.not_applied_retry_s):
             return
-        if charger.not_applied == 0:
-            charger.not_applied = 1
+        charger.force_write = True  # a rewrite; then again after a growing back-off
+        charger.wake.set()
+        charger.not_applied_retry_s = min(
+            2 * max(charger.not_applied_retry_s, self.box_response_s), REFUSED_RETRY_MAX_S
+        )
+        if not charger.not_applied:
+            charger.not_applied = True
             self.log.record(
                 "setpoint_not_applied",
                 charger=name,
                 setpoint_a=written,
                 limit_a=round(applied, 3),
-                action="rewrite, then booked at its read-back limit",
+                action="rewrite; booked at its read-back limit until it applies its limit",
             )
             self.status(
-                f"charger {name}: acknowledged {written:g} A but applies {applied:g} A; rewriting"
+                f"charger {name}: acknowledged {written:g} A but applies {applied:g} A; "
+                "rewriting, booked at the higher limit"
             )
-            charger.force_write = True
-            charger.wake.set()
-        elif charger.not_applied == 1:
-            charger.not_applied = 2  # booked at its read-back limit from the next decision
             self._trigger.set()
 
     def _check_compliance(self, charger: _Charger, now_s: float) -> None:
