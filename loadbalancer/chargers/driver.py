@@ -131,8 +131,10 @@ class ChargerClient:
         backoff_initial_s: float = BACKOFF_INITIAL_S,
         backoff_max_s: float = BACKOFF_MAX_S,
         clock: Clock = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.profile = profile
+        self._sleep = sleep
         self.host = host
         self.port = profile.transport.port if port is None else port
         self.unit_id = profile.transport.unit_id if unit_id is None else unit_id
@@ -148,6 +150,7 @@ class ChargerClient:
         self._last_failure = ""
         self._last_hint = ""  # the prerequisites, after a refused connection only
         self._last_request_s = -math.inf
+        self._last_write_s = -math.inf
         self._sent_tid: int | None = None
         self._wrong_answer: tuple[str, int, int] | None = None  # (field, expected, got)
         self._last_limit_a: float | None = None
@@ -286,18 +289,29 @@ class ChargerClient:
 
     # ---- one request -------------------------------------------------------------------------
 
+    async def _pace(self, write: bool) -> None:
+        """Keep the box's pace: ``min_request_interval_s`` between any two requests and
+        ``min_write_interval_s`` between two writes (KEBA P40: one write every 5 s)."""
+        transport = self.profile.transport
+        due_s = self._last_request_s + transport.min_request_interval_s
+        if write:
+            due_s = max(due_s, self._last_write_s + transport.min_write_interval_s)
+        wait_s = due_s - self._clock()
+        if wait_s > 0:
+            await self._sleep(wait_s)
+
     async def _send(
-        self, what: str, call: Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]
+        self,
+        what: str,
+        call: Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]],
+        *,
+        write: bool = False,
     ) -> ModbusPDU:
         """One request on the open connection (the caller holds the lock)."""
         client, lost = self._client, self._lost
         if client is None or lost is None:
             raise ChargerUnreachable(self.endpoint, "not connected")
-        interval = self.profile.transport.min_request_interval_s
-        if interval > 0:
-            wait_s = self._last_request_s + interval - time.monotonic()
-            if wait_s > 0:
-                await asyncio.sleep(wait_s)
+        await self._pace(write)
         self._wrong_answer = None
         request = asyncio.ensure_future(call(client))
         waited: list[asyncio.Future[Any]] = [request, lost]
@@ -311,7 +325,9 @@ class ChargerClient:
             self._drop()
             raise
         finally:
-            self._last_request_s = time.monotonic()
+            self._last_request_s = self._clock()
+            if write:
+                self._last_write_s = self._last_request_s
         if request not in done:
             request.cancel()
             with contextlib.suppress(asyncio.CancelledError, ModbusException):
@@ -381,12 +397,15 @@ class ChargerClient:
         unit = self.unit_id
         if register.write_fc == 6:
             await self._send(
-                what, lambda c: c.write_register(register.address, words[0], device_id=unit)
+                what,
+                lambda c: c.write_register(register.address, words[0], device_id=unit),
+                write=True,
             )
         else:
             await self._send(
                 what,
                 lambda c: c.write_registers(register.address, list(words), device_id=unit),
+                write=True,
             )
 
     async def _read_locked(self, registers: list[Register], *, optional: bool) -> dict[str, Value]:

@@ -115,6 +115,8 @@ class ChargerEmulator:
         self.box = SimulatedBox(profile, car if car is not None else SimulatedCar(), now_s=clock())
         self.faults = Faults()
         self.requests = 0
+        #: (clock time, register name) of every write applied, in order
+        self.write_log: list[tuple[float, str]] = []
         self._port = port
         self._server: _Server | None = None
         self._by_address: dict[tuple[Table, int], Register] = {
@@ -276,6 +278,7 @@ class ChargerEmulator:
             if value is None:
                 return ExcCodes.ILLEGAL_VALUE
             self._stored[register.name] = value
+            self.write_log.append((self.clock(), register.name))
             for writer in self._writers.get(register.name, []):
                 writer(value)
         return None
