@@ -55,6 +55,8 @@ class Faults:
     wrong_unit: bool = False  # answer with another unit id than asked
     wrong_transaction: bool = False  # answer with another transaction id than asked
     ignore_writes: bool = False  # acknowledge every write, apply none
+    #: register name -> the Modbus exception code a write to it is answered with
+    reject_writes_to: dict[str, int] = field(default_factory=dict)
     #: register name -> the raw words it answers (a lie in any data type)
     words: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
@@ -220,6 +222,9 @@ class ChargerEmulator:
         if function_code in _WRITE_CODES:
             if self.faults.reject_writes is not None:
                 return ExcCodes(self.faults.reject_writes)
+            target = self._by_address.get(("holding", address))
+            if target is not None and target.name in self.faults.reject_writes_to:
+                return ExcCodes(self.faults.reject_writes_to[target.name])
             if self.faults.ignore_writes:
                 return None  # acknowledged, not applied
             return self._write(function_code, address, [int(v) for v in values or []])

@@ -250,3 +250,22 @@ async def test_a_box_that_misbehaves_is_reserved_and_said_once(
         back = lambda: len(events(site, "charger_online")) == 2  # noqa: E731 - at start, and now
         await watch.until((9.0, 9.0, 9.0), back, 10)
         assert len(events(site, "charger_offline")) == 1
+
+
+async def test_a_refused_keep_alive_is_its_own_event_once(tmp_path: Path) -> None:
+    # issue 11, item 8: it was write_failed with a setpoint_a, and the box went "offline"
+    async with running_site(
+        tmp_path,
+        boxes("vestel-evc04"),
+        fuse="3x20A-strict",
+        service_options=OPTIONS,
+        failsafe_timeout_s=5,
+    ) as site:
+        watch = await settled(site)
+        site.box("liar").faults.reject_writes_to["alive"] = 4
+        await watch.run((3.0, 3.0, 3.0), 4.0)
+        [failed] = events(site, "keep_alive_failed")
+        assert "setpoint_a" not in failed
+        assert failed["exception_code"] == 4
+        assert events(site, "write_failed") == []
+        assert events(site, "charger_offline") == []
