@@ -38,6 +38,15 @@ OPTIONS: dict[str, Any] = {
 }
 
 
+#: running_site's options: the strict fuse, the service's timings, quick control delays
+FAST: dict[str, Any] = {
+    "fuse": "3x20A-strict",
+    "service_options": OPTIONS,
+    "ramp_up_delay_s": 1,
+    "resume_delay_s": 1,
+}
+
+
 def boxes(liar_profile: str = "alfen-eve") -> list[Box]:
     """Cars that take 8 A at most: a box's own default limit at start-up overloads nothing."""
 
@@ -130,14 +139,12 @@ async def settled(site: Site) -> Watch:
 async def test_absurd_currents_never_raise_a_limit(
     tmp_path: Path, profile: str, lie: tuple[int, ...]
 ) -> None:
-    async with running_site(
-        tmp_path, boxes(profile), fuse="3x20A-strict", service_options=OPTIONS
-    ) as site:
+    async with running_site(tmp_path, boxes(profile), **FAST) as site:
         watch = await settled(site)
         before = {name: site.setpoint(name) for name in ("liar", "honest")}
         site.box("liar").faults.words["current_l1"] = lie
         # the oven: the lie used to make house = meter - measured -inf, allowed +inf, no cut
-        await watch.run((9.0, 9.0, 9.0), 3.5)
+        await watch.run((9.0, 9.0, 9.0), 2.5)
         watch.check()
         assert site.setpoint("honest") <= before["honest"]
         assert site.setpoint("liar") <= before["liar"]
@@ -154,15 +161,13 @@ async def test_absurd_currents_never_raise_a_limit(
 
 
 async def test_acknowledged_but_ignored_limit_is_rewritten_then_booked(tmp_path: Path) -> None:
-    async with running_site(
-        tmp_path, boxes(), fuse="3x20A-strict", service_options=OPTIONS
-    ) as site:
+    async with running_site(tmp_path, boxes(), **FAST) as site:
         watch = await settled(site)
         kept = site.setpoint("liar")
         site.box("liar").faults.ignore_writes = True
         writes = site.service.writes
         # the oven: the liar is cut (or paused), says yes, and keeps its old limit
-        await watch.run((9.0, 9.0, 9.0), 4.0)
+        await watch.run((9.0, 9.0, 9.0), 2.5)
         watch.check()
         assert site.setpoint("liar") == kept  # it really kept it
         [episode] = events(site, "setpoint_not_applied")
@@ -178,12 +183,10 @@ async def test_acknowledged_but_ignored_limit_is_rewritten_then_booked(tmp_path:
 
 
 async def test_refused_write_is_write_refused_not_offline(tmp_path: Path) -> None:
-    async with running_site(
-        tmp_path, boxes(), fuse="3x20A-strict", service_options=OPTIONS
-    ) as site:
+    async with running_site(tmp_path, boxes(), **FAST) as site:
         watch = await settled(site)
         site.box("liar").faults.reject_writes = 4
-        await watch.run((9.0, 9.0, 9.0), 4.0)
+        await watch.run((9.0, 9.0, 9.0), 2.5)
         watch.check()
         [refused] = events(site, "write_refused")
         assert refused["exception_code"] == 4
@@ -194,15 +197,13 @@ async def test_refused_write_is_write_refused_not_offline(tmp_path: Path) -> Non
         assert booked["reason"] == "charger_unknown_reserved"
         # retried with back-off (1, 2 s ...), not on every decision
         site.box("liar").faults.reject_writes = None
-        await watch.run((9.0, 9.0, 9.0), 3.0)
+        await watch.until((9.0, 9.0, 9.0), lambda: bool(events(site, "write_accepted")), 8)
         assert len(events(site, "write_accepted")) == 1
         assert len(events(site, "write_refused")) == 1
 
 
 async def test_failsafe_is_configured_again_after_an_outage(tmp_path: Path) -> None:
-    async with running_site(
-        tmp_path, boxes("vestel-evc04"), fuse="3x20A-strict", service_options=OPTIONS
-    ) as site:
+    async with running_site(tmp_path, boxes("vestel-evc04"), **FAST) as site:
         watch = await settled(site)
         box = site.box("liar").box
         assert box.timeout_s == site.service.site.failsafe_timeout_s
@@ -230,20 +231,18 @@ async def test_failsafe_is_configured_again_after_an_outage(tmp_path: Path) -> N
 async def test_a_box_that_misbehaves_is_reserved_and_said_once(
     tmp_path: Path, fault: str, said: str
 ) -> None:
-    async with running_site(
-        tmp_path, boxes(), fuse="3x20A-strict", service_options=OPTIONS
-    ) as site:
+    async with running_site(tmp_path, boxes(), **FAST) as site:
         watch = await settled(site)
         emulator = site.box("liar")
         connections_before = emulator.requests
         setattr(emulator.faults, fault, 1.0 if fault == "delay_s" else True)
-        await watch.run((9.0, 9.0, 9.0), 3.5)
+        await watch.run((9.0, 9.0, 9.0), 2.5)
         watch.check()
         [offline] = events(site, "charger_offline")
         assert said in offline["error"]
         assert "check on the box" not in offline["error"]
         assert site.decisions_for("liar")[-1]["reason"] == "charger_offline_reserved"
-        # backed off: a handful of requests in 3.5 s, not one every 0.2 s poll
+        # backed off: a handful of requests in 2.5 s, not one every 0.2 s poll
         assert emulator.requests - connections_before < 10
         setattr(emulator.faults, fault, 0.0 if fault == "delay_s" else False)
         # back after the driver's back-off (1, 2, 4 s ...)
@@ -257,8 +256,7 @@ async def test_a_refused_keep_alive_is_its_own_event_once(tmp_path: Path) -> Non
     async with running_site(
         tmp_path,
         boxes("vestel-evc04"),
-        fuse="3x20A-strict",
-        service_options=OPTIONS,
+        **FAST,
         failsafe_timeout_s=5,
     ) as site:
         watch = await settled(site)
