@@ -100,6 +100,20 @@ class ChargerExceptionReply(ChargerError):
         )
 
 
+class ChargerWrongAnswer(ChargerError):
+    """The charger answered, but for another request: a wrong transaction or unit id."""
+
+    def __init__(self, endpoint: str, what: str, field: str, expected: int, got: int) -> None:
+        self.endpoint = endpoint
+        self.field = field
+        self.expected = expected
+        self.got = got
+        super().__init__(
+            f"charger {endpoint}: {what}: answered with {field} id {got} to a request with "
+            f"{field} id {expected} (another master on the box, or a gateway mixing answers)"
+        )
+
+
 class ChargerBadValue(ChargerError):
     """A value cannot be written to (or was not understood from) a charger register."""
 

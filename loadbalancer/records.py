@@ -52,6 +52,14 @@ EVENTS = (
     "setpoint_ignored",
     "alarm",
     "log_resumed",
+    # issue 11: devices that lie; each pair marks the start and the end of one episode
+    "charger_implausible",
+    "charger_plausible",
+    "setpoint_not_applied",
+    "setpoint_applied",
+    "write_refused",
+    "write_accepted",
+    "keep_alive_failed",
 )
 
 #: after a failed write the file is tried again on the next record this long after the failure,

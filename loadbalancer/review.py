@@ -69,6 +69,8 @@ REASON_MEANINGS: Mapping[str, str] = {
     "set to safe_current_a",
     Reason.CHARGER_OFFLINE_RESERVED: "charger offline: its failsafe current is what it draws, "
     "reserved on its phases",
+    Reason.CHARGER_UNKNOWN_RESERVED: "charger answers, but its currents are implausible or it "
+    "refuses or ignores its limit: booked at the highest limit it may apply",
     Reason.AT_MAX: "at its maximum (charger or installation) and the allowance would give it "
     "that or more",
     Reason.STEADY: "kept: the allowance gives it exactly its current set-point",
@@ -973,7 +975,9 @@ def _offered_on(everyone: list[dict[str, Any]], phase: str) -> float:
     return sum(
         _num(c.get("previous_a")) or 0.0
         for c in everyone
-        if phase in _list(c.get("phases")) and c.get("reason") != Reason.CHARGER_OFFLINE_RESERVED
+        if phase in _list(c.get("phases"))
+        and c.get("reason")
+        not in (Reason.CHARGER_OFFLINE_RESERVED, Reason.CHARGER_UNKNOWN_RESERVED)
     )
 
 
@@ -1039,6 +1043,8 @@ def _next_rise(
         rule = "Normal control (and any raise) resumes with the next valid telegram."
     elif reason == Reason.CHARGER_OFFLINE_RESERVED:
         rule = "Its limit is set again once it answers (charger_online)."
+    elif reason == Reason.CHARGER_UNKNOWN_RESERVED:
+        rule = "Normal control resumes once its reads are plausible and it applies its limit."
     elif setpoint == 0:
         delay = (
             f"{site.resume_delay_s:g} s, from the startup record"

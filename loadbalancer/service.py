@@ -31,7 +31,7 @@ import math
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loadbalancer import __version__
@@ -41,14 +41,20 @@ from loadbalancer.control.compliance import Action, ComplianceState, check_compl
 from loadbalancer.control.core import decide
 from loadbalancer.control.decision import Decision
 from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput
+from loadbalancer.control.plausibility import implausible_current
 from loadbalancer.control.state import ControllerState, initial_state
-from loadbalancer.errors import ChargerError, ChargerUnsupported, LoadBalancerError
+from loadbalancer.errors import (
+    ChargerError,
+    ChargerExceptionReply,
+    ChargerUnsupported,
+    LoadBalancerError,
+)
 from loadbalancer.meter.flood import FLOOD_QUIET_S, FloodEnd, FloodGuard
 from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.plausibility import site_implausible
 from loadbalancer.meter.reading import Reading, Rejection
 from loadbalancer.meter.rejections import RejectionTally
-from loadbalancer.meter.sources import ChunkSource, open_source, redact_key
+from loadbalancer.meter.sources import Backoff, ChunkSource, open_source, redact_key
 from loadbalancer.records import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.sdnotify import Notifier
 
@@ -89,6 +95,14 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
 METER_SLICE_BYTES = 4096
 #: while a flooding source's bytes are dropped, it is read at most every this long
 FLOOD_READ_PAUSE_S = 0.001
+#: a box shows a new limit in its read-back register within this (it applies it at once; the
+#: car takes longer, which is the compliance rule's ``response_time_s``)
+BOX_RESPONSE_S = 3.0
+#: a read-back limit this far above the one written is "not applied" (float and mA rounding)
+APPLIED_TOLERANCE_A = 0.5
+#: back-off between retries of a refused write (doubles up to the maximum)
+REFUSED_RETRY_INITIAL_S = 1.0
+REFUSED_RETRY_MAX_S = 30.0
 
 
 def stop_signals() -> list[int]:
@@ -115,6 +129,30 @@ class _Charger:
     failsafe_due: bool = True  # (re)configure the failsafe on the next connection
     last_keep_alive_s: float = -math.inf
     poll_now: asyncio.Event = field(default_factory=asyncio.Event)  # read before the next poll
+    implausible: str | None = None  # why its last read cannot be its draw (an episode)
+    written_at_s: float | None = None  # when ``written_a`` was acknowledged
+    not_applied: bool = False  # its read-back limit is above the one written (an episode)
+    not_applied_retry_s: float = 0.0  # rewrite again this long after the last write
+    refused_code: int | None = None  # Modbus exception of the refused writes (an episode)
+    keep_alive_refused: bool = False
+    retry_at_s: float = -math.inf  # no write before this (back-off after a refusal)
+    refused_backoff: Backoff = field(
+        default_factory=lambda: Backoff(REFUSED_RETRY_INITIAL_S, REFUSED_RETRY_MAX_S)
+    )
+
+    def booked_read(self) -> ChargerRead | None:
+        """The read the core gets: with the limit the box may apply and whether it obeys."""
+        if self.read is None:
+            return None
+        limits = [self.written_a]
+        if self.reading is not None:
+            limits.append(self.reading.limit_a)
+        known = [value for value in limits if value is not None]
+        return replace(
+            self.read,
+            limit_a=max(known) if known else None,
+            controlled=self.refused_code is None and not self.not_applied,
+        )
 
 
 class Service:
@@ -132,8 +170,10 @@ class Service:
         source: ChunkSource | None = None,
         connect_timeout_s: float = CHARGER_CONNECT_TIMEOUT_S,
         request_timeout_s: float = CHARGER_REQUEST_TIMEOUT_S,
+        box_response_s: float = BOX_RESPONSE_S,
     ) -> None:
         self.site = site
+        self.box_response_s = box_response_s
         self.shadow = shadow
         self.log = log if log is not None else open_decision_log(site.decisions_path)
         self.log.report = self._log_report
@@ -419,9 +459,9 @@ class Service:
                 else:
                     charger.override_until_s = None
                     charger.compliance = ComplianceState()
-            if outcome.reason == "charger_offline_reserved":
-                # the core books the box at its failsafe current because it has no fresh read
-                # of it: an assumption about the box, not an order; its last limit stands
+            if outcome.reason in ("charger_offline_reserved", "charger_unknown_reserved"):
+                # the core books the box at its failsafe current (or its last limit) because it
+                # has no usable read of it: an assumption about the box, not an order
                 continue
             if setpoint != charger.desired_a:
                 changed = True
@@ -442,12 +482,12 @@ class Service:
         that followed a cut since would otherwise make the house look bigger than it is)."""
         reads = {}
         for charger in self.chargers:
-            if charger.read is None or not charger.online:
+            read = charger.booked_read()
+            if read is None or not charger.online:
                 continue
             at_meter = self._measured_at_meter.get(charger.config.name)
-            read = charger.read
             if at_meter is not None and len(at_meter) == len(read.measured_a):
-                read = ChargerRead(at_meter, read.status, read.online, read.read_s)
+                read = replace(read, measured_a=at_meter)
             reads[charger.config.name] = read
         return reads
 
@@ -521,19 +561,17 @@ class Service:
         try:
             reading = await charger.client.read(failsafe=False)
         except ChargerError as exc:
-            if charger.online is not False:
-                charger.online = False
-                self.log.record("charger_offline", charger=name, error=str(exc))
-                self.status(f"charger {name}: offline: {exc}")
-                self._trigger.set()
+            self._went_offline(charger, exc)
             return
         now_s = self.clock()
         came_back = charger.online is not True
         spec = charger.config.spec
         previous = charger.read
         charger.reading = reading
+        measured = reading.current_a[: len(spec.phases)]
         charger.read = ChargerRead(
-            measured_a=reading.current_a[: len(spec.phases)],
+            # "not available" reaches the core as NaN, which its plausibility gate refuses
+            measured_a=tuple(math.nan if value is None else value for value in measured),
             status=reading.status,
             online=True,
             read_s=now_s,
@@ -544,7 +582,7 @@ class Service:
                 "charger_online",
                 charger=name,
                 status=reading.status,
-                measured_a=list(charger.read.measured_a),
+                measured_a=_finite(charger.read.measured_a),
             )
             self.status(f"charger {name}: online ({charger.config.endpoint})")
             charger.force_write = True  # it may have restarted or fallen back: re-assert
@@ -554,7 +592,78 @@ class Service:
             self._trigger.set()
         elif previous is None or previous.status != reading.status:
             self._trigger.set()
-        self._check_compliance(charger, now_s)
+        if self._check_plausible(charger, measured):
+            self._check_applied(charger, now_s)
+            self._check_compliance(charger, now_s)
+
+    def _went_offline(self, charger: _Charger, exc: ChargerError) -> None:
+        """No answer: offline (once per episode); its failsafe is configured again when it
+        answers (it may have restarted and lost it)."""
+        charger.failsafe_due = True
+        if charger.online is not False:
+            charger.online = False
+            name = charger.config.name
+            self.log.record("charger_offline", charger=name, error=str(exc))
+            self.status(f"charger {name}: offline: {exc}")
+            self._trigger.set()
+
+    def _check_plausible(self, charger: _Charger, measured: tuple[float | None, ...]) -> bool:
+        """The plausibility gate, logged once per episode; False while the read is implausible
+        (the core then books the charger, see :mod:`loadbalancer.control.plausibility`)."""
+        name = charger.config.name
+        problem = implausible_current(measured, charger.config.spec.max_current_a)
+        if problem is not None and charger.implausible is None:
+            charger.implausible = problem
+            self.log.record(
+                "charger_implausible", charger=name, reason=problem, measured_a=_finite(measured)
+            )
+            self.status(f"charger {name}: implausible read ({problem}); booked at its limit")
+            self._trigger.set()
+        elif problem is None and charger.implausible is not None:
+            charger.implausible = None
+            self.log.record("charger_plausible", charger=name, measured_a=_finite(measured))
+            self.status(f"charger {name}: plausible reads again")
+            self._trigger.set()
+        return problem is None
+
+    def _check_applied(self, charger: _Charger, now_s: float) -> None:
+        """The box's read-back limit against the one it acknowledged (issue 11, item 5): above
+        it for longer than the box's response time, a rewrite, and the charger is booked at its
+        read-back limit until it applies what it was told (the compliance rule watches the car).
+        """
+        assert charger.reading is not None
+        applied, written = charger.reading.limit_a, charger.written_a
+        if applied is None or written is None or charger.written_at_s is None:
+            return
+        name = charger.config.name
+        if applied <= written + APPLIED_TOLERANCE_A:
+            charger.not_applied_retry_s = 0.0
+            if charger.not_applied:
+                charger.not_applied = False
+                self.log.record("setpoint_applied", charger=name, setpoint_a=written)
+                self._trigger.set()
+            return
+        if now_s - charger.written_at_s < max(self.box_response_s, charger.not_applied_retry_s):
+            return
+        charger.force_write = True  # a rewrite; then again after a growing back-off
+        charger.wake.set()
+        charger.not_applied_retry_s = min(
+            2 * max(charger.not_applied_retry_s, self.box_response_s), REFUSED_RETRY_MAX_S
+        )
+        if not charger.not_applied:
+            charger.not_applied = True
+            self.log.record(
+                "setpoint_not_applied",
+                charger=name,
+                setpoint_a=written,
+                limit_a=round(applied, 3),
+                action="rewrite; booked at its read-back limit until it applies its limit",
+            )
+            self.status(
+                f"charger {name}: acknowledged {written:g} A but applies {applied:g} A; "
+                "rewriting, booked at the higher limit"
+            )
+            self._trigger.set()
 
     def _check_compliance(self, charger: _Charger, now_s: float) -> None:
         assert charger.read is not None
@@ -601,30 +710,88 @@ class Service:
         desired = charger.desired_a
         name = charger.config.name
         now_s = self.clock()
+        if now_s < charger.retry_at_s:
+            return  # a refused write is retried after its back-off (a wake is scheduled)
+        setpoint = desired is not None and (charger.force_write or desired != charger.written_a)
         try:
-            if desired is not None and (charger.force_write or desired != charger.written_a):
+            if setpoint:
+                assert desired is not None
                 charger.force_write = False
                 charger.written_a = await charger.client.write_limit(desired)
+                charger.written_at_s = self.clock()
                 self.writes += 1
                 # read it again once the car has had time to follow, so that the next telegram
                 # is not set against a current the car drew before the change
-                asyncio.get_running_loop().call_later(FOLLOW_CHECK_S, charger.poll_now.set)
+                loop = asyncio.get_running_loop()
+                loop.call_later(FOLLOW_CHECK_S, charger.poll_now.set)
+                loop.call_later(self.box_response_s, charger.poll_now.set)
                 charger.last_keep_alive_s = now_s
             else:
                 interval = charger.client.keep_alive_interval_s
-                if interval is not None and now_s - charger.last_keep_alive_s >= interval * 0.9:
-                    await charger.client.keep_alive()
-                    charger.last_keep_alive_s = now_s
+                if interval is None or now_s - charger.last_keep_alive_s < interval * 0.9:
+                    return
+                await charger.client.keep_alive()
+                charger.last_keep_alive_s = now_s
         except ChargerUnsupported as exc:
             self.log.record("write_failed", charger=name, setpoint_a=desired, error=str(exc))
+        except ChargerExceptionReply as exc:
+            self._refused(charger, exc, desired if setpoint else None, now_s)
         except ChargerError as exc:
             charger.force_write = True
-            self.log.record("write_failed", charger=name, setpoint_a=desired, error=str(exc))
-            if charger.online:
-                charger.online = False
-                self.log.record("charger_offline", charger=name, error=str(exc))
-                self.status(f"charger {name}: offline: {exc}")
-                self._trigger.set()
+            if setpoint:
+                self.log.record("write_failed", charger=name, setpoint_a=desired, error=str(exc))
+            else:
+                self.log.record("keep_alive_failed", charger=name, error=str(exc))
+            self._went_offline(charger, exc)
+        else:
+            self._accepted(charger, setpoint)
+
+    def _refused(
+        self, charger: _Charger, exc: ChargerExceptionReply, setpoint_a: float | None, now_s: float
+    ) -> None:
+        """The box answered a write with a Modbus exception: it is online, its limit is not
+        what we asked; booked conservatively (the core) and retried with back-off. One record
+        per episode."""
+        name = charger.config.name
+        delay_s = charger.refused_backoff.next_delay_s()
+        charger.retry_at_s = now_s + delay_s
+        asyncio.get_running_loop().call_later(delay_s, charger.wake.set)
+        if setpoint_a is None:
+            if not charger.keep_alive_refused:
+                charger.keep_alive_refused = True
+                self.log.record(
+                    "keep_alive_failed",
+                    charger=name,
+                    exception_code=exc.exception_code,
+                    error=str(exc),
+                )
+                self.status(f"charger {name}: keep-alive refused: {exc}")
+            return
+        charger.force_write = True
+        if charger.refused_code is None:
+            charger.refused_code = exc.exception_code
+            self.log.record(
+                "write_refused",
+                charger=name,
+                setpoint_a=setpoint_a,
+                exception_code=exc.exception_code,
+                error=str(exc),
+            )
+            self.status(f"charger {name}: write refused: {exc}; retrying with back-off")
+            self._trigger.set()
+
+    def _accepted(self, charger: _Charger, setpoint: bool) -> None:
+        """A write went through: a refusal episode ends."""
+        charger.refused_backoff.reset()
+        charger.retry_at_s = -math.inf
+        if setpoint and charger.refused_code is not None:
+            charger.refused_code = None
+            self.log.record(
+                "write_accepted", charger=charger.config.name, setpoint_a=charger.written_a
+            )
+            self._trigger.set()
+        if not setpoint:
+            charger.keep_alive_refused = False
 
     # ---- shutdown -------------------------------------------------------------------------
 
@@ -688,6 +855,12 @@ class Service:
 
 class _Stop(Exception):
     """Raised inside the TaskGroup to end it when a stop was asked for."""
+
+
+def _finite(values: tuple[float | None, ...]) -> list[float | None]:
+    """Currents for a record: rounded, and null where not available or not finite (JSON has
+    no NaN or Infinity)."""
+    return [None if v is None or not math.isfinite(v) else round(v, 3) for v in values]
 
 
 def _iso(reading: Reading) -> str | None:

@@ -177,7 +177,7 @@ def test_duplicate_names(tmp_path: Path) -> None:
 
 def test_warnings_for_margin_zero_and_an_unverifiable_failsafe(tmp_path: Path) -> None:
     inline = {"rating_a": 20, "phases": 3, "characteristic": "gG", "margin_a": 0}
-    data = site_with(**{"fuse": inline, "chargers.0.profile": "abb-terra-ac"})
+    data = site_with(**{"fuse": inline, "chargers.0.profile": "phoenix-charx"})
     site = load_site(write(tmp_path, data))
     assert any("margin_a is 0" in w for w in site.warnings)
     assert any("no failsafe" in w for w in site.warnings)

@@ -35,6 +35,17 @@ _NUMERIC: dict[str, tuple[int, str]] = {
     "float32": (2, ">f"),
     "float64": (4, ">d"),
 }
+#: raw values a box sends for "not available" when its profile declares no ``missing`` list: all
+#: bits set for unsigned types, the lowest value for signed ones (SunSpec's convention, and what
+#: KEBA, ABB and Phoenix boxes send for an absent value)
+SENTINELS: dict[str, int] = {
+    "uint16": 0xFFFF,
+    "int16": -0x8000,
+    "uint32": 0xFFFF_FFFF,
+    "int32": -0x8000_0000,
+}
+#: a decoded float beyond this magnitude (raw, before scale) is no measurement: 3e38 A, 1e300 Wh
+FLOAT_PLAUSIBLE_MAX = 1e9
 _INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "uint16": (0, 0xFFFF),
     "int16": (-0x8000, 0x7FFF),
@@ -64,12 +75,19 @@ class Codec:
     word_order: WordOrder = "big"
     scale: float = 1.0
     length: int = 0  # registers, strings only
-    #: raw values that mean "not available" (e.g. 0xFFFFFFFF on Bender), decoded as None
+    #: raw values that mean "not available" (e.g. 0xFFFFFFFF on Bender), decoded as None; when
+    #: empty, the type's sentinel (``SENTINELS``) means "not available"
     missing: frozenset[int] = frozenset()
 
     @property
     def words(self) -> int:
         return words_of(self.data_type, self.length)
+
+    def is_missing(self, raw: int) -> bool:
+        """Whether an integer raw value means "not available" on this register."""
+        if self.missing:
+            return raw in self.missing
+        return raw == SENTINELS.get(self.data_type)
 
     def raw_range(self) -> tuple[float, float] | None:
         """The engineering range an integer type can carry, or None (floats, strings)."""
@@ -92,16 +110,18 @@ class Codec:
         )
 
     def decode(self, words: tuple[int, ...] | list[int]) -> Value:
-        """Register words -> engineering value (None for a "not available" raw value or NaN)."""
+        """Register words -> engineering value; None for "not available": a ``missing`` raw value
+        (else the type's all-ones sentinel), a NaN or infinite float, or one beyond any
+        measurement (``FLOAT_PLAUSIBLE_MAX``)."""
         if len(words) != self.words:
             raise ChargerBadValue(f"expected {self.words} registers, got {len(words)}")
         if self.data_type == "string":
             return decode_string(words)
         raw = decode_number(self.data_type, words, self.word_order)
-        if isinstance(raw, int) and raw in self.missing:
+        if isinstance(raw, int) and self.is_missing(raw):
             return None
         if isinstance(raw, float):
-            if math.isnan(raw):
+            if not math.isfinite(raw) or abs(raw) > FLOAT_PLAUSIBLE_MAX:
                 return None
             if self.data_type == "float32":
                 raw = shortest_float32(raw)

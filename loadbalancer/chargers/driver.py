@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from loadbalancer.errors import (
     ChargerTimeout,
     ChargerUnreachable,
     ChargerUnsupported,
+    ChargerWrongAnswer,
 )
 from loadbalancer.meter.sources import Backoff
 
@@ -47,6 +49,13 @@ BACKOFF_MAX_S = 30.0
 PHASE_ACTIVE_CURRENT_A = 1.0
 #: Modbus exception "illegal data address": the box lacks an optional register.
 ILLEGAL_DATA_ADDRESS = 2
+#: Exceptions to a write that mean a missing licence or mode (the profile's prerequisites):
+#: "illegal function" and "illegal data address". A busy or failing box is not one of them.
+PREREQUISITE_EXCEPTIONS = (1, 2)
+#: pymodbus's words for an answer to another request (transaction/transaction.py)
+_WRONG_ID = re.compile(
+    r"uses (?P<field>device|transaction) id=(?P<want>\d+) but received (?P<got>\d+)"
+)
 
 # pymodbus logs connection failures as warnings; we raise typed errors instead, and a command
 # line must not get a stray log line on stderr (Python's last-resort handler).
@@ -69,7 +78,8 @@ class ChargerReading:
 
     status: str | None  # IEC 61851 letter A-F, None when the box's code is not in the profile
     status_raw: str | None  # the box's own code(s), e.g. "C2", "3", "7/3"
-    current_a: tuple[float, float, float]  # charger phase order; unavailable reads as 0.0
+    #: charger phase order; None where the box says "not available" (NaN, inf, a sentinel)
+    current_a: tuple[float | None, float | None, float | None]
     limit_a: float | None  # the limit the box applies, where it says
     phases: int | None  # phases in use
     max_current_a: float | None  # hardware maximum, where the box says
@@ -81,7 +91,7 @@ class ChargerReading:
             "profile": profile,
             "status": self.status,
             "status_raw": self.status_raw,
-            "current_a": [round(value, 3) for value in self.current_a],
+            "current_a": [_rounded(value) for value in self.current_a],
             "limit_a": _rounded(self.limit_a),
             "phases": self.phases,
             "max_current_a": _rounded(self.max_current_a),
@@ -121,8 +131,10 @@ class ChargerClient:
         backoff_initial_s: float = BACKOFF_INITIAL_S,
         backoff_max_s: float = BACKOFF_MAX_S,
         clock: Clock = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.profile = profile
+        self._sleep = sleep
         self.host = host
         self.port = profile.transport.port if port is None else port
         self.unit_id = profile.transport.unit_id if unit_id is None else unit_id
@@ -136,7 +148,11 @@ class ChargerClient:
         self._backoff = Backoff(backoff_initial_s, backoff_max_s)
         self._next_attempt_s = -math.inf
         self._last_failure = ""
+        self._last_hint = ""  # the prerequisites, after a refused connection only
         self._last_request_s = -math.inf
+        self._last_write_s = -math.inf
+        self._sent_tid: int | None = None
+        self._wrong_answer: tuple[str, int, int] | None = None  # (field, expected, got)
         self._last_limit_a: float | None = None
         self._failsafe_timeout_s: float | None = _default(profile.failsafe.timeout)
         hook = next((HOOKS[name] for name in profile.hooks if HOOKS[name].keep_alive), None)
@@ -179,14 +195,14 @@ class ChargerClient:
             raise ChargerUnreachable(
                 self.endpoint,
                 f"{self._last_failure}; next attempt in {self._next_attempt_s - now:.1f} s",
-                self._refused_hint(),
+                self._last_hint,
             )
         try:
             await self._open()
             for write in self.profile.startup:
                 await self._write_locked(self.profile.register(write.register), write.value)
         except ChargerUnreachable as exc:
-            self._failed(exc.reason)
+            self._failed(exc.reason, exc.hint)
             raise
         except ChargerTimeout as exc:
             self._failed(f"no answer to {exc.what} within {exc.timeout_s:g} s")
@@ -195,12 +211,14 @@ class ChargerClient:
             # a refused start-up write leaves the box half set up: try it all again later
             self._failed(f"start-up write refused: {exc.register}: {exc.meaning}")
             raise
-        self._backoff.reset()
         self._next_attempt_s = -math.inf
 
-    def _failed(self, reason: str) -> None:
-        """A connection attempt failed: wait a growing back-off before the next one."""
+    def _failed(self, reason: str, hint: str = "") -> None:
+        """A connection attempt or a request on an open connection failed: drop the connection
+        and wait a growing back-off before the next attempt (some boxes refuse reconnects, Alfen
+        serves two masters at most). Only an answer resets the back-off."""
         self._last_failure = reason
+        self._last_hint = hint
         self._next_attempt_s = self._clock() + self._backoff.next_delay_s()
         self._drop()
 
@@ -221,6 +239,7 @@ class ChargerClient:
             # our own timeouts fire first; pymodbus's are a backstop
             timeout=max(self.connect_timeout_s, self.request_timeout_s) + 1.0,
             trace_connect=on_connect,
+            trace_packet=self._trace_packet,
         )
         failure: list[OSError] = []
         create = client.ctx.call_create
@@ -249,23 +268,51 @@ class ChargerClient:
         self._client = client
         self._lost = lost
 
+    def _trace_packet(self, sending: bool, data: bytes) -> bytes:
+        """Watch the MBAP headers: pymodbus drops an answer with a wrong unit or transaction id
+        without a word, which would read as "no answer"; remember what came instead."""
+        if len(data) >= 7:
+            tid, unit = int.from_bytes(data[0:2], "big"), data[6]
+            if sending:
+                self._sent_tid = tid
+            elif unit != self.unit_id:
+                self._wrong_answer = ("unit", self.unit_id, unit)
+            elif self._sent_tid is not None and tid != self._sent_tid:
+                self._wrong_answer = ("transaction", self._sent_tid, tid)
+        return data
+
+    def _wrong_answer_since_send(self) -> tuple[str, int, int] | None:
+        return self._wrong_answer
+
     def _refused_hint(self) -> str:
         return self.profile.prerequisites_hint()
 
     # ---- one request -------------------------------------------------------------------------
 
+    async def _pace(self, write: bool) -> None:
+        """Keep the box's pace: ``min_request_interval_s`` between any two requests and
+        ``min_write_interval_s`` between two writes (KEBA P40: one write every 5 s)."""
+        transport = self.profile.transport
+        due_s = self._last_request_s + transport.min_request_interval_s
+        if write:
+            due_s = max(due_s, self._last_write_s + transport.min_write_interval_s)
+        wait_s = due_s - self._clock()
+        if wait_s > 0:
+            await self._sleep(wait_s)
+
     async def _send(
-        self, what: str, call: Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]
+        self,
+        what: str,
+        call: Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]],
+        *,
+        write: bool = False,
     ) -> ModbusPDU:
         """One request on the open connection (the caller holds the lock)."""
         client, lost = self._client, self._lost
         if client is None or lost is None:
             raise ChargerUnreachable(self.endpoint, "not connected")
-        interval = self.profile.transport.min_request_interval_s
-        if interval > 0:
-            wait_s = self._last_request_s + interval - time.monotonic()
-            if wait_s > 0:
-                await asyncio.sleep(wait_s)
+        await self._pace(write)
+        self._wrong_answer = None
         request = asyncio.ensure_future(call(client))
         waited: list[asyncio.Future[Any]] = [request, lost]
         try:
@@ -278,26 +325,43 @@ class ChargerClient:
             self._drop()
             raise
         finally:
-            self._last_request_s = time.monotonic()
+            self._last_request_s = self._clock()
+            if write:
+                self._last_write_s = self._last_request_s
         if request not in done:
             request.cancel()
             with contextlib.suppress(asyncio.CancelledError, ModbusException):
                 await request
-            closed = lost.done()
-            self._drop()
-            if closed:
-                raise ChargerUnreachable(
-                    self.endpoint, f"connection closed by the charger ({what})"
-                )
+            if lost.done():
+                reason = f"connection closed by the charger ({what})"
+                self._failed(reason)
+                raise ChargerUnreachable(self.endpoint, reason)
+            wrong = self._wrong_answer_since_send()
+            if wrong is not None:
+                error = ChargerWrongAnswer(self.endpoint, what, *wrong)
+                self._failed(str(error).removeprefix(f"charger {self.endpoint}: "))
+                raise error
+            self._failed(f"no answer to {what} within {self.request_timeout_s:g} s")
             raise ChargerTimeout(self.endpoint, what, self.request_timeout_s)
         try:
             response = request.result()
         except (ConnectionException, ModbusIOException) as exc:
-            self._drop()
+            mixed = _WRONG_ID.search(str(exc))
+            if mixed is not None:
+                field = "unit" if mixed["field"] == "device" else "transaction"
+                error = ChargerWrongAnswer(
+                    self.endpoint, what, field, int(mixed["want"]), int(mixed["got"])
+                )
+                self._failed(str(error).removeprefix(f"charger {self.endpoint}: "))
+                raise error from exc
+            self._failed(f"connection lost ({what})")
             raise ChargerUnreachable(self.endpoint, f"connection lost ({what}): {exc}") from exc
+        self._backoff.reset()  # it answered
         if response.isError():
             code = int(getattr(response, "exception_code", 0))
-            raise ChargerExceptionReply(self.endpoint, what, code, self._refused_hint())
+            writing = what.startswith("writing")
+            hint = self._refused_hint() if writing and code in PREREQUISITE_EXCEPTIONS else ""
+            raise ChargerExceptionReply(self.endpoint, what, code, hint)
         return response
 
     async def _read_block(self, block: ReadBlock) -> list[int]:
@@ -333,12 +397,15 @@ class ChargerClient:
         unit = self.unit_id
         if register.write_fc == 6:
             await self._send(
-                what, lambda c: c.write_register(register.address, words[0], device_id=unit)
+                what,
+                lambda c: c.write_register(register.address, words[0], device_id=unit),
+                write=True,
             )
         else:
             await self._send(
                 what,
                 lambda c: c.write_registers(register.address, list(words), device_id=unit),
+                write=True,
             )
 
     async def _read_locked(self, registers: list[Register], *, optional: bool) -> dict[str, Value]:
@@ -407,7 +474,7 @@ class ChargerClient:
                         [self.profile.register(name) for name in optional], optional=True
                     )
                 )
-        current_a = tuple(_number(values[name]) or 0.0 for name in readings.current_a)
+        current_a = tuple(_number(values[name]) for name in readings.current_a)
         letter, raw = _status(values, status.main, status.override)
         phases = _phases(values, readings.phases, current_a)
         settings = self._failsafe_settings(values)
@@ -621,12 +688,12 @@ def _status(
 
 
 def _phases(
-    values: dict[str, Value], phases: CodeMap | None, current_a: tuple[float, ...]
+    values: dict[str, Value], phases: CodeMap | None, current_a: tuple[float | None, ...]
 ) -> int | None:
     if phases is not None:
         raw = _raw_code(values.get(phases.register))
         meaning = None if raw is None else phases.lookup(raw)
         if meaning is not None:
             return int(meaning)
-    active = sum(1 for value in current_a if value > PHASE_ACTIVE_CURRENT_A)
+    active = sum(1 for value in current_a if value is not None and value > PHASE_ACTIVE_CURRENT_A)
     return active or None

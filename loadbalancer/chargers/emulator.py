@@ -10,8 +10,13 @@ advances the box to ``clock()``; tests call :meth:`ChargerEmulator.advance` dire
 Fault switches for tests: ``faults.silent`` (accept, never reply), ``set_refusing(True)``
 (connections refused), ``faults.close_on_unknown`` (drop the connection on an unknown register),
 ``box.ignore_setpoint`` (the car draws more than its limit), ``faults.reject_writes`` (answer
-every write with a Modbus exception, as a box without its licence or Modbus enabled does),
-``faults.delay_s`` (every request handled and answered that late).
+every write with a Modbus exception, as a box without its licence or Modbus enabled does), and
+the misbehaving box of issue 11: ``faults.reject_reads`` (an exception to every read),
+``faults.delay_s`` (every request handled and answered that late), ``faults.close_always``
+(hang up on every request),
+``faults.wrong_unit`` / ``faults.wrong_transaction`` (answer with another unit or transaction
+id), ``faults.ignore_writes`` (acknowledge a write and keep the old value) and
+``faults.words`` (raw words a register answers instead of its value: NaN, inf, 3e38, all-ones).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymodbus.constants import ExcCodes
@@ -45,7 +50,16 @@ class Faults:
     silent: bool = False  # accept connections and requests, never answer
     close_on_unknown: bool = False  # close the connection on a request for an unknown register
     reject_writes: int | None = None  # answer every write with this Modbus exception code
+    reject_reads: int | None = None  # answer every read with this Modbus exception code
     delay_s: float = 0.0  # handle and answer every request this late (a slow or busy box)
+    close_always: bool = False  # close the connection instead of answering
+    wrong_unit: bool = False  # answer with another unit id than asked
+    wrong_transaction: bool = False  # answer with another transaction id than asked
+    ignore_writes: bool = False  # acknowledge every write, apply none
+    #: register name -> the Modbus exception code a write to it is answered with
+    reject_writes_to: dict[str, int] = field(default_factory=dict)
+    #: register name -> the raw words it answers (a lie in any data type)
+    words: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 class _Server(ModbusTcpServer):
@@ -72,6 +86,13 @@ class _Handler(ServerRequestHandler):
     def server_send(self, pdu: Any, addr: Any) -> None:
         if self.faults.silent:
             return
+        if self.faults.close_always:
+            self.close()
+            return
+        if pdu is not None and self.faults.wrong_unit:
+            pdu.dev_id = (pdu.dev_id + 1) % 256
+        if pdu is not None and self.faults.wrong_transaction:
+            pdu.transaction_id = (pdu.transaction_id + 1) % 65536
         if (
             self.faults.close_on_unknown
             and isinstance(pdu, ExceptionResponse)
@@ -102,6 +123,8 @@ class ChargerEmulator:
         self.box = SimulatedBox(profile, car if car is not None else SimulatedCar(), now_s=clock())
         self.faults = Faults()
         self.requests = 0
+        #: (clock time, register name) of every write applied, in order
+        self.write_log: list[tuple[float, str]] = []
         self._port = port
         self._server: _Server | None = None
         self._by_address: dict[tuple[Table, int], Register] = {
@@ -203,10 +226,17 @@ class ChargerEmulator:
         if function_code in _WRITE_CODES:
             if self.faults.reject_writes is not None:
                 return ExcCodes(self.faults.reject_writes)
+            target = self._by_address.get(("holding", address))
+            if target is not None and target.name in self.faults.reject_writes_to:
+                return ExcCodes(self.faults.reject_writes_to[target.name])
+            if self.faults.ignore_writes:
+                return None  # acknowledged, not applied
             return self._write(function_code, address, [int(v) for v in values or []])
         table = _READ_TABLES.get(function_code)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
+        if self.faults.reject_reads is not None:
+            return ExcCodes(self.faults.reject_reads)
         return self._read(table, address, count, registers, start_address)
 
     def _covering(self, table: Table, address: int, count: int) -> list[Register] | ExcCodes:
@@ -238,7 +268,8 @@ class ChargerEmulator:
         for register in covered:
             if not register.readable:
                 return ExcCodes.ILLEGAL_ADDRESS
-            words = register.codec.encode(self._raw_value(register))
+            lie = self.faults.words.get(register.name)
+            words = lie if lie is not None else register.codec.encode(self._raw_value(register))
             registers[offset : offset + register.words] = words
             offset += register.words
         return None
@@ -256,6 +287,7 @@ class ChargerEmulator:
             if value is None:
                 return ExcCodes.ILLEGAL_VALUE
             self._stored[register.name] = value
+            self.write_log.append((self.clock(), register.name))
             for writer in self._writers.get(register.name, []):
                 writer(value)
         return None

@@ -9,7 +9,7 @@ from typing import TextIO
 from loadbalancer import jsontext
 from loadbalancer.chargers.driver import ChargerClient, ChargerReading
 from loadbalancer.chargers.profile import ChargerProfile, load_profile
-from loadbalancer.errors import UsageError
+from loadbalancer.errors import ChargerError, UsageError
 
 #: A probe is interactive: give up sooner than the service would.
 PROBE_CONNECT_TIMEOUT_S = 3.0
@@ -26,7 +26,12 @@ def run_probe(
     set_current_a: float | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Read the box (and write a limit first if asked); print it; exit code 0."""
+    """Read the box (and write a limit first if asked); print it; exit code 0.
+
+    A limit that was written stays written: if only the read after it fails, the command says
+    so (stdout: what was written; stderr: the failed read) and exits 0, because the change the
+    user asked for happened. A failed write, or a failed read without a write, raises.
+    """
     out = out if out is not None else sys.stdout
     if port is not None and not 1 <= port <= 65535:
         raise UsageError(f"--port {port}: must be 1..65535")
@@ -36,6 +41,20 @@ def run_probe(
         raise UsageError(f"--set-current {set_current_a:g}: must be 0..80 A")
     profile = load_profile(profile_name)
     written, reading = asyncio.run(_probe(profile, host, port, unit_id, set_current_a))
+    if isinstance(reading, ChargerError):
+        assert written is not None
+        if as_json:
+            out.write(jsontext.dumps({"profile": profile.name, "written_a": written}) + "\n")
+        else:
+            out.write(f"charger {host} with profile {profile.name}\n  written    {written:g} A\n")
+        out.flush()
+        print(
+            f"loadbalancer charger: {written:g} A was written; reading the box back failed: "
+            f"{reading}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 0
     if as_json:
         record = reading.to_record(profile.name)
         if written is not None:
@@ -53,7 +72,7 @@ async def _probe(
     port: int | None,
     unit_id: int | None,
     set_current_a: float | None,
-) -> tuple[float | None, ChargerReading]:
+) -> tuple[float | None, ChargerReading | ChargerError]:
     client = ChargerClient(
         profile,
         host,
@@ -63,8 +82,13 @@ async def _probe(
         request_timeout_s=PROBE_REQUEST_TIMEOUT_S,
     )
     async with client:
-        written = None if set_current_a is None else await client.write_limit(set_current_a)
-        return written, await client.read()
+        if set_current_a is None:
+            return None, await client.read()
+        written = await client.write_limit(set_current_a)
+        try:
+            return written, await client.read()
+        except ChargerError as exc:  # the write went through: say so, with the failed read
+            return written, exc
 
 
 def _summary(
@@ -75,7 +99,7 @@ def _summary(
 
     status = reading.status or "unknown"
     raw = f" (box code {reading.status_raw})" if reading.status_raw else ""
-    currents = " / ".join(f"{value:.2f}" for value in reading.current_a)
+    currents = " / ".join("n/a" if v is None else f"{v:.2f}" for v in reading.current_a)
     failsafe = reading.failsafe
     if failsafe.timeout_s == 0:
         fallback = "off (timeout 0)"

@@ -83,6 +83,8 @@ class Transport:
     single_register_reads: bool = False
     #: pause between two requests (EM2GO 60 ms)
     min_request_interval_s: float = 0.0
+    #: pause between two writes (KEBA P40: "writing interval 5 s")
+    min_write_interval_s: float = 0.0
     #: how many clients the box serves at once (Alfen: 2); informational
     max_masters: int | None = None
 
@@ -354,6 +356,7 @@ class _Parser(YamlReader):
             "max_block_registers",
             "single_register_reads",
             "min_request_interval_s",
+            "min_write_interval_s",
             "max_masters",
         }
         spec = self.mapping(value, "transport", allowed)
@@ -381,6 +384,12 @@ class _Parser(YamlReader):
                 "transport.min_request_interval_s",
                 0.0,
                 10.0,
+            ),
+            min_write_interval_s=self.number(
+                spec.get("min_write_interval_s", 0.0),
+                "transport.min_write_interval_s",
+                0.0,
+                60.0,
             ),
             max_masters=None
             if max_masters is None

@@ -3,7 +3,11 @@
 One decision, in order:
 
 1. A charger that is offline (or whose last read is too old) is set to its failsafe current,
-   which is reserved on its grid phases; its unknown draw stays in the house load.
+   which is reserved on its grid phases; its unknown draw stays in the house load. A charger
+   that answers but is *unknown* (implausible currents, or a set-point it refuses or ignores)
+   is booked at the highest limit it may apply: its last limit or its failsafe current,
+   whichever is higher (never 0, never above its maximum); its draw stays in the house load
+   unless its currents are plausible.
 2. A stale meter sets every online charger to ``safe_current_a``.
 3. Per grid phase: house = signed meter current − the online chargers' *measured* currents on
    that phase; allowed = rating − margin − house − reserved. The overload budget is integrated.
@@ -28,6 +32,7 @@ from loadbalancer.control.config import ChargerSpec, ControlConfig
 from loadbalancer.control.decision import ChargerDecision, Decision
 from loadbalancer.control.fuse import GRID_PHASES, may_hold_at_minimum, update_budget
 from loadbalancer.control.inputs import NO_CAR_STATUSES, ChargerRead, Inputs, MeterInput
+from loadbalancer.control.plausibility import implausible_current
 from loadbalancer.control.reasons import Reason
 from loadbalancer.control.state import ChargerMemory, ControllerState
 
@@ -84,8 +89,26 @@ def decide(
     memories = list(state.chargers)
     outcomes: dict[int, ChargerDecision] = {}
     reserved_a = [0.0, 0.0, 0.0]
+    #: plausible currents of the unknown chargers: they still come off the house load
+    unknown_measured: list[tuple[ChargerSpec, tuple[float, ...]]] = []
     for index, (spec, read) in enumerate(zip(config.chargers, reads, strict=True)):
-        if read is None:
+        if read is not None and _unknown(read, spec):
+            booked_a = _booked_a(spec, memories[index], read)
+            for p in spec.grid_phase_indices:
+                reserved_a[p] += booked_a
+            plausible = implausible_current(read.measured_a, spec.max_current_a) is None
+            measured = read.measured_a if plausible else ()
+            if plausible:
+                unknown_measured.append((spec, measured))
+            outcomes[index] = _outcome(
+                spec,
+                measured,
+                spec.grid_phase_indices,
+                memories[index].setpoint_a,
+                booked_a,
+                Reason.CHARGER_UNKNOWN_RESERVED,
+            )
+        elif read is None:
             setpoint_a = _clamped(spec.failsafe_current_a, spec)
             for p in spec.grid_phase_indices:
                 reserved_a[p] += setpoint_a
@@ -103,7 +126,7 @@ def decide(
     online = [
         _working(index, spec, read, state.chargers[index], config, now_s)
         for index, (spec, read) in enumerate(zip(config.chargers, reads, strict=True))
-        if read is not None
+        if read is not None and index not in outcomes
     ]
     if meter is None or _meter_stale(meter, meter_age_s, config):
         for charger in online:
@@ -132,11 +155,10 @@ def decide(
 
     current_a = tuple(float(meter.current_a[p] or 0.0) for p in range(len(GRID_PHASES)))
     house_a = list(current_a)
-    for charger in online:
-        for p, measured in zip(
-            charger.spec.grid_phase_indices, charger.read.measured_a, strict=False
-        ):
-            house_a[p] -= measured
+    drawn = [(c.spec, c.read.measured_a) for c in online] + unknown_measured
+    for spec, phase_currents_a in drawn:
+        for p, drawn_a in zip(spec.grid_phase_indices, phase_currents_a, strict=False):
+            house_a[p] -= drawn_a
     allowed_a = [
         fuse.target_a - house_a[p] - reserved_a[p] if name in fuse.phase_names else math.inf
         for p, name in enumerate(GRID_PHASES)
@@ -225,6 +247,24 @@ def _usable_read(
     if read is None or not read.online or now_s - read.read_s > config.charger_stale_after_s:
         return None
     return read
+
+
+def _unknown(read: ChargerRead, spec: ChargerSpec) -> bool:
+    """It answers, but its currents cannot be trusted or it does not apply its set-point."""
+    return (
+        not read.controlled or implausible_current(read.measured_a, spec.max_current_a) is not None
+    )
+
+
+def _booked_a(spec: ChargerSpec, memory: ChargerMemory, read: ChargerRead) -> float:
+    """The most an unknown charger may be applying: its last limit (decided, acknowledged or
+    read back) or its failsafe current, whichever is higher; at least its minimum (a paused
+    box whose reads are broken may have resumed), at most its maximum (never infinite)."""
+    candidates = [spec.failsafe_current_a, spec.min_current_a]
+    for value in (memory.setpoint_a, read.limit_a):
+        if value is not None and not math.isnan(value):
+            candidates.append(value)
+    return _floor_up(min(max(candidates), spec.max_current_a), spec.granularity_a, spec)
 
 
 def _meter_stale(meter: MeterInput, meter_age_s: float | None, config: ControlConfig) -> bool:
@@ -403,6 +443,12 @@ def _floor(current_a: float, granularity_a: float) -> float:
     """Rounded down to the granularity (a hair of float noise is forgiven, never rounded up)."""
     steps = math.floor(current_a / granularity_a + 1e-6)
     return round(steps * granularity_a, 3)
+
+
+def _floor_up(current_a: float, granularity_a: float, spec: ChargerSpec) -> float:
+    """Rounded UP to the granularity (a booking errs high), at most the maximum."""
+    steps = math.ceil(current_a / granularity_a - 1e-6)
+    return min(round(steps * granularity_a, 3), spec.max_current_a)
 
 
 def _clamped(current_a: float, spec: ChargerSpec) -> float:

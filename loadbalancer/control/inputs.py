@@ -26,12 +26,20 @@ class MeterInput:
 
 @dataclass(frozen=True, slots=True)
 class ChargerRead:
-    """The latest poll of one charger: per-phase current in the charger's phase order."""
+    """The latest poll of one charger: per-phase current in the charger's phase order.
+
+    ``limit_a``: the limit the box is known to apply (the last one it acknowledged, or its own
+    read-back if higher); ``controlled``: False while the box refuses or ignores its set-point.
+    A read whose currents are implausible (:mod:`loadbalancer.control.plausibility`) or that is
+    not ``controlled`` makes the charger *unknown*: booked at the highest limit it may apply.
+    """
 
     measured_a: tuple[float, ...]
     status: str | None
     online: bool
     read_s: float
+    limit_a: float | None = None
+    controlled: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,9 @@ class Reason(StrEnum):
     METER_STALE_FALLBACK = "meter_stale_fallback"
     #: charger offline: its failsafe current is what it draws, reserved on its phases
     CHARGER_OFFLINE_RESERVED = "charger_offline_reserved"
+    #: charger answers, but its currents are implausible or it refuses or ignores its limit:
+    #: booked at the highest limit it may apply
+    CHARGER_UNKNOWN_RESERVED = "charger_unknown_reserved"
     #: at its maximum (charger or installation) and the allowance would give it that or more
     AT_MAX = "at_max"
     #: kept: the allowance gives it exactly its current set-point

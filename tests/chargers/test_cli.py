@@ -107,3 +107,27 @@ async def test_bad_usage_is_one_line_exit_2(args: list[str]) -> None:
     assert code == 2
     assert err.count("\n") == 1
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+async def test_set_current_that_went_through_is_said_even_if_the_read_fails(
+    as_json: bool,
+) -> None:
+    # issue 11, item 8: exit 1 and nothing on stdout after a write that went through
+    async with ChargerEmulator(load_profile("vestel-evc04")) as emulator:
+        emulator.faults.reject_reads = 4
+        json_flag = ["--json"] if as_json else []
+        code, out, err = await run_cli(
+            "--profile", "vestel-evc04", "--host", "127.0.0.1", "--port", str(emulator.port),
+            "--set-current", "10", *json_flag,
+        )  # fmt: skip
+        assert emulator.box.setpoint_a == 10.0
+    assert code == 0
+    if as_json:
+        assert json.loads(out) == {"profile": "vestel-evc04", "written_a": 10.0}
+    else:
+        assert "written    10 A" in out
+    assert err.count("\n") == 1
+    assert "10 A was written; reading the box back failed" in err
+    assert "Modbus exception 4" in err
+    assert "check on the box" not in err  # a failing box, not a missing licence

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import math
+import struct
 import time
 
 import pytest
 
 from loadbalancer.chargers.profile import ChargerProfile, load_profile, parse_profile
+from loadbalancer.control.plausibility import implausible_current
 from loadbalancer.errors import (
     ChargerError,
     ChargerExceptionReply,
     ChargerTimeout,
     ChargerUnreachable,
+    ChargerWrongAnswer,
 )
 from loadbalancer.resources import bundled_profile
 from tests.chargers.conftest import Emulated, FakeClock
@@ -65,7 +70,9 @@ async def test_backoff_doubles(emulated: Emulated, clock: FakeClock) -> None:
         assert delays == [1.0, 2.0, 4.0, 8.0]
 
 
-async def test_silent_box_times_out_and_names_the_register(emulated: Emulated) -> None:
+async def test_silent_box_times_out_and_names_the_register(
+    emulated: Emulated, clock: FakeClock
+) -> None:
     async with emulated("em2go", request_timeout_s=QUICK_TIMEOUT_S) as (emulator, client):
         await client.connect()
         emulator.faults.silent = True
@@ -77,6 +84,12 @@ async def test_silent_box_times_out_and_names_the_register(emulated: Emulated) -
         assert isinstance(caught.value, TimeoutError)
         assert not client.connected  # dropped; the next call opens a new connection
         emulator.faults.silent = False
+        # ... after a back-off (issue 11, item 7), without the prerequisites (item 8)
+        with pytest.raises(ChargerUnreachable) as waiting:
+            await client.write_limit(10)
+        assert "next attempt in 1.0 s" in str(waiting.value)
+        assert "check on the box" not in str(waiting.value)
+        clock.advance(1.5)
         assert await client.write_limit(10) == 10.0
         assert emulator.box.setpoint_a == 10.0
 
@@ -105,7 +118,7 @@ async def test_box_refusing_writes_gives_the_prerequisites(emulated: Emulated) -
         assert "DIP switch DSW1.3 ON" in message
 
 
-async def test_box_closing_on_unknown_register(emulated: Emulated) -> None:
+async def test_box_closing_on_unknown_register(emulated: Emulated, clock: FakeClock) -> None:
     moved = alfen_with_status_at(1300)
     async with emulated("alfen-eve", client_profile=moved, request_timeout_s=2.0) as (
         emulator,
@@ -120,6 +133,7 @@ async def test_box_closing_on_unknown_register(emulated: Emulated) -> None:
             caught.value
         )
         assert not client.connected
+        clock.advance(1.5)  # after the back-off (issue 11, item 7)
         await client.write_limit(9)  # other registers still work on a new connection
         assert emulator.box.setpoint_a == 9.0
 
@@ -157,7 +171,7 @@ async def test_car_ignoring_the_setpoint_shows_in_the_readings(
         clock.advance(3)
         reading = await client.read()
         assert reading.limit_a == 10.0
-        assert min(reading.current_a) > 10.0
+        assert all(value is not None and value > 10.0 for value in reading.current_a)
 
 
 async def test_wrong_port_is_refused_not_a_traceback() -> None:
@@ -196,3 +210,140 @@ async def test_cancelled_request_leaves_no_request_behind(emulated: Emulated) ->
         assert not client.connected
         emulator.faults.silent = False
         assert (await client.read()).status is not None
+
+
+# ---- issue 11: a box that misbehaves on command ---------------------------------------------
+
+
+def _packed(fmt: str, value: float | int) -> tuple[int, ...]:
+    data = struct.pack(fmt, value)
+    return tuple(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
+
+
+#: per data type, what a lying box can put in a current register: every non-finite float,
+#: absurd floats, the all-ones sentinels, and the largest integers (valid, but not a current)
+LIES: dict[str, list[tuple[int, ...]]] = {
+    "float32": [
+        _packed(">f", v) for v in (math.nan, math.inf, -math.inf, 3e38, -3e38, 1e10, 5000.0)
+    ],
+    "float64": [_packed(">d", v) for v in (math.nan, math.inf, -math.inf, 1e300, 5000.0)],
+    "uint16": [(0xFFFF,), (0xFFFE,)],
+    "int16": [(0x8000,), (0x7FFF,), (0x8001,)],
+    "uint32": [(0xFFFF, 0xFFFF), (0xFFFF, 0xFFFE)],
+    "int32": [(0x8000, 0x0000), (0x7FFF, 0xFFFF), (0x8000, 0x0001)],
+}
+
+
+def generic_with_currents(data_type: str) -> ChargerProfile:
+    resource = bundled_profile("chargers", "generic")
+    assert resource is not None
+    text = resource.read_text(encoding="utf-8")
+    scale = "" if data_type.startswith("float") else ", scale: 0.1"
+    for phase, address in ((1, 130), (2, 134), (3, 138)):
+        text = text.replace(
+            f"current_l{phase}:       {{address: {100 + phase}, table: input, type: uint16, "
+            "scale: 0.1, unit: A}",
+            f"current_l{phase}: {{address: {address}, table: input, type: {data_type}{scale}, "
+            "unit: A}",
+        )
+    return parse_profile(text, f"generic-{data_type}.yaml")
+
+
+@pytest.mark.parametrize("data_type", sorted(LIES))
+async def test_lies_in_every_numeric_type_never_read_as_a_current(
+    emulated: Emulated, data_type: str
+) -> None:
+    profile = generic_with_currents(data_type)
+    async with emulated(profile) as (emulator, client):
+        honest = await client.read()
+        assert implausible_current(honest.current_a, 16.0) is None
+        for words in LIES[data_type]:
+            emulator.faults.words["current_l2"] = words
+            reading = await client.read()
+            # not available (NaN, inf, sentinel: None), or a number the gate refuses
+            assert implausible_current(reading.current_a, 16.0) is not None, words
+            assert reading.current_a[1] is None or abs(reading.current_a[1]) > 32, words
+            record = reading.to_record(profile.name)
+            assert json.loads(json.dumps(record, allow_nan=False)) == record
+
+
+@pytest.mark.parametrize("fault", ["wrong_unit", "wrong_transaction"])
+async def test_an_answer_to_another_request_is_named_as_such(
+    emulated: Emulated, clock: FakeClock, fault: str
+) -> None:
+    async with emulated("alfen-eve") as (emulator, client):
+        await client.connect()
+        setattr(emulator.faults, fault, True)
+        with pytest.raises(ChargerWrongAnswer) as caught:
+            await client.read()
+        field = "unit" if fault == "wrong_unit" else "transaction"
+        assert f"answered with {field} id" in str(caught.value)
+        assert "no answer" not in str(caught.value)
+        with pytest.raises(ChargerUnreachable, match=r"next attempt in 1\.0 s"):
+            await client.read()  # backed off like any failure
+        setattr(emulator.faults, fault, False)
+        clock.advance(1.5)
+        assert (await client.read()).status is not None
+
+
+@pytest.mark.parametrize(
+    ("reads", "code", "hinted"),
+    [(False, 1, True), (False, 2, True), (False, 4, False), (False, 6, False), (True, 2, False)],
+)
+async def test_prerequisites_only_for_illegal_function_or_address_on_a_write(
+    emulated: Emulated, reads: bool, code: int, hinted: bool
+) -> None:
+    async with emulated("keba-p30") as (emulator, client):
+        await client.connect()
+        if reads:
+            emulator.faults.reject_reads = code
+        else:
+            emulator.faults.reject_writes = code
+        with pytest.raises(ChargerExceptionReply) as caught:
+            await (client.read() if reads else client.write_limit(10))
+        assert caught.value.exception_code == code
+        assert ("DIP switch DSW1.3 ON" in str(caught.value)) is hinted
+        assert client.connected  # an answer: no back-off, no reconnect
+
+
+async def test_backoff_grows_on_every_failed_request(emulated: Emulated, clock: FakeClock) -> None:
+    # a box that accepts the connection and then times out got a new connection each poll
+    async with emulated("vestel-evc04", request_timeout_s=QUICK_TIMEOUT_S) as (emulator, client):
+        await client.connect()
+        emulator.faults.silent = True
+        delays = []
+        for _ in range(3):
+            with pytest.raises(ChargerTimeout):
+                await client.read()
+            with pytest.raises(ChargerUnreachable, match="next attempt in") as caught:
+                await client.read()
+            delays.append(float(str(caught.value).split("next attempt in ")[1].split(" s")[0]))
+            clock.advance(delays[-1])
+        assert delays == [1.0, 2.0, 4.0]
+        emulator.faults.silent = False
+        assert (await client.read()).status is not None
+        emulator.faults.close_always = True
+        clock.advance(1.0)
+        with pytest.raises(ChargerUnreachable, match="closed by the charger"):
+            await client.read()
+        with pytest.raises(ChargerUnreachable, match=r"next attempt in 1\.0 s"):
+            await client.read()  # an answer in between reset the back-off
+
+
+async def test_late_replies_time_out_and_back_off(emulated: Emulated) -> None:
+    async with emulated("alfen-eve", request_timeout_s=QUICK_TIMEOUT_S) as (emulator, client):
+        await client.connect()
+        emulator.faults.delay_s = QUICK_TIMEOUT_S + 0.3
+        with pytest.raises(ChargerTimeout):
+            await client.read()
+        with pytest.raises(ChargerUnreachable, match="next attempt in"):
+            await client.read()
+
+
+async def test_acknowledged_but_ignored_writes_show_in_the_read_back(emulated: Emulated) -> None:
+    async with emulated("alfen-eve") as (emulator, client):
+        await client.write_limit(16)
+        emulator.faults.ignore_writes = True
+        assert await client.write_limit(8) == 8.0  # acknowledged
+        reading = await client.read()
+        assert reading.limit_a == 16.0

@@ -174,3 +174,39 @@ def test_set_points_are_rounded_down_to_the_granularity(
 def test_codes_are_short_fixed_strings(reason: Reason) -> None:
     assert reason.value == reason.name.lower()
     assert str(reason) == reason.value
+
+
+def test_charger_unknown_reserved() -> None:
+    # issue 11: a box answering 3e38 A made house = meter - measured -inf and the allowance +inf
+    config = config_of(ev("a", failsafe_current_a=6), ev("b"))
+    meter = MeterInput((3 + 10 + 8, 3 + 10 + 8, 3 + 10 + 8), 0.0)  # house 3, a draws 10, b 8
+    memories = (at(10), at(8))
+    state = initial_state(config)
+    state = type(state)(memories, state.budget)
+    for lie in (3e38, float("inf"), float("nan"), 4294967.295, -50.0):
+        lying = ChargerRead((lie, 10.0, 10.0), "C", True, 0.0)
+        _, decision = decide(state, Inputs(meter, {"a": lying, "b": read(8)}), config, 0.0)
+        a = decision.charger("a")
+        # booked at its last limit (10, above its failsafe 6); its draw stays in the house
+        assert (a.setpoint_a, a.reason, a.measured_a) == (10, Reason.CHARGER_UNKNOWN_RESERVED, ())
+        # 19 - (21 - 8 measured of b) - 10 booked = -4: b is cut, not raised to its maximum
+        assert decision.allowed_a == {"L1": -4, "L2": -4, "L3": -4}
+        assert decision.setpoint("b") < 8
+    # near miss: the same read with a plausible current is trusted
+    honest = ChargerRead((10.0, 10.0, 10.0), "C", True, 0.0)
+    _, decision = decide(state, Inputs(meter, {"a": honest, "b": read(8)}), config, 0.0)
+    assert decision.charger("a").reason is not Reason.CHARGER_UNKNOWN_RESERVED
+    # a box that refuses its set-point is booked at the higher of its limit and read-back
+    refusing = ChargerRead((10.0, 10.0, 10.0), "C", True, 0.0, limit_a=16.0, controlled=False)
+    _, decision = decide(state, Inputs(meter, {"a": refusing, "b": read(8)}), config, 0.0)
+    assert (decision.setpoint("a"), decision.charger("a").reason) == (
+        16,
+        Reason.CHARGER_UNKNOWN_RESERVED,
+    )
+    # 19 - (21 - 10 - 8) - 16 = 0 for b
+    assert decision.allowed_a["L1"] == 0
+    # never 0: a paused box whose reads broke may have resumed; at least its minimum
+    paused = type(state)((at(0), at(8)), state.budget)
+    broken = ChargerRead((float("nan"),) * 3, "C", True, 0.0)
+    _, decision = decide(paused, Inputs(meter, {"a": broken, "b": read(8)}), config, 0.0)
+    assert decision.setpoint("a") == 6

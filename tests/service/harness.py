@@ -108,6 +108,7 @@ def site_yaml(
     ports: dict[str, int],
     log: Path,
     protocol: str = "p1",
+    fuse: str = "3x20A-gG",
     **control: Any,
 ) -> dict[str, Any]:
     settings: dict[str, Any] = {
@@ -124,7 +125,7 @@ def site_yaml(
             "telegram_period_s": 1,
             "stale_after_s": 3,
         },
-        "fuse": "3x20A-gG",
+        "fuse": fuse,
         "chargers": [
             {
                 "name": b.name,
@@ -150,6 +151,8 @@ async def running_site(
     shadow: bool = False,
     start: bool = True,
     protocol: str = "p1",
+    fuse: str = "3x20A-gG",
+    service_options: dict[str, Any] | None = None,
     **control: Any,
 ) -> AsyncIterator[Site]:
     meter = MeterServer()
@@ -164,7 +167,7 @@ async def running_site(
     log_path = tmp / "decisions.jsonl"
     site_file = tmp / "site.yaml"
     site_file.write_text(
-        yaml.safe_dump(site_yaml(meter.url, boxes, ports, log_path, protocol, **control))
+        yaml.safe_dump(site_yaml(meter.url, boxes, ports, log_path, protocol, fuse, **control))
     )
     messages: list[str] = []
     service = Service(
@@ -173,6 +176,7 @@ async def running_site(
         log=open_decision_log(str(log_path)),
         notifier=Notifier({}),
         status=messages.append,
+        **(service_options or {}),
     )
     site = Site(tmp, meter, {b.name: b for b in boxes}, service, log_path, messages)
     stop = asyncio.Event()

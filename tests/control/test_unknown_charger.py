@@ -1,0 +1,73 @@
+"""No charger read, however absurd, can raise a set-point (issue 11, item 1).
+
+Whatever a box reports as its currents (NaN, inf, 3e38, a uint32 all-ones, a large negative),
+every set-point is at most what the same situation gives with that charger *booked*: its draw
+unknown (left in the house load) and its last limit reserved on its phases.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from loadbalancer.control import (
+    ChargerMemory,
+    ChargerRead,
+    ControllerState,
+    Inputs,
+    MeterInput,
+    decide,
+)
+from loadbalancer.control.fuse import BudgetState
+from loadbalancer.control.plausibility import ABSOLUTE_MAX_A, NEGATIVE_NOISE_A
+from tests.control.builders import at, config_of, ev
+
+CONFIG = config_of(ev("liar", failsafe_current_a=6), ev("other", ("L1",), max_current_a=16))
+
+absurd = st.one_of(
+    st.sampled_from([math.nan, math.inf, -math.inf, 3e38, -3e38, 4294967.295, 1e308]),
+    st.floats(min_value=ABSOLUTE_MAX_A + 0.001, allow_infinity=True, allow_nan=False),
+    st.floats(max_value=-NEGATIVE_NOISE_A - 0.001, allow_infinity=True, allow_nan=False),
+)
+anything = st.one_of(absurd, st.floats(min_value=0, max_value=40))
+setpoints = st.sampled_from([None, 0.0, 6.0, 10.0, 16.0])
+
+
+@given(
+    phases=st.tuples(absurd, anything, anything).flatmap(st.permutations),
+    meter=st.tuples(*(st.floats(-30, 60) for _ in range(3))),
+    liar_at=setpoints,
+    other_at=setpoints,
+    other_draw=st.floats(0, 16),
+    status=st.sampled_from(["A", "B", "C", None]),
+)
+def test_no_read_value_raises_a_setpoint(
+    phases: list[float],
+    meter: tuple[float, float, float],
+    liar_at: float | None,
+    other_at: float | None,
+    other_draw: float,
+    status: str | None,
+) -> None:
+    state = ControllerState((_memory(liar_at), _memory(other_at)), BudgetState())
+    inputs_meter = MeterInput(meter, 0.0)
+    other = ChargerRead((other_draw,), "C", True, 0.0)
+    lying = ChargerRead(tuple(phases), status, True, 0.0)
+    booked = ChargerRead((), status, True, 0.0, controlled=False)
+    _, told = decide(state, Inputs(inputs_meter, {"liar": lying, "other": other}), CONFIG, 0.0)
+    _, safe = decide(state, Inputs(inputs_meter, {"liar": booked, "other": other}), CONFIG, 0.0)
+    for said, baseline in zip(told.chargers, safe.chargers, strict=True):
+        assert math.isfinite(said.setpoint_a)
+        assert said.setpoint_a <= baseline.setpoint_a
+    liar = told.charger("liar")
+    # booked: never 0, never infinite, never above its maximum
+    assert 6 <= liar.setpoint_a <= 16
+    assert all(math.isfinite(value) for value in liar.measured_a)
+    for values in (told.house_a, told.allowed_a):
+        assert all(value is None or math.isfinite(value) for value in values.values())
+
+
+def _memory(setpoint_a: float | None) -> ChargerMemory:
+    return ChargerMemory() if setpoint_a is None else at(setpoint_a)
