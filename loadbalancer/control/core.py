@@ -7,7 +7,9 @@ One decision, in order:
    that answers but is *unknown* (implausible currents, or a set-point it refuses or ignores)
    is booked at the highest limit it may apply: its last limit or its failsafe current,
    whichever is higher (never 0, never above its maximum); its draw stays in the house load
-   unless its currents are plausible.
+   unless its currents are plausible. It is never raised, but it is cut (``overload_cut``) by
+   as much as one of its phases would stay over what the fuse allows with every known charger
+   paused, and set to ``safe_current_a`` (if that is lower) when the meter is stale.
 2. A stale meter sets every online charger to ``safe_current_a``.
 3. Per grid phase: house = signed meter current − the online chargers' *measured* currents on
    that phase; allowed = rating − margin − house − reserved. The overload budget is integrated.
@@ -88,12 +90,16 @@ def decide(
     }
     memories = list(state.chargers)
     outcomes: dict[int, ChargerDecision] = {}
+    #: the unknown chargers and what each is booked at: never raised, but cut when its phases
+    #: are over (a write that lowers a limit is safe whatever the box reports)
+    unknown_booked: dict[int, float] = {}
     reserved_a = [0.0, 0.0, 0.0]
     #: plausible currents of the unknown chargers: they still come off the house load
     unknown_measured: list[tuple[ChargerSpec, tuple[float, ...]]] = []
     for index, (spec, read) in enumerate(zip(config.chargers, reads, strict=True)):
         if read is not None and _unknown(read, spec):
             booked_a = _booked_a(spec, memories[index], read)
+            unknown_booked[index] = booked_a
             for p in spec.grid_phase_indices:
                 reserved_a[p] += booked_a
             plausible = implausible_current(read.measured_a, spec.max_current_a) is None
@@ -129,6 +135,13 @@ def decide(
         if read is not None and index not in outcomes
     ]
     if meter is None or _meter_stale(meter, meter_age_s, config):
+        for index in unknown_booked:  # its booking stands for nothing now: the safe current
+            spec = config.chargers[index]
+            setpoint_a = min(_clamped(config.safe_current_a, spec), unknown_booked[index])
+            memories[index] = _remember(memories[index], memories[index], setpoint_a, None, now_s)
+            outcomes[index] = replace(
+                outcomes[index], setpoint_a=setpoint_a, reason=Reason.METER_STALE_FALLBACK
+            )
         for charger in online:
             setpoint_a = _clamped(config.safe_current_a, charger.spec)
             memories[charger.index] = _remember(
@@ -170,6 +183,26 @@ def decide(
         meter.received_s,
         config.stale_after_s,
     )
+
+    # what the known chargers draw per phase: at worst they are all paused in this decision
+    known_a = [0.0, 0.0, 0.0]
+    for charger in online:
+        for p, drawn_a in zip(
+            charger.spec.grid_phase_indices, charger.read.measured_a, strict=False
+        ):
+            known_a[p] += max(drawn_a, 0.0)
+    for index, booked_a in unknown_booked.items():
+        spec = config.chargers[index]
+        over_a = max(current_a[p] - known_a[p] - fuse.target_a for p in spec.grid_phase_indices)
+        if over_a > EPSILON_A:
+            # its phase stays over what the fuse allows even with every known charger paused:
+            # cut it by that much, whatever its reads say
+            setpoint_a = _floor(booked_a - over_a, spec.granularity_a)
+            setpoint_a = setpoint_a if setpoint_a >= spec.min_current_a else 0.0
+            memories[index] = _remember(memories[index], memories[index], setpoint_a, None, now_s)
+            outcomes[index] = replace(
+                outcomes[index], setpoint_a=setpoint_a, reason=Reason.OVERLOAD_CUT
+            )
 
     def may_hold(charger: _Online, room_a: Sequence[float]) -> bool:
         """Running, its minimum does not fit next to the others' minimums, and the fuse allows."""

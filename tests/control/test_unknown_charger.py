@@ -8,6 +8,7 @@ unknown (left in the house load) and its last limit reserved on its phases.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -62,8 +63,13 @@ def test_no_read_value_raises_a_setpoint(
         assert math.isfinite(said.setpoint_a)
         assert said.setpoint_a <= baseline.setpoint_a
     liar = told.charger("liar")
-    # booked: never 0, never infinite, never above its maximum
-    assert 6 <= liar.setpoint_a <= 16
+    if liar.reason == "charger_unknown_reserved":
+        # booked: never 0, never infinite, never above its maximum
+        assert 6 <= liar.setpoint_a <= 16
+    else:  # its phase is over: cut below its booking, whatever it reports
+        assert liar.reason == "overload_cut"
+        assert max(meter) > CONFIG.fuse.target_a
+        assert liar.setpoint_a < 16
     assert all(math.isfinite(value) for value in liar.measured_a)
     for values in (told.house_a, told.allowed_a):
         assert all(value is None or math.isfinite(value) for value in values.values())
@@ -71,3 +77,39 @@ def test_no_read_value_raises_a_setpoint(
 
 def _memory(setpoint_a: float | None) -> ChargerMemory:
     return ChargerMemory() if setpoint_a is None else at(setpoint_a)
+
+
+ALONE = config_of(ev("liar", failsafe_current_a=6), fuse="3x20A-strict")
+INF = ChargerRead((math.inf, math.inf, math.inf), "C", True, 0.0)
+
+
+def test_an_unknown_charger_alone_is_cut_when_its_phase_is_over() -> None:
+    # the only charger lies about its current: the oven on L1 takes the meter over the fuse;
+    # booked at 16 A and never cut, it would keep the phase over for good
+    state = ControllerState((at(16.0),), BudgetState())
+    over = MeterInput((ALONE.fuse.target_a + 4.2, 10.0, 10.0), 0.0)
+    state, decision = decide(state, Inputs(over, {"liar": INF}), ALONE, 0.0)
+    liar = decision.charger("liar")
+    assert (liar.reason, liar.setpoint_a) == ("overload_cut", 11.0)
+    # next telegram, the car followed: no phase over, the limit is kept, never raised
+    fits = MeterInput((ALONE.fuse.target_a - 1.0, 5.0, 5.0), 10.0)
+    _, decision = decide(state, Inputs(fits, {"liar": replace(INF, read_s=10.0)}), ALONE, 10.0)
+    liar = decision.charger("liar")
+    assert (liar.reason, liar.setpoint_a) == ("charger_unknown_reserved", 11.0)
+
+
+def test_an_unknown_charger_is_paused_when_less_than_its_minimum_is_left() -> None:
+    state = ControllerState((at(10.0),), BudgetState())
+    over = MeterInput((ALONE.fuse.target_a + 6.0, 10.0, 10.0), 0.0)
+    _, decision = decide(state, Inputs(over, {"liar": INF}), ALONE, 0.0)
+    assert decision.charger("liar").setpoint_a == 0.0
+
+
+def test_an_unknown_charger_gets_the_safe_current_when_the_meter_is_stale() -> None:
+    state = ControllerState((at(16.0),), BudgetState())
+    old = MeterInput((5.0, 5.0, 5.0), 0.0)
+    now_s = ALONE.stale_after_s + 1.0
+    read_now = replace(INF, read_s=now_s)
+    _, decision = decide(state, Inputs(old, {"liar": read_now}), ALONE, now_s)
+    liar = decision.charger("liar")
+    assert (liar.reason, liar.setpoint_a) == ("meter_stale_fallback", ALONE.safe_current_a)

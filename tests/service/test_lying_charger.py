@@ -160,6 +160,25 @@ async def test_absurd_currents_never_raise_a_limit(
         assert site.decisions_for("liar")[-1]["reason"] != "charger_unknown_reserved"
 
 
+async def test_a_lone_box_with_absurd_currents_is_still_cut_when_the_house_rises(
+    tmp_path: Path,
+) -> None:
+    # booked at its limit and never written again, a lone liar kept the phase over for good
+    car = SimulatedCar(delay_s=0.1, shortfall_a=0.2, max_current_a=8.0)
+    async with running_site(tmp_path, [Box("liar", "alfen-eve", THREE, car=car)], **FAST) as site:
+        watch = Watch(site)
+        await watch.until((3.0, 3.0, 3.0), lambda: site.setpoint("liar") >= 8.0, 15.0)
+        site.box("liar").faults.words["current_l1"] = packed(">f", math.inf)
+        await watch.run((3.0, 3.0, 3.0), 1.5)
+        assert site.decisions_for("liar")[-1]["reason"] == "charger_unknown_reserved"
+        # the oven: 15 A of house beside the car's 8 A on a 20 A strict fuse (19 A target)
+        await watch.run((15.0, 15.0, 15.0), 3.0)
+        watch.check()
+        assert site.setpoint("liar") <= 4.0 + 0.5 or site.setpoint("liar") == 0.0
+        assert any(d["reason"] == "overload_cut" for d in site.decisions_for("liar"))
+        assert len(events(site, "charger_implausible")) == 1
+
+
 async def test_acknowledged_but_ignored_limit_is_rewritten_then_booked(tmp_path: Path) -> None:
     async with running_site(tmp_path, boxes(), **FAST) as site:
         watch = await settled(site)
