@@ -103,6 +103,7 @@ async def test_a_flood_neither_delays_the_stale_fallback_nor_starves_the_polls(
             normal_rate = await request_rate(emulator, 1.0)
             assert normal_rate > 0
 
+            size_before = log.stat().st_size
             await sender.command("flood")
             counting = asyncio.create_task(request_rate(emulator, 2.0))
             await wait_for(lambda: emulator.box.setpoint_a == 6.0, STALE_AFTER_S + 4)
@@ -123,6 +124,10 @@ async def test_a_flood_neither_delays_the_stale_fallback_nor_starves_the_polls(
             assert await asyncio.wait_for(runner, 10) == 0
     (ended,) = records(log, "meter_flood_ended")  # written at the shutdown at the latest
     assert ended["dropped_bytes"] > 0 and ended["received_bytes"] >= ended["dropped_bytes"]
+    # the log grew by a few fixed records (flood, stale, the safe current, the rejections of
+    # the minute, shutdown), not by the flood's size: it was 10-12.7 MB/s before
+    grown = log.stat().st_size - size_before
+    assert grown < 8_000, (grown, [r["event"] for r in records(log)])
     clock_task.cancel()
     await emulator.stop()
 
