@@ -116,8 +116,8 @@ def lp_bound_kwh(
     loses nothing. Larger slots are faster and looser.
     """
     import numpy as np
-    from scipy.optimize import linprog
-    from scipy.sparse import coo_array
+    from scipy.optimize import linprog  # type: ignore[import-untyped,unused-ignore]
+    from scipy.sparse import coo_array  # type: ignore[import-untyped,unused-ignore]
 
     seconds = int(scenario.duration_s)
     cars = _cars(scenario, chargers, seconds)
@@ -210,7 +210,7 @@ def lp_bound_kwh(
 def bound_kwh(scenario: Scenario, fuse: FuseProfile, chargers: list[ChargerSlot]) -> Bound:
     """The linear-program bound if scipy is installed, else the looser per-second cap."""
     try:
-        import scipy.optimize  # noqa: F401
+        import scipy.optimize  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
     except ImportError:
         return Bound(cap_bound_kwh(scenario, fuse, chargers), "per-second cap (no scipy: looser)")
     return Bound(lp_bound_kwh(scenario, fuse, chargers), "linear program")
