@@ -4,15 +4,19 @@ The bound knows the house load of every second in advance and keeps only what no
 can change: the same fuse and the cars themselves. Everything else is relaxed, never
 restricted, so that no controller can beat it:
 
-- a car draws any current from 0 to its own maximum (the smaller of the charger's and the car's,
-  less the car's shortfall), continuously: no minimum current, no pause or resume rule, no
-  ramp, no set-point granularity; it draws nothing before it is plugged in and its response
+- a car draws any current up to its own maximum (the smaller of the charger's and the car's,
+  less the car's shortfall), continuously: no pause or resume rule, no ramp, no set-point
+  granularity; it draws nothing before it is plugged in and its response
   delay has passed (no controller can make it start earlier);
 - the fuse: per phase, the overload budget of :mod:`loadbalancer.control.fuse` (the excess
   ``E(t) = max(0, E(t-1) + x² - 1)``, ``x = |I| / I_n``, must stay within ``overload_budget_s``:
   beyond it the table counts overload seconds) and, for fuses with a budget, the hard limit.
   ``x² - 1`` is convex, so replacing it by the largest of a few of its tangents under-counts
-  every second's excess: a relaxation. The rating minus the margin is what controllers aim
+  every second's excess: a relaxation. A car draws nothing or at least its minimum, so
+  between the two the same excess is replaced by its chord, which lies under it at every
+  draw a car can take: the bound's car may still take less than its minimum on average, by
+  pausing and resuming with the budget as a duty cycle, as a controller without pause rules
+  could. The rating minus the margin is what controllers aim
   for, not what the fuse tolerates: between the two the budget cools, so a controller may stay
   there as long as it likes (ours does, holding a car at its minimum), and a bound that kept
   the margin could be beaten. The bound lets every phase reach the rating;
@@ -30,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from loadbalancer.chargers.simbox import CAR_MIN_CURRENT_A
 from loadbalancer.control.fuse import Characteristic, FuseProfile
 from loadbalancer.errors import LoadBalancerError
 from loadbalancer.sim.figures import NOMINAL_V, ChargerSlot, plugged
@@ -56,6 +61,8 @@ class _Car:
     cap_a: list[float]
     #: per second: the car does not follow its limit, so the fuse is dropped on its phases
     free: list[bool]
+    #: the least it draws when it draws at all (its minimum less its shortfall)
+    min_draw_a: float
 
 
 def _cars(scenario: Scenario, chargers: list[ChargerSlot], seconds: int) -> list[_Car]:
@@ -75,7 +82,7 @@ def _cars(scenario: Scenario, chargers: list[ChargerSlot], seconds: int) -> list
             on = plugged(plan, t) and (ignoring or t >= plan.plug_in_s + plan.delay_s)
             caps.append(0.0 if not on else plan.max_current_a if ignoring else follows)
             free.append(ignoring or offline)
-        cars.append(_Car(phases, caps, free))
+        cars.append(_Car(phases, caps, free, max(0.0, CAR_MIN_CURRENT_A - plan.shortfall_a)))
     return cars
 
 
@@ -104,6 +111,53 @@ def cap_bound_kwh(scenario: Scenario, fuse: FuseProfile, chargers: list[ChargerS
     return _amp_seconds_to_kwh(total)
 
 
+class _Rows:
+    """The rows of ``A_ub·x <= b_ub``, built a block of one row per slot at a time."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._rows: list[Any] = []
+        self._cols: list[Any] = []
+        self._vals: list[Any] = []
+        self._rhs: list[Any] = []
+
+    def add(self, terms: list[tuple[Any, Any]], rhs: Any) -> None:
+        """One row per element of ``rhs``: Σ vals·x[cols] <= rhs, ``terms`` as (cols, vals)."""
+        import numpy as np
+
+        r = self.count + np.arange(len(rhs))
+        for cols, vals in terms:
+            self._rows.append(r)
+            self._cols.append(cols)
+            self._vals.append(vals)
+        self._rhs.append(rhs)
+        self.count += len(rhs)
+
+    def budget(self, draws: list[Any], state: int, held: Any, weight: Any, limit: Any) -> None:
+        """Per slot s in ``held``: E(s) >= E(s-1) + w·(slope·Σdraw + c), written as
+        ``weight``·Σdraw + E(s-1) - E(s) <= ``limit``; E of the slots is at ``state + s``."""
+        import numpy as np
+
+        terms = [(cols, weight) for cols in draws]
+        terms.append((state + held, np.full(len(held), -1.0)))
+        r = self.count + np.arange(len(held))
+        previous = held > 0  # before the first slot, E is 0
+        self.add(terms, limit)
+        self._rows.append(r[previous])
+        self._cols.append(state + held[previous] - 1)
+        self._vals.append(np.ones(int(previous.sum())))
+
+    def matrix(self, n: int) -> tuple[Any, Any]:
+        import numpy as np
+        from scipy.sparse import coo_array  # type: ignore[import-untyped,unused-ignore]
+
+        values = (
+            np.concatenate(self._vals),
+            (np.concatenate(self._rows), np.concatenate(self._cols)),
+        )
+        return coo_array(values, shape=(self.count, n)).tocsr(), np.concatenate(self._rhs)
+
+
 def lp_bound_kwh(
     scenario: Scenario, fuse: FuseProfile, chargers: list[ChargerSlot], slot_s: int = SLOT_S
 ) -> float:
@@ -117,7 +171,6 @@ def lp_bound_kwh(
     """
     import numpy as np
     from scipy.optimize import linprog  # type: ignore[import-untyped,unused-ignore]
-    from scipy.sparse import coo_array  # type: ignore[import-untyped,unused-ignore]
 
     seconds = int(scenario.duration_s)
     cars = _cars(scenario, chargers, seconds)
@@ -146,11 +199,7 @@ def lp_bound_kwh(
         cost[k * slots : (k + 1) * slots] = -float(len(car.phases)) * width
         upper[k * slots : (k + 1) * slots] = caps[k]
     upper[n_draw:] = 0.0 if strict else fuse.overload_budget_s
-    rows: list[Any] = []
-    cols: list[Any] = []
-    vals: list[Any] = []
-    rhs: list[Any] = []
-    row = 0
+    rows = _Rows()
     index = np.arange(slots)
     for j, p in enumerate(phases):
         on_phase = [k for k, car in enumerate(cars) if p in car.phases]
@@ -162,43 +211,30 @@ def lp_bound_kwh(
         state = n_draw + j * slots
         upper[state : state + slots][free] = np.inf
         held = index[~free]
-        count = len(held)
         w = width[held]
+
+        h = house[held, p]
+        draws = [k * slots + held for k in on_phase]
         for a in (1.0,) if strict else TANGENT_RATIOS:
-            # the tangent of x² - 1 at a, (2a/I_n)·I - a² - 1, over w seconds, I = house + Σdraw:
-            # E(s-1) + w·tangent <= E(s)
+            # the tangent of x² - 1 at a: (2a/I_n)·I - a² - 1, with I = house + Σdraw
             slope = 2.0 * a / rating
-            r = row + np.arange(count)
-            for k in on_phase:
-                rows.append(r)
-                cols.append(k * slots + held)
-                vals.append(w * slope)
-            rows.append(r)
-            cols.append(state + held)
-            vals.append(np.full(count, -1.0))
-            previous = held > 0
-            rows.append(r[previous])
-            cols.append(state + held[previous] - 1)
-            vals.append(np.ones(int(previous.sum())))
-            rhs.append(w * (a * a + 1.0 - slope * house[held, p]))
-            row += count
+            rows.budget(draws, state, held, w * slope, w * (a * a + 1.0 - slope * h))
+        # a car draws nothing or at least its minimum: between Σdraw = 0 and the smallest
+        # minimum m, x² - 1 is replaced by its chord, which lies under it at every other draw
+        m = min(cars[k].min_draw_a for k in on_phase)
+        if m > 0:
+            at_zero = (h / rating) ** 2 - 1.0
+            chord = (((h + m) / rating) ** 2 - 1.0 - at_zero) / m
+            rows.budget(draws, state, held, w * chord, -w * at_zero)
         if not strict:
-            r = row + np.arange(count)
-            for k in on_phase:
-                rows.append(r)
-                cols.append(k * slots + held)
-                vals.append(np.ones(count))
-            rhs.append(np.maximum(0.0, hard - house[held, p]))
-            row += count
-    if row == 0:
+            rows.add([(d, np.ones(len(held))) for d in draws], np.maximum(0.0, hard - h))
+    if rows.count == 0:
         return _amp_seconds_to_kwh(-float(cost @ upper))
-    matrix = coo_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(row, n)
-    ).tocsr()
+    matrix, limits = rows.matrix(n)
     result = linprog(
         cost,
         A_ub=matrix,
-        b_ub=np.concatenate(rhs),
+        b_ub=limits,
         bounds=np.column_stack([np.zeros(n), upper]),
         method="highs",
     )

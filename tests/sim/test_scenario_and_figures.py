@@ -169,14 +169,16 @@ def test_bound_counts_the_cars_own_maximum_and_shortfall(tmp_path: Path) -> None
 
 
 def test_a_perfect_controller_that_ignores_the_margin_does_not_beat_the_bound() -> None:
-    """Per second, with the house known, the car at exactly what the rating allows: it never
-    overloads the fuse, so a true bound must be at least its energy (the greedy optimum that
-    kept the margin and the pause rules was below it)."""
+    """Per second, with the house known, the car at exactly what the rating allows (or paused
+    when its minimum does not fit): it never overloads the fuse, so a true bound must be at
+    least its energy (the greedy optimum that kept the margin and the pause rules was below
+    it)."""
     scenario = load_scenario("winter-evening")
     tally = Tally(GG20)
     for second in range(int(scenario.duration_s)):
         house = scenario.house_a(float(second))
-        draw = min(15.7, max(0.0, 20.0 - max(house))) if second >= 3 else 0.0
+        room = min(15.7, 20.0 - max(house)) if second >= 3 else 0.0
+        draw = room if room >= 5.7 else 0.0  # the car's minimum (6 A) less its shortfall
         tally.sample(tuple(h + draw for h in house), 3 * draw, 1.0)
     assert tally.overload_s == 0
     slot = ChargerSlot("carport", (0, 1, 2), 16.0, 6.0, 1.0, 1)
