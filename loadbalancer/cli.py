@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the real service in accelerated time against a simulated meter (TCP) "
         "and simulated chargers (Modbus TCP) on loopback, through a scenario of household "
         "loads, cars and faults; print the quality figures of SPEC §7 beside a static limiter, "
-        "the peers' max-phase controller and the offline optimum.",
+        "the peers' max-phase controller and an upper bound on the energy.",
     )
     simulate.add_argument(
         "--config",

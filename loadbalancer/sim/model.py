@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from loadbalancer.control.config import ControlConfig
 from loadbalancer.control.core import decide
+from loadbalancer.control.fuse import GRID_PHASES
 from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput
 from loadbalancer.control.state import initial_state
 from loadbalancer.sim.figures import Figures, Tally, car_draw_a, count_spike_pauses, plugged
@@ -47,7 +48,7 @@ def run_model(
     *,
     telegram_period_s: float,
     poll_interval_s: float,
-    optimum: float,
+    bound: float,
 ) -> Figures:
     plans = {plan.charger: plan for plan in scenario.cars}
     specs = {spec.name: spec for spec in config.chargers}
@@ -62,6 +63,7 @@ def run_model(
         house = scenario.house_a(t)
         phase_a = list(house)
         car_total = 0.0
+        drawing = [False, False, False]
         draws: dict[str, tuple[float, ...]] = {}
         for charger_name, spec in specs.items():
             plan = plans.get(charger_name)
@@ -73,9 +75,11 @@ def run_model(
             per_phase = tuple(amps if phase in used else 0.0 for phase in spec.phases)
             draws[charger_name] = per_phase
             for phase, value in zip(spec.phases, per_phase, strict=True):
-                phase_a[("L1", "L2", "L3").index(phase)] += value
+                phase_a[GRID_PHASES.index(phase)] += value
+                drawing[GRID_PHASES.index(phase)] |= value > 0
             car_total += sum(per_phase)
-        tally.sample(tuple(phase_a), car_total, 1.0)
+        # the model's cars always follow their limit
+        tally.sample(tuple(phase_a), car_total, 1.0, allowed=tuple(drawing))
         if second % max(1, round(poll_interval_s)) == 0:
             measured = dict(draws)
         if second % max(1, round(telegram_period_s)) != 0:
@@ -96,8 +100,11 @@ def run_model(
     return Figures(
         name=name,
         overload_s=tally.overload_s,
+        overload_ignored_s=tally.overload_ignored_s,
+        overload_house_s=tally.overload_house_s,
         energy_kwh=tally.energy_kwh,
-        optimum_kwh=optimum,
+        bound_kwh=bound,
+        hours=scenario.duration_s / 3600,
         spike_pauses=count_spike_pauses(scenario, pause_times, telegram_period_s),
         cuts=cuts,
         pauses=pauses,

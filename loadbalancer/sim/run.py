@@ -5,8 +5,8 @@ emulated meter over TCP and drives emulated chargers over Modbus TCP, all on 127
 an event loop whose clock runs ``speed`` times faster than the wall clock
 (:mod:`loadbalancer.sim.clock`). A sampler integrates what really flowed each simulated second
 into the SPEC §7 figures. The same scenario then goes through the fast discrete model with our
-core, a static limiter and the peers' max-phase controller, and the offline optimum is
-computed, so the table compares them in one run.
+core, a static limiter and the peers' max-phase controller, and the upper bound on the energy
+(:mod:`loadbalancer.sim.bound`) is computed, so the table compares them in one run.
 """
 
 from __future__ import annotations
@@ -32,14 +32,9 @@ from loadbalancer.records import open_decision_log
 from loadbalancer.resources import example_file
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
+from loadbalancer.sim.bound import Bound, bound_kwh
 from loadbalancer.sim.clock import run_accelerated
-from loadbalancer.sim.figures import (
-    ChargerSlot,
-    Figures,
-    Tally,
-    count_spike_pauses,
-    optimum_kwh,
-)
+from loadbalancer.sim.figures import ChargerSlot, Figures, Tally, count_spike_pauses
 from loadbalancer.sim.model import (
     core_policy,
     max_phase_policy,
@@ -75,33 +70,46 @@ class Report:
     peer: Figures
     static_limit_a: float
     log_path: Path
+    bound: Bound
 
     def rows(self) -> list[Figures]:
         return [self.service, self.model, self.static, self.peer]
 
     def table(self) -> str:
         hours = self.scenario.duration_s / 3600
+        peers = self.peer.energy_kwh
+        versus = f"{self.service.energy_kwh / peers:.2f}" if peers > 0 else "-"
         head = (
             f"scenario {self.scenario.name}: {hours:.1f} h simulated in {self.wall_s:.0f} s "
-            f"({self.speed:g}x); optimum {self.service.optimum_kwh:.1f} kWh"
+            f"({self.speed:g}x); upper bound {self.bound.kwh:.1f} kWh ({self.bound.method}); "
+            f"ours / peers' energy {versus}"
         )
         lines = [
             head,
-            f"{'controller':<40} {'overload_s':>10} {'energy_kWh':>10} {'ratio':>6} "
-            f"{'spike_pauses':>12} {'cuts':>5} {'pauses':>6} {'writes':>6} {'peak_A':>7}",
+            f"{'controller':<40} {'energy_kWh':>10} {'/bound':>6} {'overload_s':>10} "
+            f"{'ignored_s':>9} {'house_s':>7} {'spike_p':>7} {'pauses':>6} {'p/h':>5} "
+            f"{'cuts':>5} {'writes':>6} {'peak_A':>6}",
         ]
         for row in self.rows():
             d = row.to_dict()
             lines.append(
-                f"{row.name:<40} {d['overload_s']:>10.0f} {d['energy_kwh']:>10.2f} "
-                f"{d['energy_ratio']:>6.3f} {d['spike_pauses']:>12} {d['cuts']:>5} "
-                f"{d['pauses']:>6} {d['writes']:>6} {d['peak_a']:>7.1f}"
+                f"{row.name:<40} {d['energy_kwh']:>10.2f} {d['energy_ratio']:>6.3f} "
+                f"{d['overload_s']:>10.0f} {d['overload_ignored_s']:>9.0f} "
+                f"{d['overload_house_s']:>7.0f} {d['spike_pauses']:>7} {d['pauses']:>6} "
+                f"{d['pauses_per_h']:>5.1f} {d['cuts']:>5} {d['writes']:>6} {d['peak_a']:>6.1f}"
             )
+        lines.append(
+            "overload_s: beyond the fuse budget while a charger drew what it was allowed; "
+            "ignored_s: while a charger drew against its limit; house_s: the house alone"
+        )
         lines.append(f"decision log: {self.log_path}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"scenario": self.scenario.name, **self.service.to_dict()}
+        out["bound_method"] = self.bound.method
+        peers = self.peer.energy_kwh
+        out["energy_vs_peers"] = round(self.service.energy_kwh / peers, 4) if peers > 0 else None
         out["wall_s"] = round(self.wall_s, 1)
         out["baselines"] = {
             "model_core": self.model.to_dict(),
@@ -129,6 +137,10 @@ def simulate(
         raise ConfigError(str(site_path), "", "expected a mapping")
     # validate the site as written first: errors name the user's file and keys
     site = site_from_data(raw, str(site_path), base=site_path.parent)
+    if scenario.chargers:
+        raw = with_scenario_chargers(raw, scenario)
+        label = f"{site_path} with the chargers of scenario {scenario.name}"
+        site = site_from_data(raw, label, base=site_path.parent)
     for plan in scenario.cars:
         if plan.charger not in {c.name for c in site.chargers}:
             raise ConfigError(
@@ -142,7 +154,42 @@ def simulate(
     )
     wall_s = time.monotonic() - started
     config = site.control
-    slots = [
+    bound = bound_kwh(scenario, config.fuse, charger_slots(site))
+    period = site.meter.telegram_period_s
+    service = Figures(
+        name="loadbalancer (the service, over sockets)",
+        overload_s=tally.overload_s,
+        overload_ignored_s=tally.overload_ignored_s,
+        overload_house_s=tally.overload_house_s,
+        energy_kwh=tally.energy_kwh,
+        bound_kwh=bound.kwh,
+        spike_pauses=count_spike_pauses(scenario, pause_times, period),
+        cuts=cuts,
+        pauses=len(pause_times),
+        writes=writes,
+        peak_a=tally.peak_a,
+        hours=scenario.duration_s / 3600,
+    )
+    model, static, peer = model_rows(site, scenario, bound.kwh)
+    limit = static_limit_a(config, scenario)
+    return Report(scenario, speed, wall_s, service, model, static, peer, limit, log_path, bound)
+
+
+def with_scenario_chargers(raw: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
+    """The site mapping plus the scenario's own chargers (a second wallbox) not already in it."""
+    data = copy.deepcopy(raw)
+    chargers = data.get("chargers")
+    if not isinstance(chargers, list):
+        return data
+    known = {c.get("name") for c in chargers if isinstance(c, dict)}
+    for extra in scenario.chargers:
+        if extra.get("name") not in known:
+            chargers.append({"host": "127.0.0.1", **extra})
+    return data
+
+
+def charger_slots(site: SiteConfig) -> list[ChargerSlot]:
+    return [
         ChargerSlot(
             c.name,
             tuple(GRID_PHASES.index(p) for p in c.spec.phases),
@@ -153,20 +200,18 @@ def simulate(
         )
         for c in site.chargers
     ]
-    best = optimum_kwh(scenario, config.fuse, slots, config.resume_delay_s)
-    period = site.meter.telegram_period_s
-    service = Figures(
-        name="loadbalancer (the service, over sockets)",
-        overload_s=tally.overload_s,
-        energy_kwh=tally.energy_kwh,
-        optimum_kwh=best,
-        spike_pauses=count_spike_pauses(scenario, pause_times, period),
-        cuts=cuts,
-        pauses=len(pause_times),
-        writes=writes,
-        peak_a=tally.peak_a,
-    )
-    common = {"telegram_period_s": period, "poll_interval_s": site.poll_interval_s, "optimum": best}
+
+
+def model_rows(
+    site: SiteConfig, scenario: Scenario, bound: float
+) -> tuple[Figures, Figures, Figures]:
+    """The fast discrete model's rows: our core, a static limiter, the peers' controller."""
+    config = site.control
+    common: dict[str, Any] = {
+        "telegram_period_s": site.meter.telegram_period_s,
+        "poll_interval_s": site.poll_interval_s,
+        "bound": bound,
+    }
     model = run_model(
         "loadbalancer core (discrete model)",
         scenario,
@@ -185,7 +230,7 @@ def simulate(
         max_phase_policy(config),
         **common,
     )
-    return Report(scenario, speed, wall_s, service, model, static, peer, limit, log_path)
+    return model, static, peer
 
 
 async def _run_service(
@@ -236,17 +281,23 @@ async def _run_service(
     stop = asyncio.Event()
     tally = Tally(sim_site.fuse)
 
-    def truth(t: float) -> tuple[list[float], float]:
+    def truth(t: float) -> tuple[list[float], float, list[bool], list[bool]]:
         phase_a = list(scenario.house_a(t))
         car_total = 0.0
+        allowed = [False, False, False]
+        ignoring = [False, False, False]
         for charger in sim_site.chargers:
             emulator = emulators[charger.name]
             emulator.advance()
             drawn = emulator.box.phase_currents_a()
+            against = emulator.box.ignore_setpoint
             for k, phase in enumerate(charger.spec.phases):
-                phase_a[GRID_PHASES.index(phase)] += drawn[k]
+                p = GRID_PHASES.index(phase)
+                phase_a[p] += drawn[k]
                 car_total += drawn[k]
-        return phase_a, car_total
+                if drawn[k] > 0:
+                    (ignoring if against else allowed)[p] = True
+        return phase_a, car_total, allowed, ignoring
 
     async def feed_meter() -> None:
         energy_kwh = 20_000.0
@@ -258,7 +309,7 @@ async def _run_service(
             k += 1
             if scenario.fault("meter_silent", t):
                 continue
-            phase_a, _ = truth(t)
+            phase_a, *_ = truth(t)
             energy_kwh += sum(max(a, 0.0) for a in phase_a) * 230.0 * period / 3.6e6
             loads = (PhaseLoad(phase_a[0]), PhaseLoad(phase_a[1]), PhaseLoad(phase_a[2]))
             telegram = swedish_telegram(
@@ -273,8 +324,8 @@ async def _run_service(
         while True:
             await asyncio.sleep(SAMPLE_S)
             now = clock()
-            phase_a, car_total = truth(now - t0)
-            tally.sample(tuple(phase_a), car_total, now - last)
+            phase_a, car_total, allowed, ignoring = truth(now - t0)
+            tally.sample(tuple(phase_a), car_total, now - last, tuple(allowed), tuple(ignoring))
             last = now
 
     async def faults_and_cars() -> None:

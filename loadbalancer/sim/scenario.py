@@ -3,7 +3,7 @@
 A scenario is YAML (``examples/scenarios/*.yaml``), validated like every file people write.
 Everything here is pure and deterministic: ``house_a(t)`` for the same scenario and ``t`` is
 always the same (noise comes from a hash of the seed and the second), so a run can be
-repeated and the offline optimum computed with perfect knowledge of the same load.
+repeated and the upper bound computed with perfect knowledge of the same load.
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ class Scenario:
     cars: tuple[CarPlan, ...]
     faults: tuple[Fault, ...] = ()
     solar: Solar | None = None
+    #: chargers the scenario adds to the site (a second wallbox), as site-file entries
+    chargers: tuple[dict[str, object], ...] = ()
 
     def house_a(self, t_s: float) -> tuple[float, float, float]:
         """The house's own signed current on L1, L2, L3 at ``t_s`` (no chargers)."""
@@ -162,13 +164,26 @@ def load_scenario(name_or_path: str) -> Scenario:
     return _ScenarioReader(file).scenario(parse_yaml(text, file))
 
 
-_TOP = {"name", "description", "duration_s", "start", "house", "cars", "faults"}
+_TOP = {"name", "description", "duration_s", "start", "house", "cars", "faults", "chargers"}
 _HOUSE = {"base_a", "noise_a", "seed", "events", "solar"}
 _EVENT = {"name", "at_s", "duration_s", "phases", "current_a", "inrush_a", "inrush_s", "repeat"}
 _REPEAT = {"every_s", "count"}
 _CAR = {"phases", "max_current_a", "delay_s", "shortfall_a", "plug_in_s", "unplug_s"}
 _FAULT = {"kind", "at_s", "duration_s", "charger"}
 _SOLAR = {"peak_a", "start_s", "end_s"}
+#: a charger the scenario adds: a site-file charger entry whose address the simulation sets
+_SITE_CHARGER = {
+    "name",
+    "profile",
+    "host",
+    "port",
+    "unit_id",
+    "phases",
+    "max_current_a",
+    "priority",
+    "min_current_a",
+}
+_SITE_CHARGER_REQUIRED = {"name", "profile", "phases", "max_current_a"}
 
 
 class _ScenarioReader(YamlReader):
@@ -199,6 +214,10 @@ class _ScenarioReader(YamlReader):
             self.fault_of(raw, f"faults[{i}]")
             for i, raw in enumerate(self.items(top.get("faults", []), "faults"))
         )
+        chargers = tuple(
+            dict(self.mapping(raw, f"chargers[{i}]", _SITE_CHARGER, _SITE_CHARGER_REQUIRED))
+            for i, raw in enumerate(self.items(top.get("chargers", []), "chargers"))
+        )
         return Scenario(
             name=self.text(top["name"], "name"),
             description=str(top.get("description", "")).strip(),
@@ -211,6 +230,7 @@ class _ScenarioReader(YamlReader):
             cars=plans,
             faults=faults,
             solar=solar,
+            chargers=chargers,
         )
 
     def phase_values(self, value: object, path: str) -> tuple[float, float, float]:

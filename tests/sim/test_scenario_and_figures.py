@@ -1,27 +1,46 @@
-"""Scenarios, ground-truth figures, the offline optimum and the baseline policies (pure parts)."""
+"""Scenarios, ground-truth figures, the energy bound and the baseline policies (pure parts)."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from loadbalancer.config import site_from_data
 from loadbalancer.control.config import ChargerSpec, ControlConfig
 from loadbalancer.errors import ConfigError
 from loadbalancer.fuse_profiles import load_fuse_profile
+from loadbalancer.sim.bound import bound_kwh, cap_bound_kwh, lp_bound_kwh
 from loadbalancer.sim.clock import run_accelerated
-from loadbalancer.sim.figures import ChargerSlot, Tally, optimum_kwh
+from loadbalancer.sim.figures import NOMINAL_V, ChargerSlot, Tally
 from loadbalancer.sim.model import max_phase_policy, run_model, static_limit_a, static_policy
+from loadbalancer.sim.run import (
+    charger_slots,
+    default_site_path,
+    model_rows,
+    with_scenario_chargers,
+)
 from loadbalancer.sim.scenario import bundled_scenarios, load_scenario
+from loadbalancer.yamlcheck import read_yaml_file
 
 GG20 = load_fuse_profile("3x20A-gG")
 
 
 def test_bundled_scenarios_load_and_are_deterministic() -> None:
     names = bundled_scenarios()
-    assert {"winter-evening", "solar-midday", "one-phase-car", "faults", "slow-car"} <= set(names)
+    assert {
+        "winter-evening",
+        "solar-midday",
+        "one-phase-car",
+        "faults",
+        "slow-car",
+        "tumble-dryer",
+        "cycling-loads",
+        "two-cars",
+    } <= set(names)
     for name in names:
         scenario = load_scenario(name)
         assert scenario.duration_s >= 3600 and scenario.cars
@@ -90,16 +109,110 @@ def test_tally_energy() -> None:
     assert tally.energy_kwh == pytest.approx(48 * 230 / 1000, rel=1e-6)
 
 
-def test_optimum_on_a_constant_house_is_the_whole_headroom(tmp_path: Path) -> None:
+def test_tally_splits_overload_by_cause() -> None:
+    """Beyond the budget: a charger drawing what it was allowed counts as overload_s, one
+    drawing against its limit as overload_ignored_s, the house alone as overload_house_s."""
+    counts = {}
+    for case, allowed, ignoring in (
+        ("allowed", (True, False, False), (False, False, False)),
+        ("ignored", (False, False, False), (True, False, False)),
+        ("house", (False, False, False), (False, False, False)),
+        ("other phase", (False, True, False), (False, False, False)),
+    ):
+        tally = Tally(GG20)
+        for _ in range(1000):
+            tally.sample((26.0, 5.0, 5.0), 0.0, 1.0, allowed, ignoring)
+        counts[case] = (tally.overload_s, tally.overload_ignored_s, tally.overload_house_s)
+    over = 1000 - GG20.overload_budget_s / ((26 / 20) ** 2 - 1)
+    assert counts["allowed"] == pytest.approx((over, 0, 0), abs=2)
+    assert counts["ignored"] == pytest.approx((0, over, 0), abs=2)
+    assert counts["house"] == pytest.approx((0, 0, over), abs=2)
+    # a charger on another phase did not cause it
+    assert counts["other phase"] == pytest.approx((0, 0, over), abs=2)
+
+
+def flat(tmp_path: Path, fuse_phases_house: float = 5.0) -> Path:
     path = tmp_path / "flat.yaml"
+    house = fuse_phases_house
     path.write_text(
-        "name: flat\nduration_s: 3600\nhouse: {base_a: [5, 5, 5], noise_a: 0}\n"
-        "cars: {box: {phases: 3, max_current_a: 32, shortfall_a: 0}}\n"
+        f"name: flat\nduration_s: 900\nhouse: {{base_a: [{house}, {house}, {house}], noise_a: 0}}\n"
+        "cars: {box: {phases: 3, max_current_a: 32, shortfall_a: 0, delay_s: 3}}\n"
     )
-    scenario = load_scenario(str(path))
-    slot = ChargerSlot("box", (0, 1, 2), 16.0, 6.0, 1.0, 1)
-    # 20 - 1 margin - 5 house = 14 A on three phases for an hour
-    assert optimum_kwh(scenario, GG20, [slot], 300) == pytest.approx(14 * 3 * 230 / 1000)
+    return path
+
+
+BOX = ChargerSlot("box", (0, 1, 2), 16.0, 6.0, 1.0, 1)
+
+
+def kwh(amps: float, seconds: float) -> float:
+    return amps * seconds * NOMINAL_V / 3.6e6
+
+
+def test_bound_on_a_constant_house_is_the_rating_plus_the_budget(tmp_path: Path) -> None:
+    scenario = load_scenario(str(flat(tmp_path)))
+    # 20 A rating - 5 A house = 15 A on three phases, after the car's 3 s delay; the gG budget
+    # (60 I_n²·s) allows at most 60 / (2 / I_n) = 600 A·s more per phase (x² - 1 >= 2(x - 1))
+    base = kwh(15 * 3, 900 - 3)
+    bound = lp_bound_kwh(scenario, GG20, [BOX], slot_s=3)
+    assert base < bound <= base + kwh(3 * 600, 1) + 1e-6
+    # a strict fuse has no budget: exactly the rating
+    strict = load_fuse_profile("3x20A-strict")
+    assert lp_bound_kwh(scenario, strict, [BOX], slot_s=3) == pytest.approx(base, rel=1e-6)
+
+
+def test_bound_counts_the_cars_own_maximum_and_shortfall(tmp_path: Path) -> None:
+    scenario = load_scenario(str(flat(tmp_path, fuse_phases_house=-10.0)))  # solar export
+    # the fuse never limits: the charger's 16 A is the ceiling
+    assert lp_bound_kwh(scenario, GG20, [BOX], slot_s=3) == pytest.approx(
+        kwh(16 * 3, 900 - 3), rel=1e-6
+    )
+
+
+def test_a_perfect_controller_that_ignores_the_margin_does_not_beat_the_bound() -> None:
+    """Per second, with the house known, the car at exactly what the rating allows (or paused
+    when its minimum does not fit): it never overloads the fuse, so a true bound must be at
+    least its energy (the greedy optimum that kept the margin and the pause rules was below
+    it)."""
+    scenario = load_scenario("winter-evening")
+    tally = Tally(GG20)
+    for second in range(int(scenario.duration_s)):
+        house = scenario.house_a(float(second))
+        room = min(15.7, 20.0 - max(house)) if second >= 3 else 0.0
+        draw = room if room >= 5.7 else 0.0  # the car's minimum (6 A) less its shortfall
+        tally.sample(tuple(h + draw for h in house), 3 * draw, 1.0)
+    assert tally.overload_s == 0
+    slot = ChargerSlot("carport", (0, 1, 2), 16.0, 6.0, 1.0, 1)
+    assert tally.energy_kwh <= lp_bound_kwh(scenario, GG20, [slot], slot_s=30)
+
+
+def test_without_scipy_the_bound_is_the_looser_per_second_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = load_scenario("slow-car")
+    slot = ChargerSlot("carport", (0, 1, 2), 16.0, 6.0, 1.0, 1)
+    exact = lp_bound_kwh(scenario, GG20, [slot], slot_s=1)
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
+    fallback = bound_kwh(scenario, GG20, [slot])
+    assert "no scipy" in fallback.method
+    assert fallback.kwh == cap_bound_kwh(scenario, GG20, [slot])
+    assert fallback.kwh >= exact
+
+
+@pytest.mark.parametrize("name", bundled_scenarios())
+def test_no_row_beats_the_bound_on_a_bundled_scenario(name: str) -> None:
+    """energy_ratio <= 1 for our core, the static limiter and the peers' controller (the fast
+    model: the service row is checked over sockets in test_simulate.py)."""
+    scenario = load_scenario(name)
+    raw = read_yaml_file(default_site_path())
+    assert isinstance(raw, dict)
+    site = site_from_data(with_scenario_chargers(raw, scenario), "site.yaml")
+    # coarser slots than the command's: faster, looser, still a bound
+    bound = lp_bound_kwh(scenario, site.control.fuse, charger_slots(site), slot_s=30)
+    rows = model_rows(site, scenario, bound)
+    for row in rows:
+        assert 0 < row.energy_ratio <= 1.0 or row.energy_kwh == 0, (row.name, row.energy_ratio)
+    if name == "solar-midday":  # the fuse hardly limits: the bound is tight
+        assert max(row.energy_ratio for row in rows) >= 0.98
 
 
 def config_for(scenario_name: str) -> ControlConfig:
@@ -123,7 +236,7 @@ def test_static_limit_survives_the_sustained_peak() -> None:
         static_policy(config, scenario),
         telegram_period_s=10,
         poll_interval_s=2,
-        optimum=1.0,
+        bound=1.0,
     )
     assert figures.overload_s == 0 and figures.writes == 1
 
@@ -138,7 +251,7 @@ def test_the_peers_max_phase_controller_hunts() -> None:
         max_phase_policy(config),
         telegram_period_s=10,
         poll_interval_s=2,
-        optimum=1.0,
+        bound=1.0,
     )
     # the car draws less than offered, so "house = meter - set-point" is too low, and with no
     # ramp delay the limit goes up and down with every telegram
