@@ -9,14 +9,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# the service and the plot extra (what demo needs)
+# the service with the plot and sim extras (what demo needs: the figure and the LP bound)
 $(VENV)/.installed-demo: pyproject.toml setup.py | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[plot]'
+	$(BIN)/python -m pip install --quiet -e '.[plot,sim]'
 	touch $@
 
 # everything, with the test tools
 $(VENV)/.installed-test: pyproject.toml setup.py | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
+	$(BIN)/python -m pip install --quiet -e '.[test,plot,sim]'
 	touch $@
 
 demo: $(VENV)/.installed-demo
