@@ -39,7 +39,8 @@ DEFAULT_FAILSAFE_TIMEOUT_S = 60.0
 
 _TOP = {"meter", "fuse", "chargers", "control", "log"}
 _METER = {"source", "protocol", "key", "telegram_period_s", "stale_after_s"}
-_CHARGER = {
+#: the keys of one ``chargers[]`` entry (a simulated scenario's extra chargers take the same)
+CHARGER_KEYS = {
     "name",
     "profile",
     "host",
@@ -316,7 +317,7 @@ class _SiteReader(YamlReader):
 
     def charger(self, value: object, path: str, fuse: FuseProfile) -> ChargerConfig:
         raw = self.mapping(
-            value, path, _CHARGER, {"name", "profile", "host", "phases", "max_current_a"}
+            value, path, CHARGER_KEYS, {"name", "profile", "host", "phases", "max_current_a"}
         )
         name = self.label(raw["name"], f"{path}.name")
         profile_ref = self.text(raw["profile"], f"{path}.profile")

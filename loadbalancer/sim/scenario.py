@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from loadbalancer.config import CHARGER_KEYS
 from loadbalancer.control.fuse import GRID_PHASES
 from loadbalancer.errors import ConfigError
 from loadbalancer.resources import example_file
-from loadbalancer.yamlcheck import YamlReader, parse_yaml
+from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file
 
 FAULT_KINDS = ("meter_silent", "corrupt_telegrams", "charger_offline", "ignore_setpoint")
 #: a household load shorter than this is a spike (SPEC §7: no pause/resume cycles from them)
@@ -150,17 +151,18 @@ def bundled_scenarios() -> list[str]:
 
 def load_scenario(name_or_path: str) -> Scenario:
     """A bundled scenario by name (``winter-evening``) or a scenario file by path."""
-    bundled = example_file(f"scenarios/{name_or_path}.yaml")
-    if bundled.is_file():
+    if name_or_path in bundled_scenarios():
+        bundled = example_file(f"scenarios/{name_or_path}.yaml")
         text, file = bundled.read_text(encoding="utf-8"), f"{name_or_path}.yaml"
     else:
         path = Path(name_or_path)
-        if not path.is_file():
+        if not path.exists():
             known = ", ".join(bundled_scenarios())
             raise ConfigError(
                 name_or_path, "", f"no bundled scenario or file of that name (bundled: {known})"
             )
-        text, file = path.read_text(encoding="utf-8"), str(path)
+        # a path: a small regular UTF-8 file, never a device or a FIFO (as site files)
+        text, file = read_text_file(path, "scenario file"), str(path)
     return _ScenarioReader(file).scenario(parse_yaml(text, file))
 
 
@@ -172,17 +174,7 @@ _CAR = {"phases", "max_current_a", "delay_s", "shortfall_a", "plug_in_s", "unplu
 _FAULT = {"kind", "at_s", "duration_s", "charger"}
 _SOLAR = {"peak_a", "start_s", "end_s"}
 #: a charger the scenario adds: a site-file charger entry whose address the simulation sets
-_SITE_CHARGER = {
-    "name",
-    "profile",
-    "host",
-    "port",
-    "unit_id",
-    "phases",
-    "max_current_a",
-    "priority",
-    "min_current_a",
-}
+_SITE_CHARGER = CHARGER_KEYS
 _SITE_CHARGER_REQUIRED = {"name", "profile", "phases", "max_current_a"}
 
 

@@ -269,3 +269,17 @@ def test_accelerated_loop_runs_timers_faster_than_the_wall_clock() -> None:
     simulated = run_accelerated(nap(), 400.0)
     assert simulated >= 200.0
     assert time.monotonic() - wall < 2.0
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("/dev/zero", "not a regular file"),  # was read until memory ran out
+        ("../site", "no bundled scenario or file of that name"),  # a name is never a path
+        ("/etc/passwd", "expected a mapping, got text"),  # never quoted
+    ],
+)
+def test_a_scenario_path_is_read_like_a_site_file(given: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(given)
+    assert says in str(caught.value) and "root:" not in str(caught.value)
