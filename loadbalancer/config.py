@@ -379,6 +379,7 @@ class _SiteReader(YamlReader):
                 min_current_a=min_a,
                 priority=priority,
                 granularity_a=granularity,
+                box_max_current_a=setpoint.max_a,
             )
         except ValueError as exc:  # what the core refuses and the checks above missed
             raise self.fail(path, str(exc)) from None

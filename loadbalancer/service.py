@@ -611,7 +611,7 @@ class Service:
         """The plausibility gate, logged once per episode; False while the read is implausible
         (the core then books the charger, see :mod:`loadbalancer.control.plausibility`)."""
         name = charger.config.name
-        problem = implausible_current(measured, charger.config.spec.max_current_a)
+        problem = implausible_current(measured, charger.config.spec.plausible_max_a)
         if problem is not None and charger.implausible is None:
             charger.implausible = problem
             self.log.record(

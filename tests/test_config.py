@@ -93,6 +93,8 @@ def test_defaults_come_from_the_profile(tmp_path: Path) -> None:
     data = site_with(**{"chargers.0.port": _DELETE, "chargers.0.unit_id": _DELETE})
     (carport,) = load_site(write(tmp_path, data)).chargers
     assert (carport.port, carport.unit_id) == (502, 1)
+    # what the box itself can be set to: the plausibility gate's bound for its reads
+    assert carport.spec.box_max_current_a == carport.profile.setpoint.max_a == 32.0
 
 
 def test_fast_timers_as_in_the_issue(tmp_path: Path) -> None:

@@ -28,9 +28,13 @@ class ChargerSpec:
     priority: int = 1
     granularity_a: float = 1.0
     failsafe_current_a: float = IEC_MIN_CURRENT_A
+    #: the most the box itself can be set to (its profile's set-point maximum): before the first
+    #: write, or in its own fallback, a car may draw that much, above ``max_current_a``
+    box_max_current_a: float | None = None
 
     def __post_init__(self) -> None:
-        if not _finite(self.max_current_a, self.min_current_a, self.failsafe_current_a):
+        box_max = self.box_max_current_a if self.box_max_current_a is not None else 0.0
+        if not _finite(self.max_current_a, self.min_current_a, self.failsafe_current_a, box_max):
             raise ValueError(f"charger {self.name}: currents must be finite numbers")
         if not self.phases or len(set(self.phases)) != len(self.phases):
             raise ValueError(f"charger {self.name}: phases must be distinct and not empty")
@@ -45,6 +49,12 @@ class ChargerSpec:
             raise ValueError(f"charger {self.name}: min_current_a is not a multiple of granularity")
         if self.failsafe_current_a < 0:
             raise ValueError(f"charger {self.name}: failsafe_current_a must be >= 0")
+
+    @property
+    def plausible_max_a(self) -> float:
+        """The most this charger can really draw: its installation maximum or, if higher, what
+        the box itself can be set to (the base of the plausibility gate's bound)."""
+        return max(self.max_current_a, self.box_max_current_a or 0.0)
 
     @property
     def grid_phase_indices(self) -> tuple[int, ...]:

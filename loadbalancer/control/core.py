@@ -102,7 +102,7 @@ def decide(
             unknown_booked[index] = booked_a
             for p in spec.grid_phase_indices:
                 reserved_a[p] += booked_a
-            plausible = implausible_current(read.measured_a, spec.max_current_a) is None
+            plausible = implausible_current(read.measured_a, spec.plausible_max_a) is None
             measured = read.measured_a if plausible else ()
             if plausible:
                 unknown_measured.append((spec, measured))
@@ -285,7 +285,8 @@ def _usable_read(
 def _unknown(read: ChargerRead, spec: ChargerSpec) -> bool:
     """It answers, but its currents cannot be trusted or it does not apply its set-point."""
     return (
-        not read.controlled or implausible_current(read.measured_a, spec.max_current_a) is not None
+        not read.controlled
+        or implausible_current(read.measured_a, spec.plausible_max_a) is not None
     )
 
 

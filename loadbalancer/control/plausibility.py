@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-#: a charger current above this multiple of its installation maximum is a broken read
+#: a charger current above this multiple of the most it can draw (its installation maximum, or
+#: what the box itself can be set to if that is higher) is a broken read
 MAX_CURRENT_FACTOR = 2.0
 #: ... and above this whatever the maximum (no wallbox phase carries more)
 ABSOLUTE_MAX_A = 100.0
@@ -21,7 +22,8 @@ NEGATIVE_NOISE_A = 1.0
 
 
 def implausible_current(measured_a: Sequence[float | None], max_current_a: float) -> str | None:
-    """Why these per-phase currents cannot be the charger's draw, or None if they can be."""
+    """Why these per-phase currents cannot be the charger's draw, or None if they can be;
+    ``max_current_a`` is the most it can draw (``ChargerSpec.plausible_max_a``)."""
     bound_a = min(MAX_CURRENT_FACTOR * max_current_a, ABSOLUTE_MAX_A)
     for phase, value in enumerate(measured_a, start=1):
         if value is None or not math.isfinite(value):

@@ -22,7 +22,7 @@ from loadbalancer.control import (
     decide,
 )
 from loadbalancer.control.fuse import BudgetState
-from loadbalancer.control.plausibility import ABSOLUTE_MAX_A, NEGATIVE_NOISE_A
+from loadbalancer.control.plausibility import ABSOLUTE_MAX_A, NEGATIVE_NOISE_A, implausible_current
 from tests.control.builders import at, config_of, ev
 
 CONFIG = config_of(ev("liar", failsafe_current_a=6), ev("other", ("L1",), max_current_a=16))
@@ -113,3 +113,14 @@ def test_an_unknown_charger_gets_the_safe_current_when_the_meter_is_stale() -> N
     _, decision = decide(state, Inputs(old, {"liar": read_now}), ALONE, now_s)
     liar = decision.charger("liar")
     assert (liar.reason, liar.setpoint_a) == ("meter_stale_fallback", ALONE.safe_current_a)
+
+
+def test_a_box_at_its_own_default_limit_is_plausible_above_the_site_maximum() -> None:
+    # before the first write a Vestel draws at its own 32 A while the site allows it 10 A: that
+    # is a real draw to subtract from the meter, not a broken read (it made 20 boxes unknown)
+    spec = replace(ev("box", max_current_a=10), box_max_current_a=32.0)
+    assert spec.plausible_max_a == 32.0
+    assert implausible_current((32.0, 32.0, 32.0), spec.plausible_max_a) is None
+    # 0xFFFE at 1 mA is still no draw of this box (above twice what it can be set to)
+    assert implausible_current((65.534, 0.0, 0.0), spec.plausible_max_a) is not None
+    assert implausible_current((32.0, 32.0, 32.0), ev("box", max_current_a=10).plausible_max_a)
