@@ -204,52 +204,97 @@ def decide(
                 outcomes[index], setpoint_a=setpoint_a, reason=Reason.OVERLOAD_CUT
             )
 
+    #: chargers held above the hard limit on this telegram (a spike: one telegram only), and
+    #: those held with a phase above its rating (a load, not noise: for ``spike_hold_s``)
+    spike_held: set[int] = set()
+    over_rating_held: set[int] = set()
+
     def may_hold(charger: _Online, room_a: Sequence[float]) -> bool:
-        """Running, its minimum does not fit next to the others' minimums, and the fuse allows."""
+        """Running, its minimum does not fit next to the others' minimums, and the fuse allows:
+        within the rating (noise around the cut point, the margin is the cushion) while the
+        budget lasts; above it for at most ``spike_hold_s``, within the budget and the hard
+        limit, or the spike limit for the one telegram that first showed the hard limit passed.
+        """
         minimum = charger.spec.min_current_a
         does_not_fit = any(room_a[p] < minimum - EPSILON_A for p in charger.phases)
-        return (
-            charger.running
-            and does_not_fit
-            and all(
+        if not charger.running or not does_not_fit:
+            return False
+        predicted = {p: fuse.target_a - room_a[p] + minimum for p in charger.phases}
+
+        def fuse_allows(spike: bool) -> bool:
+            return all(
                 may_hold_at_minimum(
-                    budget,
-                    fuse,
-                    p,
-                    fuse.target_a - room_a[p] + minimum,
-                    config.hold_horizon_s,
+                    budget, fuse, p, predicted_a, config.hold_horizon_s, spike=spike
                 )
-                for p in charger.phases
+                for p, predicted_a in predicted.items()
             )
+
+        over_rating = any(
+            GRID_PHASES[p] in fuse.phase_names and predicted_a > fuse.rating_a + EPSILON_A
+            for p, predicted_a in predicted.items()
         )
+        if over_rating:
+            since_s = charger.memory.over_rating_since_s
+            if since_s is not None and now_s - since_s >= config.spike_hold_s:
+                return False
+        if fuse_allows(spike=False):
+            held = True
+        else:
+            first = charger.memory.spike_telegram_s
+            held = (first is None or first == meter.received_s) and fuse_allows(spike=True)
+            if held:
+                spike_held.add(charger.index)
+        if held and over_rating:
+            over_rating_held.add(charger.index)
+        return held
 
     # Room for the paused ones: shares with everyone taking part (paused ones are dropped first).
     room = _fit(online, allowed_a, may_hold)
     room_since: dict[int, float | None] = {}
+    #: per paused charger with room, the lowest share seen since the room began
+    room_floor: dict[int, float] = {}
     for charger in online:
         if charger.previous_a == 0:
             needed_a = charger.spec.min_current_a + config.resume_margin_a - EPSILON_A
-            has_room = room.shares.get(charger.index, 0.0) >= needed_a
-            since = (
-                charger.memory.room_since_s if charger.memory.room_since_s is not None else now_s
-            )
+            share_a = room.shares.get(charger.index, 0.0)
+            has_room = share_a >= needed_a
+            waiting_since = charger.memory.room_since_s
+            since = waiting_since if waiting_since is not None else now_s
             room_since[charger.index] = since if has_room else None
+            if has_room:
+                floor_a = charger.memory.headroom_floor_a if waiting_since is not None else share_a
+                room_floor[charger.index] = min(floor_a, share_a)
     resuming = {
         index
         for index, since in room_since.items()
-        if since is not None and now_s - since >= config.resume_delay_s
+        if since is not None
+        and now_s - since >= resume_delay_s(state.chargers[index], config, now_s) - EPSILON_A
     }
+    spike_held.clear()  # only the final fit's holds count
+    over_rating_held.clear()
     fit = _fit([c for c in online if c.previous_a != 0 or c.index in resuming], allowed_a, may_hold)
     overloaded = _overloaded_phases(online, house_a, reserved_a, config)
 
     for charger in online:
         if charger.index in room_since and charger.index not in resuming:
             setpoint_a, reason = 0.0, Reason.PAUSED_WAIT_RESUME
-            memory = replace(charger.memory, headroom_since_s=None)
+            floor_a = room_floor.get(charger.index, 0.0)
+            memory = replace(charger.memory, headroom_since_s=None, headroom_floor_a=floor_a)
         else:
-            setpoint_a, reason, memory = _rule(charger, fit, overloaded, config, now_s)
+            setpoint_a, reason, memory = _rule(
+                charger, fit, overloaded, config, now_s, room_floor.get(charger.index, 0.0)
+            )
         keep_room = setpoint_a == 0 and charger.index in room_since
-        memory = replace(memory, room_since_s=room_since[charger.index] if keep_room else None)
+        memory = replace(
+            memory,
+            room_since_s=room_since[charger.index] if keep_room else None,
+            spike_telegram_s=meter.received_s if charger.index in spike_held else None,
+            over_rating_since_s=(
+                (charger.memory.over_rating_since_s or now_s)
+                if charger.index in over_rating_held
+                else None
+            ),
+        )
         memories[charger.index] = _remember(
             memory, charger.memory, setpoint_a, charger.car_phases, now_s
         )
@@ -411,8 +456,13 @@ def _rule(
     overloaded: set[int],
     config: ControlConfig,
     now_s: float,
+    room_floor_a: float,
 ) -> tuple[float, Reason, ChargerMemory]:
-    """The set-point of a charger taking part, its reason, and its raise-window memory."""
+    """The set-point of a charger taking part, its reason, and its raise-window memory.
+
+    A resume goes in one step to the lowest share seen while it waited (``room_floor_a``),
+    if that is still there: the wait was its raise window.
+    """
     spec, previous_a, memory = charger.spec, charger.previous_a, charger.memory
     no_window = replace(memory, headroom_since_s=None, headroom_floor_a=0.0)
     if charger.index in fit.held:
@@ -424,7 +474,8 @@ def _rule(
     if previous_a is None:
         return spec.min_current_a, Reason.START, no_window
     if previous_a == 0:
-        return spec.min_current_a, Reason.RESUME, no_window
+        resume_a = _floor(min(target_a, room_floor_a), spec.granularity_a)
+        return max(spec.min_current_a, resume_a), Reason.RESUME, no_window
     if target_a < previous_a:
         cut = Reason.OVERLOAD_CUT if overloaded & set(charger.phases) else Reason.SHARE_CUT
         return target_a, cut, no_window
@@ -441,6 +492,15 @@ def _rule(
     return previous_a, Reason.HOLD_RAMP_DELAY, waiting
 
 
+def resume_delay_s(memory: ChargerMemory, config: ControlConfig, now_s: float) -> float:
+    """How long a paused charger's minimum must fit before it resumes: ``resume_delay_s``,
+    doubled for every further pause within ``pause_memory_s``, at most ``resume_delay_max_s``
+    (so a load that keeps cutting it off cannot wear the contactor out)."""
+    recent = sum(1 for t in memory.pauses_s if now_s - t < config.pause_memory_s)
+    doubled = config.resume_delay_s * 2.0 ** max(0, min(recent - 1, 30))
+    return min(doubled, config.resume_delay_max_s)
+
+
 def _remember(
     memory: ChargerMemory,
     before: ChargerMemory,
@@ -448,10 +508,21 @@ def _remember(
     car_phases: tuple[int, ...] | None,
     now_s: float,
 ) -> ChargerMemory:
-    """``memory`` with the new set-point (and since when it holds) and the car's phases."""
+    """``memory`` with the new set-point (and since when it holds), the car's phases, and
+    the time of a pause (a running charger set to 0)."""
     changed = before.setpoint_a != setpoint_a
     since_s = now_s if changed or before.setpoint_since_s is None else before.setpoint_since_s
-    return replace(memory, setpoint_a=setpoint_a, setpoint_since_s=since_s, car_phases=car_phases)
+    paused = before.setpoint_a is not None and before.setpoint_a > 0 and setpoint_a == 0
+    pauses_s = before.pauses_s + (now_s,) if paused else before.pauses_s
+    # keep only the last few: more than 30 doublings reach any maximum anyway
+    pauses_s = pauses_s[-32:]
+    return replace(
+        memory,
+        setpoint_a=setpoint_a,
+        setpoint_since_s=since_s,
+        car_phases=car_phases,
+        pauses_s=pauses_s,
+    )
 
 
 def _outcome(
