@@ -66,7 +66,7 @@ class ControlConfig:
     #: pause within ``pause_memory_s`` doubles it, up to ``resume_delay_max_s``
     resume_delay_s: float = 20.0
     #: the longest wait before a resume, however often the charger was paused
-    resume_delay_max_s: float = 600.0
+    resume_delay_max_s: float = 60.0
     #: how long a pause counts towards the doubling of the resume delay (pauses per hour)
     pause_memory_s: float = 3600.0
     #: no valid telegram this long means the meter is stale (control.md §4.5, SPEC §4.1)
@@ -90,6 +90,9 @@ class ControlConfig:
     #: but a load) lasts at most this long: a spike (SPEC §7: < 60 s) is ridden through, a
     #: lasting load pauses the charger and leaves the budget for the next spike
     spike_hold_s: float = 60.0
+    #: past ``spike_hold_s`` such a hold goes on only while the budget used stays below this
+    #: share of it: the rest is kept for the next spike (a kettle on a full phase needs most)
+    long_hold_budget_ratio: float = 0.4
 
     def __post_init__(self) -> None:
         numbers = (getattr(self, f.name) for f in fields(self))
@@ -105,6 +108,8 @@ class ControlConfig:
             raise ValueError("safe_current_a must be >= 0 and stale_after_s > 0")
         if min(self.ramp_up_delay_s, self.resume_delay_s, self.resume_margin_a) < 0:
             raise ValueError("delays and margins must be >= 0")
+        if not 0 <= self.long_hold_budget_ratio <= 1 or self.spike_hold_s < 0:
+            raise ValueError("long_hold_budget_ratio must be in 0..1 and spike_hold_s >= 0")
         if self.resume_delay_max_s < self.resume_delay_s or self.pause_memory_s < 0:
             raise ValueError("resume_delay_max_s must be >= resume_delay_s, pause_memory_s >= 0")
 

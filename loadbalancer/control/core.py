@@ -217,7 +217,7 @@ def decide(
         """
         minimum = charger.spec.min_current_a
         does_not_fit = any(room_a[p] < minimum - EPSILON_A for p in charger.phases)
-        if not charger.running or not does_not_fit:
+        if not charger.running or charger.no_car or not does_not_fit:
             return False
         predicted = {p: fuse.target_a - room_a[p] + minimum for p in charger.phases}
 
@@ -235,7 +235,9 @@ def decide(
         )
         if over_rating:
             since_s = charger.memory.over_rating_since_s
-            if since_s is not None and now_s - since_s >= config.spike_hold_s:
+            lasting = since_s is not None and now_s - since_s >= config.spike_hold_s
+            share_s = config.long_hold_budget_ratio * fuse.overload_budget_s
+            if lasting and any(budget.used_s[p] >= share_s for p in charger.phases):
                 return False
         if fuse_allows(spike=False):
             held = True
@@ -249,7 +251,8 @@ def decide(
         return held
 
     # Room for the paused ones: shares with everyone taking part (paused ones are dropped first).
-    room = _fit(online, allowed_a, may_hold)
+    offer_a = _with_shortfall(allowed_a, online, config)
+    room = _fit(online, offer_a, may_hold)
     room_since: dict[int, float | None] = {}
     #: per paused charger with room, the lowest share seen since the room began
     room_floor: dict[int, float] = {}
@@ -272,7 +275,7 @@ def decide(
     }
     spike_held.clear()  # only the final fit's holds count
     over_rating_held.clear()
-    fit = _fit([c for c in online if c.previous_a != 0 or c.index in resuming], allowed_a, may_hold)
+    fit = _fit([c for c in online if c.previous_a != 0 or c.index in resuming], offer_a, may_hold)
     overloaded = _overloaded_phases(online, house_a, reserved_a, config)
 
     for charger in online:
@@ -389,7 +392,7 @@ def _working(
         demand_a = max_a
     demand_a = min(max(demand_a, spec.min_current_a), max_a)
     phases = car_phases or wired
-    claim = Claim(index, phases, spec.priority, demand_a, max_a)
+    claim = Claim(index, phases, spec.priority, demand_a, max_a, spare=no_car)
     return _Online(index, spec, read, memory, phases, car_phases, no_car, claim)
 
 
@@ -419,7 +422,7 @@ def _fit(
         ]
         if not short:
             return _Fit(shares, frozenset(held), frozenset(dropped))
-        victim = min(short, key=lambda c: (c.spec.priority, c.running, -c.index))
+        victim = min(short, key=lambda c: (not c.no_car, c.spec.priority, c.running, -c.index))
         taking_part.remove(victim)
         dropped.add(victim.index)
         room_a = list(remaining_a)
@@ -430,6 +433,29 @@ def _fit(
             held.add(victim.index)
             for p in victim.phases:
                 remaining_a[p] -= victim.spec.min_current_a
+
+
+def _with_shortfall(
+    allowed_a: Sequence[float],
+    online: Sequence[_Online],
+    config: ControlConfig,
+) -> list[float]:
+    """What may be offered per phase: the allowance plus what the cars on it leave unused of
+    their offers (a car that draws 1.5 A under its limit), at most the fuse's margin per
+    phase: whatever the cars then draw, the phase stays within its rating, and while they
+    keep drawing less, within the rating minus the margin."""
+    unused_a = [0.0, 0.0, 0.0]
+    for charger in online:
+        previous_a = charger.previous_a
+        if previous_a is None or previous_a <= 0 or charger.car_phases is None:
+            continue
+        wired = dict(zip(charger.spec.grid_phase_indices, charger.read.measured_a, strict=False))
+        for p in charger.car_phases:
+            unused_a[p] += max(0.0, previous_a - wired.get(p, previous_a))
+    return [
+        allowed + min(unused, config.fuse.margin_a)
+        for allowed, unused in zip(allowed_a, unused_a, strict=True)
+    ]
 
 
 def _overloaded_phases(
@@ -469,7 +495,7 @@ def _rule(
         return spec.min_current_a, Reason.MIN_CURRENT_HOLD, no_window
     if charger.index in fit.dropped:
         reason = Reason.PAUSED_WAIT_RESUME if previous_a == 0 else Reason.MIN_CURRENT_PAUSE
-        return 0.0, reason, no_window
+        return 0.0, Reason.NO_CAR if charger.no_car else reason, no_window
     target_a = min(_floor(fit.shares[charger.index], spec.granularity_a), charger.claim.max_a)
     if previous_a is None:
         return spec.min_current_a, Reason.START, no_window
