@@ -62,10 +62,14 @@ class ControlConfig:
     safe_current_a: float = 6.0
     #: headroom must last this long before a raise: 3 telegrams of 10 s (control.md §6)
     ramp_up_delay_s: float = 30.0
+    #: a raise smaller than this waits for more headroom (a deciamp charger is not rewritten
+    #: for every tenth of an amp the noise leaves)
+    min_raise_a: float = 1.0
     #: a paused charger resumes after its minimum has fitted this long (two telegrams); each
     #: pause within ``pause_memory_s`` doubles it, up to ``resume_delay_max_s``
     resume_delay_s: float = 20.0
-    #: the longest wait before a resume, however often the charger was paused
+    #: the longest wait before a resume, however often the charger was paused (never less
+    #: than ``resume_delay_s``)
     resume_delay_max_s: float = 60.0
     #: how long a pause counts towards the doubling of the resume delay (pauses per hour)
     pause_memory_s: float = 3600.0
@@ -110,8 +114,8 @@ class ControlConfig:
             raise ValueError("delays and margins must be >= 0")
         if not 0 <= self.long_hold_budget_ratio <= 1 or self.spike_hold_s < 0:
             raise ValueError("long_hold_budget_ratio must be in 0..1 and spike_hold_s >= 0")
-        if self.resume_delay_max_s < self.resume_delay_s or self.pause_memory_s < 0:
-            raise ValueError("resume_delay_max_s must be >= resume_delay_s, pause_memory_s >= 0")
+        if self.resume_delay_max_s < 0 or self.pause_memory_s < 0:
+            raise ValueError("resume_delay_max_s and pause_memory_s must be >= 0")
 
 
 def _finite(*values: float) -> bool:

@@ -251,7 +251,8 @@ def decide(
         return held
 
     # Room for the paused ones: shares with everyone taking part (paused ones are dropped first).
-    offer_a = _with_shortfall(allowed_a, online, config)
+    unused = {charger.index: _unused_a(charger, config, now_s) for charger in online}
+    offer_a = _with_unused(allowed_a, online, unused, fuse.margin_a)
     room = _fit(online, offer_a, may_hold)
     room_since: dict[int, float | None] = {}
     #: per paused charger with room, the lowest share seen since the room began
@@ -292,6 +293,7 @@ def decide(
             memory,
             room_since_s=room_since[charger.index] if keep_room else None,
             spike_telegram_s=meter.received_s if charger.index in spike_held else None,
+            unused_a=unused[charger.index] if setpoint_a > 0 else 0.0,
             over_rating_since_s=(
                 (charger.memory.over_rating_since_s or now_s)
                 if charger.index in over_rating_held
@@ -435,10 +437,21 @@ def _fit(
                 remaining_a[p] -= victim.spec.min_current_a
 
 
-def _with_shortfall(
-    allowed_a: Sequence[float],
-    online: Sequence[_Online],
-    config: ControlConfig,
+def _unused_a(charger: _Online, config: ControlConfig, now_s: float) -> float:
+    """How much of its offer the car leaves unused: measured once it has followed its last
+    change (``ev_response_allowance_s``), remembered until it has followed the next one."""
+    previous_a, since_s = charger.previous_a, charger.memory.setpoint_since_s
+    if previous_a is None or previous_a <= 0 or charger.car_phases is None:
+        return 0.0
+    if since_s is None or now_s - since_s < config.ev_response_allowance_s:
+        return charger.memory.unused_a
+    wired = dict(zip(charger.spec.grid_phase_indices, charger.read.measured_a, strict=False))
+    drawn_a = max(wired.get(p, previous_a) for p in charger.car_phases)
+    return max(0.0, previous_a - drawn_a)
+
+
+def _with_unused(
+    allowed_a: Sequence[float], online: Sequence[_Online], unused: dict[int, float], margin_a: float
 ) -> list[float]:
     """What may be offered per phase: the allowance plus what the cars on it leave unused of
     their offers (a car that draws 1.5 A under its limit), at most the fuse's margin per
@@ -446,15 +459,10 @@ def _with_shortfall(
     keep drawing less, within the rating minus the margin."""
     unused_a = [0.0, 0.0, 0.0]
     for charger in online:
-        previous_a = charger.previous_a
-        if previous_a is None or previous_a <= 0 or charger.car_phases is None:
-            continue
-        wired = dict(zip(charger.spec.grid_phase_indices, charger.read.measured_a, strict=False))
-        for p in charger.car_phases:
-            unused_a[p] += max(0.0, previous_a - wired.get(p, previous_a))
+        for p in charger.car_phases or ():
+            unused_a[p] += unused.get(charger.index, 0.0)
     return [
-        allowed + min(unused, config.fuse.margin_a)
-        for allowed, unused in zip(allowed_a, unused_a, strict=True)
+        allowed + min(extra, margin_a) for allowed, extra in zip(allowed_a, unused_a, strict=True)
     ]
 
 
@@ -513,7 +521,10 @@ def _rule(
     else:
         since_s, floor_a = memory.headroom_since_s, min(memory.headroom_floor_a, target_a)
     if now_s - since_s >= config.ramp_up_delay_s:
-        return floor_a, Reason.RAMP_UP, no_window
+        if floor_a >= min(previous_a + config.min_raise_a, charger.claim.max_a) - EPSILON_A:
+            return floor_a, Reason.RAMP_UP, no_window
+        # too small a step to be worth a write: a new window from the headroom there is now
+        since_s, floor_a = now_s, target_a
     waiting = replace(memory, headroom_since_s=since_s, headroom_floor_a=floor_a)
     return previous_a, Reason.HOLD_RAMP_DELAY, waiting
 
@@ -524,7 +535,7 @@ def resume_delay_s(memory: ChargerMemory, config: ControlConfig, now_s: float) -
     (so a load that keeps cutting it off cannot wear the contactor out)."""
     recent = sum(1 for t in memory.pauses_s if now_s - t < config.pause_memory_s)
     doubled = config.resume_delay_s * 2.0 ** max(0, min(recent - 1, 30))
-    return min(doubled, config.resume_delay_max_s)
+    return min(doubled, max(config.resume_delay_max_s, config.resume_delay_s))
 
 
 def _remember(
@@ -539,7 +550,7 @@ def _remember(
     changed = before.setpoint_a != setpoint_a
     since_s = now_s if changed or before.setpoint_since_s is None else before.setpoint_since_s
     paused = before.setpoint_a is not None and before.setpoint_a > 0 and setpoint_a == 0
-    pauses_s = before.pauses_s + (now_s,) if paused else before.pauses_s
+    pauses_s = (*before.pauses_s, now_s) if paused else before.pauses_s
     # keep only the last few: more than 30 doublings reach any maximum anyway
     pauses_s = pauses_s[-32:]
     return replace(
