@@ -21,8 +21,8 @@ class ChargerMemory:
     ``spike_telegram_s`` is the meter reading on which a hold above the hard limit (a spike)
     began: such a hold lasts for that one telegram only. ``over_rating_since_s`` is when a hold
     first took a phase above its rating. ``unused_a`` is how much of its offer the car left
-    unused when it last had followed it (its shortfall). ``car_phases`` remembers the grid phases the car drew
-    on, while it stays connected.
+    unused when it last had followed it (its shortfall). ``car_phases`` remembers the grid
+    phases the car drew on, while it stays connected.
     """
 
     setpoint_a: float | None = None
