@@ -13,14 +13,21 @@ One decision, in order:
 2. A stale meter sets every online charger to ``safe_current_a``.
 3. Per grid phase: house = signed meter current − the online chargers' *measured* currents on
    that phase; allowed = rating − margin − house − reserved. The overload budget is integrated.
-4. Shares (``allocate.share``); a charger whose share is below its minimum is dropped (lowest
-   priority first, a paused one before a running one). A running charger whose minimum does not
-   fit next to the minimums of the others (of at least its priority) is held at its minimum
-   while the fuse's budget lasts (``fuse.may_hold_at_minimum``); any other one is paused.
+4. Shares (``allocate.share``) of the allowance plus what the cars leave unused of their offers
+   (at most the fuse's margin per phase); a charger with no car only gets what the cars leave.
+   A charger whose share is below its minimum is dropped (no car first, then lowest priority,
+   a paused one before a running one). A running charger whose minimum does not fit next to
+   the minimums of the others (of at least its priority) is held at its minimum when the fuse
+   allows (``fuse.may_hold_at_minimum``): within the rating while the budget lasts, above it for
+   ``spike_hold_s`` and then only on less than ``long_hold_budget_ratio`` of the budget, above
+   the hard limit (gG, up to the spike limit) for the one telegram that first shows it; any
+   other one is paused.
 5. Per charger: a cut is applied at once; a raise only after the headroom has lasted
-   ``ramp_up_delay_s``; a paused charger resumes at its minimum after ``resume_delay_s`` of room
-   for its minimum plus ``resume_margin_a``. Every set-point is 0 or in [minimum, maximum], at the
-   charger's granularity, rounded down.
+   ``ramp_up_delay_s``, to the lowest allowance seen, and only by at least ``min_raise_a``; a
+   paused charger resumes once its minimum has fitted for ``resume_delay_s`` (doubled for each
+   pause within ``pause_memory_s``, at most ``resume_delay_max_s``), in one step to the lowest
+   share seen while it waited. Every set-point is 0 or in [minimum, maximum], at the charger's
+   granularity, rounded down.
 """
 
 from __future__ import annotations
