@@ -55,6 +55,7 @@ _CONTROL = {
     "safe_current_a",
     "ramp_up_delay_s",
     "resume_delay_s",
+    "resume_delay_max_s",
     "poll_interval_s",
     "failsafe_timeout_s",
     "response_time_s",
@@ -420,8 +421,13 @@ class _SiteReader(YamlReader):
         meter: MeterConfig,
         safe_a: float,
     ) -> ControlConfig:
-        ramp = self.number(raw.get("ramp_up_delay_s", 60), "control.ramp_up_delay_s", 0, 3600)
-        resume = self.number(raw.get("resume_delay_s", 300), "control.resume_delay_s", 0, 7200)
+        ramp = self.number(raw.get("ramp_up_delay_s", 30), "control.ramp_up_delay_s", 0, 3600)
+        resume = self.number(raw.get("resume_delay_s", 20), "control.resume_delay_s", 0, 7200)
+        resume_max = self.number(
+            raw.get("resume_delay_max_s", max(60.0, resume)), "control.resume_delay_max_s", 0, 7200
+        )
+        if resume_max < resume:
+            raise self.fail("control.resume_delay_max_s", "must be >= control.resume_delay_s")
         specs = tuple(replace(c.spec, failsafe_current_a=safe_a) for c in chargers)
         poll = self.number(raw.get("poll_interval_s", 2), "control.poll_interval_s", 0.1, 60)
         response_s = self.number(
@@ -434,6 +440,7 @@ class _SiteReader(YamlReader):
                 safe_current_a=safe_a,
                 ramp_up_delay_s=ramp,
                 resume_delay_s=resume,
+                resume_delay_max_s=resume_max,
                 stale_after_s=meter.stale_after_s,
                 # a read older than five polls (or 10 s) counts as offline
                 charger_stale_after_s=max(10.0, 5 * poll),

@@ -56,14 +56,14 @@ REASON_MEANINGS: Mapping[str, str] = {
     "lowest level seen)",
     Reason.HOLD_RAMP_DELAY: "there is headroom, but it has not yet lasted ramp_up_delay_s: the "
     "set-point is kept",
-    Reason.MIN_CURRENT_HOLD: "even its minimum does not fit, but the fuse's overload budget "
-    "lasts: kept at its minimum",
+    Reason.MIN_CURRENT_HOLD: "even its minimum does not fit, but the fuse allows it: within the "
+    "rating while the budget lasts, above it for a spike (spike_hold_s) or on little budget, above"
+    " the hard limit for one telegram (gG): kept at its minimum",
     Reason.MIN_CURRENT_PAUSE: "paused (0) because even its minimum does not fit and the overload "
     "budget cannot hold it",
-    Reason.PAUSED_WAIT_RESUME: "stays paused until its minimum plus the resume margin has fitted "
-    "for resume_delay_s",
-    Reason.RESUME: "resumed at its minimum after resume_delay_s with room for its minimum plus "
-    "the margin",
+    Reason.PAUSED_WAIT_RESUME: "stays paused until its minimum has fitted for resume_delay_s "
+    "(doubled per recent pause)",
+    Reason.RESUME: "resumed after the wait, in one step to the lowest share seen while it waited",
     Reason.START: "first decision for it since start: offered its minimum, which fits",
     Reason.METER_STALE_FALLBACK: "the meter is stale (none yet, too old, or a phase missing): "
     "set to safe_current_a",
@@ -74,8 +74,8 @@ REASON_MEANINGS: Mapping[str, str] = {
     Reason.AT_MAX: "at its maximum (charger or installation) and the allowance would give it "
     "that or more",
     Reason.STEADY: "kept: the allowance gives it exactly its current set-point",
-    Reason.NO_CAR: "no car able to charge (IEC 61851 status A, E or F): kept at its minimum, "
-    "no higher",
+    Reason.NO_CAR: "no car able to charge (IEC 61851 status A, E or F): its minimum from what the "
+    "cars leave (else 0), no higher",
     SETPOINT_IGNORED_PAUSE: "paused by the service because the car drew more than its limit "
     "after a rewrite (setpoint_ignored); it resumes after resume_delay_s once the car stops",
 }
@@ -1052,8 +1052,8 @@ def _next_rise(
             else "not in this log; see control.resume_delay_s in the site file"
         )
         rule = (
-            f"A paused charger resumes at its minimum only after resume_delay_s ({delay}) with "
-            "room for its minimum plus a margin."
+            f"A paused charger resumes once its minimum has fitted for resume_delay_s ({delay}), "
+            "doubled for each pause in the last hour, to what fitted meanwhile."
         )
     else:
         delay = (

@@ -155,12 +155,12 @@ ATTACKS: dict[str, Attack] = {
     ),
     "huge integer": (
         "check",
-        lambda _t: with_line("resume_delay_s: 300", "resume_delay_s: " + "9" * 5000),
+        lambda _t: with_line("resume_delay_s: 20", "resume_delay_s: " + "9" * 5000),
         "control.resume_delay_s: expected a number",
     ),
     "base-60 number": (
         "check",
-        lambda _t: with_line("ramp_up_delay_s: 60", "ramp_up_delay_s: 1:30"),
+        lambda _t: with_line("ramp_up_delay_s: 30", "ramp_up_delay_s: 1:30"),
         "control.ramp_up_delay_s: expected a number, got '1:30' (a base-60 number",
     ),
     "duplicate key": (

@@ -4,7 +4,8 @@ Max-min fair progressive filling, per priority group (higher priority first): ev
 group rises together until it reaches its ceiling or one of its phases is full. Two passes:
 first up to each charger's *demand* (what it draws plus a step when it draws less than offered),
 then what is left up to each charger's maximum. So a car that draws less leaves the rest to the
-others, and gets it back as soon as nobody else wants it, or when it draws more.
+others, and gets it back as soon as nobody else wants it, or when it draws more. A *spare*
+claim (a charger without a car) gets only what is left after every other claim's maximum.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class Claim:
     priority: int
     demand_a: float
     max_a: float
+    #: served only from what the others leave (a charger with no car draws nothing)
+    spare: bool = False
 
 
 def share(claims: Sequence[Claim], capacity_a: Sequence[float]) -> dict[int, float]:
@@ -35,10 +38,11 @@ def share(claims: Sequence[Claim], capacity_a: Sequence[float]) -> dict[int, flo
     remaining = list(capacity_a)
     level = {claim.key: 0.0 for claim in claims}
     priorities = sorted({claim.priority for claim in claims}, reverse=True)
-    for ceiling_of in (_demand, _maximum):
-        for priority in priorities:
-            group = [claim for claim in claims if claim.priority == priority]
-            _fill(group, ceiling_of, level, remaining)
+    for spare, passes in ((False, (_demand, _maximum)), (True, (_maximum,))):
+        for ceiling_of in passes:
+            for priority in priorities:
+                group = [c for c in claims if c.priority == priority and c.spare == spare]
+                _fill(group, ceiling_of, level, remaining)
     return level
 
 

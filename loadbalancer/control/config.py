@@ -72,12 +72,22 @@ class ControlConfig:
     safe_current_a: float = 6.0
     #: headroom must last this long before a raise: 3 telegrams of 10 s (control.md §6)
     ramp_up_delay_s: float = 30.0
-    #: a paused charger resumes after this long with room (control.md §6 resume_hold_s)
-    resume_delay_s: float = 120.0
+    #: a raise smaller than this waits for more headroom (a deciamp charger is not rewritten
+    #: for every tenth of an amp the noise leaves)
+    min_raise_a: float = 1.0
+    #: a paused charger resumes after its minimum has fitted this long (two telegrams); each
+    #: pause within ``pause_memory_s`` doubles it, up to ``resume_delay_max_s``
+    resume_delay_s: float = 20.0
+    #: the longest wait before a resume, however often the charger was paused (never less
+    #: than ``resume_delay_s``)
+    resume_delay_max_s: float = 60.0
+    #: how long a pause counts towards the doubling of the resume delay (pauses per hour)
+    pause_memory_s: float = 3600.0
     #: no valid telegram this long means the meter is stale (control.md §4.5, SPEC §4.1)
     stale_after_s: float = 25.0
-    #: room needed above the minimum before a resume (one amp, like the fuse margin, §6)
-    resume_margin_a: float = 1.0
+    #: room needed above the minimum before a resume: none by default, the hold at the
+    #: minimum within the fuse's budget is the cushion for noise around the cut point
+    resume_margin_a: float = 0.0
     #: after a set-point change a car may take this long to follow: 5 s PWM + 10 s EV (§6)
     ev_response_allowance_s: float = 15.0
     #: a charger read older than this counts as offline (several 2 s polls missed, SPEC §4.1)
@@ -89,6 +99,14 @@ class ControlConfig:
     #: a hold at the minimum must leave budget for this long: the time until the next telegram
     #: can end it (the telegram period; the site loader sets it from meter.telegram_period_s)
     hold_horizon_s: float = 10.0
+
+    #: a hold at the minimum that takes a phase above its rating (not noise within the margin
+    #: but a load) lasts at most this long: a spike (SPEC §7: < 60 s) is ridden through, a
+    #: lasting load pauses the charger and leaves the budget for the next spike
+    spike_hold_s: float = 60.0
+    #: past ``spike_hold_s`` such a hold goes on only while the budget used stays below this
+    #: share of it: the rest is kept for the next spike (a kettle on a full phase needs most)
+    long_hold_budget_ratio: float = 0.4
 
     def __post_init__(self) -> None:
         numbers = (getattr(self, f.name) for f in fields(self))
@@ -104,6 +122,10 @@ class ControlConfig:
             raise ValueError("safe_current_a must be >= 0 and stale_after_s > 0")
         if min(self.ramp_up_delay_s, self.resume_delay_s, self.resume_margin_a) < 0:
             raise ValueError("delays and margins must be >= 0")
+        if not 0 <= self.long_hold_budget_ratio <= 1 or self.spike_hold_s < 0:
+            raise ValueError("long_hold_budget_ratio must be in 0..1 and spike_hold_s >= 0")
+        if self.resume_delay_max_s < 0 or self.pause_memory_s < 0:
+            raise ValueError("resume_delay_max_s and pause_memory_s must be >= 0")
 
 
 def _finite(*values: float) -> bool:

@@ -13,14 +13,21 @@ One decision, in order:
 2. A stale meter sets every online charger to ``safe_current_a``.
 3. Per grid phase: house = signed meter current − the online chargers' *measured* currents on
    that phase; allowed = rating − margin − house − reserved. The overload budget is integrated.
-4. Shares (``allocate.share``); a charger whose share is below its minimum is dropped (lowest
-   priority first, a paused one before a running one). A running charger whose minimum does not
-   fit next to the minimums of the others (of at least its priority) is held at its minimum
-   while the fuse's budget lasts (``fuse.may_hold_at_minimum``); any other one is paused.
+4. Shares (``allocate.share``) of the allowance plus what the cars leave unused of their offers
+   (at most the fuse's margin per phase); a charger with no car only gets what the cars leave.
+   A charger whose share is below its minimum is dropped (no car first, then lowest priority,
+   a paused one before a running one). A running charger whose minimum does not fit next to
+   the minimums of the others (of at least its priority) is held at its minimum when the fuse
+   allows (``fuse.may_hold_at_minimum``): within the rating while the budget lasts, above it for
+   ``spike_hold_s`` and then only on less than ``long_hold_budget_ratio`` of the budget, above
+   the hard limit (gG, up to the spike limit) for the one telegram that first shows it; any
+   other one is paused.
 5. Per charger: a cut is applied at once; a raise only after the headroom has lasted
-   ``ramp_up_delay_s``; a paused charger resumes at its minimum after ``resume_delay_s`` of room
-   for its minimum plus ``resume_margin_a``. Every set-point is 0 or in [minimum, maximum], at the
-   charger's granularity, rounded down.
+   ``ramp_up_delay_s``, to the lowest allowance seen, and only by at least ``min_raise_a``; a
+   paused charger resumes once its minimum has fitted for ``resume_delay_s`` (doubled for each
+   pause within ``pause_memory_s``, at most ``resume_delay_max_s``), in one step to the lowest
+   share seen while it waited. Every set-point is 0 or in [minimum, maximum], at the charger's
+   granularity, rounded down.
 """
 
 from __future__ import annotations
@@ -204,52 +211,102 @@ def decide(
                 outcomes[index], setpoint_a=setpoint_a, reason=Reason.OVERLOAD_CUT
             )
 
+    #: chargers held above the hard limit on this telegram (a spike: one telegram only), and
+    #: those held with a phase above its rating (a load, not noise: for ``spike_hold_s``)
+    spike_held: set[int] = set()
+    over_rating_held: set[int] = set()
+
     def may_hold(charger: _Online, room_a: Sequence[float]) -> bool:
-        """Running, its minimum does not fit next to the others' minimums, and the fuse allows."""
+        """Running, its minimum does not fit next to the others' minimums, and the fuse allows:
+        within the rating (noise around the cut point, the margin is the cushion) while the
+        budget lasts; above it for at most ``spike_hold_s``, within the budget and the hard
+        limit, or the spike limit for the one telegram that first showed the hard limit passed.
+        """
         minimum = charger.spec.min_current_a
         does_not_fit = any(room_a[p] < minimum - EPSILON_A for p in charger.phases)
-        return (
-            charger.running
-            and does_not_fit
-            and all(
+        if not charger.running or charger.no_car or not does_not_fit:
+            return False
+        predicted = {p: fuse.target_a - room_a[p] + minimum for p in charger.phases}
+
+        def fuse_allows(spike: bool) -> bool:
+            return all(
                 may_hold_at_minimum(
-                    budget,
-                    fuse,
-                    p,
-                    fuse.target_a - room_a[p] + minimum,
-                    config.hold_horizon_s,
+                    budget, fuse, p, predicted_a, config.hold_horizon_s, spike=spike
                 )
-                for p in charger.phases
+                for p, predicted_a in predicted.items()
             )
+
+        over_rating = any(
+            GRID_PHASES[p] in fuse.phase_names and predicted_a > fuse.rating_a + EPSILON_A
+            for p, predicted_a in predicted.items()
         )
+        if over_rating:
+            since_s = charger.memory.over_rating_since_s
+            lasting = since_s is not None and now_s - since_s >= config.spike_hold_s
+            share_s = config.long_hold_budget_ratio * fuse.overload_budget_s
+            if lasting and any(budget.used_s[p] >= share_s for p in charger.phases):
+                return False
+        if fuse_allows(spike=False):
+            held = True
+        else:
+            first = charger.memory.spike_telegram_s
+            held = (first is None or first == meter.received_s) and fuse_allows(spike=True)
+            if held:
+                spike_held.add(charger.index)
+        if held and over_rating:
+            over_rating_held.add(charger.index)
+        return held
 
     # Room for the paused ones: shares with everyone taking part (paused ones are dropped first).
-    room = _fit(online, allowed_a, may_hold)
+    unused = {charger.index: _unused_a(charger, config, now_s) for charger in online}
+    offer_a = _with_unused(allowed_a, online, unused, fuse.margin_a)
+    room = _fit(online, offer_a, may_hold)
     room_since: dict[int, float | None] = {}
+    #: per paused charger with room, the lowest share seen since the room began
+    room_floor: dict[int, float] = {}
     for charger in online:
         if charger.previous_a == 0:
             needed_a = charger.spec.min_current_a + config.resume_margin_a - EPSILON_A
-            has_room = room.shares.get(charger.index, 0.0) >= needed_a
-            since = (
-                charger.memory.room_since_s if charger.memory.room_since_s is not None else now_s
-            )
+            share_a = room.shares.get(charger.index, 0.0)
+            has_room = share_a >= needed_a
+            waiting_since = charger.memory.room_since_s
+            since = waiting_since if waiting_since is not None else now_s
             room_since[charger.index] = since if has_room else None
+            if has_room:
+                floor_a = charger.memory.headroom_floor_a if waiting_since is not None else share_a
+                room_floor[charger.index] = min(floor_a, share_a)
     resuming = {
         index
         for index, since in room_since.items()
-        if since is not None and now_s - since >= config.resume_delay_s
+        if since is not None
+        and now_s - since >= resume_delay_s(state.chargers[index], config, now_s) - EPSILON_A
     }
-    fit = _fit([c for c in online if c.previous_a != 0 or c.index in resuming], allowed_a, may_hold)
+    spike_held.clear()  # only the final fit's holds count
+    over_rating_held.clear()
+    fit = _fit([c for c in online if c.previous_a != 0 or c.index in resuming], offer_a, may_hold)
     overloaded = _overloaded_phases(online, house_a, reserved_a, config)
 
     for charger in online:
         if charger.index in room_since and charger.index not in resuming:
             setpoint_a, reason = 0.0, Reason.PAUSED_WAIT_RESUME
-            memory = replace(charger.memory, headroom_since_s=None)
+            floor_a = room_floor.get(charger.index, 0.0)
+            memory = replace(charger.memory, headroom_since_s=None, headroom_floor_a=floor_a)
         else:
-            setpoint_a, reason, memory = _rule(charger, fit, overloaded, config, now_s)
+            setpoint_a, reason, memory = _rule(
+                charger, fit, overloaded, config, now_s, room_floor.get(charger.index, 0.0)
+            )
         keep_room = setpoint_a == 0 and charger.index in room_since
-        memory = replace(memory, room_since_s=room_since[charger.index] if keep_room else None)
+        memory = replace(
+            memory,
+            room_since_s=room_since[charger.index] if keep_room else None,
+            spike_telegram_s=meter.received_s if charger.index in spike_held else None,
+            unused_a=unused[charger.index] if setpoint_a > 0 else 0.0,
+            over_rating_since_s=(
+                (charger.memory.over_rating_since_s or now_s)
+                if charger.index in over_rating_held
+                else None
+            ),
+        )
         memories[charger.index] = _remember(
             memory, charger.memory, setpoint_a, charger.car_phases, now_s
         )
@@ -345,7 +402,7 @@ def _working(
         demand_a = max_a
     demand_a = min(max(demand_a, spec.min_current_a), max_a)
     phases = car_phases or wired
-    claim = Claim(index, phases, spec.priority, demand_a, max_a)
+    claim = Claim(index, phases, spec.priority, demand_a, max_a, spare=no_car)
     return _Online(index, spec, read, memory, phases, car_phases, no_car, claim)
 
 
@@ -375,7 +432,7 @@ def _fit(
         ]
         if not short:
             return _Fit(shares, frozenset(held), frozenset(dropped))
-        victim = min(short, key=lambda c: (c.spec.priority, c.running, -c.index))
+        victim = min(short, key=lambda c: (not c.no_car, c.spec.priority, c.running, -c.index))
         taking_part.remove(victim)
         dropped.add(victim.index)
         room_a = list(remaining_a)
@@ -386,6 +443,35 @@ def _fit(
             held.add(victim.index)
             for p in victim.phases:
                 remaining_a[p] -= victim.spec.min_current_a
+
+
+def _unused_a(charger: _Online, config: ControlConfig, now_s: float) -> float:
+    """How much of its offer the car leaves unused: measured once it has followed its last
+    change (``ev_response_allowance_s``), remembered until it has followed the next one."""
+    previous_a, since_s = charger.previous_a, charger.memory.setpoint_since_s
+    if previous_a is None or previous_a <= 0 or charger.car_phases is None:
+        return 0.0
+    if since_s is None or now_s - since_s < config.ev_response_allowance_s:
+        return charger.memory.unused_a
+    wired = dict(zip(charger.spec.grid_phase_indices, charger.read.measured_a, strict=False))
+    drawn_a = max(wired.get(p, previous_a) for p in charger.car_phases)
+    return max(0.0, previous_a - drawn_a)
+
+
+def _with_unused(
+    allowed_a: Sequence[float], online: Sequence[_Online], unused: dict[int, float], margin_a: float
+) -> list[float]:
+    """What may be offered per phase: the allowance plus what the cars on it leave unused of
+    their offers (a car that draws 1.5 A under its limit), at most the fuse's margin per
+    phase: whatever the cars then draw, the phase stays within its rating, and while they
+    keep drawing less, within the rating minus the margin."""
+    unused_a = [0.0, 0.0, 0.0]
+    for charger in online:
+        for p in charger.car_phases or ():
+            unused_a[p] += unused.get(charger.index, 0.0)
+    return [
+        allowed + min(extra, margin_a) for allowed, extra in zip(allowed_a, unused_a, strict=True)
+    ]
 
 
 def _overloaded_phases(
@@ -412,20 +498,26 @@ def _rule(
     overloaded: set[int],
     config: ControlConfig,
     now_s: float,
+    room_floor_a: float,
 ) -> tuple[float, Reason, ChargerMemory]:
-    """The set-point of a charger taking part, its reason, and its raise-window memory."""
+    """The set-point of a charger taking part, its reason, and its raise-window memory.
+
+    A resume goes in one step to the lowest share seen while it waited (``room_floor_a``),
+    if that is still there: the wait was its raise window.
+    """
     spec, previous_a, memory = charger.spec, charger.previous_a, charger.memory
     no_window = replace(memory, headroom_since_s=None, headroom_floor_a=0.0)
     if charger.index in fit.held:
         return spec.min_current_a, Reason.MIN_CURRENT_HOLD, no_window
     if charger.index in fit.dropped:
         reason = Reason.PAUSED_WAIT_RESUME if previous_a == 0 else Reason.MIN_CURRENT_PAUSE
-        return 0.0, reason, no_window
+        return 0.0, Reason.NO_CAR if charger.no_car else reason, no_window
     target_a = min(_floor(fit.shares[charger.index], spec.granularity_a), charger.claim.max_a)
     if previous_a is None:
         return spec.min_current_a, Reason.START, no_window
     if previous_a == 0:
-        return spec.min_current_a, Reason.RESUME, no_window
+        resume_a = _floor(min(target_a, room_floor_a), spec.granularity_a)
+        return max(spec.min_current_a, resume_a), Reason.RESUME, no_window
     if target_a < previous_a:
         cut = Reason.OVERLOAD_CUT if overloaded & set(charger.phases) else Reason.SHARE_CUT
         return target_a, cut, no_window
@@ -437,9 +529,21 @@ def _rule(
     else:
         since_s, floor_a = memory.headroom_since_s, min(memory.headroom_floor_a, target_a)
     if now_s - since_s >= config.ramp_up_delay_s:
-        return floor_a, Reason.RAMP_UP, no_window
+        if floor_a >= min(previous_a + config.min_raise_a, charger.claim.max_a) - EPSILON_A:
+            return floor_a, Reason.RAMP_UP, no_window
+        # too small a step to be worth a write: a new window from the headroom there is now
+        since_s, floor_a = now_s, target_a
     waiting = replace(memory, headroom_since_s=since_s, headroom_floor_a=floor_a)
     return previous_a, Reason.HOLD_RAMP_DELAY, waiting
+
+
+def resume_delay_s(memory: ChargerMemory, config: ControlConfig, now_s: float) -> float:
+    """How long a paused charger's minimum must fit before it resumes: ``resume_delay_s``,
+    doubled for every further pause within ``pause_memory_s``, at most ``resume_delay_max_s``
+    (so a load that keeps cutting it off cannot wear the contactor out)."""
+    recent = sum(1 for t in memory.pauses_s if now_s - t < config.pause_memory_s)
+    doubled = config.resume_delay_s * 2.0 ** max(0, min(recent - 1, 30))
+    return min(doubled, max(config.resume_delay_max_s, config.resume_delay_s))
 
 
 def _remember(
@@ -449,10 +553,21 @@ def _remember(
     car_phases: tuple[int, ...] | None,
     now_s: float,
 ) -> ChargerMemory:
-    """``memory`` with the new set-point (and since when it holds) and the car's phases."""
+    """``memory`` with the new set-point (and since when it holds), the car's phases, and
+    the time of a pause (a running charger set to 0)."""
     changed = before.setpoint_a != setpoint_a
     since_s = now_s if changed or before.setpoint_since_s is None else before.setpoint_since_s
-    return replace(memory, setpoint_a=setpoint_a, setpoint_since_s=since_s, car_phases=car_phases)
+    paused = before.setpoint_a is not None and before.setpoint_a > 0 and setpoint_a == 0
+    pauses_s = (*before.pauses_s, now_s) if paused else before.pauses_s
+    # keep only the last few: more than 30 doublings reach any maximum anyway
+    pauses_s = pauses_s[-32:]
+    return replace(
+        memory,
+        setpoint_a=setpoint_a,
+        setpoint_since_s=since_s,
+        car_phases=car_phases,
+        pauses_s=pauses_s,
+    )
 
 
 def _outcome(

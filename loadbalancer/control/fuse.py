@@ -38,6 +38,11 @@ GG_OVERLOAD_BUDGET_S = 60.0
 #: X_HARD for gG: 1.5·In, below the conventional fusing current 1.6·In (control.md §1.1) and
 #: below §1.4's 2.0, which with the larger budget would allow 20 s at 2·In, too near the 10 s gate.
 GG_HARD_LIMIT_RATIO = 1.5
+#: a gG fuse does not melt in under 10 s below about 2·In (control.md §1.1, IEC 60269-1 gates):
+#: for one telegram a hold at the minimum may go this far above the rating, so that a start
+#: current of a few seconds seen in a telegram is not a pause. Breakers get no such grace
+#: (a B/C breaker may trip after 1 s at 2.55·In, control.md §1.2).
+GG_SPIKE_LIMIT_RATIO = 2.0
 #: margin kept below the rating by default, control.md §6 ("keep below In, not at it").
 DEFAULT_MARGIN_A = 1.0
 
@@ -75,6 +80,13 @@ class FuseProfile:
     def phase_names(self) -> tuple[str, ...]:
         """The grid phases this fuse protects: L1 only for a one-phase fuse."""
         return GRID_PHASES[: self.phases]
+
+    @property
+    def spike_limit_ratio(self) -> float:
+        """How far above the rating a hold may go for a single telegram (a spike)."""
+        if self.characteristic is Characteristic.GG:
+            return max(self.hard_limit_ratio, GG_SPIKE_LIMIT_RATIO)
+        return self.hard_limit_ratio
 
     @property
     def target_a(self) -> float:
@@ -132,16 +144,20 @@ def may_hold_at_minimum(
     phase: int,
     predicted_a: float,
     horizon_s: float = 0.0,
+    *,
+    spike: bool = False,
 ) -> bool:
     """Whether a charger may stay at its minimum on grid phase ``phase`` although it does not fit.
 
     Yes while the phase's budget lasts, also through the next ``horizon_s`` (the time until the
     next telegram can undo the hold) at the predicted current, and that current stays under the
-    hard limit; a ``strict`` fuse, whose budget is 0, never holds.
+    hard limit; a ``strict`` fuse, whose budget is 0, never holds. With ``spike`` (one telegram
+    only, the caller's rule) the spike limit takes the hard limit's place.
     """
     if GRID_PHASES[phase] not in fuse.phase_names:
         return True
     ratio = abs(predicted_a) / fuse.rating_a
     spent_until_next_s = max(0.0, ratio * ratio - 1.0) * horizon_s
     within_budget = budget.used_s[phase] + spent_until_next_s < fuse.overload_budget_s
-    return within_budget and abs(predicted_a) < fuse.hard_limit_ratio * fuse.rating_a
+    limit_ratio = fuse.spike_limit_ratio if spike else fuse.hard_limit_ratio
+    return within_budget and abs(predicted_a) < limit_ratio * fuse.rating_a

@@ -16,13 +16,15 @@ class Reason(StrEnum):
     RAMP_UP = "ramp_up"
     #: there is headroom, but it has not yet lasted ``ramp_up_delay_s``: the set-point is kept
     HOLD_RAMP_DELAY = "hold_ramp_delay"
-    #: even its minimum does not fit, but the fuse's overload budget lasts: kept at its minimum
+    #: even its minimum does not fit, but the fuse allows it: within the rating while the budget
+    #: lasts, above it for a spike (``spike_hold_s``) or on little budget, above the hard limit
+    #: for one telegram (gG): kept at its minimum
     MIN_CURRENT_HOLD = "min_current_hold"
     #: paused (0) because even its minimum does not fit and the overload budget cannot hold it
     MIN_CURRENT_PAUSE = "min_current_pause"
-    #: stays paused until its minimum plus the resume margin has fitted for ``resume_delay_s``
+    #: stays paused until its minimum has fitted for ``resume_delay_s`` (doubled per recent pause)
     PAUSED_WAIT_RESUME = "paused_wait_resume"
-    #: resumed at its minimum after ``resume_delay_s`` with room for its minimum plus the margin
+    #: resumed after the wait, in one step to the lowest share seen while it waited
     RESUME = "resume"
     #: first decision for it since start: offered its minimum, which fits
     START = "start"
@@ -37,5 +39,6 @@ class Reason(StrEnum):
     AT_MAX = "at_max"
     #: kept: the allowance gives it exactly its current set-point
     STEADY = "steady"
-    #: no car able to charge (IEC 61851 status A, E or F): kept at its minimum, no higher
+    #: no car able to charge (IEC 61851 status A, E or F): its minimum from what the cars leave
+    #: (else 0), no higher
     NO_CAR = "no_car"

@@ -14,8 +14,15 @@ class ChargerMemory:
 
     ``setpoint_a`` is None until the first decision (unknown). ``headroom_since_s`` starts when
     the allowance first exceeds the set-point, and ``headroom_floor_a`` is the lowest allowance
-    seen since; ``room_since_s`` starts when a paused charger's minimum plus margin first fits.
-    ``car_phases`` remembers the grid phases the car drew on, while it stays connected.
+    seen since (while paused: the lowest share seen while its minimum fits, the level it
+    resumes at); ``room_since_s`` starts when a paused charger's minimum first fits.
+    ``pauses_s`` are the times it was paused while running, kept while within
+    ``pause_memory_s``: each one doubles the wait before the next resume (contactor wear).
+    ``spike_telegram_s`` is the meter reading on which a hold above the hard limit (a spike)
+    began: such a hold lasts for that one telegram only. ``over_rating_since_s`` is when a hold
+    first took a phase above its rating. ``unused_a`` is how much of its offer the car left
+    unused when it last had followed it (its shortfall). ``car_phases`` remembers the grid
+    phases the car drew on, while it stays connected.
     """
 
     setpoint_a: float | None = None
@@ -23,6 +30,10 @@ class ChargerMemory:
     headroom_since_s: float | None = None
     headroom_floor_a: float = 0.0
     room_since_s: float | None = None
+    pauses_s: tuple[float, ...] = ()
+    spike_telegram_s: float | None = None
+    over_rating_since_s: float | None = None
+    unused_a: float = 0.0
     car_phases: tuple[int, ...] | None = None
 
 

@@ -81,9 +81,14 @@ async def scenario(tmp: Path) -> Run:
         await _feed(site, QUIET, 1.0)
         pause_sent_s = local_now().timestamp()
         await site.telegram(SAUNA_L2)
+        # issue 13: the first telegram above the hard limit is ridden at the minimum (it may be
+        # a start current); the next one that still shows it pauses
+        await site.until(lambda: site.setpoint("carport") == 6.0, 2.0)
+        await asyncio.sleep(TELEGRAM_PERIOD_S)
+        await site.telegram(SAUNA_L2)
         await site.until(lambda: site.setpoint("carport") == 0.0, 2.0)
         await asyncio.sleep(TELEGRAM_PERIOD_S)
-        await _settle(site, QUIET, 6.0)
+        # a resume goes in one step to what fitted while it waited (issue 13), not to 6 A first
         await _settle(site, QUIET, 16.0)
         await _feed(site, QUIET, 1.0)
         silence_from_s = local_now().timestamp()

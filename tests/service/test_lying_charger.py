@@ -150,7 +150,10 @@ async def test_absurd_currents_never_raise_a_limit(
         assert site.setpoint("liar") <= before["liar"]
         booked = site.decisions_for("liar")[-1]
         assert booked["reason"] == "charger_unknown_reserved"
-        assert booked["setpoint_a"] >= before["liar"]  # booked at its limit, never 0 or inf
+        # booked at its last limit (or its minimum if that was a pause), never 0 or inf: the
+        # oven's telegram may come before the poll that sees the lie and cut it first
+        known = [d for d in site.decisions_for("liar") if d["reason"] != booked["reason"]]
+        assert booked["setpoint_a"] >= max(known[-1]["setpoint_a"], 6.0)
         assert booked["measured_a"] == []
         site.box("liar").faults.words.clear()
         await watch.run((9.0, 9.0, 9.0), 1.0)
