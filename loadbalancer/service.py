@@ -35,7 +35,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loadbalancer import __version__
-from loadbalancer.chargers.driver import ChargerClient, ChargerReading
+from loadbalancer.chargers.driver import (
+    BACKOFF_INITIAL_S,
+    BACKOFF_MAX_S,
+    ChargerClient,
+    ChargerReading,
+)
 from loadbalancer.config import ChargerConfig, SiteConfig
 from loadbalancer.control.compliance import Action, ComplianceState, check_compliance
 from loadbalancer.control.core import decide
@@ -72,6 +77,8 @@ FOLLOW_CHECK_S = 5.0
 #: what the shutdown may spend writing safe currents, retries included (SPEC §5: exit within
 #: 5 s; the rest is for closing, the shutdown record and the interpreter's exit)
 SHUTDOWN_WRITE_BUDGET_S = 4.0
+#: after the shutdown record, what tasks left over get to end before the process exits
+EXIT_GRACE_S = 0.3
 #: a failed shutdown write is tried again after this pause, while the budget lasts
 SHUTDOWN_RETRY_S = 0.1
 
@@ -188,21 +195,11 @@ class Service:
             )
         )
         self.parser = make_meter_parser(site.meter.protocol, site.meter.options)
-        self.chargers = [
-            _Charger(
-                c,
-                ChargerClient(
-                    c.profile,
-                    c.host,
-                    c.port,
-                    c.unit_id,
-                    connect_timeout_s=connect_timeout_s,
-                    request_timeout_s=request_timeout_s,
-                    clock=clock,
-                ),
-            )
-            for c in site.chargers
-        ]
+        self._connect_timeout_s = connect_timeout_s
+        self._request_timeout_s = request_timeout_s
+        self.chargers = [_Charger(c, self._client_for(c)) for c in site.chargers]
+        #: the shutdown's safe-current writes, started the moment a stop is asked for
+        self._safe_writes: asyncio.Task[dict[str, Any]] | None = None
         self.state: ControllerState = initial_state(site.control)
         self.meter: MeterInput | None = None
         self.meter_stale = False
@@ -281,9 +278,33 @@ class Service:
         await self._shutdown(failed)
         return 0 if failed is None else 1
 
+    def _client_for(self, charger: ChargerConfig, *, retry_s: float | None = None) -> ChargerClient:
+        """A client for one box; ``retry_s``: a fixed pause between failed tries instead of
+        the growing back-off (the shutdown's)."""
+        first_s, most_s = (BACKOFF_INITIAL_S, BACKOFF_MAX_S) if retry_s is None else (retry_s,) * 2
+        return ChargerClient(
+            charger.profile,
+            charger.host,
+            charger.port,
+            charger.unit_id,
+            connect_timeout_s=self._connect_timeout_s,
+            request_timeout_s=self._request_timeout_s,
+            clock=self.clock,
+            backoff_initial_s=first_s,
+            backoff_max_s=most_s,
+        )
+
     async def _stop_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
+        # the safe currents go out now, while the other tasks wind down: a request still in
+        # flight on a slow box must not eat the shutdown's budget (SPEC §5: exit within 5 s)
+        self._start_safe_writes()
         raise _Stop
+
+    def _start_safe_writes(self) -> None:
+        if self._safe_writes is None and not self.shadow:
+            deadline_s = asyncio.get_running_loop().time() + SHUTDOWN_WRITE_BUDGET_S
+            self._safe_writes = asyncio.create_task(self._make_all_safe(deadline_s))
 
     # ---- meter ----------------------------------------------------------------------------
 
@@ -799,11 +820,9 @@ class Service:
         safe_a = self.site.control.safe_current_a
         self.notifier.stopping(f"setting every charger to {safe_a:g} A")
         results: dict[str, Any] = {}
-        if not self.shadow:
-            deadline_s = asyncio.get_running_loop().time() + SHUTDOWN_WRITE_BUDGET_S
-            await asyncio.gather(
-                *(self._make_safe(c, safe_a, deadline_s, results) for c in self.chargers)
-            )
+        self._start_safe_writes()  # already under way after a signal; now after an error
+        if self._safe_writes is not None:
+            results = await self._safe_writes
         for charger in self.chargers:
             with contextlib.suppress(ChargerError, OSError):
                 await charger.client.close()
@@ -822,15 +841,42 @@ class Service:
         self.notifier.close()
         self.status("stopped")
 
+    async def _make_all_safe(self, deadline_s: float) -> dict[str, Any]:
+        """Every charger to ``safe_current_a`` by ``deadline_s``: what each acknowledged."""
+        results: dict[str, Any] = {}
+        safe_a = self.site.control.safe_current_a
+        await asyncio.gather(
+            *(self._make_safe(c, safe_a, deadline_s, results) for c in self.chargers)
+        )
+        return results
+
     async def _make_safe(
         self, charger: _Charger, safe_a: float, deadline_s: float, results: dict[str, Any]
     ) -> None:
         """Write ``safe_a`` to one charger, again and again until it is acknowledged or the
         budget is spent; each try may wait for the answer until the deadline (a slow box that
         answers in 2.5 s still gets its safe current). ``results`` gets what the box
-        acknowledged, or why it did not."""
+        acknowledged, or why it did not.
+
+        It uses a connection of its own, with no back-off: the running service's connection
+        may be busy with a request the box is slow to answer, or waiting out a back-off, and
+        this is the last chance to reach the box."""
+        client = self._client_for(charger.config, retry_s=SHUTDOWN_RETRY_S)
+        try:
+            await self._make_safe_with(client, charger, safe_a, deadline_s, results)
+        finally:
+            with contextlib.suppress(ChargerError, OSError):
+                await client.close()
+
+    async def _make_safe_with(
+        self,
+        client: ChargerClient,
+        charger: _Charger,
+        safe_a: float,
+        deadline_s: float,
+        results: dict[str, Any],
+    ) -> None:
         loop = asyncio.get_running_loop()
-        client = charger.client
         attempts = 0
         error = "no answer in time"
         while (left_s := deadline_s - loop.time()) > 0.05:
@@ -894,4 +940,16 @@ def run_service(site: SiteConfig, *, shadow: bool) -> int:
         loop.add_signal_handler(signal.SIGHUP, service.reopen_log)
         return await service.run(stop)
 
-    return asyncio.run(main())
+    # not asyncio.run: it waits, without a bound, for every task left over to end, and a
+    # request the Modbus library keeps alive on a slow box's old connection held the exit past
+    # the 5 s of SPEC §5 after the safe currents were already written and recorded
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        left = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.wait(left, timeout=EXIT_GRACE_S))
+        loop.close()

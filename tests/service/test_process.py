@@ -247,11 +247,17 @@ async def balanced_process(tmp_path: Path) -> AsyncIterator[tuple[Any, ChargerEm
     try:
         await meter.wait_for_client(15)
         i = 0
-        while emulator.box.setpoint_a <= 6.0:
+        # balanced by the service (not the box's own default limit): online, and a limit
+        # above the safe current written by it
+        while not (
+            records(log, "charger_online")
+            and any(d["chargers"][0]["setpoint_a"] > 6.0 for d in records(log, "decision"))
+            and emulator.box.setpoint_a > 6.0
+        ):
             await meter.send(telegram(i))
             i += 1
             await asyncio.sleep(0.3)
-            assert i < 30, "the box was never set above its safe current"
+            assert i < 40, "the box was never set above its safe current"
         yield process, emulator, log
     finally:
         if process.returncode is None:
