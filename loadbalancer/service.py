@@ -408,14 +408,19 @@ class Service:
     def _on_rejection(self, rejection: Rejection) -> None:
         self.rejected_telegrams += 1
         # one record per reason per minute, with counts: a flood must not fill the disk
-        for fields in self._rejections.add(rejection, self.clock(), self.log.wall_clock()):
-            self.log.record("meter_rejected", **fields)
+        self._record_rejections(
+            self._rejections.add(rejection, self.clock(), self.log.wall_clock())
+        )
 
     def _flush_rejections(self, now_s: float | None = None) -> None:
         """Write the ``meter_rejected`` records that are due (all of them when ``now_s`` is
         None)."""
-        due = self._rejections.flush() if now_s is None else self._rejections.due(now_s)
-        for fields in due:
+        self._record_rejections(
+            self._rejections.flush() if now_s is None else self._rejections.due(now_s)
+        )
+
+    def _record_rejections(self, windows: list[dict[str, Any]]) -> None:
+        for fields in windows:
             self.log.record("meter_rejected", **fields)
 
     def _log_report(self, message: str) -> None:

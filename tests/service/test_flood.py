@@ -80,56 +80,75 @@ async def request_rate(emulator: ChargerEmulator, seconds: float) -> float:
     return (emulator.requests - before) / seconds
 
 
+@dataclass
+class Flooded:
+    sender: Sender
+    service: Service
+    emulator: ChargerEmulator
+    log: Path
+
+
+@contextlib.asynccontextmanager
+async def flooded_service(tmp_path: Path, kind: str) -> AsyncIterator[Flooded]:
+    """The real Service in this process, its meter the flood sender, one emulated box; stopped
+    (exit 0 asserted) on the way out, so that the shutdown records are in the log."""
+    emulator = ChargerEmulator(load_profile("alfen-eve"), car=SimulatedCar(delay_s=0.1))
+    await emulator.start()
+    clock_task = asyncio.create_task(emulator.run_clock(0.05))
+    try:
+        async with flood_sender(kind) as sender:
+            log = tmp_path / "decisions.jsonl"
+            service = Service(
+                load_site(write_site(tmp_path, sender.url, emulator.port)),
+                log=open_decision_log(str(log)),
+                notifier=Notifier({}),
+                status=lambda _m: None,
+            )
+            stop = asyncio.Event()
+            runner = asyncio.create_task(service.run(stop))
+            try:
+                yield Flooded(sender, service, emulator, log)
+            finally:
+                stop.set()
+                assert await asyncio.wait_for(runner, 10) == 0
+    finally:
+        clock_task.cancel()
+        await emulator.stop()
+
+
 @pytest.mark.parametrize("kind", ["random", "slash", "flag", "mixed"])
 async def test_a_flood_neither_delays_the_stale_fallback_nor_starves_the_polls(
     tmp_path: Path, kind: str
 ) -> None:
-    emulator = ChargerEmulator(load_profile("alfen-eve"), car=SimulatedCar(delay_s=0.1))
-    await emulator.start()
-    clock_task = asyncio.create_task(emulator.run_clock(0.05))
-    async with flood_sender(kind) as sender:
-        log = tmp_path / "decisions.jsonl"
-        service = Service(
-            load_site(write_site(tmp_path, sender.url, emulator.port)),
-            log=open_decision_log(str(log)),
-            notifier=Notifier({}),
-            status=lambda _m: None,
-        )
-        stop = asyncio.Event()
-        runner = asyncio.create_task(service.run(stop))
-        try:
-            await wait_for(lambda: service.valid_telegrams >= 3 and service.decisions >= 3, 10)
-            assert records(log, "meter_stale") == []
-            normal_rate = await request_rate(emulator, 1.0)
-            assert normal_rate > 0
+    async with flooded_service(tmp_path, kind) as run:
+        service, emulator, log = run.service, run.emulator, run.log
+        await wait_for(lambda: service.valid_telegrams >= 3 and service.decisions >= 3, 10)
+        assert records(log, "meter_stale") == []
+        normal_rate = await request_rate(emulator, 1.0)
+        assert normal_rate > 0
 
-            size_before = log.stat().st_size
-            await sender.command("flood")
-            counting = asyncio.create_task(request_rate(emulator, 2.0))
-            await wait_for(lambda: emulator.box.setpoint_a == 6.0, STALE_AFTER_S + 4)
-            assert service.meter is not None
-            since_last = time.monotonic() - service.meter.received_s
-            flood_rate = await counting
+        size_before = log.stat().st_size
+        await run.sender.command("flood")
+        counting = asyncio.create_task(request_rate(emulator, 2.0))
+        await wait_for(lambda: emulator.box.setpoint_a == 6.0, STALE_AFTER_S + 4)
+        assert service.meter is not None
+        since_last = time.monotonic() - service.meter.received_s
+        flood_rate = await counting
 
-            (stale,) = records(log, "meter_stale")
-            assert stale["meter_age_s"] <= STALE_AFTER_S + 1.0
-            assert since_last <= STALE_AFTER_S + 1.0, f"safe current {since_last:.2f} s late"
-            # polls keep their period: the box is read about as often as before the flood
-            assert flood_rate >= 0.6 * normal_rate, (flood_rate, normal_rate)
-            assert not records(log, "charger_offline")
-            (flood,) = records(log, "meter_flood")  # one episode, not one record per chunk
-            assert flood["rate_bytes_s"] > flood["limit_bytes_s"]
-        finally:
-            stop.set()
-            assert await asyncio.wait_for(runner, 10) == 0
+        (stale,) = records(log, "meter_stale")
+        assert stale["meter_age_s"] <= STALE_AFTER_S + 1.0
+        assert since_last <= STALE_AFTER_S + 1.0, f"safe current {since_last:.2f} s late"
+        # polls keep their period: the box is read about as often as before the flood
+        assert flood_rate >= 0.6 * normal_rate, (flood_rate, normal_rate)
+        assert not records(log, "charger_offline")
+        (flood,) = records(log, "meter_flood")  # one episode, not one record per chunk
+        assert flood["rate_bytes_s"] > flood["limit_bytes_s"]
     (ended,) = records(log, "meter_flood_ended")  # written at the shutdown at the latest
     assert ended["dropped_bytes"] > 0 and ended["received_bytes"] >= ended["dropped_bytes"]
     # the log grew by a few fixed records (flood, stale, the safe current, the rejections of
     # the minute, shutdown), not by the flood's size: it was 10-12.7 MB/s before
     grown = log.stat().st_size - size_before
     assert grown < 8_000, (grown, [r["event"] for r in records(log)])
-    clock_task.cancel()
-    await emulator.stop()
 
 
 async def test_sigterm_during_a_flood_exits_within_5_s_with_safe_currents(tmp_path: Path) -> None:
@@ -166,35 +185,18 @@ async def test_after_the_flood_the_episode_ends_and_telegrams_are_used_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("loadbalancer.service.FLOOD_QUIET_S", 1.0)
-    emulator = ChargerEmulator(load_profile("alfen-eve"), car=SimulatedCar(delay_s=0.1))
-    await emulator.start()
-    clock_task = asyncio.create_task(emulator.run_clock(0.05))
-    async with flood_sender("mixed") as sender:
-        log = tmp_path / "decisions.jsonl"
-        service = Service(
-            load_site(write_site(tmp_path, sender.url, emulator.port)),
-            log=open_decision_log(str(log)),
-            notifier=Notifier({}),
-            status=lambda _m: None,
-        )
-        stop = asyncio.Event()
-        runner = asyncio.create_task(service.run(stop))
-        try:
-            await wait_for(lambda: service.valid_telegrams >= 3, 10)
-            await sender.command("flood")
-            await wait_for(lambda: bool(records(log, "meter_stale")), STALE_AFTER_S + 4)
-            used = service.valid_telegrams
-            await sender.command("normal")
-            await wait_for(lambda: bool(records(log, "meter_recovered")), 20)
-            assert service.valid_telegrams > used
-        finally:
-            stop.set()
-            assert await asyncio.wait_for(runner, 10) == 0
+    async with flooded_service(tmp_path, "mixed") as run:
+        service, log = run.service, run.log
+        await wait_for(lambda: service.valid_telegrams >= 3, 10)
+        await run.sender.command("flood")
+        await wait_for(lambda: bool(records(log, "meter_stale")), STALE_AFTER_S + 4)
+        used = service.valid_telegrams
+        await run.sender.command("normal")
+        await wait_for(lambda: bool(records(log, "meter_recovered")), 20)
+        assert service.valid_telegrams > used
     (ended,) = records(log, "meter_flood_ended")
     assert ended["telegrams_ignored"] > 0  # the valid telegrams inside the flood
     assert 0 < ended["dropped_bytes"] <= ended["received_bytes"]
     events = [r["event"] for r in records(log) if r["event"].startswith("meter_")]
     flood_events = [e for e in events if e != "meter_rejected"]
     assert flood_events == ["meter_flood", "meter_stale", "meter_flood_ended", "meter_recovered"]
-    clock_task.cancel()
-    await emulator.stop()
