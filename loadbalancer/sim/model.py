@@ -12,25 +12,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from loadbalancer.control.config import ControlConfig
+from loadbalancer.control.config import ChargerSpec, ControlConfig
 from loadbalancer.control.core import decide
 from loadbalancer.control.fuse import GRID_PHASES
 from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput
 from loadbalancer.control.state import initial_state
 from loadbalancer.sim.figures import Figures, Tally, car_draw_a, count_spike_pauses, plugged
-from loadbalancer.sim.scenario import Scenario
+from loadbalancer.sim.scenario import CarPlan, Scenario
 
-#: a decision: (now_s, meter currents L1..L3, measured per charger) -> set-point per charger
-Policy = Callable[
-    [float, tuple[float, float, float], dict[str, tuple[float, ...]]], dict[str, float]
-]
+#: a decision: (now_s, meter currents L1..L3 or None when no valid telegram came, measured per
+#: charger or None while it is offline) -> set-point per charger
+Meter = tuple[float, float, float]
+Policy = Callable[[float, Meter | None, dict[str, tuple[float, ...] | None]], dict[str, float]]
 
 
 @dataclass
-class _Car:
+class _Box:
+    """One charger of the model: what it offers its car since when, and whether it answers."""
+
+    spec: ChargerSpec
     offers: list[tuple[float, float]]
+    offline_since_s: float | None = None
 
     def offered_at(self, t_s: float) -> float:
         value = 0.0
@@ -38,6 +42,17 @@ class _Car:
             if since <= t_s:
                 value = offer
         return value
+
+    def offer(self, t_s: float, value_a: float) -> None:
+        self.offers.append((t_s, value_a))
+
+
+@dataclass
+class _Counts:
+    cuts: int = 0
+    pauses: int = 0
+    writes: int = 0
+    pause_times: list[float] = field(default_factory=list)
 
 
 def run_model(
@@ -49,54 +64,35 @@ def run_model(
     telegram_period_s: float,
     poll_interval_s: float,
     bound: float,
+    failsafe_timeout_s: float = 60.0,
 ) -> Figures:
+    """One policy through the scenario, faults included: a silent or corrupt meter sends no
+    telegram (the policy is asked with ``None``), an offline charger takes no write and falls
+    to its failsafe current after ``failsafe_timeout_s``, a car that ignores its limit draws
+    its maximum. Every policy meets the same faults."""
     plans = {plan.charger: plan for plan in scenario.cars}
-    specs = {spec.name: spec for spec in config.chargers}
-    cars = {name_: _Car([(-math.inf, 0.0)]) for name_ in specs}
-    setpoints = dict.fromkeys(specs, 0.0)
-    measured: dict[str, tuple[float, ...]] = {n: (0.0,) * len(s.phases) for n, s in specs.items()}
+    boxes = {spec.name: _Box(spec, [(-math.inf, 0.0)]) for spec in config.chargers}
+    measured: dict[str, tuple[float, ...] | None] = {
+        n: (0.0,) * len(b.spec.phases) for n, b in boxes.items()
+    }
     tally = Tally(config.fuse)
-    cuts = pauses = writes = 0
-    pause_times: list[float] = []
+    counts = _Counts()
     for second in range(int(scenario.duration_s)):
         t = float(second)
-        house = scenario.house_a(t)
-        phase_a = list(house)
-        car_total = 0.0
-        drawing = [False, False, False]
-        draws: dict[str, tuple[float, ...]] = {}
-        for charger_name, spec in specs.items():
-            plan = plans.get(charger_name)
-            if plan is None or not plugged(plan, t):
-                draws[charger_name] = (0.0,) * len(spec.phases)
-                continue
-            amps = car_draw_a(plan, cars[charger_name].offered_at(t - plan.delay_s))
-            used = spec.phases[:1] if plan.phases == 1 else spec.phases
-            per_phase = tuple(amps if phase in used else 0.0 for phase in spec.phases)
-            draws[charger_name] = per_phase
-            for phase, value in zip(spec.phases, per_phase, strict=True):
-                phase_a[GRID_PHASES.index(phase)] += value
-                drawing[GRID_PHASES.index(phase)] |= value > 0
-            car_total += sum(per_phase)
-        # the model's cars always follow their limit
-        tally.sample(tuple(phase_a), car_total, 1.0, allowed=tuple(drawing))
+        _failsafe(scenario, boxes, t, failsafe_timeout_s)
+        draws, phase_a, allowed, ignoring = _draws(scenario, plans, boxes, t)
+        car_total = sum(sum(d) for d in draws.values())
+        tally.sample(tuple(phase_a), car_total, 1.0, tuple(allowed), tuple(ignoring))
         if second % max(1, round(poll_interval_s)) == 0:
-            measured = dict(draws)
+            measured = {
+                n: None if boxes[n].offline_since_s is not None else d for n, d in draws.items()
+            }
         if second % max(1, round(telegram_period_s)) != 0:
             continue
-        meter = (round(phase_a[0], 1), round(phase_a[1], 1), round(phase_a[2], 1))
-        for charger_name, value in policy(t, meter, measured).items():
-            previous = setpoints[charger_name]
-            if value == previous:
-                continue
-            writes += 1
-            if value < previous:
-                cuts += 1
-            if value == 0.0 and previous > 0.0:
-                pauses += 1
-                pause_times.append(t)
-            setpoints[charger_name] = value
-            cars[charger_name].offers.append((t, value))
+        meter: Meter | None = (round(phase_a[0], 1), round(phase_a[1], 1), round(phase_a[2], 1))
+        if scenario.fault("meter_silent", t) or scenario.fault("corrupt_telegrams", t):
+            meter = None
+        _apply(policy(t, meter, measured), boxes, t, counts)
     return Figures(
         name=name,
         overload_s=tally.overload_s,
@@ -105,31 +101,93 @@ def run_model(
         energy_kwh=tally.energy_kwh,
         bound_kwh=bound,
         hours=scenario.duration_s / 3600,
-        spike_pauses=count_spike_pauses(scenario, pause_times, telegram_period_s),
-        cuts=cuts,
-        pauses=pauses,
-        writes=writes,
+        spike_pauses=count_spike_pauses(scenario, counts.pause_times, telegram_period_s),
+        cuts=counts.cuts,
+        pauses=counts.pauses,
+        writes=counts.writes,
         peak_a=tally.peak_a,
     )
 
 
+def _failsafe(scenario: Scenario, boxes: dict[str, _Box], t: float, timeout_s: float) -> None:
+    """Chargers going offline or coming back; an offline box falls to its failsafe current."""
+    for name, box in boxes.items():
+        offline = scenario.fault("charger_offline", t, name)
+        if not offline:
+            box.offline_since_s = None
+            continue
+        if box.offline_since_s is None:
+            box.offline_since_s = t
+        if t - box.offline_since_s == timeout_s:
+            box.offer(t, box.spec.failsafe_current_a)
+
+
+def _draws(
+    scenario: Scenario, plans: dict[str, CarPlan], boxes: dict[str, _Box], t: float
+) -> tuple[dict[str, tuple[float, ...]], list[float], list[bool], list[bool]]:
+    """What each car draws this second, the phase totals, and who draws on each phase."""
+    phase_a = list(scenario.house_a(t))
+    allowed = [False, False, False]
+    ignoring = [False, False, False]
+    draws: dict[str, tuple[float, ...]] = {}
+    for name, box in boxes.items():
+        spec = box.spec
+        plan = plans.get(name)
+        if plan is None or not plugged(plan, t):
+            draws[name] = (0.0,) * len(spec.phases)
+            continue
+        against = scenario.fault("ignore_setpoint", t, name)
+        amps = plan.max_current_a if against else car_draw_a(plan, box.offered_at(t - plan.delay_s))
+        used = spec.phases[:1] if plan.phases == 1 else spec.phases
+        per_phase = tuple(amps if phase in used else 0.0 for phase in spec.phases)
+        draws[name] = per_phase
+        for phase, value in zip(spec.phases, per_phase, strict=True):
+            p = GRID_PHASES.index(phase)
+            phase_a[p] += value
+            if value > 0:
+                (ignoring if against else allowed)[p] = True
+    return draws, phase_a, allowed, ignoring
+
+
+def _apply(setpoints: dict[str, float], boxes: dict[str, _Box], t: float, counts: _Counts) -> None:
+    """Write what changed to the boxes that answer; count writes, cuts and pauses."""
+    for name, value in setpoints.items():
+        box = boxes[name]
+        previous = box.offered_at(t)
+        if value == previous or box.offline_since_s is not None:
+            continue
+        counts.writes += 1
+        if value < previous:
+            counts.cuts += 1
+        if value == 0.0 and previous > 0.0:
+            counts.pauses += 1
+            counts.pause_times.append(t)
+        box.offer(t, value)
+
+
 def core_policy(config: ControlConfig, scenario: Scenario) -> Policy:
-    """Our control core, fed as the service feeds it."""
+    """Our control core, fed as the service feeds it: a missing telegram leaves the last
+    reading to age (the core falls back when it is stale), an offline charger reads offline."""
     state = initial_state(config)
     plans = {plan.charger: plan for plan in scenario.cars}
+    last_meter: MeterInput | None = None
 
     def policy(
-        t: float, meter: tuple[float, float, float], measured: dict[str, tuple[float, ...]]
+        t: float, meter: Meter | None, measured: dict[str, tuple[float, ...] | None]
     ) -> dict[str, float]:
-        nonlocal state
+        nonlocal state, last_meter
         reads = {}
         for name, amps in measured.items():
+            if amps is None:
+                continue  # offline: the core books it as it would an unanswering box
             plan = plans.get(name)
             status = (
                 "A" if plan is None or not plugged(plan, t) else ("C" if max(amps) > 0 else "B")
             )
             reads[name] = ChargerRead(amps, status, True, t)
-        state, decision = decide(state, Inputs(MeterInput(meter, t), reads), config, t)
+        if meter is not None:
+            last_meter = MeterInput(meter, t)
+        state, decision = decide(state, Inputs(last_meter, reads), config, t)
         return {c.name: c.setpoint_a for c in decision.chargers}
 
     return policy
@@ -156,7 +214,7 @@ def static_policy(config: ControlConfig, scenario: Scenario) -> Policy:
     limits = {spec.name: min(limit, spec.max_current_a) for spec in config.chargers}
 
     def policy(
-        t: float, meter: tuple[float, float, float], measured: dict[str, tuple[float, ...]]
+        t: float, meter: Meter | None, measured: dict[str, tuple[float, ...] | None]
     ) -> dict[str, float]:
         return dict(limits)
 
@@ -169,8 +227,12 @@ def max_phase_policy(config: ControlConfig) -> Policy:
     setpoints = {spec.name: 0.0 for spec in config.chargers}
 
     def policy(
-        t: float, meter: tuple[float, float, float], measured: dict[str, tuple[float, ...]]
+        t: float, meter: Meter | None, measured: dict[str, tuple[float, ...] | None]
     ) -> dict[str, float]:
+        if meter is None:
+            # no telegram: the peers' loop runs on telegrams and has no fallback of its own,
+            # so every box keeps the limit it was given last
+            return dict(setpoints)
         offered = sum(setpoints.values())
         house = max(meter[: fuse.phases]) - offered
         room = fuse.rating_a - fuse.margin_a - house

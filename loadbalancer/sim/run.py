@@ -211,6 +211,7 @@ def model_rows(
         "telegram_period_s": site.meter.telegram_period_s,
         "poll_interval_s": site.poll_interval_s,
         "bound": bound,
+        "failsafe_timeout_s": site.failsafe_timeout_s,
     }
     model = run_model(
         "loadbalancer core (discrete model)",

@@ -24,12 +24,16 @@ from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file
 FAULT_KINDS = ("meter_silent", "corrupt_telegrams", "charger_offline", "ignore_setpoint")
 #: a household load shorter than this is a spike (SPEC §7: no pause/resume cycles from them)
 SPIKE_MAX_S = 60.0
+#: short loads that repeat at least this often are one pulsing load (an induction hob holding
+#: its temperature), not a series of spikes: the controller may treat them as load
+PULSING_EVERY_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
 class LoadEvent:
     """A household load: ``current_a`` on ``phases`` from ``start_s`` for ``duration_s``,
-    with an optional inrush (a heat-pump compressor start) at its beginning."""
+    with an optional inrush (a heat-pump compressor start) at its beginning. ``pulsing``: one
+    pulse of a load that repeats within :data:`PULSING_EVERY_S`, so not a spike however short."""
 
     name: str
     start_s: float
@@ -38,6 +42,7 @@ class LoadEvent:
     current_a: float
     inrush_a: float = 0.0
     inrush_s: float = 0.0
+    pulsing: bool = False
 
     def current_at(self, t_s: float) -> float:
         if not self.start_s <= t_s < self.start_s + self.duration_s:
@@ -48,7 +53,7 @@ class LoadEvent:
 
     @property
     def spike(self) -> bool:
-        return self.duration_s < SPIKE_MAX_S
+        return self.duration_s < SPIKE_MAX_S and not self.pulsing
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +271,7 @@ class _ScenarioReader(YamlReader):
                 base.current_a,
                 base.inrush_a,
                 base.inrush_s,
+                pulsing=count > 1 and every < PULSING_EVERY_S,
             )
             for k in range(count)
         ]
