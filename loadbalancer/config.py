@@ -19,11 +19,13 @@ from typing import Any, TypeVar
 from loadbalancer.chargers.profile import ChargerProfile, load_profile
 from loadbalancer.control.config import (
     GRANULARITIES_A,
-    IEC_MIN_CURRENT_A,
     ChargerSpec,
     ControlConfig,
+    control_default,
 )
-from loadbalancer.control.fuse import GRID_PHASES, FuseProfile
+from loadbalancer.control.fuse import FuseProfile
+from loadbalancer.electric import IEC_MIN_CURRENT_A
+from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError, UsageError
 from loadbalancer.fuse_profiles import fuse_profile_from_mapping, load_fuse_profile
 from loadbalancer.meter.gcm import parse_key
@@ -203,7 +205,12 @@ class _SiteReader(YamlReader):
         meter = self.meter(top["meter"])
         fuse = self.fuse(top["fuse"])
         raw_control = self.mapping(top.get("control", {}), "control", _CONTROL)
-        safe_a = self.number(raw_control.get("safe_current_a", 6), "control.safe_current_a", 0, 80)
+        safe_a = self.number(
+            raw_control.get("safe_current_a", control_default("safe_current_a")),
+            "control.safe_current_a",
+            0,
+            80,
+        )
         if 0 < safe_a < IEC_MIN_CURRENT_A:
             raise self.fail(
                 "control.safe_current_a",
@@ -257,7 +264,12 @@ class _SiteReader(YamlReader):
             except ValueError as exc:
                 raise self.fail("meter.key", str(exc)) from None
         period = self.number(raw.get("telegram_period_s", 10), "meter.telegram_period_s", 0.1, 300)
-        stale = self.number(raw.get("stale_after_s", 25), "meter.stale_after_s", 0.2, 3600)
+        stale = self.number(
+            raw.get("stale_after_s", control_default("stale_after_s")),
+            "meter.stale_after_s",
+            0.2,
+            3600,
+        )
         if stale < 2 * period:
             raise self.fail(
                 "meter.stale_after_s",
@@ -421,17 +433,33 @@ class _SiteReader(YamlReader):
         meter: MeterConfig,
         safe_a: float,
     ) -> ControlConfig:
-        ramp = self.number(raw.get("ramp_up_delay_s", 30), "control.ramp_up_delay_s", 0, 3600)
-        resume = self.number(raw.get("resume_delay_s", 20), "control.resume_delay_s", 0, 7200)
+        ramp = self.number(
+            raw.get("ramp_up_delay_s", control_default("ramp_up_delay_s")),
+            "control.ramp_up_delay_s",
+            0,
+            3600,
+        )
+        resume = self.number(
+            raw.get("resume_delay_s", control_default("resume_delay_s")),
+            "control.resume_delay_s",
+            0,
+            7200,
+        )
         resume_max = self.number(
-            raw.get("resume_delay_max_s", max(60.0, resume)), "control.resume_delay_max_s", 0, 7200
+            raw.get("resume_delay_max_s", max(control_default("resume_delay_max_s"), resume)),
+            "control.resume_delay_max_s",
+            0,
+            7200,
         )
         if resume_max < resume:
             raise self.fail("control.resume_delay_max_s", "must be >= control.resume_delay_s")
         specs = tuple(replace(c.spec, failsafe_current_a=safe_a) for c in chargers)
         poll = self.number(raw.get("poll_interval_s", 2), "control.poll_interval_s", 0.1, 60)
         response_s = self.number(
-            raw.get("response_time_s", 15), "control.response_time_s", 0.5, 120
+            raw.get("response_time_s", control_default("ev_response_allowance_s")),
+            "control.response_time_s",
+            0.5,
+            120,
         )
         try:
             return ControlConfig(
@@ -443,7 +471,7 @@ class _SiteReader(YamlReader):
                 resume_delay_max_s=resume_max,
                 stale_after_s=meter.stale_after_s,
                 # a read older than five polls (or 10 s) counts as offline
-                charger_stale_after_s=max(10.0, 5 * poll),
+                charger_stale_after_s=max(control_default("charger_stale_after_s"), 5 * poll),
                 hold_horizon_s=meter.telegram_period_s,
                 ev_response_allowance_s=response_s,
             )

@@ -9,10 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from loadbalancer.control.fuse import GRID_PHASES, FuseProfile
+from loadbalancer.control.fuse import FuseProfile
+from loadbalancer.electric import IEC_MIN_CURRENT_A, PHASES
 
-#: IEC 61851 minimum charging current: 10 % duty cycle = 6 A (control.md §2.1)
-IEC_MIN_CURRENT_A = 6.0
 #: set-point resolutions chargers take: whole amps, deciamps, milliamps (control.md §2.1)
 GRANULARITIES_A: tuple[float, ...] = (1.0, 0.1, 0.001)
 
@@ -38,8 +37,8 @@ class ChargerSpec:
             raise ValueError(f"charger {self.name}: currents must be finite numbers")
         if not self.phases or len(set(self.phases)) != len(self.phases):
             raise ValueError(f"charger {self.name}: phases must be distinct and not empty")
-        if any(phase not in GRID_PHASES for phase in self.phases):
-            raise ValueError(f"charger {self.name}: phases must be among {GRID_PHASES}")
+        if any(phase not in PHASES for phase in self.phases):
+            raise ValueError(f"charger {self.name}: phases must be among {PHASES}")
         if self.granularity_a not in GRANULARITIES_A:
             raise ValueError(f"charger {self.name}: granularity_a must be one of {GRANULARITIES_A}")
         if not 0 < self.min_current_a <= self.max_current_a:
@@ -59,7 +58,7 @@ class ChargerSpec:
     @property
     def grid_phase_indices(self) -> tuple[int, ...]:
         """The grid phases (0 = L1) in charger phase order."""
-        return tuple(GRID_PHASES.index(phase) for phase in self.phases)
+        return tuple(PHASES.index(phase) for phase in self.phases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +68,7 @@ class ControlConfig:
     fuse: FuseProfile
     chargers: tuple[ChargerSpec, ...]
     #: per charger on meter loss (SPEC §4.1, control.md §6: 6 A)
-    safe_current_a: float = 6.0
+    safe_current_a: float = IEC_MIN_CURRENT_A
     #: headroom must last this long before a raise: 3 telegrams of 10 s (control.md §6)
     ramp_up_delay_s: float = 30.0
     #: a raise smaller than this waits for more headroom (a deciamp charger is not rewritten
@@ -126,6 +125,18 @@ class ControlConfig:
             raise ValueError("long_hold_budget_ratio must be in 0..1 and spike_hold_s >= 0")
         if self.resume_delay_max_s < 0 or self.pause_memory_s < 0:
             raise ValueError("resume_delay_max_s and pause_memory_s must be >= 0")
+
+
+#: every default of :class:`ControlConfig` by field name: the site loader's value for a key the
+#: site file leaves out (each default is written once, in the class)
+_DEFAULTS: dict[str, float] = {
+    f.name: f.default for f in fields(ControlConfig) if isinstance(f.default, float)
+}
+
+
+def control_default(name: str) -> float:
+    """The default of the :class:`ControlConfig` field ``name`` (a ``KeyError`` if it has none)."""
+    return _DEFAULTS[name]
 
 
 def _finite(*values: float) -> bool:

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-GRID_PHASES: tuple[str, str, str] = ("L1", "L2", "L3")
+from loadbalancer.electric import PHASES
 
 
 class Characteristic(StrEnum):
@@ -79,7 +79,7 @@ class FuseProfile:
     @property
     def phase_names(self) -> tuple[str, ...]:
         """The grid phases this fuse protects: L1 only for a one-phase fuse."""
-        return GRID_PHASES[: self.phases]
+        return PHASES[: self.phases]
 
     @property
     def spike_limit_ratio(self) -> float:
@@ -123,7 +123,7 @@ def update_budget(
         return budget
     ratios = tuple(
         abs(current_a[i]) / fuse.rating_a if name in fuse.phase_names else 0.0
-        for i, name in enumerate(GRID_PHASES)
+        for i, name in enumerate(PHASES)
     )
     new_ratio = (ratios[0], ratios[1], ratios[2])
     if budget.updated_s is None:
@@ -132,10 +132,17 @@ def update_budget(
         return budget
     step_s = min(received_s - budget.updated_s, max_step_s)
     used = tuple(
-        max(0.0, used + (max(old, new) ** 2 - 1.0) * step_s)
+        spent_s(used, max(old, new), step_s)
         for used, old, new in zip(budget.used_s, budget.load_ratio, new_ratio, strict=True)
     )
     return BudgetState((used[0], used[1], used[2]), new_ratio, received_s)
+
+
+def spent_s(used_s: float, load_ratio: float, step_s: float) -> float:
+    """The excess I²t (I_n²·s) of one phase after ``step_s`` at ``load_ratio`` (x = |I| / I_n):
+    ``E += (x² − 1)·dt``, never below 0 (below the rating the fuse cools at ``1 − x²`` per
+    second). The one integral of the fuse model: the core's budget and the simulation's truth."""
+    return max(0.0, used_s + (load_ratio**2 - 1.0) * step_s)
 
 
 def may_hold_at_minimum(
@@ -154,7 +161,7 @@ def may_hold_at_minimum(
     hard limit; a ``strict`` fuse, whose budget is 0, never holds. With ``spike`` (one telegram
     only, the caller's rule) the spike limit takes the hard limit's place.
     """
-    if GRID_PHASES[phase] not in fuse.phase_names:
+    if PHASES[phase] not in fuse.phase_names:
         return True
     ratio = abs(predicted_a) / fuse.rating_a
     spent_until_next_s = max(0.0, ratio * ratio - 1.0) * horizon_s

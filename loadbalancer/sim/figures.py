@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadbalancer.control.fuse import Characteristic, FuseProfile
+from loadbalancer.control.fuse import Characteristic, FuseProfile, spent_s
 from loadbalancer.sim.scenario import CarPlan, Scenario
 
 #: nominal phase voltage for energy figures (Swedish 230/400 V)
@@ -53,8 +53,7 @@ class Tally:
         for p in range(fuse.phases):
             amps = abs(phase_a[p])
             self.peak_a = max(self.peak_a, amps)
-            x = amps / fuse.rating_a
-            self.used_s[p] = max(0.0, self.used_s[p] + (x * x - 1.0) * dt_s)
+            self.used_s[p] = spent_s(self.used_s[p], amps / fuse.rating_a, dt_s)
             # the fuse's tolerance is its I²t budget (control.md §1.4); the hard limit is the
             # controller's own rule for when not to hold, not a property of the fuse
             if amps > fuse.rating_a and (

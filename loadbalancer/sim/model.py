@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from loadbalancer.control.config import ChargerSpec, ControlConfig
 from loadbalancer.control.core import decide
-from loadbalancer.control.fuse import GRID_PHASES
 from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput
 from loadbalancer.control.state import initial_state
+from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.sim.figures import Figures, Tally, car_draw_a, count_spike_pauses, plugged
 from loadbalancer.sim.scenario import CarPlan, Scenario
 

@@ -25,7 +25,7 @@ from typing import Any
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import SiteConfig, site_from_data
-from loadbalancer.control.fuse import GRID_PHASES
+from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.records import open_decision_log

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from loadbalancer.config import CHARGER_KEYS
-from loadbalancer.control.fuse import GRID_PHASES
+from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError
 from loadbalancer.resources import example_file
 from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file

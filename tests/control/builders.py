@@ -16,9 +16,10 @@ from loadbalancer.control import (
     decide,
 )
 from loadbalancer.control.fuse import BudgetState
+from loadbalancer.electric import PHASES
 from loadbalancer.fuse_profiles import load_fuse_profile
 
-THREE = ("L1", "L2", "L3")
+THREE = PHASES
 
 
 def config_of(

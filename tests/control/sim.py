@@ -20,7 +20,7 @@ from loadbalancer.control import (
     decide,
     initial_state,
 )
-from loadbalancer.control.fuse import GRID_PHASES
+from loadbalancer.electric import PHASES
 
 #: Swedish HAN pushes a telegram every 10 s (SPEC §1)
 TELEGRAM_PERIOD_S = 10.0
@@ -78,7 +78,7 @@ class Site:
         car = self.cars[name]
         draw = [0.0, 0.0, 0.0]
         for _i, phase in enumerate(spec.phases[: car.phases_used]):
-            draw[GRID_PHASES.index(phase)] += car.draw_a
+            draw[PHASES.index(phase)] += car.draw_a
         return draw
 
     def seen_grid_draw(self, name: str) -> list[float]:
@@ -89,7 +89,7 @@ class Site:
         for phase, current in zip(
             spec.phases, self.last_inputs.chargers[name].measured_a, strict=False
         ):
-            draw[GRID_PHASES.index(phase)] += current
+            draw[PHASES.index(phase)] += current
         return draw
 
     def measured(self, name: str) -> tuple[float, ...]:

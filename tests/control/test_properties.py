@@ -21,7 +21,7 @@ from loadbalancer.control import (
     MeterInput,
     Reason,
 )
-from loadbalancer.control.fuse import GRID_PHASES
+from loadbalancer.electric import PHASES
 from loadbalancer.fuse_profiles import load_fuse_profile
 from tests.control.sim import Car, Site
 
@@ -209,7 +209,7 @@ class ControlMachine(RuleBasedStateMachine):
         cars leave unused) but for holds in budget."""
         config = self.site.config
         fuse = config.fuse
-        for p, phase in enumerate(GRID_PHASES):
+        for p, phase in enumerate(PHASES):
             if phase not in fuse.phase_names:
                 continue
             measured_online = sum(
@@ -251,7 +251,7 @@ class ControlMachine(RuleBasedStateMachine):
                 draws = self.site.seen_grid_draw(charger.name)
                 for p, draw in enumerate(draws):
                     if draw >= 1.0:
-                        assert GRID_PHASES[p] in charger.phases
+                        assert PHASES[p] in charger.phases
 
     def check_timing(self, spec: ChargerSpec, reason: Reason, setpoint: float) -> None:
         """No raise before the ramp delay, no resume before the resume delay."""

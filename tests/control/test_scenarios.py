@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from loadbalancer.control import ChargerSpec, ControlConfig, Decision, Reason
+from loadbalancer.electric import PHASES
 from loadbalancer.fuse_profiles import load_fuse_profile
 from tests.control.sim import Car, Site, run_trace
 
-THREE = ("L1", "L2", "L3")
+THREE = PHASES
 BASE_A = 2.0  # lights, fridge, standby
 OVEN_A = 9.0
 KETTLE_A = 8.7
