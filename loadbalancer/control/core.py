@@ -40,6 +40,7 @@ from loadbalancer.control.allocate import EPSILON_A, Claim, share
 from loadbalancer.control.config import ChargerSpec, ControlConfig
 from loadbalancer.control.decision import ChargerDecision, Decision
 from loadbalancer.control.fuse import GRID_PHASES, may_hold_at_minimum, update_budget
+from loadbalancer.control.ignored import pause_if_ignored
 from loadbalancer.control.inputs import NO_CAR_STATUSES, ChargerRead, Inputs, MeterInput
 from loadbalancer.control.plausibility import implausible_current
 from loadbalancer.control.reasons import Reason
@@ -84,6 +85,20 @@ def decide(
     state: ControllerState, inputs: Inputs, config: ControlConfig, now_s: float
 ) -> tuple[ControllerState, Decision]:
     """One control decision: a new state and per charger a set-point (0 = pause) and a reason."""
+    after, decision = _decide_by_the_rules(state, inputs, config, now_s)
+    memories, outcomes = list(after.chargers), list(decision.chargers)
+    for i, spec in enumerate(config.chargers):  # last: the pause of a car ignoring its limit
+        since_s = state.chargers[i].ignored_since_s
+        read = inputs.chargers.get(spec.name)
+        memories[i], outcomes[i] = pause_if_ignored(
+            read, since_s, memories[i], outcomes[i], config, now_s
+        )
+    return replace(after, chargers=tuple(memories)), replace(decision, chargers=tuple(outcomes))
+
+
+def _decide_by_the_rules(
+    state: ControllerState, inputs: Inputs, config: ControlConfig, now_s: float
+) -> tuple[ControllerState, Decision]:
     fuse = config.fuse
     reads = [
         _usable_read(inputs.chargers.get(spec.name), config, now_s) for spec in config.chargers
