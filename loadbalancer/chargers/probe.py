@@ -7,7 +7,8 @@ import sys
 from typing import TextIO
 
 from loadbalancer import jsontext
-from loadbalancer.chargers.driver import ChargerClient, ChargerReading
+from loadbalancer.chargers.charger import ChargerReading
+from loadbalancer.chargers.driver import ChargerClient
 from loadbalancer.chargers.profile import ChargerProfile, load_profile
 from loadbalancer.errors import ChargerError, UsageError
 
