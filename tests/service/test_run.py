@@ -107,7 +107,7 @@ async def test_only_bad_crc_telegrams_count_as_a_silent_meter(tmp_path: Path) ->
         feeder = asyncio.create_task(corrupt())
         await site.until(lambda: site.setpoint("carport") == 6.0, 6.0)
         feeder.cancel()
-        assert site.service.rejected_telegrams >= 5
+        assert site.service.intake.rejected_telegrams >= 5
     # counted per reason and minute: one record, written at the shutdown
     (rejected,) = site.records("meter_rejected")
     assert rejected["reason"].startswith("bad CRC") and rejected["count"] >= 5
