@@ -29,8 +29,6 @@ from loadbalancer.errors import ChargerBadValue, ChargerExceptionReply, ChargerU
 
 Clock = Callable[[], float]
 
-__all__ = ["ChargerClient", "ChargerReading", "FailsafeResult", "FailsafeSettings"]
-
 
 class ChargerClient:
     """Talks to one wallbox with one profile."""
