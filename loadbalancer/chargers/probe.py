@@ -7,12 +7,14 @@ import sys
 from typing import TextIO
 
 from loadbalancer import jsontext
-from loadbalancer.chargers.driver import ChargerClient, ChargerReading
+from loadbalancer.chargers.charger import ChargerReading
+from loadbalancer.chargers.driver import ChargerClient
+from loadbalancer.chargers.modbus import CONNECT_TIMEOUT_S
 from loadbalancer.chargers.profile import ChargerProfile, load_profile
 from loadbalancer.errors import ChargerError, UsageError
 
-#: A probe is interactive: give up sooner than the service would.
-PROBE_CONNECT_TIMEOUT_S = 3.0
+#: A probe connects like the service (:data:`~loadbalancer.chargers.modbus.CONNECT_TIMEOUT_S`)
+#: but gives a box a little longer to answer each request than the service's 2 s.
 PROBE_REQUEST_TIMEOUT_S = 3.0
 
 
@@ -78,7 +80,7 @@ async def _probe(
         host,
         port,
         unit_id,
-        connect_timeout_s=PROBE_CONNECT_TIMEOUT_S,
+        connect_timeout_s=CONNECT_TIMEOUT_S,
         request_timeout_s=PROBE_REQUEST_TIMEOUT_S,
     )
     async with client:

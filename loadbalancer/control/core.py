@@ -32,6 +32,7 @@ from loadbalancer.control.cut import cut_unknown, overloaded_phases
 from loadbalancer.control.decision import ChargerDecision, Decision
 from loadbalancer.control.demand import Online, working
 from loadbalancer.control.hold import Fit, FuseHold, fit_minimums
+from loadbalancer.control.ignored import pause_if_ignored
 from loadbalancer.control.inputs import Inputs
 from loadbalancer.control.loads import PhaseLoads, phase_loads
 from loadbalancer.control.offer import unused_a, with_unused
@@ -49,6 +50,20 @@ def decide(
     state: ControllerState, inputs: Inputs, config: ControlConfig, now_s: float
 ) -> tuple[ControllerState, Decision]:
     """One control decision: a new state and per charger a set-point (0 = pause) and a reason."""
+    after, decision = _decide_by_the_rules(state, inputs, config, now_s)
+    memories, outcomes = list(after.chargers), list(decision.chargers)
+    for i, spec in enumerate(config.chargers):  # last: the pause of a car ignoring its limit
+        since_s = state.chargers[i].ignored_since_s
+        read = inputs.chargers.get(spec.name)
+        memories[i], outcomes[i] = pause_if_ignored(
+            read, since_s, memories[i], outcomes[i], config, now_s
+        )
+    return replace(after, chargers=tuple(memories)), replace(decision, chargers=tuple(outcomes))
+
+
+def _decide_by_the_rules(
+    state: ControllerState, inputs: Inputs, config: ControlConfig, now_s: float
+) -> tuple[ControllerState, Decision]:
     reads = [usable_read(inputs.chargers.get(spec.name), config, now_s) for spec in config.chargers]
     meter = inputs.meter
     meter_age_s = None if meter is None else now_s - meter.received_s

@@ -29,7 +29,9 @@ class ChargerRead:
     """The latest poll of one charger: per-phase current in the charger's phase order.
 
     ``limit_a``: the limit the box is known to apply (the last one it acknowledged, or its own
-    read-back if higher); ``controlled``: False while the box refuses or ignores its set-point.
+    read-back if higher); ``controlled``: False while the box refuses or ignores its set-point;
+    ``ignores_limit``: the shell's compliance check has escalated to a pause and the car still
+    draws above its limit (the core pauses it, :mod:`loadbalancer.control.ignored`).
     A read whose currents are implausible (:mod:`loadbalancer.control.plausibility`) or that is
     not ``controlled`` makes the charger *unknown*: booked at the highest limit it may apply.
     """
@@ -40,6 +42,7 @@ class ChargerRead:
     read_s: float
     limit_a: float | None = None
     controlled: bool = True
+    ignores_limit: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,3 +42,6 @@ class Reason(StrEnum):
     #: no car able to charge (IEC 61851 status A, E or F): its minimum from what the cars leave
     #: (else 0), no higher
     NO_CAR = "no_car"
+    #: paused by the service because the car drew more than its limit after a rewrite
+    #: (setpoint_ignored); it resumes after ``resume_delay_s`` once the car stops
+    SETPOINT_IGNORED_PAUSE = "setpoint_ignored_pause"

@@ -22,7 +22,8 @@ class ChargerMemory:
     began: such a hold lasts for that one telegram only. ``over_rating_since_s`` is when a hold
     first took a phase above its rating. ``unused_a`` is how much of its offer the car left
     unused when it last had followed it (its shortfall). ``car_phases`` remembers the grid
-    phases the car drew on, while it stays connected.
+    phases the car drew on, while it stays connected. ``ignored_since_s`` is when the pause
+    for a car that ignores its limit began (:mod:`loadbalancer.control.ignored`).
     """
 
     setpoint_a: float | None = None
@@ -35,6 +36,7 @@ class ChargerMemory:
     over_rating_since_s: float | None = None
     unused_a: float = 0.0
     car_phases: tuple[int, ...] | None = None
+    ignored_since_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,12 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
+from loadbalancer.backoff import Backoff
 from loadbalancer.errors import SourceError, UsageError
 
 Notify = Callable[[str], None]
 Sleep = Callable[[float], Awaitable[None]]
 
-#: Back-off between reconnect attempts: starts here, doubles, stops growing at the maximum.
-BACKOFF_INITIAL_S = 1.0
-BACKOFF_MAX_S = 30.0
 #: A TCP bridge that sends nothing for this long is assumed half-dead and reconnected
 #: (Swedish meters push every 10 s; a bridge rebooted without a FIN looks like silence).
 TCP_IDLE_RECONNECT_S = 60.0
@@ -155,23 +153,6 @@ def _check_serial_options(url: str, options: dict[str, str]) -> None:
     for key, ok in checks.items():
         if not ok(options[key]):
             raise UsageError(f"source {url!r}: serial option {key}={options[key]!r} is not valid")
-
-
-class Backoff:
-    """Exponential back-off: ``next_delay_s()`` grows from ``initial_s`` to ``max_s``."""
-
-    def __init__(self, initial_s: float = BACKOFF_INITIAL_S, max_s: float = BACKOFF_MAX_S) -> None:
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self._delay_s = initial_s
-
-    def next_delay_s(self) -> float:
-        delay = self._delay_s
-        self._delay_s = min(self._delay_s * 2.0, self.max_s)
-        return delay
-
-    def reset(self) -> None:
-        self._delay_s = self.initial_s
 
 
 class _Outage:

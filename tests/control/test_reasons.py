@@ -130,6 +130,47 @@ def test_resume() -> None:
     assert early.charger("ev").reason is Reason.PAUSED_WAIT_RESUME
 
 
+def test_setpoint_ignored_pause() -> None:
+    """From the first read that says the car ignores its limit: paused for at least
+    resume_delay_s (120 s here) and until the car stops drawing above it, then the rules again.
+    The record is the core's own decision (the shell no longer edits it)."""
+    ignoring = replace(read(16), ignores_limit=True)
+    state, decision = step(ONE, (2, 2, 2), {"ev": ignoring}, {"ev": at(16)}, now_s=10)
+    assert (decision.setpoint("ev"), decision.charger("ev").reason) == (
+        0,
+        Reason.SETPOINT_IGNORED_PAUSE,
+    )
+    assert decision.to_record()["chargers"][0]["reason"] == "setpoint_ignored_pause"
+    assert state.chargers[0].ignored_since_s == 10
+    # the car stopped drawing above its limit, but resume_delay_s has not passed: still paused
+    obeying = read(0)
+    state, decision = step(ONE, (2, 2, 2), {"ev": obeying}, {"ev": state.chargers[0]}, now_s=129)
+    assert decision.charger("ev").reason is Reason.SETPOINT_IGNORED_PAUSE
+    # after resume_delay_s, still drawing above its limit: still paused (the start is kept)
+    state, decision = step(ONE, (2, 2, 2), {"ev": ignoring}, {"ev": state.chargers[0]}, now_s=200)
+    assert decision.charger("ev").reason is Reason.SETPOINT_IGNORED_PAUSE
+    assert state.chargers[0].ignored_since_s == 10
+    # it obeys and the delay has passed: the other rules decide again, the memory is cleared
+    state, decision = step(ONE, (2, 2, 2), {"ev": obeying}, {"ev": state.chargers[0]}, now_s=201)
+    assert decision.charger("ev").reason is not Reason.SETPOINT_IGNORED_PAUSE
+    assert decision.setpoint("ev") > 0 and state.chargers[0].ignored_since_s is None
+    # near miss: the same read without ignores_limit is not paused
+    _, plain = step(ONE, (2, 2, 2), {"ev": read(16)}, {"ev": at(16)}, now_s=10)
+    assert plain.charger("ev").reason is not Reason.SETPOINT_IGNORED_PAUSE
+    # offline (no read): nothing to pause and nothing remembered
+    state, offline = step(ONE, (2, 2, 2), {}, {"ev": state.chargers[0]}, now_s=300)
+    assert offline.charger("ev").reason is Reason.CHARGER_OFFLINE_RESERVED
+
+
+def test_setpoint_ignored_pause_holds_through_a_stale_meter() -> None:
+    ignoring = replace(read(16), ignores_limit=True)
+    state, _ = step(ONE, (2, 2, 2), {"ev": ignoring}, {"ev": at(16)}, now_s=10)
+    stale = Inputs(MeterInput((5.0, 5.0, 5.0), 0.0), {"ev": replace(ignoring, read_s=60)})
+    state, decision = decide(state, stale, ONE, 60.0)
+    assert decision.charger("ev").reason is Reason.SETPOINT_IGNORED_PAUSE
+    assert state.chargers[0].ignored_since_s == 10
+
+
 def test_meter_stale_fallback() -> None:
     reads = {"ev": read(16, at_s=100)}
     for meter in (None, MeterInput((5.0, 5.0, 5.0), 74.9)):

@@ -87,3 +87,52 @@ def test_the_decision_record_has_the_spec_fields() -> None:
     assert charger["measured_a"] == [10.0, 9.5, 10.0]
     assert charger["reason"] == "start"
     assert charger["previous_a"] is None
+
+
+PACKAGE_DIR = CONTROL_DIR.parent
+#: the only modules that may import pymodbus: the client transport and the emulator's server
+PYMODBUS_MODULES = {"chargers/modbus.py", "chargers/emulator.py"}
+#: the command line is the top: only ``python -m loadbalancer`` may import it
+CLI_IMPORTERS = {"__main__.py"}
+
+
+def imported_modules(source: str) -> set[str]:
+    """Every absolute module a source imports, with the names imported from it
+    (``from loadbalancer import cli`` counts as ``loadbalancer.cli``)."""
+    modules = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+            modules |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return modules
+
+
+def package_modules() -> list[Path]:
+    return sorted(PACKAGE_DIR.rglob("*.py"))
+
+
+def test_only_the_modbus_transport_and_the_emulator_import_pymodbus() -> None:
+    importers = {
+        module.relative_to(PACKAGE_DIR).as_posix()
+        for module in package_modules()
+        if "pymodbus" in imported_roots(module.read_text(encoding="utf-8"))
+    }
+    assert importers == PYMODBUS_MODULES
+
+
+def test_nothing_imports_the_command_line() -> None:
+    importers = {
+        module.relative_to(PACKAGE_DIR).as_posix()
+        for module in package_modules()
+        if "loadbalancer.cli" in imported_modules(module.read_text(encoding="utf-8"))
+    }
+    assert importers <= CLI_IMPORTERS
+
+
+def test_the_walls_see_what_they_forbid() -> None:
+    assert "pymodbus" in imported_roots("from pymodbus.client import AsyncModbusTcpClient\n")
+    assert "loadbalancer.cli" in imported_modules("from loadbalancer import cli\n")
+    assert "loadbalancer.cli" in imported_modules("from loadbalancer.cli import main\n")
+    assert "loadbalancer.cli" in imported_modules("import loadbalancer.cli\n")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from loadbalancer.backoff import Backoff
 from loadbalancer.errors import UsageError
 from loadbalancer.meter.p1 import P1Parser
 from loadbalancer.meter.reading import Reading
 from loadbalancer.meter.sources import (
-    Backoff,
     FileSource,
     SerialSource,
     TcpSource,

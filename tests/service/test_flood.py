@@ -122,7 +122,7 @@ async def test_a_flood_neither_delays_the_stale_fallback_nor_starves_the_polls(
 ) -> None:
     async with flooded_service(tmp_path, kind) as run:
         service, emulator, log = run.service, run.emulator, run.log
-        await wait_for(lambda: service.valid_telegrams >= 3 and service.decisions >= 3, 10)
+        await wait_for(lambda: service.intake.valid_telegrams >= 3 and service.decisions >= 3, 10)
         assert records(log, "meter_stale") == []
         normal_rate = await request_rate(emulator, 1.0)
         assert normal_rate > 0
@@ -131,8 +131,8 @@ async def test_a_flood_neither_delays_the_stale_fallback_nor_starves_the_polls(
         await run.sender.command("flood")
         counting = asyncio.create_task(request_rate(emulator, 2.0))
         await wait_for(lambda: emulator.box.setpoint_a == 6.0, STALE_AFTER_S + 4)
-        assert service.meter is not None
-        since_last = time.monotonic() - service.meter.received_s
+        assert service.intake.meter is not None
+        since_last = time.monotonic() - service.intake.meter.received_s
         flood_rate = await counting
 
         (stale,) = records(log, "meter_stale")
@@ -184,16 +184,16 @@ async def test_sigterm_during_a_flood_exits_within_5_s_with_safe_currents(tmp_pa
 async def test_after_the_flood_the_episode_ends_and_telegrams_are_used_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("loadbalancer.service.FLOOD_QUIET_S", 1.0)
+    monkeypatch.setattr("loadbalancer.meter_intake.FLOOD_QUIET_S", 1.0)
     async with flooded_service(tmp_path, "mixed") as run:
         service, log = run.service, run.log
-        await wait_for(lambda: service.valid_telegrams >= 3, 10)
+        await wait_for(lambda: service.intake.valid_telegrams >= 3, 10)
         await run.sender.command("flood")
         await wait_for(lambda: bool(records(log, "meter_stale")), STALE_AFTER_S + 4)
-        used = service.valid_telegrams
+        used = service.intake.valid_telegrams
         await run.sender.command("normal")
         await wait_for(lambda: bool(records(log, "meter_recovered")), 20)
-        assert service.valid_telegrams > used
+        assert service.intake.valid_telegrams > used
     (ended,) = records(log, "meter_flood_ended")
     assert ended["telegrams_ignored"] > 0  # the valid telegrams inside the flood
     assert 0 < ended["dropped_bytes"] <= ended["received_bytes"]

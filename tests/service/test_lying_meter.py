@@ -63,7 +63,7 @@ async def test_lies_over_the_socket_are_rejected_and_the_charger_falls_back(
         broken_scale: Phase = ("500.0", "230.0", None, None)  # a 20 A house
         for lie in (export_claim, nan_current, broken_scale):
             await send(site, telegram(lie, l2, l3, energy=counters(site)), times=2)
-        assert site.service.rejected_telegrams == 6
+        assert site.service.intake.rejected_telegrams == 6
         # none of them reached the core: no decision saw an export on L1
         assert all((d["meter_a"]["L1"] or 0.0) >= 0.0 for d in site.records("decision"))
         # the meter counts as silent: the safe current, never the 16 A the lie would allow
@@ -201,12 +201,12 @@ def through_the_service(service: Service, data: bytes) -> Currents | None:
     """The service's input path (as its meter task runs it): its parser, then its gate; the
     reading the core would now see, if this telegram gave it."""
     received_s = float(next(_received))
-    for item in service.parser.feed(data, received_s):
+    for item in service.intake.parser.feed(data, received_s):
         if isinstance(item, Reading):
-            service._on_reading(item)
+            service.intake.on_reading(item)
         else:
-            service._on_rejection(item)
-    meter = service.meter
+            service.intake.on_rejection(item)
+    meter = service.intake.meter
     if meter is None or meter.received_s != received_s:
         return None
     return meter.current_a

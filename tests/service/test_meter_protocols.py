@@ -46,7 +46,7 @@ def test_the_service_builds_the_parser_of_its_protocol(protocol: str, parser: ty
     config = site_from_data(site(protocol=protocol, key=SMARTY_KEY), "site.yaml")
     assert config.meter.options.key == bytes.fromhex(SMARTY_KEY)
     assert SMARTY_KEY not in repr(config.meter)
-    assert isinstance(Service(config, status=lambda _m: None).parser, parser)
+    assert isinstance(Service(config, status=lambda _m: None).intake.parser, parser)
 
 
 @pytest.mark.parametrize(
@@ -86,11 +86,11 @@ async def test_hdlc_meter_drives_the_control(tmp_path: Path, protocol: str) -> N
             when = T0 + timedelta(seconds=i)
             await s.meter.send(aidon_frame(when, loads, energy_import_kwh=100.0 + i))
             await asyncio.sleep(0.2)
-        await s.until(lambda: s.service.valid_telegrams >= 3)
-        assert s.service.meter is not None
-        assert s.service.meter.current_a == (12.0, -2.0, 2.0)
+        await s.until(lambda: s.service.intake.valid_telegrams >= 3)
+        assert s.service.intake.meter is not None
+        assert s.service.intake.meter.current_a == (12.0, -2.0, 2.0)
         # a list without currents (Kaifa list 1) counts as valid but keeps the last currents
         await s.meter.send(hex_fixture("no_kaifa_hdlc_02.hex"))
-        await s.until(lambda: s.service.valid_telegrams >= 4)
-        assert s.service.meter.current_a == (12.0, -2.0, 2.0)
+        await s.until(lambda: s.service.intake.valid_telegrams >= 4)
+        assert s.service.intake.meter.current_a == (12.0, -2.0, 2.0)
         await s.until(lambda: any(d["meter_a"]["L1"] == 12.0 for d in s.records("decision")))

@@ -22,7 +22,7 @@ from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.profile import load_profile
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
-from loadbalancer.service import signal_name
+from loadbalancer.shutdown import signal_name
 from tests.service.harness import Box, site_yaml
 
 T0 = datetime(2026, 1, 14, 18, 0, 0)

@@ -33,7 +33,7 @@ async def test_a_minute_of_rejections_is_one_record_per_reason(tmp_path: Path) -
             await site.meter.send(b"".join(corrupt(burst * 5 + i) for i in range(5)))
             sent += 5
             await asyncio.sleep(0.3)
-        await site.until(lambda: site.service.rejected_telegrams == sent, 5.0)
+        await site.until(lambda: site.service.intake.rejected_telegrams == sent, 5.0)
         # no record yet: the minute is not over (50 records, ~10 KB, before)
         assert not site.records("meter_rejected")
     # the shutdown writes the open window: one record, with the count

@@ -107,7 +107,7 @@ async def test_only_bad_crc_telegrams_count_as_a_silent_meter(tmp_path: Path) ->
         feeder = asyncio.create_task(corrupt())
         await site.until(lambda: site.setpoint("carport") == 6.0, 6.0)
         feeder.cancel()
-        assert site.service.rejected_telegrams >= 5
+        assert site.service.intake.rejected_telegrams >= 5
     # counted per reason and minute: one record, written at the shutdown
     (rejected,) = site.records("meter_rejected")
     assert rejected["reason"].startswith("bad CRC") and rejected["count"] >= 5
@@ -182,6 +182,17 @@ async def test_a_charger_ignoring_its_limit_gets_a_rewrite_then_a_pause_then_an_
 
         feeder = asyncio.create_task(feed())
         await site.until(lambda: bool(site.records("alarm")), 20.0)
+        # the pause is the core's own decision (the car still draws): what it decided is what
+        # the log says and what the box was told
+        last = site.service.last_decision
+        assert last is not None
+        assert (last.charger("carport").reason, last.setpoint("carport")) == (
+            "setpoint_ignored_pause",
+            0.0,
+        )
+        paused = [d for d in site.decisions_for("carport") if d["setpoint_a"] == 0.0]
+        assert paused and {d["reason"] for d in paused} == {"setpoint_ignored_pause"}
+        await site.until(lambda: site.box("carport").box.setpoint_a == 0.0, 3.0)
         feeder.cancel()
         actions = [r["action"] for r in site.records("setpoint_ignored")]
         assert actions[:2] == ["rewrite", "pause"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 
-from loadbalancer.service import signal_name, stop_signals
+from loadbalancer.shutdown import signal_name, stop_signals
 
 
 def test_every_signal_that_would_end_the_process_is_handled_or_left_on_purpose() -> None:

@@ -1,0 +1,342 @@
+"""One connected charger as the service runs it: a :class:`ChargerLink` per box.
+
+The link owns what the shell knows of its charger between decisions, as named states: whether
+it answers (:class:`Reach`), what is due on it (:class:`Due`), and the problem episodes under
+way (:class:`Episode`, each logged once when it starts and once when it ends). It runs the
+charger's poll and write tasks: reads (the plausibility gate, the read-back check and the
+compliance watch, :mod:`loadbalancer.link_checks`), set-point writes, the keep-alive, the
+failsafe on every (re)connection, and the one place a charger is marked offline.
+
+It talks to its box only through the :class:`~loadbalancer.chargers.charger.Charger`
+protocol; the Modbus TCP driver is today's one implementation (:func:`modbus_charger`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from loadbalancer.backoff import BACKOFF_INITIAL_S, BACKOFF_MAX_S, Backoff
+from loadbalancer.chargers.charger import Charger, ChargerReading
+from loadbalancer.chargers.driver import ChargerClient
+from loadbalancer.config import ChargerConfig, SiteConfig
+from loadbalancer.control.compliance import ComplianceState
+from loadbalancer.control.decision import ChargerDecision
+from loadbalancer.control.inputs import ChargerRead
+from loadbalancer.control.reasons import Reason
+from loadbalancer.errors import ChargerError, ChargerExceptionReply, ChargerUnsupported
+from loadbalancer.link_checks import check_applied, check_compliance, check_plausible, finite
+from loadbalancer.link_state import Due, Episode, Reach
+from loadbalancer.records import DecisionLog
+
+Clock = Callable[[], float]
+Status = Callable[[str], None]
+
+#: a charger is read again this long after a new limit: the pilot signal changes within 5 s and
+#: most cars follow within a few more
+FOLLOW_CHECK_S = 5.0
+#: a box shows a new limit in its read-back register within this (it applies it at once; the
+#: car takes longer, which is the compliance rule's ``response_time_s``)
+BOX_RESPONSE_S = 3.0
+#: the core's outcomes that book a box it has no usable read of: an assumption about the box,
+#: not an order to write
+_BOOKED_ONLY = (Reason.CHARGER_OFFLINE_RESERVED, Reason.CHARGER_UNKNOWN_RESERVED)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkContext:
+    """What every link shares with the service."""
+
+    site: SiteConfig
+    log: DecisionLog
+    status: Status
+    clock: Clock
+    #: ask the control task for a decision now
+    wake_control: Callable[[], None]
+    shadow: bool = False
+    box_response_s: float = BOX_RESPONSE_S
+
+
+def modbus_charger(
+    config: ChargerConfig,
+    *,
+    connect_timeout_s: float,
+    request_timeout_s: float,
+    clock: Clock,
+    retry_s: float | None = None,
+) -> ChargerClient:
+    """A Modbus TCP client for one box; ``retry_s``: a fixed pause between failed tries instead
+    of the growing back-off (the shutdown's)."""
+    first_s, most_s = (BACKOFF_INITIAL_S, BACKOFF_MAX_S) if retry_s is None else (retry_s,) * 2
+    return ChargerClient(
+        config.profile,
+        config.host,
+        config.port,
+        config.unit_id,
+        connect_timeout_s=connect_timeout_s,
+        request_timeout_s=request_timeout_s,
+        clock=clock,
+        backoff_initial_s=first_s,
+        backoff_max_s=most_s,
+    )
+
+
+@dataclass(eq=False)
+class ChargerLink:
+    """One charger's runtime: its state, its poll and write tasks."""
+
+    config: ChargerConfig
+    charger: Charger
+    context: LinkContext
+    reach: Reach = Reach.UNTRIED
+    due: set[Due] = field(default_factory=lambda: {Due.SETPOINT, Due.FAILSAFE})
+    episodes: set[Episode] = field(default_factory=set)
+    read: ChargerRead | None = None
+    reading: ChargerReading | None = None
+    desired_a: float | None = None  # the set-point decided last
+    written_a: float | None = None  # the set-point the box acknowledged last
+    written_at_s: float | None = None  # when ``written_a`` was acknowledged
+    compliance: ComplianceState = field(default_factory=ComplianceState)
+    last_keep_alive_s: float = -math.inf
+    retry_at_s: float = -math.inf  # no write before this (back-off after a refusal)
+    #: between retries of a refused write (doubles up to the maximum)
+    refused_backoff: Backoff = field(default_factory=Backoff)
+    #: between rewrites of a limit the box does not apply (from the box's response time)
+    applied_backoff: Backoff = field(init=False)
+    writes: int = 0  # set-points written (keep-alives not counted)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # the writer: something to do
+    poll_now: asyncio.Event = field(default_factory=asyncio.Event)  # read before the next poll
+
+    def __post_init__(self) -> None:
+        self.applied_backoff = Backoff(self.context.box_response_s, BACKOFF_MAX_S)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def online(self) -> bool:
+        return self.reach is Reach.ONLINE
+
+    # ---- what the core gets and what it decided -------------------------------------------
+
+    def booked_read(self, measured_at_meter: tuple[float, ...] | None) -> ChargerRead | None:
+        """The read the core gets (None while offline): the limit the box may apply, whether
+        it obeys, whether the car ignores its limit, and the currents it drew when the meter's
+        latest telegram came (house = meter - measured only holds for the same moment)."""
+        if self.read is None or not self.online:
+            return None
+        limits = [self.written_a]
+        if self.reading is not None:
+            limits.append(self.reading.limit_a)
+        known = [value for value in limits if value is not None]
+        read = replace(
+            self.read,
+            limit_a=max(known) if known else None,
+            controlled=not self.episodes & {Episode.WRITE_REFUSED, Episode.NOT_APPLIED},
+            ignores_limit=self.compliance.stage >= 2 and self.compliance.over_since_s is not None,
+        )
+        if measured_at_meter is not None and len(measured_at_meter) == len(read.measured_a):
+            read = replace(read, measured_a=measured_at_meter)
+        return read
+
+    def decided(self, outcome: ChargerDecision) -> bool:
+        """The core's outcome for this charger; True if its set-point changed."""
+        if self.compliance.stage >= 2 and outcome.reason is not Reason.SETPOINT_IGNORED_PAUSE:
+            self.compliance = ComplianceState()  # the core's pause is over: a new watch
+        if outcome.reason in _BOOKED_ONLY or outcome.setpoint_a == self.desired_a:
+            return False
+        self.desired_a = outcome.setpoint_a
+        self.wake.set()
+        return True
+
+    # ---- reading --------------------------------------------------------------------------
+
+    async def poll_task(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.context.site.poll_interval_s):
+                    await self.poll_now.wait()
+            self.poll_now.clear()
+            await self.poll_once()
+
+    async def poll_once(self) -> None:
+        try:
+            reading = await self.charger.read(failsafe=False)
+        except ChargerError as exc:
+            self.went_offline(exc)
+            return
+        now_s = self.context.clock()
+        came_back = self.reach is not Reach.ONLINE
+        previous = self.read
+        self.reading = reading
+        measured = reading.current_a[: len(self.config.spec.phases)]
+        self.read = ChargerRead(
+            # "not available" reaches the core as NaN, which its plausibility gate refuses
+            measured_a=tuple(math.nan if value is None else value for value in measured),
+            status=reading.status,
+            online=True,
+            read_s=now_s,
+        )
+        self.reach = Reach.ONLINE
+        if came_back:
+            await self._came_back(reading)
+        elif previous is None or previous.status != reading.status:
+            self.context.wake_control()
+        if check_plausible(self, measured):
+            check_applied(self, now_s)
+            check_compliance(self, now_s)
+
+    async def _came_back(self, reading: ChargerReading) -> None:
+        assert self.read is not None
+        self.context.log.record(
+            "charger_online",
+            charger=self.name,
+            status=reading.status,
+            measured_a=finite(self.read.measured_a),
+        )
+        self.context.status(f"charger {self.name}: online ({self.config.endpoint})")
+        self.due.add(Due.SETPOINT)  # it may have restarted or fallen back: re-assert
+        if Due.FAILSAFE in self.due:
+            await self.configure_failsafe()
+        self.wake.set()
+        self.context.wake_control()
+
+    def went_offline(self, exc: ChargerError) -> None:
+        """No answer: offline (once per episode); its failsafe is configured again when it
+        answers (it may have restarted and lost it)."""
+        self.due.add(Due.FAILSAFE)
+        if self.reach is not Reach.OFFLINE:
+            self.reach = Reach.OFFLINE
+            self.context.log.record("charger_offline", charger=self.name, error=str(exc))
+            self.context.status(f"charger {self.name}: offline: {exc}")
+            self.context.wake_control()
+
+    async def configure_failsafe(self) -> None:
+        self.due.discard(Due.FAILSAFE)
+        log, name = self.context.log, self.name
+        if self.context.shadow:
+            log.record("failsafe_unverified", charger=name, reason="shadow mode: not written")
+            return
+        site = self.context.site
+        try:
+            result = await self.charger.configure_failsafe(
+                site.control.safe_current_a, site.failsafe_timeout_s
+            )
+        except ChargerError as exc:
+            self.due.add(Due.FAILSAFE)
+            log.record("failsafe_unverified", charger=name, reason=str(exc))
+            self.context.status(f"charger {name}: failsafe not configured: {exc}")
+            return
+        settings = {"current_a": result.settings.current_a, "timeout_s": result.settings.timeout_s}
+        if result.verified:
+            log.record("failsafe_configured", charger=name, **settings)
+        else:
+            log.record("failsafe_unverified", charger=name, reason=result.reason, **settings)
+            self.context.status(f"charger {name}: failsafe unverified: {result.reason}")
+
+    # ---- writing --------------------------------------------------------------------------
+
+    async def write_task(self) -> None:
+        while True:
+            interval = self.charger.keep_alive_interval_s
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self.wake.wait()
+            self.wake.clear()
+            if self.context.shadow or not self.online:
+                continue
+            await self.write_once()
+
+    async def write_once(self) -> None:
+        desired = self.desired_a
+        now_s = self.context.clock()
+        if now_s < self.retry_at_s:
+            return  # a refused write is retried after its back-off (a wake is scheduled)
+        setpoint = desired is not None and (Due.SETPOINT in self.due or desired != self.written_a)
+        log = self.context.log
+        try:
+            if desired is not None and setpoint:
+                await self._write_setpoint(desired, now_s)
+            elif not await self._keep_alive(now_s):
+                return
+        except ChargerUnsupported as exc:
+            log.record("write_failed", charger=self.name, setpoint_a=desired, error=str(exc))
+        except ChargerExceptionReply as exc:
+            self._refused(exc, desired if setpoint else None, now_s)
+        except ChargerError as exc:
+            self.due.add(Due.SETPOINT)
+            if setpoint:
+                log.record("write_failed", charger=self.name, setpoint_a=desired, error=str(exc))
+            else:
+                log.record("keep_alive_failed", charger=self.name, error=str(exc))
+            self.went_offline(exc)
+        else:
+            self._accepted(setpoint)
+
+    async def _write_setpoint(self, desired_a: float, now_s: float) -> None:
+        self.due.discard(Due.SETPOINT)
+        self.written_a = await self.charger.write_limit(desired_a)
+        self.written_at_s = self.context.clock()
+        self.writes += 1
+        # read it again once the car has had time to follow, so that the next telegram is not
+        # set against a current the car drew before the change
+        loop = asyncio.get_running_loop()
+        loop.call_later(FOLLOW_CHECK_S, self.poll_now.set)
+        loop.call_later(self.context.box_response_s, self.poll_now.set)
+        self.last_keep_alive_s = now_s
+
+    async def _keep_alive(self, now_s: float) -> bool:
+        """The keep-alive, if it is due; False if it was not."""
+        interval = self.charger.keep_alive_interval_s
+        if interval is None or now_s - self.last_keep_alive_s < interval * 0.9:
+            return False
+        await self.charger.keep_alive()
+        self.last_keep_alive_s = now_s
+        return True
+
+    def _refused(self, exc: ChargerExceptionReply, setpoint_a: float | None, now_s: float) -> None:
+        """The box answered a write with a Modbus exception: it is online, its limit is not
+        what we asked; booked conservatively (the core) and retried with back-off. One record
+        per episode."""
+        name, log = self.name, self.context.log
+        delay_s = self.refused_backoff.next_delay_s()
+        self.retry_at_s = now_s + delay_s
+        asyncio.get_running_loop().call_later(delay_s, self.wake.set)
+        if setpoint_a is None:
+            if Episode.KEEP_ALIVE_REFUSED not in self.episodes:
+                self.episodes.add(Episode.KEEP_ALIVE_REFUSED)
+                log.record(
+                    "keep_alive_failed",
+                    charger=name,
+                    exception_code=exc.exception_code,
+                    error=str(exc),
+                )
+                self.context.status(f"charger {name}: keep-alive refused: {exc}")
+            return
+        self.due.add(Due.SETPOINT)
+        if Episode.WRITE_REFUSED not in self.episodes:
+            self.episodes.add(Episode.WRITE_REFUSED)
+            log.record(
+                "write_refused",
+                charger=name,
+                setpoint_a=setpoint_a,
+                exception_code=exc.exception_code,
+                error=str(exc),
+            )
+            self.context.status(f"charger {name}: write refused: {exc}; retrying with back-off")
+            self.context.wake_control()
+
+    def _accepted(self, setpoint: bool) -> None:
+        """A write went through: a refusal episode ends."""
+        self.refused_backoff.reset()
+        self.retry_at_s = -math.inf
+        if setpoint and Episode.WRITE_REFUSED in self.episodes:
+            self.episodes.discard(Episode.WRITE_REFUSED)
+            self.context.log.record("write_accepted", charger=self.name, setpoint_a=self.written_a)
+            self.context.wake_control()
+        if not setpoint:
+            self.episodes.discard(Episode.KEEP_ALIVE_REFUSED)
