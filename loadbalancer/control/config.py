@@ -70,7 +70,7 @@ class ControlConfig:
     #: per charger on meter loss (SPEC §4.1, control.md §6: 6 A)
     safe_current_a: float = IEC_MIN_CURRENT_A
     #: headroom must last this long before a raise: 3 telegrams of 10 s (control.md §6)
-    ramp_up_delay_s: float = 30.0
+    ramp_up_delay_s: float = 10.0
     #: a raise smaller than this waits for more headroom (a deciamp charger is not rewritten
     #: for every tenth of an amp the noise leaves)
     min_raise_a: float = 1.0

@@ -156,7 +156,8 @@ def may_hold_at_minimum(
 ) -> bool:
     """Whether a charger may stay at its minimum on grid phase ``phase`` although it does not fit.
 
-    Yes while the phase's budget lasts, also through the next ``horizon_s`` (the time until the
+    Yes at or under the rating (the fuse cools there, whatever the budget), and above it while
+    the phase's budget lasts, also through the next ``horizon_s`` (the time until the
     next telegram can undo the hold) at the predicted current, and that current stays under the
     hard limit; a ``strict`` fuse, whose budget is 0, never holds. With ``spike`` (one telegram
     only, the caller's rule) the spike limit takes the hard limit's place.
@@ -164,6 +165,8 @@ def may_hold_at_minimum(
     if PHASES[phase] not in fuse.phase_names:
         return True
     ratio = abs(predicted_a) / fuse.rating_a
+    if ratio <= 1.0 and fuse.overload_budget_s > 0:
+        return True  # at or under its rating a fuse or breaker cools: it spends no budget
     spent_until_next_s = max(0.0, ratio * ratio - 1.0) * horizon_s
     within_budget = budget.used_s[phase] + spent_until_next_s < fuse.overload_budget_s
     limit_ratio = fuse.spike_limit_ratio if spike else fuse.hard_limit_ratio

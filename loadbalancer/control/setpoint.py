@@ -29,7 +29,7 @@ def setpoint_rule(
     if that is still there: the wait was its raise window.
     """
     spec, previous_a, memory = charger.spec, charger.previous_a, charger.memory
-    no_window = replace(memory, headroom_since_s=None, headroom_floor_a=0.0)
+    no_window = replace(memory, headroom_since_s=None, headroom_floor_a=0.0, fallback=False)
     if charger.index in fit.held:
         return spec.min_current_a, Reason.MIN_CURRENT_HOLD, no_window
     if charger.index in fit.dropped:
@@ -38,8 +38,11 @@ def setpoint_rule(
     target_a = min(
         floor_to_step(fit.shares[charger.index], spec.granularity_a), charger.claim.max_a
     )
-    if previous_a is None:
-        return spec.min_current_a, Reason.START, no_window
+    if previous_a is None or (memory.fallback and previous_a > 0):
+        # a start (or the first share after a fallback that left it running) goes straight to
+        # what fits: what the raise delay guards against, a raise into headroom that does not
+        # last, costs at most a cut, and the peers' controller starts at what fits too
+        return max(spec.min_current_a, target_a), Reason.START, no_window
     if previous_a == 0:
         resume_a = floor_to_step(min(target_a, room_floor_a), spec.granularity_a)
         return max(spec.min_current_a, resume_a), Reason.RESUME, no_window

@@ -32,7 +32,14 @@ def remember(
     the time of a pause (a running charger set to 0)."""
     changed = before.setpoint_a != setpoint_a
     since_s = now_s if changed or before.setpoint_since_s is None else before.setpoint_since_s
-    paused = before.setpoint_a is not None and before.setpoint_a > 0 and setpoint_a == 0
+    # a pause counts (for the resume delay) only if a car was drawing: with no car, or a car
+    # that had not started, no contactor opens
+    paused = (
+        before.setpoint_a is not None
+        and before.setpoint_a > 0
+        and setpoint_a == 0
+        and car_phases is not None
+    )
     pauses_s = (*before.pauses_s, now_s) if paused else before.pauses_s
     # keep only the last few: more than 30 doublings reach any maximum anyway
     pauses_s = pauses_s[-32:]

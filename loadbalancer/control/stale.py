@@ -38,6 +38,6 @@ def stale_fallback(
     for charger in online:
         setpoint_a = clamped(config.safe_current_a, charger.spec)
         settled[charger.index] = settled_online(
-            charger, ChargerMemory(), setpoint_a, Reason.METER_STALE_FALLBACK, now_s
+            charger, ChargerMemory(fallback=True), setpoint_a, Reason.METER_STALE_FALLBACK, now_s
         )
     return settled

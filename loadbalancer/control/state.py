@@ -22,7 +22,9 @@ class ChargerMemory:
     began: such a hold lasts for that one telegram only. ``over_rating_since_s`` is when a hold
     first took a phase above its rating. ``unused_a`` is how much of its offer the car left
     unused when it last had followed it (its shortfall). ``car_phases`` remembers the grid
-    phases the car drew on, while it stays connected. ``ignored_since_s`` is when the pause
+    phases the car drew on, while it stays connected. ``fallback``: its set-point was a fallback
+    (a stale meter's safe current, an offline box's failsafe), not a share the fuse was known
+    to leave: its next share is a fresh start. ``ignored_since_s`` is when the pause
     for a car that ignores its limit began (:mod:`loadbalancer.control.ignored`).
     """
 
@@ -36,6 +38,7 @@ class ChargerMemory:
     over_rating_since_s: float | None = None
     unused_a: float = 0.0
     car_phases: tuple[int, ...] | None = None
+    fallback: bool = False
     ignored_since_s: float | None = None
 
 

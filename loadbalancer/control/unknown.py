@@ -83,7 +83,7 @@ def book_absent(
         after = (
             memory
             if read is not None
-            else remember(ChargerMemory(), memory, setpoint_a, None, now_s)
+            else remember(ChargerMemory(fallback=True), memory, setpoint_a, None, now_s)
         )
         record = outcome(
             spec, currents, spec.grid_phase_indices, memory.setpoint_a, setpoint_a, reason

@@ -151,3 +151,38 @@ def test_reads_without_status_still_work() -> None:
     no_status = ChargerRead((10.0, 10.0, 10.0), None, True, 0.0)
     _, decision = step(ONE, (2, 2, 2), {"ev": no_status}, {"ev": ChargerMemory(10.0, -100.0)})
     assert decision.setpoint("ev") == 10
+
+
+def test_a_pause_counts_towards_the_resume_delay_only_if_a_car_was_drawing() -> None:
+    spent = BudgetState((60.0, 0.0, 0.0), (1.2, 0.5, 0.5), -10.0)
+    # a car plugged in but not yet drawing (status B, 0 A): no contactor opens
+    idle = read(0, status="B")
+    state, decision = step(ONE, (16, 2, 2), {"ev": idle}, {"ev": at(10)}, now_s=7, budget=spent)
+    assert decision.setpoint("ev") == 0
+    assert state.chargers[0].pauses_s == ()
+    # a car drawing 10 A: the pause counts
+    state, _ = step(ONE, (16, 2, 2), {"ev": read(10)}, {"ev": at(10)}, now_s=7, budget=spent)
+    assert state.chargers[0].pauses_s == (7,)
+
+
+def test_a_hold_at_or_under_the_rating_needs_no_budget() -> None:
+    # the budget is spent (a spike before), but 13.5 + 6 = 19.5 A is under the 20 A rating:
+    # the fuse cools there, so the car stays at its minimum
+    spent = BudgetState((60.0, 0.0, 0.0), (1.0, 0.5, 0.5), -10.0)
+    _, held = step(ONE, (13.5, 2, 2), {"ev": read(6)}, {"ev": at(6)}, now_s=0, budget=spent)
+    assert (held.setpoint("ev"), held.charger("ev").reason) == (6, Reason.MIN_CURRENT_HOLD)
+    # 14.5 + 6 = 20.5 A: above the rating with no budget left, paused
+    _, paused = step(ONE, (14.5, 2, 2), {"ev": read(6)}, {"ev": at(6)}, now_s=0, budget=spent)
+    assert (paused.setpoint("ev"), paused.charger("ev").reason) == (0, Reason.MIN_CURRENT_PAUSE)
+
+
+def test_the_first_share_after_a_fallback_is_a_fresh_start() -> None:
+    # at the stale meter's safe current (or an offline box's failsafe), not a share the fuse
+    # was known to leave: straight to what fits, as at the start of a session
+    after_fallback = replace(at(6), fallback=True)
+    state, decision = step(ONE, (2, 2, 2), {"ev": read(6)}, {"ev": after_fallback}, now_s=0)
+    assert (decision.setpoint("ev"), decision.charger("ev").reason) == (16, Reason.START)
+    assert state.chargers[0].fallback is False
+    # the same 6 A chosen by the rules: a raise waits for the headroom to last
+    _, ordinary = step(ONE, (2, 2, 2), {"ev": read(6)}, {"ev": at(6)}, now_s=0)
+    assert ordinary.charger("ev").reason is Reason.HOLD_RAMP_DELAY

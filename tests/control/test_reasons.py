@@ -32,7 +32,8 @@ def test_every_reason_has_a_table_case() -> None:
 
 def test_start() -> None:
     _, decision = step(ONE, (5, 5, 5), {"ev": read(0, status="B")})
-    assert (decision.setpoint("ev"), decision.charger("ev").reason) == (6, Reason.START)
+    # issue 13: a start goes straight to what fits (20 A - 1 A margin - 5 A of house)
+    assert (decision.setpoint("ev"), decision.charger("ev").reason) == (14, Reason.START)
     _, crowded = step(ONE, (15, 5, 5), {"ev": read(0, status="B")})
     assert (crowded.setpoint("ev"), crowded.charger("ev").reason) == (0, Reason.MIN_CURRENT_PAUSE)
 

@@ -59,10 +59,9 @@ def test_evening_with_oven_heat_pump_sauna_and_kettle_on_one_three_phase_charger
     trace = run_trace(site, loads, 1700.0)
     ev = setpoints(trace, "carport")
 
-    # session start: the minimum at once, the rest after 60 s of headroom (not before)
-    assert ev[0.0] == (6.0, Reason.START)
-    assert all(ev[t] == (6.0, Reason.HOLD_RAMP_DELAY) for t in range(10, 70, 10))
-    assert ev[70.0] == (16.0, Reason.RAMP_UP)
+    # session start: straight to what fits (issue 13; it used to be the minimum, then a ramp)
+    assert ev[0.0] == (16.0, Reason.START)
+    assert all(ev[t] == (16.0, Reason.AT_MAX) for t in range(10, 200, 10))
     # oven on L1: cut in the very decision that sees 27 A, by the whole excess, no timer
     assert dict(trace)[200.0].meter_a["L1"] == 27.0
     assert ev[190.0][0] == 16.0
@@ -177,9 +176,7 @@ def test_a_stale_meter_gives_safe_current_and_control_resumes_with_the_next_tele
         6.0,
         Reason.METER_STALE_FALLBACK,
     )
+    # issue 13: the first telegram after the fallback is a fresh start, straight to what fits
     fresh = site.telegram(130.0)
-    assert (fresh.setpoint("carport"), fresh.charger("carport").reason) == (
-        6.0,
-        Reason.HOLD_RAMP_DELAY,
-    )
-    assert site.telegram(190.0).charger("carport").reason is Reason.RAMP_UP
+    assert (fresh.setpoint("carport"), fresh.charger("carport").reason) == (16.0, Reason.START)
+    assert site.telegram(190.0).charger("carport").reason is Reason.AT_MAX
