@@ -36,6 +36,7 @@ from typing import IO, Any, cast
 import msgspec
 
 from loadbalancer.errors import UsageError
+from loadbalancer.records import ChargerEntry, DecisionRecord, view_of
 
 #: a record as written: ``ts`` and ``event`` first, then whatever the event carries
 Record = dict[str, Any]
@@ -511,6 +512,7 @@ def decision_facts(record: Record) -> DecisionFacts:
     )
 
 
+@view_of(ChargerEntry)
 class _Charger(msgspec.Struct, gc=False):
     """The fields of a charger entry the summary reads (any others are skipped)."""
 
@@ -521,6 +523,7 @@ class _Charger(msgspec.Struct, gc=False):
     measured_a: Any = None
 
 
+@view_of(DecisionRecord)
 class _Line(msgspec.Struct, gc=False):
     """The fields of a record the summary reads of a decision (any others are skipped)."""
 

@@ -60,7 +60,7 @@ from loadbalancer.meter.plausibility import site_implausible
 from loadbalancer.meter.reading import Reading, Rejection
 from loadbalancer.meter.rejections import RejectionTally
 from loadbalancer.meter.sources import Backoff, ChunkSource, open_source, redact_key
-from loadbalancer.records import DecisionLog, open_decision_log, stderr_report
+from loadbalancer.records import DecisionLog, open_decision_log, stderr_report, validated
 from loadbalancer.sdnotify import Notifier
 
 Clock = Callable[[], float]
@@ -496,7 +496,8 @@ class Service:
         telegram = self._telegram_pending
         self._telegram_pending = False
         if telegram or changed or self.decisions == 0:
-            self.log.record("decision", trigger="telegram" if telegram else "event", **records)
+            trigger = "telegram" if telegram else "event"
+            self.log.write(validated("decision", trigger=trigger, **records))
         self.decisions += 1
         self.last_decision = decision
         self._watchdog(now_s)
