@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from loadbalancer.cli import main
-from loadbalancer.review import summarize
-from loadbalancer.review_read import read_logs
+from loadbalancer.review.read import read_logs
+from loadbalancer.review.summary import summarize
 from tests.review.scenario import TELEGRAM_PERIOD_S, Run
 
 
@@ -88,6 +88,6 @@ def test_plot_writes_a_png_a_person_can_read(
 
 
 def _iso(records: list[tuple[float, dict[str, object]]], t_s: float) -> str:
-    from loadbalancer.review import iso, log_timezone
+    from loadbalancer.review.clock import iso, log_timezone
 
     return iso(t_s, log_timezone(records))

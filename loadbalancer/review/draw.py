@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from loadbalancer.errors import LoadBalancerError, UsageError
-from loadbalancer.review import PlotData, clock, duration
+from loadbalancer.review.clock import clock, duration
+from loadbalancer.review.plot import PlotData
 
 SECONDS_PER_DAY = 86400.0
 INSTALL_HINT = "plotting needs matplotlib: pip install 'loadbalancer[plot]'"
