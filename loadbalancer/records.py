@@ -1,10 +1,8 @@
-"""The decision log (SPEC §6.2): one JSON object per line, through structlog.
+"""The decision log (SPEC §6.2): its schema, and the writer (one JSON object per line).
 
-Every record starts with ``ts`` (ISO 8601 with the local UTC offset) and ``event``. Each line
-is handed to the kernel in a single ``write()`` on an ``O_APPEND`` descriptor, so a crash
-leaves at most a torn last line and two writers never interleave inside a line. Before each
-write the path is checked against the open file, so logrotate's rename-and-create works
-without a signal (``copytruncate`` works too, thanks to ``O_APPEND``).
+Every record starts with ``ts`` (ISO 8601 with the local UTC offset) and ``event``; the fields of
+each event are declared once, below, as a typed record. The lines go to a
+:class:`~loadbalancer.linesink.LineSink` (whole lines, ``O_APPEND``, rotation followed).
 
 Every record also carries ``mono_s``, the monotonic clock in seconds (its zero is arbitrary,
 usually the boot): durations taken from it survive a step of the wall clock (a Pi without a
@@ -20,7 +18,6 @@ whether the last write worked.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable, MutableMapping
@@ -31,6 +28,7 @@ import msgspec
 import structlog
 
 from loadbalancer.jsontext import finite
+from loadbalancer.linesink import LineSink
 
 WallClock = Callable[[], datetime]
 MonoClock = Callable[[], float]
@@ -349,62 +347,6 @@ LOG_RETRY_MAX_S = 60.0
 def local_now() -> datetime:
     """The wall clock with the local UTC offset."""
     return datetime.now().astimezone()
-
-
-class LineSink:
-    """Writes whole lines to a path (reopened when rotated) or to a file descriptor."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fd: int | None = None
-        self._identity: tuple[int, int] | None = None
-        if path == "-":
-            self._fd = sys.stdout.fileno()
-
-    def _open(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        stat = os.fstat(fd)
-        self._fd, self._identity = fd, (stat.st_dev, stat.st_ino)
-        if stat.st_size:
-            # A crash may have left a torn last line: start ours on a line of its own.
-            with open(self.path, "rb") as existing:
-                existing.seek(-1, os.SEEK_END)
-                if existing.read(1) != b"\n":
-                    os.write(fd, b"\n")
-
-    def _rotated(self) -> bool:
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:
-            return True
-        return (stat.st_dev, stat.st_ino) != self._identity
-
-    def reopen(self) -> None:
-        """Close the file: the next line opens the path again (SIGHUP, a failed write)."""
-        self.close()
-
-    def write_line(self, line: str) -> None:
-        """Write one line; OSError when it cannot (the file is then opened again next time)."""
-        if self.path != "-" and (self._fd is None or self._rotated()):
-            self.close()
-            self._open()
-        assert self._fd is not None
-        data = (line + "\n").encode()
-        written = os.write(self._fd, data)
-        while written < len(data):  # only on a full disk or a pipe; finish the line
-            written += os.write(self._fd, data[written:])
-
-    def close(self) -> None:
-        if self._fd is not None and self.path != "-":
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
-
-    # structlog calls the method named like the log call on the wrapped logger
-    def msg(self, message: str) -> None:
-        self.write_line(message)
-
-    info = warning = error = msg
 
 
 def stderr_report(message: str) -> None:
