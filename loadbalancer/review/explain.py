@@ -9,7 +9,7 @@ from datetime import tzinfo
 from typing import Any
 
 from loadbalancer.control.reasons import Reason
-from loadbalancer.errors import LoadBalancerError, UsageError
+from loadbalancer.errors import LoadBalancerError
 from loadbalancer.review.clock import clock, duration, iso, log_timezone
 from loadbalancer.review.facts import (
     as_dict,
@@ -26,6 +26,7 @@ from loadbalancer.review.timeline import (
     Site,
     charger_names,
     find_episodes,
+    known_charger,
     last_startup,
     record_time,
 )
@@ -82,6 +83,19 @@ class Explanation:
         return "\n".join(self.lines)
 
 
+@dataclass(frozen=True, slots=True)
+class _InForce:
+    """The decision in force at the time asked, with what telling it needs."""
+
+    records: Sequence[TimedRecord]
+    #: of the last record at or before the time asked
+    index: int
+    t_s: float
+    record: Record
+    site: Site
+    zone: tzinfo
+
+
 def explain(
     records: Sequence[TimedRecord], at_s: float, *, charger: str | None = None
 ) -> Explanation:
@@ -89,59 +103,20 @@ def explain(
     if not records:
         raise LoadBalancerError("the log has no records")
     zone = log_timezone(records)
-    names = charger_names(records)
-    if charger is not None and charger not in names:
-        known = ", ".join(names) or "none"
-        raise UsageError(f"--charger {charger}: no such charger in the log (chargers: {known})")
+    if charger is not None:
+        known_charger(charger, charger_names(records))
     if at_s < records[0][0]:
         raise LoadBalancerError(
             f"--explain {iso(at_s, zone)}: before the log starts ({iso(records[0][0], zone)})"
         )
     index = bisect.bisect_right(records, at_s, key=record_time) - 1
-    found: TimedRecord | None = None
-    boundary: TimedRecord | None = None
-    for t_s, record in reversed(records[: index + 1]):
-        if record["event"] == "decision":
-            found = (t_s, record)
-            break
-        if record["event"] in ("startup", "shutdown"):
-            boundary = (t_s, record)
-            break
-    head = f"At {clock(at_s, zone, date=True)}"
+    found, boundary = _decision_at(records, index)
     if found is None:
-        if boundary is not None and boundary[1]["event"] == "shutdown":
-            later = _next(records, index + 1, "startup")
-            back = f"; it started again at {clock(later[0], zone)}" if later else ""
-            line = (
-                f"{head} the service was not running: it shut down at "
-                f"{clock(boundary[0], zone, date=True)} and had set every charger to its safe "
-                f"current{back}."
-            )
-        else:
-            since = f" (started at {clock(boundary[0], zone)})" if boundary is not None else ""
-            line = f"{head} no decision had been made yet{since}."
-        return Explanation(at_s, (line,), {"decision": None})
-
+        return _no_decision(records, index, at_s, boundary, zone)
     t_s, record = found
-    site = Site.from_startup(last_startup(records, t_s))
+    at = _InForce(records, index, t_s, record, Site.from_startup(last_startup(records, t_s)), zone)
     episodes = find_episodes(records)
-    trigger = record.get("trigger")
-    age = num(record.get("meter_age_s"))
-    basis = f"{trigger} " if isinstance(trigger, str) else ""
-    aged = f", meter reading {age:.1f} s old" if age is not None else ""
-    lines = [f"{head}: the {basis}decision of {clock(t_s, zone)} was in force{aged}."]
-    for e in episodes.fallbacks:
-        if e.start_s <= at_s <= e.end_s:
-            until = f"until {clock(e.end_s, zone)}" if e.ended else "to the end of the log"
-            lines.append(
-                f"Meter fallback from {clock(e.start_s, zone)} ({e.detail}) {until}: "
-                "every charger was set to its safe current"
-                + (f" ({site.safe_current_a:g} A)" if site.safe_current_a is not None else "")
-                + "; normal control resumes with the next valid telegram."
-            )
-    per_phase = _per_phase(record)
-    if per_phase:
-        lines.append(f"Per phase (meter / house / allowed for the chargers): {per_phase}.")
+    lines = _decision_lines(at, at_s, episodes.fallbacks)
     facts: dict[str, Any] = {"decision": iso(t_s, zone), "chargers": {}}
     entries = [c for c in charger_entries(record) if charger is None or c["name"] == charger]
     if not entries:
@@ -153,12 +128,70 @@ def explain(
         outage = next(
             (e for e in episodes.outages.get(name, ()) if e.start_s <= at_s <= e.end_s), None
         )
-        text, numbers = _explain_charger(
-            records, index, t_s, record, entry, site, outage, zone, charger_entries(record)
-        )
+        text, numbers = _explain_charger(at, entry, outage)
         lines += text
         facts["chargers"][name] = numbers
     return Explanation(at_s, tuple(lines), facts)
+
+
+def _decision_at(
+    records: Sequence[TimedRecord], index: int
+) -> tuple[TimedRecord | None, TimedRecord | None]:
+    """The decision in force at ``records[index]``, or else the startup or shutdown before it."""
+    for t_s, record in reversed(records[: index + 1]):
+        if record["event"] == "decision":
+            return (t_s, record), None
+        if record["event"] in ("startup", "shutdown"):
+            return None, (t_s, record)
+    return None, None
+
+
+def _no_decision(
+    records: Sequence[TimedRecord],
+    index: int,
+    at_s: float,
+    boundary: TimedRecord | None,
+    zone: tzinfo,
+) -> Explanation:
+    head = f"At {clock(at_s, zone, date=True)}"
+    if boundary is not None and boundary[1]["event"] == "shutdown":
+        later = _next(records, index + 1, "startup")
+        back = f"; it started again at {clock(later[0], zone)}" if later else ""
+        line = (
+            f"{head} the service was not running: it shut down at "
+            f"{clock(boundary[0], zone, date=True)} and had set every charger to its safe "
+            f"current{back}."
+        )
+    else:
+        since = f" (started at {clock(boundary[0], zone)})" if boundary is not None else ""
+        line = f"{head} no decision had been made yet{since}."
+    return Explanation(at_s, (line,), {"decision": None})
+
+
+def _decision_lines(at: _InForce, at_s: float, fallbacks: Sequence[Episode]) -> list[str]:
+    """The decision in force, any meter fallback at the time, and the figures by phase."""
+    zone, record, site = at.zone, at.record, at.site
+    trigger = record.get("trigger")
+    age = num(record.get("meter_age_s"))
+    basis = f"{trigger} " if isinstance(trigger, str) else ""
+    aged = f", meter reading {age:.1f} s old" if age is not None else ""
+    lines = [
+        f"At {clock(at_s, zone, date=True)}: the {basis}decision of {clock(at.t_s, zone)} was in "
+        f"force{aged}."
+    ]
+    for e in fallbacks:
+        if e.start_s <= at_s <= e.end_s:
+            until = f"until {clock(e.end_s, zone)}" if e.ended else "to the end of the log"
+            lines.append(
+                f"Meter fallback from {clock(e.start_s, zone)} ({e.detail}) {until}: "
+                "every charger was set to its safe current"
+                + (f" ({site.safe_current_a:g} A)" if site.safe_current_a is not None else "")
+                + "; normal control resumes with the next valid telegram."
+            )
+    per_phase = _per_phase(record)
+    if per_phase:
+        lines.append(f"Per phase (meter / house / allowed for the chargers): {per_phase}.")
+    return lines
 
 
 def _per_phase(record: Record) -> str:
@@ -186,15 +219,7 @@ def _sp(value: float | None) -> str:
 
 
 def _explain_charger(
-    records: Sequence[TimedRecord],
-    index: int,
-    t_s: float,
-    record: Record,
-    entry: dict[str, Any],
-    site: Site,
-    outage: Episode | None,
-    zone: tzinfo,
-    everyone: list[dict[str, Any]],
+    at: _InForce, entry: dict[str, Any], outage: Episode | None
 ) -> tuple[list[str], dict[str, Any]]:
     name = str(entry["name"])
     setpoint = num(entry.get("setpoint_a"))
@@ -211,6 +236,7 @@ def _explain_charger(
     lines = [f"{name} was {state}{was}. Rule: {reason}: {meaning}."]
     numbers: dict[str, Any] = {"setpoint_a": setpoint, "previous_a": previous, "reason": reason}
     if outage is not None:
+        zone = at.zone
         back = f"came back at {clock(outage.end_s, zone)}" if outage.ended else "had not come back"
         lines.append(
             f"  {name} was offline from {clock(outage.start_s, zone)}"
@@ -219,52 +245,79 @@ def _explain_charger(
             + ("/".join(phases) or "its phases")
             + " so the others cannot use it."
         )
-    meter, house, allowed = (as_dict(record.get(k)) for k in ("meter_a", "house_a", "allowed_a"))
+    everyone = charger_entries(at.record)
+    lines += _phase_lines(at, entry, everyone, reason, setpoint, numbers)
+    lines += _reason_lines(at.record, entry, everyone, reason, phases)
+    lines.append("  " + _next_rise(at, name, setpoint, reason))
+    return lines, numbers
+
+
+def _phase_lines(
+    at: _InForce,
+    entry: dict[str, Any],
+    everyone: list[dict[str, Any]],
+    reason: str,
+    setpoint: float | None,
+    numbers: dict[str, Any],
+) -> list[str]:
+    """The phase that limited the charger, its figures (also added to ``numbers``)."""
+    meter, house, allowed = (as_dict(at.record.get(k)) for k in ("meter_a", "house_a", "allowed_a"))
     phase = _limiting_phase(entry, everyone, allowed, reason)
-    if phase is not None:
-        meter_a, house_a = num(meter.get(phase)), num(house.get(phase))
-        allowed_a = num(allowed.get(phase))
-        cars_a = None if meter_a is None or house_a is None else meter_a - house_a
-        sharing = [
-            f"{c['name']} {_a(_measured_on(c, phase))}"
-            for c in everyone
-            if phase in as_list(c.get("phases")) and _measured_on(c, phase) is not None
-        ]
-        over = reason == Reason.OVERLOAD_CUT
+    if phase is None:
+        return []
+    meter_a, house_a = num(meter.get(phase)), num(house.get(phase))
+    allowed_a = num(allowed.get(phase))
+    cars_a = None if meter_a is None or house_a is None else meter_a - house_a
+    sharing = [
+        f"{c['name']} {_a(_measured_on(c, phase))}"
+        for c in everyone
+        if phase in as_list(c.get("phases")) and _measured_on(c, phase) is not None
+    ]
+    over = reason == Reason.OVERLOAD_CUT
+    lines = [
+        f"  {'Overloaded' if over else 'Limiting'} phase {phase}: the meter showed "
+        f"{_a(meter_a)}, of which the house {_a(house_a)} and the car(s) {_a(cars_a)}"
+        + (f" ({', '.join(sharing)})" if sharing else "")
+        + ".",
+        "  " + _allowed_line(phase, allowed_a, house_a, at.site),
+    ]
+    if over and allowed_a is not None:
+        offered = _offered_on(everyone, phase)
         lines.append(
-            f"  {'Overloaded' if over else 'Limiting'} phase {phase}: the meter showed "
-            f"{_a(meter_a)}, of which the house {_a(house_a)} and the car(s) {_a(cars_a)}"
-            + (f" ({', '.join(sharing)})" if sharing else "")
-            + "."
+            f"  The set-points offered on {phase} ({offered:g} A) no longer fitted the "
+            f"{allowed_a:.1f} A allowed: cut at once to {_sp(setpoint)}."
         )
-        lines.append("  " + _allowed_line(phase, allowed_a, house_a, site))
-        if over and allowed_a is not None:
-            offered = _offered_on(everyone, phase)
-            lines.append(
-                f"  The set-points offered on {phase} ({offered:g} A) no longer fitted the "
-                f"{allowed_a:.1f} A allowed: cut at once to {_sp(setpoint)}."
-            )
-        numbers.update(
-            phase=phase, meter_a=meter_a, house_a=house_a, cars_a=cars_a, allowed_a=allowed_a
-        )
+    numbers.update(
+        phase=phase, meter_a=meter_a, house_a=house_a, cars_a=cars_a, allowed_a=allowed_a
+    )
+    return lines
+
+
+def _reason_lines(
+    record: Record,
+    entry: dict[str, Any],
+    everyone: list[dict[str, Any]],
+    reason: str,
+    phases: list[str],
+) -> list[str]:
+    """What the rule of some reasons adds: the budget spent, the sharing, the stale meter."""
     if reason == Reason.MIN_CURRENT_HOLD:
         used = as_dict(record.get("budget_used_s"))
         spent = ", ".join(f"{p} {v:.0f} s" for p in phases if (v := num(used.get(p))) is not None)
-        lines.append(
+        return [
             "  Held at its minimum on the fuse's overload budget"
             + (f" (used so far: {spent})" if spent else "")
             + "; when the budget runs out it is paused."
-        )
-    elif reason == Reason.SHARE_CUT:
+        ]
+    if reason == Reason.SHARE_CUT:
         others = [
             f"{c['name']} {_sp(num(c.get('setpoint_a')))}" for c in everyone if c is not entry
         ]
         if others:
-            lines.append(f"  Shared with: {', '.join(others)} (higher priority is served first).")
+            return [f"  Shared with: {', '.join(others)} (higher priority is served first)."]
     elif reason == Reason.METER_STALE_FALLBACK:
-        lines.append("  No meter figures: the limit is the safe current, not a share of the fuse.")
-    lines.append("  " + _next_rise(records, index, t_s, name, setpoint, reason, site, zone))
-    return lines, numbers
+        return ["  No meter figures: the limit is the safe current, not a share of the fuse."]
+    return []
 
 
 def _measured_on(entry: dict[str, Any], phase: str) -> float | None:
@@ -330,44 +383,14 @@ def _allowed_line(phase: str, allowed_a: float | None, house_a: float | None, si
     )
 
 
-def _next_rise(
-    records: Sequence[TimedRecord],
-    index: int,
-    t_s: float,
-    name: str,
-    setpoint: float | None,
-    reason: str,
-    site: Site,
-    zone: tzinfo,
-) -> str:
+def _next_rise(at: _InForce, name: str, setpoint: float | None, reason: str) -> str:
     """When the limit may rise again, and when (per the log) it did."""
     if reason == Reason.AT_MAX:
         return "It was at its maximum: it could not rise."
-    if reason == Reason.METER_STALE_FALLBACK:
-        rule = "Normal control (and any raise) resumes with the next valid telegram."
-    elif reason == Reason.CHARGER_OFFLINE_RESERVED:
-        rule = "Its limit is set again once it answers (charger_online)."
-    elif reason == Reason.CHARGER_UNKNOWN_RESERVED:
-        rule = "Normal control resumes once its reads are plausible and it applies its limit."
-    elif setpoint == 0:
-        delay = (
-            f"{site.resume_delay_s:g} s, from the startup record"
-            if site.resume_delay_s is not None
-            else "not in this log; see control.resume_delay_s in the site file"
-        )
-        rule = (
-            f"A paused charger resumes once its minimum has fitted for resume_delay_s ({delay}), "
-            "doubled for each pause in the last hour, to what fitted meanwhile."
-        )
-    else:
-        delay = (
-            f"{site.ramp_up_delay_s:g} s, from the startup record"
-            if site.ramp_up_delay_s is not None
-            else "not in this log; see control.ramp_up_delay_s in the site file"
-        )
-        rule = f"The limit may rise only after headroom has lasted ramp_up_delay_s ({delay})."
+    rule = _rise_rule(reason, setpoint, at.site)
+    zone = at.zone
     headroom_s: float | None = None
-    for later_s, later in records[index + 1 :]:
+    for later_s, later in at.records[at.index + 1 :]:
         event = later["event"]
         if event in ("startup", "shutdown"):
             return f"{rule} It did not rise before the service stopped at {clock(later_s, zone)}."
@@ -388,6 +411,33 @@ def _next_rise(
             )
             return (
                 f"{rule} It rose next at {clock(later_s, zone)} to {_sp(value)} "
-                f"({entry.get('reason')}{since}), {duration(later_s - t_s)} after this decision."
+                f"({entry.get('reason')}{since}), {duration(later_s - at.t_s)} after this "
+                "decision."
             )
     return f"{rule} It did not rise again before the end of the log."
+
+
+def _rise_rule(reason: str, setpoint: float | None, site: Site) -> str:
+    """The rule by which a limit set for ``reason`` may rise again."""
+    if reason == Reason.METER_STALE_FALLBACK:
+        return "Normal control (and any raise) resumes with the next valid telegram."
+    if reason == Reason.CHARGER_OFFLINE_RESERVED:
+        return "Its limit is set again once it answers (charger_online)."
+    if reason == Reason.CHARGER_UNKNOWN_RESERVED:
+        return "Normal control resumes once its reads are plausible and it applies its limit."
+    if setpoint == 0:
+        delay = (
+            f"{site.resume_delay_s:g} s, from the startup record"
+            if site.resume_delay_s is not None
+            else "not in this log; see control.resume_delay_s in the site file"
+        )
+        return (
+            f"A paused charger resumes once its minimum has fitted for resume_delay_s ({delay}), "
+            "doubled for each pause in the last hour, to what fitted meanwhile."
+        )
+    delay = (
+        f"{site.ramp_up_delay_s:g} s, from the startup record"
+        if site.ramp_up_delay_s is not None
+        else "not in this log; see control.ramp_up_delay_s in the site file"
+    )
+    return f"The limit may rise only after headroom has lasted ramp_up_delay_s ({delay})."

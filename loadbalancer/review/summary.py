@@ -26,6 +26,7 @@ from loadbalancer.review.facts import (
     decision_facts,
 )
 from loadbalancer.review.lines import (
+    Record,
     TimedRecord,
 )
 from loadbalancer.review.timeline import (
@@ -36,6 +37,7 @@ from loadbalancer.review.timeline import (
     decision_intervals,
     find_episodes,
     in_window,
+    known_charger,
     last_startup,
     record_time,
 )
@@ -105,16 +107,6 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         """The summary as one JSON object (``log --json``)."""
         zone = self.zone
-
-        def period(e: Episode) -> dict[str, Any]:
-            return {
-                "from": iso(e.start_s, zone),
-                "to": iso(e.end_s, zone),
-                "seconds": round(e.length_s, 3),
-                "ended": e.ended,
-                "detail": e.detail,
-            }
-
         return {
             "from": iso(self.from_s, zone),
             "to": iso(self.to_s, zone),
@@ -127,30 +119,10 @@ class Summary:
                 "rating_a": self.site.rating_a,
                 "margin_a": self.site.margin_a,
             },
-            "chargers": {
-                c.name: {
-                    "time_at_limit_s": {k: round(v, 3) for k, v in c.time_at_limit_s.items()},
-                    "cuts": c.cuts,
-                    "share_cuts": c.share_cuts,
-                    "pauses": c.pauses,
-                    "resumes": c.resumes,
-                    "reasons": dict(c.reasons),
-                    "offered_kwh": round(c.offered_kwh, 3),
-                    "drawn_kwh": round(c.drawn_kwh, 3),
-                    "unmeasured_s": round(c.unmeasured_s, 3),
-                    "energy_is_estimate": True,
-                    "outages": len(c.outages),
-                    "outage_s": round(c.outage_s, 3),
-                    "outage_periods": [period(e) for e in c.outages],
-                    "write_failures": c.write_failures,
-                    "setpoint_ignored": c.setpoint_ignored,
-                    "alarms": c.alarms,
-                }
-                for c in self.chargers
-            },
+            "chargers": {c.name: _charger_json(c, zone) for c in self.chargers},
             "fallbacks": len(self.fallbacks),
             "fallback_s": round(self.fallback_s, 3),
-            "fallback_periods": [period(e) for e in self.fallbacks],
+            "fallback_periods": [_period(e, zone) for e in self.fallbacks],
             "overload_s": round(self.overload_s, 3),
             "overload_by_phase_s": {k: round(v, 3) for k, v in self.overload_by_phase_s.items()},
             "above_rating_s": None
@@ -165,6 +137,37 @@ class Summary:
             "energy_note": f"estimate: current x phases x {NOMINAL_VOLTAGE_V:g} V",
             "events": dict(self.events),
         }
+
+
+def _charger_json(c: ChargerSummary, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "time_at_limit_s": {k: round(v, 3) for k, v in c.time_at_limit_s.items()},
+        "cuts": c.cuts,
+        "share_cuts": c.share_cuts,
+        "pauses": c.pauses,
+        "resumes": c.resumes,
+        "reasons": dict(c.reasons),
+        "offered_kwh": round(c.offered_kwh, 3),
+        "drawn_kwh": round(c.drawn_kwh, 3),
+        "unmeasured_s": round(c.unmeasured_s, 3),
+        "energy_is_estimate": True,
+        "outages": len(c.outages),
+        "outage_s": round(c.outage_s, 3),
+        "outage_periods": [_period(e, zone) for e in c.outages],
+        "write_failures": c.write_failures,
+        "setpoint_ignored": c.setpoint_ignored,
+        "alarms": c.alarms,
+    }
+
+
+def _period(e: Episode, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "from": iso(e.start_s, zone),
+        "to": iso(e.end_s, zone),
+        "seconds": round(e.length_s, 3),
+        "ended": e.ended,
+        "detail": e.detail,
+    }
 
 
 @dataclass
@@ -258,10 +261,50 @@ def summarize(
 ) -> Summary:
     """The summary of the records between ``since_s`` and ``until_s`` (the whole log by default).
 
-    ``records`` must be sorted by time (as :func:`loadbalancer.review_read.read_logs` gives
+    ``records`` must be sorted by time (as :func:`loadbalancer.review.read.read_logs` gives
     them) and may start before ``since_s``: the decision in force at ``since_s`` counts from
     there. ``charger`` keeps one charger (the meter figures stay site-wide).
     """
+    window = _window(records, since_s, until_s)
+    site = Site.from_startup(last_startup(records, window[1]))
+    walk = _Walk(window, charger, site.rating_a)
+    walk.run(records)
+    if charger is not None:
+        known_charger(charger, charger_names(records))
+    tallies = walk.tallies if charger is None else {charger: walk.tally(charger)}
+    lo = bisect.bisect_left(records, window[0], key=record_time)
+    hi = bisect.bisect_right(records, window[1], key=record_time)
+    counts = _Events(tallies, charger)
+    for item in records[lo:hi]:
+        counts.add(*item)
+    episodes = find_episodes(records)
+    return Summary(
+        from_s=window[0],
+        to_s=window[1],
+        zone=log_timezone(records),
+        site=site,
+        records=hi - lo,
+        decisions=walk.decisions,
+        restarts=counts.restarts,
+        chargers=tuple(
+            _charger_summary(name, tally, episodes.outages.get(name, ()), window)
+            for name, tally in tallies.items()
+        ),
+        fallbacks=tuple(clipped(in_window(episodes.fallbacks, window), window)),
+        overload_s=walk.overload_s,
+        overload_by_phase_s=dict(sorted(walk.overload_by_phase.items())),
+        above_rating_s=walk.above_rating_s if site.rating_a is not None else None,
+        alarms=tuple(counts.alarms),
+        rejected_telegrams=sum(counts.rejected.values()),
+        rejected_by_reason=dict(counts.rejected.most_common()),
+        events=dict(sorted(counts.events.items())),
+    )
+
+
+def _window(
+    records: Sequence[TimedRecord], since_s: float | None, until_s: float | None
+) -> tuple[float, float]:
+    """The window asked for, within the log's first and last record."""
     if not records:
         raise LoadBalancerError("the log has no records")
     first_s, last_s = records[0][0], records[-1][0]
@@ -274,44 +317,39 @@ def summarize(
             f"nothing in the window: the log runs from {iso(first_s, log_timezone(records))} "
             f"to {iso(last_s, log_timezone(records))}"
         )
-    site = Site.from_startup(last_startup(records, window[1]))
-    walk = _Walk(window, charger, site.rating_a)
-    walk.run(records)
-    names = charger_names(records) if charger is not None else list(walk.tallies)
-    if charger is not None and charger not in names:
-        known = ", ".join(names) or "none"
-        raise UsageError(f"--charger {charger}: no such charger in the log (chargers: {known})")
-    tallies = walk.tallies if charger is None else {charger: walk.tally(charger)}
-    rating_a = site.rating_a
-    decisions = walk.decisions
-    overload_s, above_rating_s = walk.overload_s, walk.above_rating_s
-    overload_by_phase = walk.overload_by_phase
+    return window
 
-    events: Counter[str] = Counter()
-    rejected: Counter[str] = Counter()
-    alarms: list[Alarm] = []
-    restarts = 0
-    lo = bisect.bisect_left(records, window[0], key=record_time)
-    hi = bisect.bisect_right(records, window[1], key=record_time)
-    for t_s, record in records[lo:hi]:
+
+class _Events:
+    """The records other than decisions in the window, counted (private, mutable)."""
+
+    def __init__(self, tallies: Mapping[str, _Tally], charger: str | None) -> None:
+        self.tallies = tallies
+        self.charger = charger
+        self.events: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.alarms: list[Alarm] = []
+        self.restarts = 0
+
+    def add(self, t_s: float, record: Record) -> None:
         event = record["event"]
-        events[event] += 1
+        self.events[event] += 1
         if event == "decision":
-            continue
+            return
         name = record.get("charger")
-        tally = tallies.get(name) if isinstance(name, str) else None
+        tally = self.tallies.get(name) if isinstance(name, str) else None
         if event == "meter_rejected":
             reason = record.get("reason")
             # one record per reason per minute carries its count (older logs: one each)
             count = record.get("count", 1)
-            rejected[reason_kind(reason) if isinstance(reason, str) else "unknown"] += (
+            self.rejected[reason_kind(reason) if isinstance(reason, str) else "unknown"] += (
                 count if type(count) is int and 0 < count < 1 << 53 else 1
             )
         elif event == "startup":
-            restarts += 1
-        elif event == "alarm" and (charger is None or tally is not None):
+            self.restarts += 1
+        elif event == "alarm" and (self.charger is None or tally is not None):
             problem = record.get("problem")
-            alarms.append(Alarm(t_s, name, problem if isinstance(problem, str) else "alarm"))
+            self.alarms.append(Alarm(t_s, name, problem if isinstance(problem, str) else "alarm"))
             if tally is not None:
                 tally.alarms += 1
         elif tally is not None and event == "write_failed":
@@ -319,43 +357,23 @@ def summarize(
         elif tally is not None and event == "setpoint_ignored":
             tally.setpoint_ignored += 1
 
-    episodes = find_episodes(records)
-    chargers = tuple(
-        ChargerSummary(
-            name=name,
-            time_at_limit_s=dict(
-                sorted(tally.time_at_limit_s.items(), key=lambda kv: -float(kv[0]))
-            ),
-            cuts=tally.reasons[Reason.OVERLOAD_CUT],
-            share_cuts=tally.reasons[Reason.SHARE_CUT],
-            pauses=tally.reasons[Reason.MIN_CURRENT_PAUSE],
-            resumes=tally.reasons[Reason.RESUME],
-            reasons=dict(tally.reasons.most_common()),
-            offered_kwh=tally.offered_as * KWH_PER_AS,
-            drawn_kwh=tally.drawn_as * KWH_PER_AS,
-            unmeasured_s=tally.unmeasured_s,
-            outages=tuple(clipped(in_window(episodes.outages.get(name, ()), window), window)),
-            write_failures=tally.write_failures,
-            setpoint_ignored=tally.setpoint_ignored,
-            alarms=tally.alarms,
-        )
-        for name, tally in tallies.items()
-    )
-    return Summary(
-        from_s=window[0],
-        to_s=window[1],
-        zone=log_timezone(records),
-        site=site,
-        records=hi - lo,
-        decisions=decisions,
-        restarts=restarts,
-        chargers=chargers,
-        fallbacks=tuple(clipped(in_window(episodes.fallbacks, window), window)),
-        overload_s=overload_s,
-        overload_by_phase_s=dict(sorted(overload_by_phase.items())),
-        above_rating_s=above_rating_s if rating_a is not None else None,
-        alarms=tuple(alarms),
-        rejected_telegrams=sum(rejected.values()),
-        rejected_by_reason=dict(rejected.most_common()),
-        events=dict(sorted(events.items())),
+
+def _charger_summary(
+    name: str, tally: _Tally, outages: Sequence[Episode], window: tuple[float, float]
+) -> ChargerSummary:
+    return ChargerSummary(
+        name=name,
+        time_at_limit_s=dict(sorted(tally.time_at_limit_s.items(), key=lambda kv: -float(kv[0]))),
+        cuts=tally.reasons[Reason.OVERLOAD_CUT],
+        share_cuts=tally.reasons[Reason.SHARE_CUT],
+        pauses=tally.reasons[Reason.MIN_CURRENT_PAUSE],
+        resumes=tally.reasons[Reason.RESUME],
+        reasons=dict(tally.reasons.most_common()),
+        offered_kwh=tally.offered_as * KWH_PER_AS,
+        drawn_kwh=tally.drawn_as * KWH_PER_AS,
+        unmeasured_s=tally.unmeasured_s,
+        outages=tuple(clipped(in_window(outages, window), window)),
+        write_failures=tally.write_failures,
+        setpoint_ignored=tally.setpoint_ignored,
+        alarms=tally.alarms,
     )

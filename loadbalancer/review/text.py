@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 
 from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from loadbalancer.review.clock import clock, duration
-from loadbalancer.review.summary import Summary
+from loadbalancer.review.summary import ChargerSummary, Summary
 from loadbalancer.review.timeline import (
     Episode,
 )
@@ -26,47 +26,59 @@ def format_summary(summary: Summary) -> str:
         + (f", fuse {fuse}" if fuse else ""),
     ]
     for c in summary.chargers:
-        lines.append(f"charger {c.name}")
-        total = sum(c.time_at_limit_s.values())
-        if total > 0:
-            parts = [
-                f"{'paused (0 A)' if float(k) == 0 else k + ' A'} {duration(v)}"
-                + (f" ({100 * v / total:.0f} %)" if total else "")
-                for k, v in c.time_at_limit_s.items()
-            ]
-            lines.append("  time at each limit: " + ", ".join(parts))
-        else:
-            lines.append("  time at each limit: no decision in force in this window")
-        lines.append(
-            f"  cuts (overload_cut): {c.cuts}, share cuts: {c.share_cuts}, "
-            f"pauses (min_current_pause): {c.pauses}, resumes: {c.resumes}"
-        )
-        unmeasured = (
-            f" ({duration(c.unmeasured_s)} without a measured current not counted)"
-            if c.unmeasured_s > 0
-            else ""
-        )
-        lines.append(
-            f"  energy (estimate, current x phases x {NOMINAL_VOLTAGE_V:g} V): offered "
-            f"{c.offered_kwh:.1f} kWh, drawn {c.drawn_kwh:.1f} kWh{unmeasured}"
-        )
-        if c.outages:
-            lines.append(
-                f"  outages: {len(c.outages)}, {duration(c.outage_s)} offline: "
-                + _periods(c.outages, zone)
-            )
-        else:
-            lines.append("  outages: none")
-        extras = [
-            f"{n} {what}"
-            for n, what in (
-                (c.write_failures, "failed writes"),
-                (c.setpoint_ignored, "limits ignored by the car"),
-            )
-            if n
+        lines += _charger_lines(c, zone)
+    lines += _site_lines(summary)
+    return "\n".join(lines)
+
+
+def _charger_lines(c: ChargerSummary, zone: tzinfo) -> list[str]:
+    lines = [f"charger {c.name}"]
+    total = sum(c.time_at_limit_s.values())
+    if total > 0:
+        parts = [
+            f"{'paused (0 A)' if float(k) == 0 else k + ' A'} {duration(v)}"
+            + (f" ({100 * v / total:.0f} %)" if total else "")
+            for k, v in c.time_at_limit_s.items()
         ]
-        if extras:
-            lines.append("  " + ", ".join(extras))
+        lines.append("  time at each limit: " + ", ".join(parts))
+    else:
+        lines.append("  time at each limit: no decision in force in this window")
+    lines.append(
+        f"  cuts (overload_cut): {c.cuts}, share cuts: {c.share_cuts}, "
+        f"pauses (min_current_pause): {c.pauses}, resumes: {c.resumes}"
+    )
+    unmeasured = (
+        f" ({duration(c.unmeasured_s)} without a measured current not counted)"
+        if c.unmeasured_s > 0
+        else ""
+    )
+    lines.append(
+        f"  energy (estimate, current x phases x {NOMINAL_VOLTAGE_V:g} V): offered "
+        f"{c.offered_kwh:.1f} kWh, drawn {c.drawn_kwh:.1f} kWh{unmeasured}"
+    )
+    if c.outages:
+        lines.append(
+            f"  outages: {len(c.outages)}, {duration(c.outage_s)} offline: "
+            + _periods(c.outages, zone)
+        )
+    else:
+        lines.append("  outages: none")
+    extras = [
+        f"{n} {what}"
+        for n, what in (
+            (c.write_failures, "failed writes"),
+            (c.setpoint_ignored, "limits ignored by the car"),
+        )
+        if n
+    ]
+    if extras:
+        lines.append("  " + ", ".join(extras))
+    return lines
+
+
+def _site_lines(summary: Summary) -> list[str]:
+    zone = summary.zone
+    lines: list[str] = []
     if summary.fallbacks:
         lines.append(
             f"Meter fallbacks (meter_stale): {len(summary.fallbacks)}, "
@@ -91,7 +103,7 @@ def format_summary(summary: Summary) -> str:
     lines.append(
         f"Rejected telegrams: {summary.rejected_telegrams}" + (f" ({kinds})" if kinds else "")
     )
-    return "\n".join(lines)
+    return lines
 
 
 def _periods(episodes: Sequence[Episode], zone: tzinfo, most: int = 5) -> str:

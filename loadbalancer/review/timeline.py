@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from loadbalancer.errors import UsageError
 from loadbalancer.review.facts import (
     as_dict,
     as_list,
@@ -197,3 +198,10 @@ def charger_names(records: Sequence[TimedRecord]) -> list[str]:
 
 def record_time(record: TimedRecord) -> float:
     return record[0]
+
+
+def known_charger(charger: str, names: Sequence[str]) -> None:
+    """``--charger``: a UsageError unless the log names that charger."""
+    if charger not in names:
+        known = ", ".join(names) or "none"
+        raise UsageError(f"--charger {charger}: no such charger in the log (chargers: {known})")
