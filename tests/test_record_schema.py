@@ -249,3 +249,30 @@ def test_a_typed_record_is_written_with_the_fields_of_its_type(tmp_path: Path) -
     line = (tmp_path / "log.jsonl").read_bytes()
     assert list(msgspec.json.decode(line)) == ["ts", "event", "mono_s", "meter_time"]
     assert decode(line).mono_s == 5.0
+
+
+def _schema_fields() -> set[str]:
+    """Every field name of every record type and of the objects nested in them."""
+    types: list[type[msgspec.Struct]] = [*RECORD_TYPES.values(), ChargerEntry]
+    types += [records.StartupCharger, records.StartupControl]
+    return {"event"}.union(*(fields_of(t) for t in types))
+
+
+def test_every_field_the_review_reads_is_in_the_schema() -> None:
+    """The review reads records defensively (any field may be missing or hostile), by name:
+    each name it reads (``record.get("x")``, ``record["x"]``) must be one the schema declares,
+    so a field renamed in the schema cannot leave a reader silently finding nothing."""
+    read: list[str] = []
+    for path in sorted((PACKAGE / "review").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            key: ast.expr | None = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr == "get" and node.args:
+                    key = node.args[0]
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+                key = node.slice
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                read.append(f"{path.name}:{key.lineno}: {key.value}")
+    assert len(read) > 30  # the review's readers are found
+    known = _schema_fields() | {"rating"}  # a group of the fuse name's pattern, not a field
+    assert [place for place in read if place.rsplit(": ", 1)[1] not in known] == []
