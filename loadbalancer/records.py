@@ -1,37 +1,17 @@
-"""The decision log (SPEC §6.2): its schema, and the writer (one JSON object per line).
+"""The decision log's schema (SPEC §6.2): every record, as written and as read.
 
-Every record starts with ``ts`` (ISO 8601 with the local UTC offset) and ``event``; the fields of
-each event are declared once, below, as a typed record. The lines go to a
-:class:`~loadbalancer.linesink.LineSink` (whole lines, ``O_APPEND``, rotation followed).
-
-Every record also carries ``mono_s``, the monotonic clock in seconds (its zero is arbitrary,
-usually the boot): durations taken from it survive a step of the wall clock (a Pi without a
-real-time clock that sets its time from the network after the service started).
-
-The log never stops control: a write that fails (a full disk, a read-only remount, an I/O
-error) drops the record, counts it and says so once (:attr:`DecisionLog.report`); later records
-try the file again, with back-off, and the first that is written is preceded by a
-``log_resumed`` record with the count of records dropped. :attr:`DecisionLog.healthy` tells
-whether the last write worked.
+Every record starts with ``ts`` (ISO 8601 with the local UTC offset) and ``event``, then
+``mono_s``, the monotonic clock in seconds; the fields of each event are declared once, here, as
+a typed record (one msgspec Struct per event, tagged on ``event``). The writer is
+:mod:`loadbalancer.logwriter`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sys
-import time
-from collections.abc import Callable, MutableMapping
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
-import structlog
-
-from loadbalancer.jsontext import finite
-from loadbalancer.linesink import LineSink
-
-WallClock = Callable[[], datetime]
-MonoClock = Callable[[], float]
 
 #: record ``event`` names (SPEC §6.2); a field once written keeps its name and meaning
 EVENTS = (
@@ -63,11 +43,12 @@ EVENTS = (
 
 # ---- the schema: every record as written (SPEC §6.2) --------------------------------------------
 # One Struct per event, tagged on ``event``; the writer's fields are checked against these
-# (tests/test_records.py), and every reader decodes through :func:`decode` (strict, typed) or a
-# :func:`view_of` them (the review, over logs that may be hostile or of a later version).
+# (tests/test_record_schema.py), and every reader decodes through :func:`decode` (strict, typed)
+# or through a view marked with :func:`view_of` (the review, over logs that may be hostile or of
+# a later version, reads each field defensively).
 
 
-class Record(msgspec.Struct, tag_field="event", forbid_unknown_fields=True, kw_only=True):
+class LogRecord(msgspec.Struct, tag_field="event", forbid_unknown_fields=True, kw_only=True):
     """What every record carries; ``ts`` and ``mono_s`` are stamped by :class:`DecisionLog`."""
 
     ts: str = ""
@@ -94,7 +75,7 @@ class ChargerEntry(msgspec.Struct, forbid_unknown_fields=True):
     phases: list[str]
 
 
-class DecisionRecord(Record, tag="decision"):
+class DecisionRecord(LogRecord, tag="decision"):
     trigger: str
     meter_a: ByPhase | None
     meter_age_s: float | None
@@ -122,7 +103,7 @@ class StartupControl(msgspec.Struct, forbid_unknown_fields=True):
     resume_margin_a: float
 
 
-class StartupRecord(Record, tag="startup"):
+class StartupRecord(LogRecord, tag="startup"):
     version: str
     site: str | None
     shadow: bool
@@ -135,7 +116,7 @@ class StartupRecord(Record, tag="startup"):
     control: StartupControl
 
 
-class ShutdownRecord(Record, tag="shutdown"):
+class ShutdownRecord(LogRecord, tag="shutdown"):
     reason: str
     signal: str | None
     safe_current_a: float
@@ -146,16 +127,16 @@ class ShutdownRecord(Record, tag="shutdown"):
     log_dropped_records: int
 
 
-class MeterStale(Record, tag="meter_stale"):
+class MeterStale(LogRecord, tag="meter_stale"):
     meter_age_s: float | None
     rejected_telegrams: int
 
 
-class MeterRecovered(Record, tag="meter_recovered"):
+class MeterRecovered(LogRecord, tag="meter_recovered"):
     meter_time: str | None
 
 
-class MeterRejected(Record, tag="meter_rejected"):
+class MeterRejected(LogRecord, tag="meter_rejected"):
     reason: str
     reasons: list[str]
     count: int
@@ -167,19 +148,19 @@ class MeterRejected(Record, tag="meter_rejected"):
     span_s: float
 
 
-class MeterFlood(Record, tag="meter_flood"):
+class MeterFlood(LogRecord, tag="meter_flood"):
     rate_bytes_s: int
     limit_bytes_s: int
 
 
-class MeterFloodEnded(Record, tag="meter_flood_ended"):
+class MeterFloodEnded(LogRecord, tag="meter_flood_ended"):
     duration_s: float
     received_bytes: int
     dropped_bytes: int
     telegrams_ignored: int
 
 
-class ChargerRecord(Record):
+class ChargerRecord(LogRecord):
     """A record about one charger."""
 
     charger: str
@@ -223,7 +204,7 @@ class Alarm(ChargerRecord, tag="alarm"):
     measured_a: list[float | None]
 
 
-class LogResumed(Record, tag="log_resumed"):
+class LogResumed(LogRecord, tag="log_resumed"):
     dropped_records: int
     failed_for_s: float
     error: str
@@ -292,7 +273,7 @@ AnyRecord = (
 )
 
 #: the record type of each event name
-RECORD_TYPES: dict[str, type[Record]] = {
+RECORD_TYPES: dict[str, type[LogRecord]] = {
     cls.__struct_config__.tag: cls for cls in AnyRecord.__args__
 }
 
@@ -311,7 +292,7 @@ def fields_of(cls: type[msgspec.Struct]) -> tuple[str, ...]:
     return cls.__struct_fields__
 
 
-def validated(event: str, **fields: Any) -> Record:
+def validated(event: str, **fields: Any) -> LogRecord:
     """The record ``event`` with ``fields`` as the writer gives them, checked against its type
     (a field it does not know or of the wrong type is a bug: ValidationError)."""
     return msgspec.convert(fields, RECORD_TYPES[event])
@@ -336,161 +317,3 @@ def view_of(schema: type[msgspec.Struct]) -> Callable[[_View], _View]:
         return view
 
     return check
-
-
-#: after a failed write the file is tried again on the next record this long after the failure,
-#: doubling up to the maximum (a full disk is not freed in a millisecond)
-LOG_RETRY_FIRST_S = 1.0
-LOG_RETRY_MAX_S = 60.0
-
-
-def local_now() -> datetime:
-    """The wall clock with the local UTC offset."""
-    return datetime.now().astimezone()
-
-
-def stderr_report(message: str) -> None:
-    """The default way the log says it failed or resumed: one line on stderr, never raising."""
-    with contextlib.suppress(OSError, ValueError):
-        print(f"loadbalancer: {message}", file=sys.stderr, flush=True)
-
-
-class DecisionLog:
-    """``log.record(event, **fields)`` writes one record; it never raises for the file's sake."""
-
-    def __init__(
-        self,
-        sink: LineSink,
-        *,
-        wall_clock: WallClock = local_now,
-        mono_clock: MonoClock = time.monotonic,
-        report: Callable[[str], None] = stderr_report,
-    ) -> None:
-        self.sink = sink
-        self.wall_clock = wall_clock
-        self.mono_clock = mono_clock
-        #: told once when writing starts failing and once when it works again
-        self.report = report
-        #: records dropped since the last write that worked
-        self.dropped = 0
-        self.dropped_total = 0
-        self._failed_since_s: float | None = None
-        self._retry_at_s = -float("inf")
-        self._retry_delay_s = LOG_RETRY_FIRST_S
-        self._error = ""
-        self._logger = structlog.wrap_logger(
-            sink,
-            processors=[
-                self._stamp,
-                _finite_fields,
-                structlog.processors.JSONRenderer(allow_nan=False),
-            ],
-            cache_logger_on_first_use=True,
-        )
-
-    @property
-    def healthy(self) -> bool:
-        """False from a failed write until a record is written again (for health reports)."""
-        return self._failed_since_s is None
-
-    @property
-    def error(self) -> str:
-        """Why the last write failed ("" while healthy)."""
-        return self._error if not self.healthy else ""
-
-    def _stamp(self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
-        # ts and event first, then mono_s, then the fields in the order given
-        event = event_dict.pop("event")
-        return {
-            "ts": self.wall_clock().isoformat(timespec="milliseconds"),
-            "event": event,
-            "mono_s": round(self.mono_clock(), 3),
-            **event_dict,
-        }
-
-    def record(self, event: str, **fields: Any) -> bool:
-        """Write one record; False when it was dropped (the file cannot be written now)."""
-        if self._failed_since_s is not None:
-            now_s = self.mono_clock()
-            if now_s < self._retry_at_s:
-                self._drop()
-                return False
-            if not self._write(
-                "log_resumed",
-                dropped_records=self.dropped,
-                failed_for_s=round(now_s - self._failed_since_s, 3),
-                error=self._error,
-            ):
-                self._drop()
-                return False
-            self.report(
-                f"decision log {self.sink.path}: writing again ({self.dropped} record(s) "
-                f"dropped meanwhile)"
-            )
-            self._failed_since_s = None
-            self.dropped = 0
-            self._retry_delay_s = LOG_RETRY_FIRST_S
-        if self._write(event, **fields):
-            return True
-        self._drop()
-        return False
-
-    def write(self, record: Record) -> bool:
-        """Write one typed record (its ``ts`` and ``mono_s`` are stamped now, as for
-        :meth:`record`)."""
-        fields = msgspec.to_builtins(record)
-        event = fields.pop("event")
-        for name in ENVELOPE:
-            fields.pop(name, None)
-        return self.record(event, **fields)
-
-    def _write(self, event: str, **fields: Any) -> bool:
-        try:
-            self._logger.info(event, **fields)
-        except OSError as exc:
-            self._failed(exc)
-            return False
-        return True
-
-    def _drop(self) -> None:
-        self.dropped += 1
-        self.dropped_total += 1
-
-    def _failed(self, exc: OSError) -> None:
-        self.sink.reopen()
-        now_s = self.mono_clock()
-        self._error = exc.strerror or str(exc)
-        if self._failed_since_s is None:
-            self._failed_since_s = now_s
-            self.report(
-                f"decision log {self.sink.path}: cannot write ({self._error}); control goes "
-                f"on, records are dropped and counted, the file is tried again"
-            )
-        else:
-            self._retry_delay_s = min(self._retry_delay_s * 2, LOG_RETRY_MAX_S)
-        self._retry_at_s = now_s + self._retry_delay_s
-
-    def reopen(self) -> None:
-        """Open the file again on the next record (SIGHUP), and try it at once if it failed."""
-        self.sink.reopen()
-        self._retry_at_s = -float("inf")
-
-    def close(self) -> None:
-        self.sink.close()
-
-
-def _finite_fields(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
-    """No ``NaN``/``Infinity`` in the log (invalid JSON): each becomes null, and the record
-    names the fields so mapped in ``non_finite`` (a bug upstream, not a value to hide)."""
-    found: list[str] = []
-    clean = finite(dict(event_dict), found=found)
-    if found:
-        clean["non_finite"] = found
-    return clean
-
-
-def open_decision_log(
-    path: str, *, wall_clock: WallClock = local_now, mono_clock: MonoClock = time.monotonic
-) -> DecisionLog:
-    """The decision log at ``path`` ("-": stdout); the file is opened by the first record."""
-    return DecisionLog(LineSink(path), wall_clock=wall_clock, mono_clock=mono_clock)

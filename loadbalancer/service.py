@@ -20,7 +20,7 @@ fault table of SPEC §5:
   shutdown budget, a ``shutdown`` record with what each box acknowledged, exit 0; SIGHUP reopens
   the decision log and control goes on;
 * the decision log cannot be written (a full disk): control goes on, the log says so once on
-  stderr and in systemd's status and tries the file again (:mod:`loadbalancer.records`).
+  stderr and in systemd's status and tries the file again (:mod:`loadbalancer.logwriter`).
 """
 
 from __future__ import annotations
@@ -54,13 +54,14 @@ from loadbalancer.errors import (
     ChargerUnsupported,
     LoadBalancerError,
 )
+from loadbalancer.logwriter import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.meter.flood import FLOOD_QUIET_S, FloodEnd, FloodGuard
 from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.plausibility import site_implausible
 from loadbalancer.meter.reading import Reading, Rejection
 from loadbalancer.meter.rejections import RejectionTally
 from loadbalancer.meter.sources import Backoff, ChunkSource, open_source, redact_key
-from loadbalancer.records import DecisionLog, open_decision_log, stderr_report, validated
+from loadbalancer.records import validated
 from loadbalancer.sdnotify import Notifier
 
 Clock = Callable[[], float]

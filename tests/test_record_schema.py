@@ -16,6 +16,7 @@ import yaml
 
 import loadbalancer
 from loadbalancer import records
+from loadbalancer.logwriter import open_decision_log
 from loadbalancer.records import (
     EVENTS,
     RECORD_TYPES,
@@ -243,7 +244,7 @@ def test_a_reading_view_may_only_name_fields_of_the_schema() -> None:
 
 
 def test_a_typed_record_is_written_with_the_fields_of_its_type(tmp_path: Path) -> None:
-    log = records.open_decision_log(str(tmp_path / "log.jsonl"), mono_clock=lambda: 5.0)
+    log = open_decision_log(str(tmp_path / "log.jsonl"), mono_clock=lambda: 5.0)
     log.write(validated("meter_recovered", meter_time=None))
     log.close()
     line = (tmp_path / "log.jsonl").read_bytes()

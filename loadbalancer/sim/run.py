@@ -26,8 +26,9 @@ from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import SiteConfig, site_from_data
 from loadbalancer.control.fuse import GRID_PHASES
 from loadbalancer.errors import ConfigError
+from loadbalancer.logwriter import open_decision_log
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
-from loadbalancer.records import DecisionRecord, decode, open_decision_log
+from loadbalancer.records import DecisionRecord, decode
 from loadbalancer.resources import example_file
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
