@@ -76,7 +76,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _log(args: argparse.Namespace) -> int:
-    from loadbalancer.review_command import LogRequest, run_log
+    from loadbalancer.review.command import LogRequest, run_log
 
     request = LogRequest(
         files=args.files,

@@ -30,7 +30,7 @@ from loadbalancer.control.reasons import Reason
 from loadbalancer.errors import ChargerError, ChargerExceptionReply, ChargerUnsupported
 from loadbalancer.link_checks import check_applied, check_compliance, check_plausible, finite
 from loadbalancer.link_state import Due, Episode, Reach
-from loadbalancer.records import DecisionLog
+from loadbalancer.logwriter import DecisionLog
 
 Clock = Callable[[], float]
 Status = Callable[[str], None]

@@ -16,13 +16,13 @@ from typing import Any
 from loadbalancer.config import SiteConfig
 from loadbalancer.control.inputs import MeterInput
 from loadbalancer.errors import LoadBalancerError
+from loadbalancer.logwriter import DecisionLog
 from loadbalancer.meter.flood import FLOOD_QUIET_S, FloodEnd, FloodGuard
 from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.plausibility import site_implausible
 from loadbalancer.meter.reading import Reading, Rejection
 from loadbalancer.meter.rejections import RejectionTally
 from loadbalancer.meter.sources import ChunkSource, open_source
-from loadbalancer.records import DecisionLog
 
 Clock = Callable[[], float]
 Status = Callable[[str], None]

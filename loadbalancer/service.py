@@ -17,7 +17,7 @@ beside it:
   ``shutdown`` record with what each box acknowledged, exit 0; SIGHUP reopens the decision log
   and control goes on;
 * the decision log cannot be written (a full disk): control goes on, the log says so once on
-  stderr and in systemd's status and tries the file again (:mod:`loadbalancer.records`).
+  stderr and in systemd's status and tries the file again (:mod:`loadbalancer.logwriter`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ from loadbalancer.control.inputs import ChargerRead, Inputs
 from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError
 from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext, modbus_charger
+from loadbalancer.logwriter import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.meter.sources import ChunkSource, redact_key
 from loadbalancer.meter_intake import MeterIntake
-from loadbalancer.records import DecisionLog, open_decision_log, stderr_report
+from loadbalancer.records import validated
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.shutdown import (
     EXIT_GRACE_S,
@@ -233,7 +234,7 @@ class Service:
         self._telegram_pending = False
         if telegram or changed or self.decisions == 0:
             trigger = "telegram" if telegram else "event"
-            self.log.record("decision", trigger=trigger, **decision.to_record())
+            self.log.write(validated("decision", trigger=trigger, **decision.to_record()))
         self.decisions += 1
         self.last_decision = decision
         self._watchdog(now_s)

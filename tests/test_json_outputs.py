@@ -16,8 +16,8 @@ from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.profile import load_profile
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.cli import main
+from loadbalancer.logwriter import open_decision_log
 from loadbalancer.meter.emulator import PhaseLoad, swedish_telegram
-from loadbalancer.records import open_decision_log
 from tests.chargers.test_cli import run_cli
 from tests.meter.test_p1_stream import T0
 from tests.meter.test_plausibility import IDLE, telegram

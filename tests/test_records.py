@@ -8,7 +8,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from loadbalancer.records import LOG_RETRY_FIRST_S, DecisionLog, LineSink, open_decision_log
+from loadbalancer.logwriter import LOG_RETRY_FIRST_S, DecisionLog, LineSink, open_decision_log
 
 T = datetime(2026, 1, 14, 18, 3, 0, tzinfo=timezone(timedelta(hours=1)))
 

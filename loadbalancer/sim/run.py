@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,8 +26,9 @@ from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import SiteConfig, site_from_data
 from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError
+from loadbalancer.logwriter import open_decision_log
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
-from loadbalancer.records import open_decision_log
+from loadbalancer.records import DecisionRecord, decode
 from loadbalancer.resources import example_file
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
@@ -374,17 +374,17 @@ def _pauses_and_cuts(log_path: Path, start: datetime) -> tuple[list[float], int]
     cuts = 0
     last: dict[str, float] = {}
     for line in log_path.read_text().splitlines():
-        record = json.loads(line)
-        if record.get("event") != "decision":
+        record = decode(line)
+        if not isinstance(record, DecisionRecord):
             continue
-        t = (datetime.fromisoformat(record["ts"]) - start).total_seconds()
-        for charger in record["chargers"]:
-            if charger["reason"] == "overload_cut":
+        t = (datetime.fromisoformat(record.ts) - start).total_seconds()
+        for charger in record.chargers:
+            if charger.reason == "overload_cut":
                 cuts += 1
-            setpoint = charger["setpoint_a"]
-            if setpoint == 0 and last.get(charger["name"], 0.0) > 0:
+            setpoint = charger.setpoint_a
+            if setpoint == 0 and last.get(charger.name, 0.0) > 0:
                 pauses.append(t)
-            last[charger["name"]] = setpoint
+            last[charger.name] = setpoint or 0.0
     return pauses, cuts
 
 

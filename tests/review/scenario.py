@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadbalancer.records import local_now
+from loadbalancer.logwriter import local_now
 from tests.service.harness import Box, Site, running_site
 
 THREE = ["L1", "L2", "L3"]

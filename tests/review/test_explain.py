@@ -9,8 +9,9 @@ import pytest
 
 from loadbalancer.control.reasons import Reason
 from loadbalancer.errors import LoadBalancerError, UsageError
-from loadbalancer.review import REASON_MEANINGS, SETPOINT_IGNORED_PAUSE, explain
-from loadbalancer.review_read import TimedRecord, read_logs
+from loadbalancer.review.explain import REASON_MEANINGS, SETPOINT_IGNORED_PAUSE, explain
+from loadbalancer.review.lines import TimedRecord
+from loadbalancer.review.read import read_logs
 from tests.review.logs import at, decision, evening, event, startup, write
 
 REASONS_SOURCE = Path(__file__).parents[2] / "loadbalancer" / "control" / "reasons.py"

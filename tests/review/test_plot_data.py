@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from loadbalancer.review import MAX_PLOT_POINTS, plot_data
-from loadbalancer.review_read import TimedRecord
+from loadbalancer.review.lines import TimedRecord
+from loadbalancer.review.plot import MAX_PLOT_POINTS, plot_data
 from tests.review.logs import at, decision, event, startup
 
 

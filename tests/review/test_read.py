@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from loadbalancer.errors import UsageError
-from loadbalancer.review_read import parse_record, read_logs
+from loadbalancer.review.lines import parse_record
+from loadbalancer.review.read import read_logs
 from tests.review.logs import at, decision, evening, event, startup, write
 
 

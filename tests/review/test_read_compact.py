@@ -12,9 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loadbalancer import review_read
-from loadbalancer.review import summarize
-from loadbalancer.review_read import CompactDecision, LogContents, read_logs
+from loadbalancer.review import halves as two_halves
+from loadbalancer.review import read
+from loadbalancer.review.facts import CompactDecision
+from loadbalancer.review.read import LogContents, read_logs
+from loadbalancer.review.summary import summarize
 from tests.review.logs import THREE, at, decision, evening, event, startup, ts, write
 
 
@@ -166,7 +168,7 @@ def test_the_command_prints_what_the_whole_records_give(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str]
 ) -> None:
     from loadbalancer.cli import main
-    from loadbalancer.review import format_summary
+    from loadbalancer.review.text import format_summary
 
     path = write(tmp_path / "decisions.jsonl", evening())
     assert main(["log", str(path), *option]) == 0
@@ -186,15 +188,15 @@ def test_a_large_file_read_in_two_halves_gives_the_same(
 ) -> None:
     """Split at any size: the second half is read in a forked process and shipped back (odd
     lines included; a value msgpack cannot carry sends the file back to one process)."""
-    monkeypatch.setattr(review_read, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(two_halves, "SPLIT_BYTES", 0)
     halves: list[object] = []
-    read_halves = review_read._read_halves
+    read_halves = two_halves.read_halves
 
     def spy(path: Path, middle: int, data: bytes | None) -> object:
         halves.append(result := read_halves(path, middle, data))
         return result
 
-    monkeypatch.setattr(review_read, "_read_halves", spy)
+    monkeypatch.setattr(read, "read_halves", spy)
     records = evening()
     lines = [json.dumps(r) for r in records]
     if odd:  # in both halves

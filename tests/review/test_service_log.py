@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from loadbalancer import records
 from loadbalancer.cli import main
-from loadbalancer.review import summarize
-from loadbalancer.review_read import read_logs
+from loadbalancer.review.read import read_logs
+from loadbalancer.review.summary import summarize
 from tests.review.scenario import TELEGRAM_PERIOD_S, Run
 
 
@@ -88,6 +89,15 @@ def test_plot_writes_a_png_a_person_can_read(
 
 
 def _iso(records: list[tuple[float, dict[str, object]]], t_s: float) -> str:
-    from loadbalancer.review import iso, log_timezone
+    from loadbalancer.review.clock import iso, log_timezone
 
     return iso(t_s, log_timezone(records))
+
+
+def test_every_record_the_service_wrote_decodes_strictly_with_the_schema(service_run: Run) -> None:
+    """The review and the writer share one schema: a field the service writes that
+    :mod:`loadbalancer.records` does not declare (or of another type) fails here."""
+    lines = service_run.log.read_bytes().splitlines()
+    decoded = [records.decode(line) for line in lines]
+    events = {type(record).__name__ for record in decoded}
+    assert {"DecisionRecord", "StartupRecord", "MeterStale", "MeterRecovered"} <= events

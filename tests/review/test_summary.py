@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from loadbalancer.errors import LoadBalancerError, UsageError
-from loadbalancer.review import duration, format_summary, limit_key, parse_when, summarize
-from loadbalancer.review_read import TimedRecord, read_logs
+from loadbalancer.review.clock import duration, parse_when
+from loadbalancer.review.lines import TimedRecord
+from loadbalancer.review.read import read_logs
+from loadbalancer.review.summary import limit_key, summarize
+from loadbalancer.review.text import format_summary
 from tests.review.logs import (
     CET,
     EVENING_AT_LIMIT_S,

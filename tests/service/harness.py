@@ -22,8 +22,8 @@ from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.profile import load_profile
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import load_site
+from loadbalancer.logwriter import open_decision_log
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
-from loadbalancer.records import open_decision_log
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
 

@@ -25,7 +25,7 @@ from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.profile import load_profile
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import load_site
-from loadbalancer.records import open_decision_log
+from loadbalancer.logwriter import open_decision_log
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
 from tests.service.harness import Box, site_yaml

@@ -21,7 +21,7 @@ from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.reasons import Reason
 from loadbalancer.link import ChargerLink, LinkContext, modbus_charger
 from loadbalancer.link_state import Due, Episode, Reach
-from loadbalancer.records import open_decision_log
+from loadbalancer.logwriter import open_decision_log
 from tests.service.harness import Box, site_yaml
 
 THREE = ["L1", "L2", "L3"]

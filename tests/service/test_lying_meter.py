@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from loadbalancer.config import site_from_data
+from loadbalancer.logwriter import open_decision_log
 from loadbalancer.meter.reading import Reading
-from loadbalancer.records import open_decision_log
 from loadbalancer.service import Service
 from tests.meter.test_plausibility import Phase, telegram
 from tests.service.harness import Box, Site, running_site

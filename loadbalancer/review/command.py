@@ -1,6 +1,6 @@
 """``loadbalancer log``: read the files, hand the records to :mod:`loadbalancer.review`, print.
 
-The shell of the review: it reads (:mod:`loadbalancer.review_read`), reports unreadable lines
+The shell of the review: it reads (:mod:`loadbalancer.review.read`), reports unreadable lines
 once on stderr, resolves the times given on the command line, and prints the summary, the
 explanation or writes the plot.
 """
@@ -12,9 +12,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loadbalancer import jsontext, review
+from loadbalancer import jsontext
 from loadbalancer.errors import UsageError
-from loadbalancer.review_read import read_logs
+from loadbalancer.review.clock import parse_when
+from loadbalancer.review.explain import explain
+from loadbalancer.review.plot import plot_data
+from loadbalancer.review.read import read_logs
+from loadbalancer.review.summary import summarize
+from loadbalancer.review.text import format_summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,32 +56,28 @@ def run_log(request: LogRequest, *, prog: str = "loadbalancer log") -> int:
     records = contents.records
     if not records:
         raise UsageError(f"{', '.join(request.files)}: no readable records")
-    since_s = (
-        None if request.since is None else review.parse_when(request.since, records, "--since")
-    )
-    until_s = (
-        None if request.until is None else review.parse_when(request.until, records, "--until")
-    )
+    since_s = None if request.since is None else parse_when(request.since, records, "--since")
+    until_s = None if request.until is None else parse_when(request.until, records, "--until")
     if request.explain is not None:
-        at_s = review.parse_when(request.explain, records, "--explain")
-        explanation = review.explain(records, at_s, charger=request.charger)
+        at_s = parse_when(request.explain, records, "--explain")
+        explanation = explain(records, at_s, charger=request.charger)
         if request.as_json:
             print(jsontext.dumps({**explanation.facts, "text": list(explanation.lines)}, indent=2))
         else:
             print(explanation.text())
         return 0
     if request.plot is not None:
-        from loadbalancer.review_plot import draw
+        from loadbalancer.review.draw import draw
 
-        data = review.plot_data(records, since_s=since_s, until_s=until_s, charger=request.charger)
+        data = plot_data(records, since_s=since_s, until_s=until_s, charger=request.charger)
         draw(data, request.plot)
         print(f"{prog}: wrote {request.plot}", file=sys.stderr)
         return 0
-    summary = review.summarize(records, since_s=since_s, until_s=until_s, charger=request.charger)
+    summary = summarize(records, since_s=since_s, until_s=until_s, charger=request.charger)
     if request.as_json:
         out = summary.to_json()
         out["unreadable_lines"] = contents.unreadable_lines
         print(jsontext.dumps(out, indent=2))
     else:
-        print(review.format_summary(summary))
+        print(format_summary(summary))
     return 0

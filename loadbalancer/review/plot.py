@@ -1,0 +1,167 @@
+"""The series ``log --plot`` draws (:mod:`loadbalancer.review.draw` draws them)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from loadbalancer.control.reasons import Reason
+from loadbalancer.review.facts import (
+    as_dict,
+    as_list,
+    charger_entries,
+    num,
+)
+from loadbalancer.review.lines import Record, TimedRecord
+from loadbalancer.review.summary import summarize
+from loadbalancer.review.timeline import (
+    Episode,
+    Site,
+    decision_intervals,
+)
+
+#: points drawn at most per series: a 1200 px wide figure shows no more
+MAX_PLOT_POINTS = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class PlotData:
+    """Series for ``--plot``: times in POSIX seconds, currents in amperes (NaN = unknown)."""
+
+    zone: tzinfo
+    site: Site
+    times_s: tuple[float, ...]
+    meter_a: Mapping[str, tuple[float, ...]]
+    house_a: Mapping[str, tuple[float, ...]]
+    #: what the phase may carry in total: house + what the chargers are allowed
+    limit_a: Mapping[str, tuple[float, ...]]
+    setpoint_a: Mapping[str, tuple[float, ...]]
+    measured_a: Mapping[str, tuple[float, ...]]
+    fallbacks: tuple[Episode, ...]
+    outages: Mapping[str, tuple[Episode, ...]]
+    cuts: Mapping[str, tuple[float, ...]]
+    pauses: Mapping[str, tuple[float, ...]]
+    end_s: float
+    #: 0, or the length of the time buckets a long log was reduced to: per bucket the highest
+    #: currents and the lowest limits and set-points, so that no peak and no cut is lost
+    bucket_s: float = 0.0
+
+
+def plot_data(
+    records: Sequence[TimedRecord],
+    *,
+    since_s: float | None = None,
+    until_s: float | None = None,
+    charger: str | None = None,
+) -> PlotData:
+    """The series ``--plot`` draws, one point per decision in the window."""
+    summary_window = summarize(records, since_s=since_s, until_s=until_s, charger=charger)
+    window = (summary_window.from_s, summary_window.to_s)
+    series = _Series([c.name for c in summary_window.chargers])
+    for start_s, end_s, record in decision_intervals(records):
+        if end_s < window[0] or start_s > window[1]:
+            continue
+        series.add(start_s, record, window[0])
+    bucket_s = 0.0
+    if len(series.times) > MAX_PLOT_POINTS:
+        bucket_s = (window[1] - window[0]) / MAX_PLOT_POINTS
+        series.reduce(_bucket_starts(series.times, window[0], bucket_s))
+    return PlotData(
+        zone=summary_window.zone,
+        site=summary_window.site,
+        times_s=tuple(series.times),
+        meter_a={p: tuple(v) for p, v in sorted(series.meter.items())},
+        house_a={p: tuple(v) for p, v in sorted(series.house.items())},
+        limit_a={p: tuple(v) for p, v in sorted(series.limit.items())},
+        setpoint_a={n: tuple(v) for n, v in series.setpoints.items()},
+        measured_a={n: tuple(v) for n, v in series.measured.items()},
+        fallbacks=summary_window.fallbacks,
+        outages={c.name: c.outages for c in summary_window.chargers},
+        cuts={n: tuple(v) for n, v in series.cuts.items()},
+        pauses={n: tuple(v) for n, v in series.pauses.items()},
+        end_s=window[1],
+        bucket_s=bucket_s,
+    )
+
+
+class _Series:
+    """The series of :class:`PlotData` as the decisions are walked (private, mutable)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.times: list[float] = []
+        self.meter: dict[str, list[float]] = {}
+        self.house: dict[str, list[float]] = {}
+        self.limit: dict[str, list[float]] = {}
+        self.setpoints: dict[str, list[float]] = {n: [] for n in names}
+        self.measured: dict[str, list[float]] = {n: [] for n in names}
+        self.cuts: dict[str, list[float]] = {n: [] for n in names}
+        self.pauses: dict[str, list[float]] = {n: [] for n in names}
+
+    def add(self, start_s: float, record: Record, window_start_s: float) -> None:
+        """One point: the decision in force from ``start_s`` (clipped to the window)."""
+        nan = math.nan
+        self.times.append(max(start_s, window_start_s))
+        m, h, a = (as_dict(record.get(k)) for k in ("meter_a", "house_a", "allowed_a"))
+        for phase in m:
+            if phase not in self.meter:  # a phase first seen now: unknown before
+                for by_phase in (self.meter, self.house, self.limit):
+                    by_phase[phase] = [nan] * (len(self.times) - 1)
+        for phase, series in self.meter.items():
+            meter_a, house_a, allowed_a = (num(x.get(phase)) for x in (m, h, a))
+            series.append(nan if meter_a is None else meter_a)
+            self.house[phase].append(nan if house_a is None else house_a)
+            total = None if house_a is None or allowed_a is None else house_a + allowed_a
+            self.limit[phase].append(nan if total is None else total)
+        entries = {str(c["name"]): c for c in charger_entries(record)}
+        for name in self.names:
+            entry = entries.get(name, {})
+            setpoint = num(entry.get("setpoint_a"))
+            values = [x for x in map(num, as_list(entry.get("measured_a"))) if x is not None]
+            self.setpoints[name].append(nan if setpoint is None else setpoint)
+            self.measured[name].append(max(values) if values else nan)
+            if start_s >= window_start_s:
+                if entry.get("reason") == Reason.OVERLOAD_CUT:
+                    self.cuts[name].append(start_s)
+                elif entry.get("reason") == Reason.MIN_CURRENT_PAUSE:
+                    self.pauses[name].append(start_s)
+
+    def reduce(self, starts: list[int]) -> None:
+        """To one point per time bucket (``starts``: the first point of each): the highest
+        currents and the lowest limits and set-points, so that no peak and no cut is lost."""
+
+        def most(series: dict[str, list[float]]) -> dict[str, list[float]]:
+            return {k: _reduced(v, starts, max) for k, v in series.items()}
+
+        def least(series: dict[str, list[float]]) -> dict[str, list[float]]:
+            return {k: _reduced(v, starts, min) for k, v in series.items()}
+
+        self.meter, self.house, self.limit = most(self.meter), most(self.house), least(self.limit)
+        self.setpoints, self.measured = least(self.setpoints), most(self.measured)
+        self.times = [self.times[i] for i in starts]
+
+
+def _bucket_starts(times: Sequence[float], start_s: float, bucket_s: float) -> list[int]:
+    """Index of the first point of each time bucket that has points."""
+    starts: list[int] = []
+    last = -1
+    for index, t_s in enumerate(times):
+        bucket = int((t_s - start_s) / bucket_s)
+        if bucket != last:
+            starts.append(index)
+            last = bucket
+    return starts
+
+
+def _reduced(
+    values: Sequence[float], starts: Sequence[int], pick: Callable[[list[float]], float]
+) -> list[float]:
+    """Per bucket the ``pick`` (max or min) of its known values; NaN where none is known."""
+    out = []
+    ends = [*starts[1:], len(values)]
+    for begin, end in zip(starts, ends, strict=True):
+        known = [v for v in values[begin:end] if v == v]  # NaN != NaN
+        out.append(pick(known) if known else math.nan)
+    return out
