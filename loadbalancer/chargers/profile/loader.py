@@ -6,6 +6,7 @@ Every problem is a ``ConfigError`` naming the file and the key path, e.g.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, cast, get_args
 
 from loadbalancer.chargers.hooks import HOOKS
@@ -58,6 +59,7 @@ _TOP_KEYS = {
     "hooks",
 }
 _REQUIRED_TOP = {"name", "vendor", "sources", "transport", "registers", "setpoint", "readings"}
+_CODE_MAP_KEYS = {"register", "map", "shift", "mask"}
 _KEEP_ALIVE_KEYS = {
     "action",
     "register",
@@ -164,31 +166,20 @@ class _Parser(RegisterReader):
             self.register_name(item, f"readings.current_a[{i}]", readable=True, unit="A")
             for i, item in enumerate(currents)
         )
+        status_keys = {*_CODE_MAP_KEYS, "override"}
         status_spec = self.mapping(
-            spec["status"],
-            "readings.status",
-            {"register", "map", "shift", "mask", "override"},
-            {"register", "map"},
+            spec["status"], "readings.status", status_keys, {"register", "map"}
         )
         override = None
         if "override" in status_spec:
-            override_spec = self.mapping(
-                status_spec["override"],
-                "readings.status.override",
-                {"register", "map", "shift", "mask"},
-                {"register", "map"},
+            override = self.code_map(
+                status_spec["override"], "readings.status.override", IEC_LETTERS
             )
-            override = self.code_map(override_spec, "readings.status.override", IEC_LETTERS)
-        status = StatusMap(self.code_map(status_spec, "readings.status", IEC_LETTERS), override)
+        main = self.code_map(status_spec, "readings.status", IEC_LETTERS, status_keys)
+        status = StatusMap(main, override)
         phases = None
         if "phases" in spec:
-            phases_spec = self.mapping(
-                spec["phases"],
-                "readings.phases",
-                {"register", "map", "shift", "mask"},
-                {"register", "map"},
-            )
-            phases = self.code_map(phases_spec, "readings.phases", ("1", "2", "3"))
+            phases = self.code_map(spec["phases"], "readings.phases", ("1", "2", "3"))
         limit = spec.get("limit_a")
         maximum = spec.get("max_current_a")
         return Readings(
@@ -203,7 +194,15 @@ class _Parser(RegisterReader):
             else self.register_name(maximum, "readings.max_current_a", readable=True, unit="A"),
         )
 
-    def code_map(self, spec: dict[str, Any], path: str, meanings: tuple[str, ...]) -> CodeMap:
+    def code_map(
+        self,
+        value: object,
+        path: str,
+        meanings: tuple[str, ...],
+        allowed: Collection[str] = _CODE_MAP_KEYS,
+    ) -> CodeMap:
+        """Raw values -> ``meanings``, from the mapping at ``path``."""
+        spec = self.mapping(value, path, allowed, {"register", "map"})
         name = self.register_name(spec["register"], f"{path}.register", readable=True)
         register = self.registers[name]
         if register.codec.scale != 1.0:
