@@ -90,22 +90,15 @@ def _log(args: argparse.Namespace) -> int:
     return run_log(request, prog=f"{PROG} log")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROG, description="Keeps the main fuse whole while EVs charge as fast as it allows."
-    )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
-
-    meter = commands.add_parser(
+def _add_meter(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
         "meter",
         help="read the meter and print one reading per valid telegram",
         description="Read telegrams from a meter "
         "source and print one reading per valid telegram; each "
         "rejected telegram gives one line on stderr.",
     )
-    meter.add_argument(
+    parser.add_argument(
         "--source",
         required=True,
         metavar="URL",
@@ -116,77 +109,85 @@ def build_parser() -> argparse.ArgumentParser:
         "(Norwegian Kamstrup HDLC) or kamstrup_current_ma=1 (Kamstrup behind current "
         "transformers)",
     )
-    meter.add_argument(
+    parser.add_argument(
         "--protocol",
         choices=("auto", "p1", "dlms"),
         default="auto",
         help="p1: P1 text (SE, NL, BE, LU); dlms: DLMS/HDLC frames (Aidon, Kaifa, Kamstrup; "
         "serial default 2400 8E1); auto (default): either, told apart by their first bytes",
     )
-    meter.add_argument(
+    parser.add_argument(
         "--key",
         metavar="HEX",
         help="the meter's AES-128 key, 32 hex digits (Luxembourg Smarty, encrypted HDLC)",
     )
-    meter.add_argument(
+    parser.add_argument(
         "--json",
         action="store_true",
         help="one JSON object per reading (SPEC §6.1) instead of a table",
     )
-    meter.set_defaults(handler=_meter)
+    parser.set_defaults(handler=_meter)
 
-    charger = commands.add_parser(
+
+def _add_charger(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
         "charger",
         help="probe one charger with a profile; optionally write a current limit",
         description="Read one charger's status, per-phase currents, applied limit and failsafe "
         "settings over Modbus TCP with a charger profile; optionally write a current limit "
         "first (rounded down to the box's step; below its minimum = pause).",
     )
-    charger.add_argument(
+    parser.add_argument(
         "--profile",
         required=True,
         metavar="NAME",
         help="a bundled profile (e.g. alfen-eve, vestel-evc04) or a path to a profile file",
     )
-    charger.add_argument("--host", required=True, metavar="H", help="the charger's address")
-    charger.add_argument("--port", type=int, metavar="N", help="TCP port (default: the profile's)")
-    charger.add_argument(
+    parser.add_argument("--host", required=True, metavar="H", help="the charger's address")
+    parser.add_argument("--port", type=int, metavar="N", help="TCP port (default: the profile's)")
+    parser.add_argument(
         "--unit", type=int, metavar="N", help="Modbus unit id (default: the profile's)"
     )
-    charger.add_argument("--json", action="store_true", help="one JSON object instead of text")
-    charger.add_argument(
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    parser.add_argument(
         "--set-current",
         type=float,
         metavar="A",
         help="write this current limit in amperes (0 pauses) before reading",
     )
-    charger.set_defaults(handler=_charger)
+    parser.set_defaults(handler=_charger)
 
-    run = commands.add_parser(
+
+def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
         "run",
         help="the service: read the meter, decide, set the chargers' limits",
         description="Run the service until SIGTERM or SIGINT: read the meter, decide every "
         "charger's limit, write it, log every decision. On meter loss every charger gets "
         "safe_current_a; on stop too.",
     )
-    run.add_argument("--config", required=True, metavar="SITE.yaml", help="the site file")
-    run.add_argument(
+    parser.add_argument("--config", required=True, metavar="SITE.yaml", help="the site file")
+    parser.add_argument(
         "--shadow",
         action="store_true",
         help="read everything, decide and log exactly as usual, never write to a charger",
     )
-    run.set_defaults(handler=_run)
+    parser.set_defaults(handler=_run)
 
-    check = commands.add_parser(
+
+def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
         "check",
         help="validate a site file offline and summarise it",
         description="Validate the site file (syntax, types, ranges, the physics of SPEC §4.4) "
         "with its fuse and charger profiles, without touching the network; print a summary.",
     )
-    check.add_argument("--config", required=True, metavar="SITE.yaml", help="the site file")
-    check.set_defaults(handler=_check)
+    parser.add_argument("--config", required=True, metavar="SITE.yaml", help="the site file")
+    parser.set_defaults(handler=_check)
 
-    simulate = commands.add_parser(
+
+def _add_simulate(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
         "simulate",
         help="closed-loop simulation: the real service against emulated meter and chargers",
         description="Run the real service in accelerated time against a simulated meter (TCP) "
@@ -194,36 +195,38 @@ def build_parser() -> argparse.ArgumentParser:
         "loads, cars and faults; print the quality figures of SPEC §7 beside a static limiter, "
         "the peers' max-phase controller and an upper bound on the energy.",
     )
-    simulate.add_argument(
+    parser.add_argument(
         "--config",
         metavar="SITE.yaml",
         help="the site file (default: the bundled examples/site.yaml)",
     )
-    simulate.add_argument(
+    parser.add_argument(
         "--scenario",
         default="winter-evening",
         metavar="NAME|FILE",
         help="a bundled scenario or a scenario file (default: winter-evening)",
     )
-    simulate.add_argument(
+    parser.add_argument(
         "--speed",
         type=float,
         default=None,
         metavar="X",
         help="simulated seconds per wall-clock second (default 400)",
     )
-    simulate.add_argument(
+    parser.add_argument(
         "--log",
         metavar="FILE",
         default="out/simulate-decisions.jsonl",
         help="where the decision log goes (default: %(default)s)",
     )
-    simulate.add_argument(
+    parser.add_argument(
         "--json", action="store_true", help="print the figures as one JSON object (last line)"
     )
-    simulate.set_defaults(handler=_simulate)
+    parser.set_defaults(handler=_simulate)
 
-    log = commands.add_parser(
+
+def _add_log(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
         "log",
         help="review a decision log: summary, why a limit was what it was, plot",
         description="Review decision logs (plain, rotated .1 or gzip .gz files, in any order): "
@@ -231,20 +234,32 @@ def build_parser() -> argparse.ArgumentParser:
         "overload seconds, outages, alarms), or --explain a moment, or --plot it. Times are "
         "ISO 8601 or HH:MM[:SS] on the log's last day, in the log's UTC offset.",
     )
-    log.add_argument("files", nargs="+", metavar="FILE", help="decision log files")
-    log.add_argument("--since", metavar="T", help="start of the period reviewed")
-    log.add_argument("--until", metavar="T", help="end of the period reviewed")
-    log.add_argument("--charger", metavar="NAME", help="only this charger")
-    log.add_argument(
+    parser.add_argument("files", nargs="+", metavar="FILE", help="decision log files")
+    parser.add_argument("--since", metavar="T", help="start of the period reviewed")
+    parser.add_argument("--until", metavar="T", help="end of the period reviewed")
+    parser.add_argument("--charger", metavar="NAME", help="only this charger")
+    parser.add_argument(
         "--explain", metavar="T", help="tell in words why the limits were what they were at T"
     )
-    log.add_argument(
+    parser.add_argument(
         "--plot",
         metavar="OUT.png",
         help="draw per-phase current, fuse line and charger limits (needs loadbalancer[plot])",
     )
-    log.add_argument("--json", action="store_true", help="one JSON object instead of text")
-    log.set_defaults(handler=_log)
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    parser.set_defaults(handler=_log)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; each one's arguments are added by its ``_add_*``."""
+    parser = _Parser(
+        prog=PROG, description="Keeps the main fuse whole while EVs charge as fast as it allows."
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    for add in (_add_meter, _add_charger, _add_run, _add_check, _add_simulate, _add_log):
+        add(commands)
     return parser
 
 

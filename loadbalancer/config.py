@@ -341,6 +341,32 @@ class _SiteReader(YamlReader):
             raw.get("unit_id", profile.transport.unit_id), f"{path}.unit_id", 0, 255
         )
         phases = self.phases(raw["phases"], f"{path}.phases", fuse)
+        max_a, min_a = self.current_range(raw, path, profile, fuse)
+        priority = self.integer(raw.get("priority", 1), f"{path}.priority", -1000, 1000)
+        granularity = self.step(min_a, path, profile)
+        if profile.failsafe.trigger == "none":
+            self.warnings.append(
+                f"charger {name} ({profile.name}): the box has no failsafe the controller can "
+                "set; if loadbalancer stops it keeps its last limit"
+            )
+        try:
+            spec = ChargerSpec(
+                name=name,
+                phases=phases,
+                max_current_a=max_a,
+                min_current_a=min_a,
+                priority=priority,
+                granularity_a=granularity,
+                box_max_current_a=profile.setpoint.max_a,
+            )
+        except ValueError as exc:  # what the core refuses and the checks above missed
+            raise self.fail(path, str(exc)) from None
+        return ChargerConfig(name, profile, profile_ref, host, port, unit_id, spec)
+
+    def current_range(
+        self, raw: dict[str, Any], path: str, profile: ChargerProfile, fuse: FuseProfile
+    ) -> tuple[float, float]:
+        """A charger's ``max_current_a`` and ``min_current_a``, within its fuse and its box."""
         setpoint = profile.setpoint
         hw_max = setpoint.max_a
         max_a = self.number(raw["max_current_a"], f"{path}.max_current_a", 0, None)
@@ -365,7 +391,11 @@ class _SiteReader(YamlReader):
                 f"{path}.max_current_a",
                 f"{max_a:g} A is below the charger's minimum ({min_a:g} A)",
             )
-        priority = self.integer(raw.get("priority", 1), f"{path}.priority", -1000, 1000)
+        return max_a, min_a
+
+    def step(self, min_a: float, path: str, profile: ChargerProfile) -> float:
+        """The controller's step for this box (its profile's), which ``min_a`` must be on."""
+        setpoint = profile.setpoint
         granularity = _granularity(setpoint.granularity_a)
         if granularity is None:
             raise self.fail(
@@ -379,24 +409,7 @@ class _SiteReader(YamlReader):
                 f"{min_a:g} A is not a multiple of the {profile.name} profile's step "
                 f"({granularity:g} A)",
             )
-        if profile.failsafe.trigger == "none":
-            self.warnings.append(
-                f"charger {name} ({profile.name}): the box has no failsafe the controller can "
-                "set; if loadbalancer stops it keeps its last limit"
-            )
-        try:
-            spec = ChargerSpec(
-                name=name,
-                phases=phases,
-                max_current_a=max_a,
-                min_current_a=min_a,
-                priority=priority,
-                granularity_a=granularity,
-                box_max_current_a=setpoint.max_a,
-            )
-        except ValueError as exc:  # what the core refuses and the checks above missed
-            raise self.fail(path, str(exc)) from None
-        return ChargerConfig(name, profile, profile_ref, host, port, unit_id, spec)
+        return granularity
 
     def referenced(self, load: Callable[[str], T], ref: str, path: str) -> T:
         """A profile named at ``path``: a file beside the site file, else a bundled name. A name

@@ -17,8 +17,8 @@ from loadbalancer.control.fuse import (
     default_budget,
 )
 from loadbalancer.errors import ConfigError
-from loadbalancer.resources import bundled_profile, unknown_profile
-from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file, unknown_key
+from loadbalancer.resources import find_profile
+from loadbalancer.yamlcheck import YamlReader, parse_yaml, unknown_key
 
 #: ratings accepted at all; Swedish main fuses are 16..63 A (control.md §1.3), sub-circuits less
 RATING_RANGE_A = (6.0, 250.0)
@@ -33,16 +33,8 @@ _KNOWN = (*_REQUIRED, "name", "margin_a", "overload_budget_s", "hard_limit_ratio
 
 def load_fuse_profile(name_or_path: str | Path) -> FuseProfile:
     """A bundled profile by name (``"3x20A-gG"``) or a profile file by path."""
-    bundled = bundled_profile("fuses", str(name_or_path))
-    if bundled is not None:
-        stem = str(name_or_path)
-        text, file = bundled.read_text(encoding="utf-8"), f"{stem}.yaml"
-    else:
-        path = Path(name_or_path)
-        if not path.exists():
-            raise ConfigError(str(name_or_path), "", unknown_profile("fuses", str(path), "fuse"))
-        text, file, stem = read_text_file(path, "fuse profile"), str(path), path.stem
-    return _from_mapping(parse_yaml(text, file), file, "", stem)
+    found = find_profile("fuses", name_or_path)
+    return _from_mapping(parse_yaml(found.text, found.file), found.file, "", found.stem)
 
 
 def fuse_profile_from_mapping(

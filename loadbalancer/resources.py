@@ -1,4 +1,5 @@
-"""Files shipped with the package: bundled fuse and charger profiles, example site and captures.
+"""Files shipped with the package: bundled profiles (fuses, chargers, tariffs), example site and
+captures, and the one lookup of a profile by bundled name or by path.
 
 They live at the top of the repository (``profiles/``, ``examples/``) and are installed inside
 the package as ``loadbalancer.profiles`` and ``loadbalancer.examples`` (see pyproject.toml), so
@@ -9,11 +10,23 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Literal
 
-ProfileKind = Literal["fuses", "chargers"]
+from loadbalancer.errors import ConfigError
+from loadbalancer.yamlcheck import read_text_file
+
+#: the folders under ``profiles/``, one per kind of profile
+ProfileKind = Literal["fuses", "chargers", "tariffs"]
+#: how errors name one profile of each kind
+PROFILE_NOUNS: dict[ProfileKind, str] = {
+    "fuses": "fuse",
+    "chargers": "charger",
+    "tariffs": "tariff",
+}
 
 #: what a bundled name looks like: a file stem, never a path (``../x`` is a path)
 _BUNDLED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
@@ -25,8 +38,11 @@ def profiles_dir(kind: ProfileKind) -> Traversable:
 
 
 def bundled_profile_names(kind: ProfileKind) -> list[str]:
-    """Names (file stems) of the bundled profiles of one kind, sorted."""
+    """Names (file stems) of the bundled profiles of one kind, sorted (none if the kind's folder
+    is not there yet)."""
     folder = profiles_dir(kind)
+    if not folder.is_dir():
+        return []
     return sorted(
         entry.name.removesuffix(".yaml")
         for entry in folder.iterdir()
@@ -51,6 +67,32 @@ def unknown_profile(kind: ProfileKind, name: str, what: str) -> str:
     hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
     listing = ", ".join(known)
     return f"{shown} is neither a bundled {what} profile nor a file ({hint}bundled: {listing})"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileText:
+    """A profile's text as found, before it is parsed."""
+
+    text: str
+    #: how errors name it: ``NAME.yaml`` for a bundled one, else the path as given
+    file: str
+    #: the file's stem, the profile's name when the file gives none
+    stem: str
+
+
+def find_profile(kind: ProfileKind, name_or_path: str | Path) -> ProfileText:
+    """A profile of ``kind``: the bundled one called ``name_or_path``, else the file at that path
+    (anything ending in ``.yaml``/``.yml`` or existing is a path). A reference that is neither is
+    a ``ConfigError`` naming it, with the nearest bundled names."""
+    ref = str(name_or_path)
+    noun = PROFILE_NOUNS[kind]
+    bundled = bundled_profile(kind, ref)
+    if bundled is not None:
+        return ProfileText(bundled.read_text(encoding="utf-8"), f"{ref}.yaml", ref)
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return ProfileText(read_text_file(path, f"{noun} profile"), str(path), path.stem)
+    raise ConfigError(ref, "", unknown_profile(kind, ref, noun))
 
 
 def example_file(relative: str) -> Traversable:

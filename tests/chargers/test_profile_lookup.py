@@ -1,0 +1,86 @@
+"""One lookup of a profile by bundled name or by path, whatever its kind (fuses, chargers, and
+the tariffs to come); and the profile loader kept small enough to read."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import loadbalancer
+from loadbalancer.chargers.profile import load_profile
+from loadbalancer.errors import ConfigError
+from loadbalancer.fuse_profiles import load_fuse_profile
+from loadbalancer.resources import ProfileKind, bundled_profile_names, find_profile
+
+LOADERS: dict[str, Callable[[str], object]] = {
+    "fuses": load_fuse_profile,
+    "chargers": load_profile,
+}
+
+
+@pytest.mark.parametrize(("kind", "name"), [("fuses", "3x20A-gG"), ("chargers", "alfen-eve")])
+def test_a_bundled_name_is_found_for_each_kind(kind: ProfileKind, name: str) -> None:
+    found = find_profile(kind, name)
+    assert (found.file, found.stem) == (f"{name}.yaml", name)
+    assert name in bundled_profile_names(kind)
+    assert found.text.strip()
+
+
+@pytest.mark.parametrize("kind", ["fuses", "chargers"])
+def test_a_path_is_read_whatever_the_kind(kind: ProfileKind, tmp_path: Path) -> None:
+    path = tmp_path / "mine.yml"
+    path.write_text("name: mine\n", encoding="utf-8")
+    found = find_profile(kind, path)
+    assert (found.text, found.file, found.stem) == ("name: mine\n", str(path), "mine")
+
+
+def test_a_kind_without_bundled_profiles_yet_names_the_reference() -> None:
+    """The tariffs (issue 15) have no folder yet: a name is an error, never a crash."""
+    assert bundled_profile_names("tariffs") == []
+    with pytest.raises(ConfigError) as caught:
+        find_profile("tariffs", "spot-se3")
+    assert str(caught.value) == (
+        "spot-se3: 'spot-se3' is neither a bundled tariff profile nor a file (bundled: )"
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(LOADERS))
+def test_fuse_and_charger_profiles_are_looked_up_alike(kind: str, tmp_path: Path) -> None:
+    """The same reference gets the same answer for either kind: a missing file that is named
+    as one is that file's error (the fuse lookup used to list the bundled names instead)."""
+    absent = tmp_path / "absent.yaml"
+    with pytest.raises(ConfigError) as caught:
+        LOADERS[kind](str(absent))
+    assert str(caught.value) == f"{absent}: cannot read: No such file or directory"
+    noun = kind.removesuffix("s")
+    with pytest.raises(ConfigError, match=f"^nope: 'nope' is neither a bundled {noun} profile"):
+        LOADERS[kind]("nope")
+
+
+#: the files of the charger profile, the site file and the command line (issue 14's limits)
+SMALL = ("chargers/profile", "config.py", "cli.py", "fuse_profiles.py", "resources.py")
+
+
+def _sources() -> list[Path]:
+    root = Path(loadbalancer.__file__).parent
+    paths = [root / part for part in SMALL]
+    return sorted(p for path in paths for p in ([path] if path.is_file() else path.glob("*.py")))
+
+
+def test_no_module_over_500_lines_and_no_function_over_60() -> None:
+    sources = _sources()
+    assert len(sources) >= 7
+    too_long = []
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > 500:
+            too_long.append(f"{path.name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 60:
+                    too_long.append(f"{path.name}: {node.name} {length} lines")
+    assert too_long == []
