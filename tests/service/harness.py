@@ -185,6 +185,18 @@ async def served_boxes(boxes: list[Box]) -> AsyncIterator[dict[str, int]]:
 
 
 @contextlib.asynccontextmanager
+async def one_box_site(
+    tmp: Path, meter_url: str, box: Box, protocol: str = "p1", **settings: Any
+) -> AsyncIterator[tuple[ChargerEmulator, Path, Path]]:
+    """One served box and the site file around it (``settings`` as :func:`write_site`'s);
+    yields the box's emulator, the site file and the decision log's path."""
+    async with served_boxes([box]) as ports:
+        site_file, log_path = write_site(tmp, meter_url, [box], ports, protocol, **settings)
+        assert box.emulator is not None
+        yield box.emulator, site_file, log_path
+
+
+@contextlib.asynccontextmanager
 async def service_running(
     site_file: Path,
     log_path: Path,

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,7 @@ import pytest
 
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.service import Service
-from tests.service import harness
-from tests.service.harness import Box, served_boxes, service_running
+from tests.service.harness import Box, one_box_site, service_running
 from tests.service.test_process import records, start_process, wait_for
 
 STALE_AFTER_S = 2.0
@@ -57,11 +57,13 @@ async def flood_sender(kind: str) -> AsyncIterator[Sender]:
         await process.wait()
 
 
-def write_site(tmp: Path, meter_url: str, box: Box, ports: dict[str, int]) -> tuple[Path, Path]:
-    return harness.write_site(
-        tmp, meter_url, [box], ports, "auto",
-        meter_settings={"stale_after_s": STALE_AFTER_S}, poll_interval_s=POLL_S,
-    )  # fmt: skip
+def site(
+    tmp: Path, meter_url: str
+) -> AbstractAsyncContextManager[tuple[ChargerEmulator, Path, Path]]:
+    """One emulated Alfen box and the site file around it: the meter polled in auto mode."""
+    box = Box("carport", "alfen-eve", ["L1", "L2", "L3"])
+    settings = {"meter_settings": {"stale_after_s": STALE_AFTER_S}, "poll_interval_s": POLL_S}
+    return one_box_site(tmp, meter_url, box, "auto", **settings)
 
 
 async def request_rate(emulator: ChargerEmulator, seconds: float) -> float:
@@ -82,12 +84,10 @@ class Flooded:
 async def flooded_service(tmp_path: Path, kind: str) -> AsyncIterator[Flooded]:
     """The real Service in this process, its meter the flood sender, one emulated box; stopped
     (exit 0 asserted) on the way out, so that the shutdown records are in the log."""
-    box = Box("carport", "alfen-eve", ["L1", "L2", "L3"])
-    async with served_boxes([box]) as ports, flood_sender(kind) as sender:
-        site_file, log = write_site(tmp_path, sender.url, box, ports)
+    async with flood_sender(kind) as sender, site(tmp_path, sender.url) as served:
+        emulator, site_file, log = served
         async with service_running(site_file, log) as service:
-            assert box.emulator is not None
-            yield Flooded(sender, service, box.emulator, log)
+            yield Flooded(sender, service, emulator, log)
 
 
 @pytest.mark.parametrize("kind", ["random", "slash", "flag", "mixed"])
@@ -126,9 +126,8 @@ async def test_a_flood_neither_delays_the_stale_fallback_nor_starves_the_polls(
 
 
 async def test_sigterm_during_a_flood_exits_within_5_s_with_safe_currents(tmp_path: Path) -> None:
-    box = Box("carport", "alfen-eve", ["L1", "L2", "L3"])
-    async with served_boxes([box]) as ports, flood_sender("slash") as sender:
-        site_file, log = write_site(tmp_path, sender.url, box, ports)
+    async with flood_sender("slash") as sender, site(tmp_path, sender.url) as served:
+        emulator, site_file, log = served
         process = await start_process(site_file)
         try:
             await wait_for(lambda: bool(records(log, "decision")), 15)
@@ -147,7 +146,7 @@ async def test_sigterm_during_a_flood_exits_within_5_s_with_safe_currents(tmp_pa
     assert took < 5.0, f"exit took {took:.1f} s"
     (shutdown,) = records(log, "shutdown")
     assert shutdown["chargers"]["carport"] == 6.0
-    assert box.emulator is not None and box.emulator.box.setpoint_a == 6.0
+    assert emulator.box.setpoint_a == 6.0
 
 
 async def test_after_the_flood_the_episode_ends_and_telegrams_are_used_again(

@@ -20,7 +20,7 @@ import pytest
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.service import signal_name
-from tests.service.harness import Box, served_boxes, write_site
+from tests.service.harness import Box, one_box_site, write_site
 
 T0 = datetime(2026, 1, 14, 18, 0, 0)
 
@@ -60,10 +60,8 @@ async def start_process(
 
 async def test_notify_ready_watchdog_and_sigterm_to_safe_current(tmp_path: Path) -> None:
     box = Box("carport", "vestel-evc04", ["L1", "L2", "L3"])
-    async with MeterServer() as meter, served_boxes([box]) as ports:
-        site_file, log = write_site(tmp_path, meter.url, [box], ports)
-        emulator = box.emulator
-        assert emulator is not None
+    async with MeterServer() as meter, one_box_site(tmp_path, meter.url, box) as served:
+        emulator, site_file, log = served
         notify_path = tmp_path / "notify"
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(str(notify_path))
@@ -142,8 +140,8 @@ async def test_sigint_also_stops_cleanly_with_an_offline_charger(tmp_path: Path)
 async def test_serial_meter_through_a_pseudo_terminal(tmp_path: Path) -> None:
     master, slave = os.openpty()
     box = Box("carport", "alfen-eve", ["L1", "L2", "L3"])
-    async with served_boxes([box]) as ports:
-        site_file, log = write_site(tmp_path, f"serial://{os.ttyname(slave)}", [box], ports)
+    async with one_box_site(tmp_path, f"serial://{os.ttyname(slave)}", box) as served:
+        _emulator, site_file, log = served
         process = await start_process(site_file)
         try:
             await wait_for(lambda: bool(records(log, "startup")), 15)
@@ -170,10 +168,7 @@ async def test_meter_bridge_drops_and_comes_back(tmp_path: Path) -> None:
     meter = MeterServer()
     await meter.start()
     box = Box("carport", "alfen-eve", ["L1", "L2", "L3"])
-    async with served_boxes([box]) as ports:
-        site_file, log = write_site(tmp_path, meter.url, [box], ports)
-        emulator = box.emulator
-        assert emulator is not None
+    async with one_box_site(tmp_path, meter.url, box) as (emulator, site_file, log):
         process = await start_process(site_file)
         try:
             await meter.wait_for_client(15)
@@ -212,10 +207,8 @@ async def balanced_process(tmp_path: Path) -> AsyncIterator[tuple[Any, ChargerEm
     """``loadbalancer run`` with a meter and a Vestel box, controlling (the box above its safe
     current); yields the process, the box and the log path, and cleans up."""
     box = Box("carport", "vestel-evc04", ["L1", "L2", "L3"])
-    async with MeterServer() as meter, served_boxes([box]) as ports:
-        site_file, log = write_site(tmp_path, meter.url, [box], ports)
-        emulator = box.emulator
-        assert emulator is not None
+    async with MeterServer() as meter, one_box_site(tmp_path, meter.url, box) as served:
+        emulator, site_file, log = served
         process = await start_process(site_file)
         try:
             await meter.wait_for_client(15)
