@@ -270,15 +270,10 @@ def _decoded(found: dict[str, str], header: str, size_bytes: int) -> Decoded:
     raw: list[PhaseRaw] = []
     for imp_obis, exp_obis, volt_obis, amp_obis in _PHASE_OBIS:
         amp = _num(found, amp_obis, _AMP)
-        raw.append(
-            PhaseRaw(
-                amp,
-                _num(found, volt_obis, _VOLT),
-                _num(found, imp_obis, _POWER),
-                _num(found, exp_obis, _POWER),
-                resolution_a=_resolution(found[amp_obis]) if amp is not None else 1.0,
-            )
-        )
+        volt, p_imp = _num(found, volt_obis, _VOLT), _num(found, imp_obis, _POWER)
+        p_exp = _num(found, exp_obis, _POWER)
+        resolution_a = _resolution(found[amp_obis]) if amp is not None else 1.0
+        raw.append(PhaseRaw(amp, volt, p_imp, p_exp, False, resolution_a))
     e_imp = _num(found, _IMPORT_KWH, _ENERGY)
     if e_imp is None:
         e_imp = _sum_present([_num(found, obis, _ENERGY) for obis in _IMPORT_TARIFFS])

@@ -280,21 +280,22 @@ def judge_reading(decoded: Decoded, received_s: float, counters: CounterWatch) -
     problem = counters.backwards(e_imp, e_exp, decoded.meter_id)
     if problem is not None:
         return _implausible(decoded, received_s, problem)
-    return Reading(
-        received_s=received_s,
-        meter_time=decoded.meter_time,
-        meter_id=decoded.meter_id,
-        current_a=PhaseValues(*signed.current_a),
-        voltage_v=PhaseValues(*(phase.voltage_v for phase in decoded.phases)),
-        power_w=PhaseValues(*signed.power_w),
-        import_w=decoded.import_w,
-        export_w=decoded.export_w,
-        energy_import_kwh=e_imp,
-        energy_export_kwh=e_exp,
-        header=decoded.header,
-        protocol=decoded.protocol,
-        extra=decoded.extra,
-        size_bytes=decoded.size_bytes,
+    l1, l2, l3 = decoded.phases
+    return Reading(  # positional, in Reading's field order (one is built per telegram)
+        received_s,
+        decoded.meter_time,
+        decoded.meter_id,
+        PhaseValues(*signed.current_a),
+        PhaseValues(l1.voltage_v, l2.voltage_v, l3.voltage_v),
+        PhaseValues(*signed.power_w),
+        decoded.import_w,
+        decoded.export_w,
+        e_imp,
+        e_exp,
+        decoded.header,
+        decoded.protocol,
+        decoded.extra,
+        decoded.size_bytes,
     )
 
 
