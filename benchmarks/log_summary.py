@@ -28,15 +28,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from loadbalancer.electric import NOMINAL_VOLTAGE_V, PHASES
 
 TARGET_S = 5.0
 PERIOD_S = 10
 CET = timezone(timedelta(hours=1))
 START = datetime(2026, 1, 1, 0, 0, 0, tzinfo=CET)
-PHASES = ("L1", "L2", "L3")
 TARGET_A = 19.0  # 3x20A-gG, 1 A margin
 MIN_A, MAX_A = 6.0, 16.0
 RAMP_UP_DELAY_S, RESUME_DELAY_S = 60, 300
@@ -105,20 +108,10 @@ def generate(path: Path, days: int, seed: int = 6) -> int:
     steps = days * 86400 // PERIOD_S
     fallbacks = {rng.randrange(steps) for _ in range(4)}
     outage_at = rng.randrange(steps)
-    loads: dict[str, int] = {}
-    setpoint: float | None = None
-    headroom_since = paused_since = None
-    stale_left = offline_left = 0
-    decisions = 0
-    energy_left_kwh = 0.0
-
-    def ts(t: datetime) -> str:
-        return t.isoformat(timespec="milliseconds")
-
     with path.open("w") as out:
 
         def write(t: datetime, event: str, **fields: Any) -> None:
-            out.write(json.dumps({"ts": ts(t), "event": event, **fields}) + "\n")
+            out.write(json.dumps({"ts": _ts(t), "event": event, **fields}) + "\n")
 
         write(
             START,
@@ -131,79 +124,126 @@ def generate(path: Path, days: int, seed: int = 6) -> int:
             chargers=[{"name": "carport", "profile": "alfen-eve", "phases": list(PHASES)}],
             control={"safe_current_a": 6.0, "ramp_up_delay_s": 60, "resume_delay_s": 300},
         )
+        stand = _StandIn(rng, write, fallbacks, outage_at)
         for step in range(steps):
-            now_s = step * PERIOD_S
-            t = START + timedelta(seconds=now_s, milliseconds=rng.randrange(0, 40))
-            hour = t.hour + t.minute / 60
-            if now_s % 86400 == 17.5 * 3600:
-                energy_left_kwh = rng.uniform(10, 40)  # the car comes home
-            plugged = energy_left_kwh > 0 and (hour >= 17.5 or hour < 7)
-            house = _house(rng, t, loads)
-            drawing = (setpoint or 0.0) - 0.3 if plugged and (setpoint or 0) >= MIN_A else 0.0
-            energy_left_kwh = max(0.0, energy_left_kwh - drawing * 3 * 230 * PERIOD_S / 3.6e6)
-            if step in fallbacks:
-                stale_left = 9
-                write(t, "meter_stale", meter_age_s=25.0, rejected_telegrams=0)
-                previous = setpoint
-                decisions += 1
-                write(t, "decision", **_decision("event", None, [drawing] * 3, previous, 6.0,
-                                                 "meter_stale_fallback"))  # fmt: skip
-                setpoint = 6.0
-                continue
-            if stale_left:
-                stale_left -= 1
-                if stale_left == 0:
-                    write(t, "meter_recovered", meter_time=ts(t))
-                else:
-                    continue
-            if rng.random() < 0.0005:
-                write(t, "meter_rejected", reason="bad CRC: got 1A2B, computed 3C4D",
-                      size_bytes=640, header="/ELL5")  # fmt: skip
-            if step == outage_at:
-                offline_left = 30
-                write(t, "charger_offline", charger="carport", error="connection timed out")
-            online = offline_left == 0
-            if offline_left:
-                offline_left -= 1
-                if offline_left == 0:
-                    write(t, "charger_online", charger="carport", status="C", measured_a=[0.0] * 3)
-            measured = [round(drawing, 1)] * 3 if online else []
-            meter = [round(h + drawing, 1) for h in house]
-            allowed = [round(TARGET_A - h - (0 if online else 6.0), 1) for h in house]
-            room = math.floor(min(allowed))
-            previous = setpoint
-            if not online:
-                setpoint, reason = 6.0, "charger_offline_reserved"
-            elif previous is None:
-                setpoint, reason = MIN_A, "start"
-            elif previous == 0:
-                if room >= MIN_A + 1:
-                    paused_since = paused_since if paused_since is not None else now_s
-                else:
-                    paused_since = None
-                if paused_since is not None and now_s - paused_since >= RESUME_DELAY_S:
-                    setpoint, reason, paused_since = MIN_A, "resume", None
-                else:
-                    setpoint, reason = 0.0, "paused_wait_resume"
-            elif room < MIN_A:
-                setpoint, reason, headroom_since = 0.0, "min_current_pause", None
-            elif room < previous:
-                setpoint, reason, headroom_since = float(room), "overload_cut", None
-            elif min(room, MAX_A) > previous:
-                headroom_since = headroom_since if headroom_since is not None else now_s
-                if now_s - headroom_since >= RAMP_UP_DELAY_S:
-                    setpoint, reason, headroom_since = float(min(room, MAX_A)), "ramp_up", None
-                else:
-                    reason = "hold_ramp_delay"
-            else:
-                reason = "at_max" if previous >= MAX_A else "steady"
-            decisions += 1
-            figures = (meter, house, allowed)
-            write(t, "decision", **_decision("telegram", figures, measured, previous, setpoint,
-                                             reason, rng.uniform(0.05, 0.4)))  # fmt: skip
+            stand.step(step)
         end = START + timedelta(seconds=steps * PERIOD_S)
         write(end, "shutdown", reason="signal", safe_current_a=6.0)
-    return decisions
+    return stand.decisions
+
+
+def _ts(t: datetime) -> str:
+    return t.isoformat(timespec="milliseconds")
+
+
+@dataclass
+class _StandIn:
+    """The house, the car, the faults and a stand-in for the control rules, one telegram
+    period per :meth:`step`, writing what the service would write."""
+
+    rng: random.Random
+    write: Callable[..., None]
+    fallbacks: set[int]
+    outage_at: int
+    loads: dict[str, int] = field(default_factory=dict)
+    setpoint: float | None = None
+    headroom_since: float | None = None
+    paused_since: float | None = None
+    stale_left: int = 0
+    offline_left: int = 0
+    decisions: int = 0
+    energy_left_kwh: float = 0.0
+
+    def step(self, step: int) -> None:
+        rng = self.rng
+        now_s = step * PERIOD_S
+        t = START + timedelta(seconds=now_s, milliseconds=rng.randrange(0, 40))
+        hour = t.hour + t.minute / 60
+        if now_s % 86400 == 17.5 * 3600:
+            self.energy_left_kwh = rng.uniform(10, 40)  # the car comes home
+        plugged = self.energy_left_kwh > 0 and (hour >= 17.5 or hour < 7)
+        house = _house(rng, t, self.loads)
+        setpoint = self.setpoint or 0.0
+        drawing = setpoint - 0.3 if plugged and setpoint >= MIN_A else 0.0
+        used_kwh = drawing * 3 * NOMINAL_VOLTAGE_V * PERIOD_S / 3.6e6
+        self.energy_left_kwh = max(0.0, self.energy_left_kwh - used_kwh)
+        if step in self.fallbacks:
+            self._fallback(t, drawing)
+            return
+        if self.stale_left:
+            self.stale_left -= 1
+            if self.stale_left:
+                return
+            self.write(t, "meter_recovered", meter_time=_ts(t))
+        online = self._faults(t, step)
+        measured = [round(drawing, 1)] * 3 if online else []
+        meter = [round(h + drawing, 1) for h in house]
+        allowed = [round(TARGET_A - h - (0 if online else 6.0), 1) for h in house]
+        previous = self.setpoint
+        self.setpoint, reason = self._control(now_s, math.floor(min(allowed)), online)
+        self.decisions += 1
+        figures = (meter, house, allowed)
+        age_s = rng.uniform(0.05, 0.4)
+        fields = _decision("telegram", figures, measured, previous, self.setpoint, reason, age_s)
+        self.write(t, "decision", **fields)
+
+    def _fallback(self, t: datetime, drawing: float) -> None:
+        self.stale_left = 9
+        self.write(t, "meter_stale", meter_age_s=25.0, rejected_telegrams=0)
+        self.decisions += 1
+        self.write(t, "decision", **_decision("event", None, [drawing] * 3, self.setpoint, 6.0,
+                                              "meter_stale_fallback"))  # fmt: skip
+        self.setpoint = 6.0
+
+    def _faults(self, t: datetime, step: int) -> bool:
+        """A rare rejected telegram, the charger's outage; whether the charger is online."""
+        if self.rng.random() < 0.0005:
+            self.write(t, "meter_rejected", reason="bad CRC: got 1A2B, computed 3C4D",
+                       size_bytes=640, header="/ELL5")  # fmt: skip
+        if step == self.outage_at:
+            self.offline_left = 30
+            self.write(t, "charger_offline", charger="carport", error="connection timed out")
+        online = self.offline_left == 0
+        if self.offline_left:
+            self.offline_left -= 1
+            if self.offline_left == 0:
+                self.write(t, "charger_online", charger="carport", status="C", measured_a=[0.0] * 3)
+        return online
+
+    def _control(self, now_s: float, room: int, online: bool) -> tuple[float, str]:
+        """The next set-point and its reason: cut at once, raise after 60 s, resume after 300 s."""
+        previous = self.setpoint
+        if not online:
+            return 6.0, "charger_offline_reserved"
+        if previous is None:
+            return MIN_A, "start"
+        if previous == 0:
+            return self._paused(now_s, room)
+        if room < MIN_A:
+            self.headroom_since = None
+            return 0.0, "min_current_pause"
+        if room < previous:
+            self.headroom_since = None
+            return float(room), "overload_cut"
+        if min(room, MAX_A) > previous:
+            if self.headroom_since is None:
+                self.headroom_since = now_s
+            if now_s - self.headroom_since >= RAMP_UP_DELAY_S:
+                self.headroom_since = None
+                return float(min(room, MAX_A)), "ramp_up"
+            return previous, "hold_ramp_delay"
+        return previous, "at_max" if previous >= MAX_A else "steady"
+
+    def _paused(self, now_s: float, room: int) -> tuple[float, str]:
+        if room >= MIN_A + 1:
+            if self.paused_since is None:
+                self.paused_since = now_s
+        else:
+            self.paused_since = None
+        if self.paused_since is not None and now_s - self.paused_since >= RESUME_DELAY_S:
+            self.paused_since = None
+            return MIN_A, "resume"
+        return 0.0, "paused_wait_resume"
 
 
 def best_of(runs: int, command: list[str]) -> tuple[float, float, str]:

@@ -15,9 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from loadbalancer.chargers.profile import ChargerProfile
+from loadbalancer.electric import IEC_MIN_CURRENT_A
 
-#: IEC 61851-1: a car does not charge below 6 A.
-CAR_MIN_CURRENT_A = 6.0
+
+def car_draw_a(
+    offered_a: float,
+    max_current_a: float,
+    shortfall_a: float,
+    min_current_a: float = IEC_MIN_CURRENT_A,
+) -> float:
+    """The car model every simulation shares: what a plugged car draws per phase when offered
+    ``offered_a``: nothing below its minimum (IEC 61851-1: no charging below 6 A), else the
+    offer up to its own on-board limit, less its shortfall."""
+    if offered_a < min_current_a:
+        return 0.0
+    return max(min(offered_a, max_current_a) - shortfall_a, 0.0)
 
 
 @dataclass(slots=True)
@@ -29,12 +41,12 @@ class SimulatedCar:
     max_current_a: float = 32.0  # the car's own on-board charger limit
     delay_s: float = 2.0  # how long it takes to follow a new offer
     shortfall_a: float = 0.2  # draws this much less than offered
-    min_current_a: float = CAR_MIN_CURRENT_A
+    min_current_a: float = IEC_MIN_CURRENT_A
 
     def draw_a(self, offered_a: float) -> float:
-        if not self.plugged or offered_a < self.min_current_a:
+        if not self.plugged:
             return 0.0
-        return max(min(offered_a, self.max_current_a) - self.shortfall_a, 0.0)
+        return car_draw_a(offered_a, self.max_current_a, self.shortfall_a, self.min_current_a)
 
 
 @dataclass(slots=True)

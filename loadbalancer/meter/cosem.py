@@ -35,6 +35,7 @@ _FIXED: dict[int, struct.Struct] = {
 #: Tags whose value is a signed number (a meter sending a current this way gives its sign).
 SIGNED_TAGS = frozenset({0x05, 0x0F, 0x10, 0x14, 0x17, 0x18})
 _DATE_TIME, _DATE, _TIME = 0x19, 0x1A, 0x1B
+_DATE_TIME_SIZES = {_DATE_TIME: 12, _DATE: 5, _TIME: 4}
 
 
 def read_length(data: bytes, at: int) -> tuple[int, int]:
@@ -68,42 +69,52 @@ def read_data(data: bytes, at: int, depth: int = 0) -> tuple[Node, int]:
         number: int | float = fixed.unpack_from(data, at)[0]
         return (tag, number), end
     if tag in (0x01, 0x02):  # array, structure
-        if depth >= MAX_DEPTH:
-            raise DecodeError(f"values nested deeper than {MAX_DEPTH}")
-        count, at = read_length(data, at)
-        if count > len(data) - at:  # every element takes at least one byte
-            raise DecodeError(f"{count} elements announced, {len(data) - at} bytes left")
-        items: list[Node] = []
-        for _ in range(count):
-            item, at = read_data(data, at, depth + 1)
-            items.append(item)
-        return (tag, tuple(items)), at
+        return _read_container(data, tag, at, depth)
     if tag in (0x09, 0x0A, 0x0C, 0x04):  # octet-, visible-, utf8-, bit-string
-        size, at = read_length(data, at)
-        if tag == 0x04:
-            size = (size + 7) // 8
-        end = at + size
-        if end > len(data):
-            raise DecodeError(f"a {size}-byte string runs past the end of the data")
-        raw = data[at:end]
-        if tag == 0x0A:
-            return (tag, raw.decode("latin-1")), end
-        if tag == 0x0C:
-            return (tag, raw.decode("utf-8", errors="replace")), end
-        return (tag, raw), end
+        return _read_string(data, tag, at)
     if tag == 0x00:
         return (tag, None), at
     if tag == 0x03:
         if at >= len(data):
             raise DecodeError("the data ends inside a boolean")
         return (tag, data[at] != 0), at + 1
-    sizes = {_DATE_TIME: 12, _DATE: 5, _TIME: 4}
-    if tag in sizes:
-        end = at + sizes[tag]
+    size = _DATE_TIME_SIZES.get(tag)
+    if size is not None:
+        end = at + size
         if end > len(data):
             raise DecodeError("the data ends inside a date or time")
         return (tag, data[at:end]), end
     raise DecodeError(f"unknown data type 0x{tag:02X} at byte {at - 1}")
+
+
+def _read_container(data: bytes, tag: int, at: int, depth: int) -> tuple[Node, int]:
+    """An array or structure whose tag was at ``at - 1``: its count, then its elements."""
+    if depth >= MAX_DEPTH:
+        raise DecodeError(f"values nested deeper than {MAX_DEPTH}")
+    count, at = read_length(data, at)
+    if count > len(data) - at:  # every element takes at least one byte
+        raise DecodeError(f"{count} elements announced, {len(data) - at} bytes left")
+    items: list[Node] = []
+    for _ in range(count):
+        item, at = read_data(data, at, depth + 1)
+        items.append(item)
+    return (tag, tuple(items)), at
+
+
+def _read_string(data: bytes, tag: int, at: int) -> tuple[Node, int]:
+    """An octet-, visible-, UTF-8 or bit-string whose tag was at ``at - 1``."""
+    size, at = read_length(data, at)
+    if tag == 0x04:
+        size = (size + 7) // 8
+    end = at + size
+    if end > len(data):
+        raise DecodeError(f"a {size}-byte string runs past the end of the data")
+    raw = data[at:end]
+    if tag == 0x0A:
+        return (tag, raw.decode("latin-1")), end
+    if tag == 0x0C:
+        return (tag, raw.decode("utf-8", errors="replace")), end
+    return (tag, raw), end
 
 
 def is_container(node: Node) -> bool:

@@ -37,8 +37,8 @@ from loadbalancer.meter.cosem import (
 from loadbalancer.meter.gcm import GLO_CIPHERING, decrypt_glo_ciphering
 from loadbalancer.meter.hdlc import FLAG, HdlcEvent, HdlcFrame, HdlcFramer, HdlcRejection
 from loadbalancer.meter.options import ParserOptions
-from loadbalancer.meter.plausibility import CounterWatch, PhaseRaw, judge_phases
-from loadbalancer.meter.reading import MeterEvent, PhaseValues, Reading, Rejection
+from loadbalancer.meter.plausibility import CounterWatch, Decoded, PhaseRaw, judge_reading
+from loadbalancer.meter.reading import MeterEvent, Rejection
 
 #: LLC header of a frame sent by a server (meter): E6 E7 00.
 LLC_HEADER = b"\xe6\xe7\x00"
@@ -222,69 +222,59 @@ class DlmsDecoder:
 
     def _reading(self, note: Notification, received_s: float, size: int) -> MeterEvent:
         scales = _vendor_scales(note, self.kamstrup_energy_wh, self.kamstrup_current_ma)
-        regs = note.registers
+        return judge_reading(_decoded(note, scales, size), received_s, self._counters)
 
-        def number(obis: Obis) -> float | None:
-            reg = regs.get(obis)
-            if reg is None or isinstance(reg.value, bool) or not isinstance(reg.value, int | float):
-                return None
-            scaler = reg.scaler if reg.scaler is not None else scales.get(_kind(obis))
-            if scaler is None:
-                raise DecodeError(
-                    f"undecodable: {note.list_id or 'an unknown list'} sends "
-                    f"{_obis_name(obis)} without a scaler"
-                )
-            value = reg.value / 10**-scaler if scaler < 0 else reg.value * 10**scaler
-            if not math.isfinite(value):
-                raise DecodeError(f"undecodable: {_obis_name(obis)} is not a finite number")
-            return round(float(value), 6)
 
-        raw: list[PhaseRaw] = []
-        for imp_obis, exp_obis, volt_obis, amp_obis in _PHASES:
-            amp = number(amp_obis)
-            reg = regs.get(amp_obis)
-            raw.append(
-                PhaseRaw(
-                    amp,
-                    number(volt_obis),
-                    number(imp_obis),
-                    number(exp_obis),
-                    signed=reg is not None and reg.tag in SIGNED_TAGS,
-                    resolution_a=_resolution(reg, scales),
-                )
+def _decoded(note: Notification, scales: dict[str, int], size: int) -> Decoded:
+    """A notification's registers -> its values in our units, as sent (no check yet)."""
+    regs = note.registers
+    raw: list[PhaseRaw] = []
+    for imp_obis, exp_obis, volt_obis, amp_obis in _PHASES:
+        reg = regs.get(amp_obis)
+        raw.append(
+            PhaseRaw(
+                _number(note, scales, amp_obis),
+                _number(note, scales, volt_obis),
+                _number(note, scales, imp_obis),
+                _number(note, scales, exp_obis),
+                signed=reg is not None and reg.tag in SIGNED_TAGS,
+                resolution_a=_resolution(reg, scales),
             )
+        )
+    e_imp, e_exp = _number(note, scales, _IMPORT_WH), _number(note, scales, _EXPORT_WH)
+    clock = regs.get(_CLOCK)
+    meter_time = read_date_time(clock.value) if clock and isinstance(clock.value, bytes) else None
+    return Decoded(
+        raw,
+        _number(note, scales, _IMPORT_W),
+        _number(note, scales, _EXPORT_W),
+        None if e_imp is None else round(e_imp / 1000.0, 6),
+        None if e_exp is None else round(e_exp / 1000.0, 6),
+        _text(regs, _METER_IDS),
+        meter_time or note.sent_at,
+        f"HDLC {note.list_id}" if note.list_id else "HDLC",
+        "dlms",
+        {"meter_type": t} if (t := _text(regs, _METER_TYPES)) else {},
+        size,
+    )
 
-        e_imp, e_exp = number(_IMPORT_WH), number(_EXPORT_WH)
-        e_imp = None if e_imp is None else round(e_imp / 1000.0, 6)
-        e_exp = None if e_exp is None else round(e_exp / 1000.0, 6)
-        header = f"HDLC {note.list_id}" if note.list_id else "HDLC"
-        import_w, export_w = number(_IMPORT_W), number(_EXPORT_W)
-        signed = judge_phases(raw, import_w, export_w)
-        if isinstance(signed, str):
-            return Rejection(received_s, f"implausible: {signed}", size, header)
-        problem = self._counters.backwards(e_imp, e_exp, _text(regs, _METER_IDS))
-        if problem is not None:
-            return Rejection(received_s, f"implausible: {problem}", size, header)
-        clock = regs.get(_CLOCK)
-        meter_time = (
-            read_date_time(clock.value) if clock and isinstance(clock.value, bytes) else None
+
+def _number(note: Notification, scales: dict[str, int], obis: Obis) -> float | None:
+    """Register ``obis`` scaled to our unit (W, Wh, V, A), or None where it is not a number;
+    DecodeError where the list sends no scaler for it or the value is not finite."""
+    reg = note.registers.get(obis)
+    if reg is None or isinstance(reg.value, bool) or not isinstance(reg.value, int | float):
+        return None
+    scaler = reg.scaler if reg.scaler is not None else scales.get(_kind(obis))
+    if scaler is None:
+        raise DecodeError(
+            f"undecodable: {note.list_id or 'an unknown list'} sends "
+            f"{_obis_name(obis)} without a scaler"
         )
-        return Reading(
-            received_s=received_s,
-            meter_time=meter_time or note.sent_at,
-            meter_id=_text(regs, _METER_IDS),
-            current_a=PhaseValues(*signed.current_a),
-            voltage_v=PhaseValues(*(phase.voltage_v for phase in raw)),
-            power_w=PhaseValues(*signed.power_w),
-            import_w=import_w,
-            export_w=export_w,
-            energy_import_kwh=e_imp,
-            energy_export_kwh=e_exp,
-            header=header,
-            protocol="dlms",
-            extra={"meter_type": t} if (t := _text(regs, _METER_TYPES)) else {},
-            size_bytes=size,
-        )
+    value = reg.value / 10**-scaler if scaler < 0 else reg.value * 10**scaler
+    if not math.isfinite(value):
+        raise DecodeError(f"undecodable: {_obis_name(obis)} is not a finite number")
+    return round(float(value), 6)
 
 
 class DlmsParser:

@@ -14,6 +14,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from loadbalancer.meter.hdlc import build_frame
 from loadbalancer.meter.p1 import build_telegram
 
@@ -25,7 +26,7 @@ class PhaseLoad:
     """What one phase carries: signed current (negative = export), voltage, power factor."""
 
     current_a: float
-    voltage_v: float = 230.0
+    voltage_v: float = NOMINAL_VOLTAGE_V
     power_factor: float = 0.97
 
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TextIO
 
 from loadbalancer import jsontext
+from loadbalancer.electric import PHASES
 from loadbalancer.errors import UsageError
 from loadbalancer.meter.gcm import parse_key
 from loadbalancer.meter.options import ParserOptions
@@ -20,9 +21,14 @@ from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.reading import MeterEvent, MeterParser, Reading, Rejection
 from loadbalancer.meter.sources import FileSource, open_source, parse_source_url, redact_key
 
-_TABLE_HEADER = (
-    f"{'meter time':<25} {'L1 A':>7} {'L2 A':>7} {'L3 A':>7} {'L1 V':>6} {'L2 V':>6} "
-    f"{'L3 V':>6} {'L1 W':>7} {'L2 W':>7} {'L3 W':>7} {'import W':>9} {'export W':>9}"
+_TABLE_HEADER = " ".join(
+    [
+        f"{'meter time':<25}",
+        *(f"{phase + ' A':>7}" for phase in PHASES),
+        *(f"{phase + ' V':>6}" for phase in PHASES),
+        *(f"{phase + ' W':>7}" for phase in PHASES),
+        f"{'import W':>9} {'export W':>9}",
+    ]
 )
 _HEADER_EVERY_ROWS = 40
 

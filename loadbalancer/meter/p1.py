@@ -14,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 import crcmod
 
-from loadbalancer.meter.plausibility import CounterWatch, PhaseRaw, judge_phases
-from loadbalancer.meter.reading import MeterEvent, PhaseValues, Reading, Rejection
+from loadbalancer.meter.plausibility import CounterWatch, Decoded, PhaseRaw, judge_reading
+from loadbalancer.meter.reading import MeterEvent, Rejection
 
 #: CRC-16/ARC: poly 0x8005 reflected, init 0, no xorout (check value "123456789" -> 0xBB3D).
 crc16_arc = crcmod.mkCrcFun(0x18005, initCrc=0x0000, rev=True, xorOut=0x0000)
@@ -30,7 +30,8 @@ MAX_TELEGRAM_BYTES = 4096
 #: than this in 4 KB are line noise, and each costs a CRC pass.
 MAX_INNER_CANDIDATES = 3
 
-_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+# The CRC after '!': up to four hex digits (a match always succeeds, maybe empty).
+_CRC_DIGITS = re.compile(rb"[0-9A-Fa-f]{0,4}")
 # A header starts "/XXXn": three letters and the baud digit (/ELL5, /LGF5, /ADN9, /ISk5, /Lux5).
 P1_HEADER = re.compile(rb"/[A-Za-z]{3}\d")
 P1_HEADER_BYTES = 5
@@ -147,11 +148,8 @@ class P1Parser:
                 self._overflow(end - MAX_TELEGRAM_BYTES + 1, received_s, events)
                 continue
             self._scanned = end
-            digits = 0
-            while (
-                digits < 4 and end + 1 + digits < len(buf) and buf[end + 1 + digits] in _HEX_DIGITS
-            ):
-                digits += 1
+            crc = _CRC_DIGITS.match(buf, end + 1)
+            digits = crc.end() - end - 1 if crc else 0
             if digits < 4 and end + 1 + digits >= len(buf) and not at_eof:
                 break  # the CRC may still be arriving
             block = bytes(buf[: end + 1])
@@ -263,73 +261,60 @@ class P1Parser:
         header = text[: text.find("\n")].strip() if "\n" in text else text.strip()
         # One C-level pass maps every "OBIS(value)" line; only the codes we need are looked at.
         found: dict[str, str] = dict(_LINE.findall(text))
+        decoded = _decoded(found, header, len(telegram))
+        return judge_reading(decoded, received_s, self._counters)
 
-        def num(obis: str, scales: dict[str, float]) -> float | None:
-            content = found.get(obis)
-            if content is None:
-                return None
-            digits, _, unit = content.partition("*")
-            scale = scales.get(unit)  # the usual case: "0001.023*kW"
-            if scale is None or not digits:
-                return _scaled(content, scales)
-            try:
-                number = float(digits)
-            except ValueError:
-                return _scaled(content, scales)
-            # round() drops binary noise such as 1.023 * 1000 = 1022.9999999999999
-            return number if scale == 1.0 else round(number * scale, 6)
 
-        raw: list[PhaseRaw] = []
-        for imp_obis, exp_obis, volt_obis, amp_obis in _PHASE_OBIS:
-            amp = num(amp_obis, _AMP)
-            resolution = _resolution(found[amp_obis]) if amp is not None else 1.0
-            raw.append(
-                PhaseRaw(
-                    amp,
-                    num(volt_obis, _VOLT),
-                    num(imp_obis, _POWER),
-                    num(exp_obis, _POWER),
-                    resolution_a=resolution,
-                )
-            )
-        e_imp = num(_IMPORT_KWH, _ENERGY)
-        if e_imp is None:
-            e_imp = _sum_present([num(obis, _ENERGY) for obis in _IMPORT_TARIFFS])
-        e_exp = num(_EXPORT_KWH, _ENERGY)
-        if e_exp is None:
-            e_exp = _sum_present([num(obis, _ENERGY) for obis in _EXPORT_TARIFFS])
-        import_w, export_w = num(_IMPORT_W, _POWER), num(_EXPORT_W, _POWER)
-        extra: dict[str, float | str] = {}
-        for name, obis, kind in _EXTRA:
-            value = num(obis, kind)
-            if value is not None:
-                extra[name] = value
+def _decoded(found: dict[str, str], header: str, size_bytes: int) -> Decoded:
+    """A telegram's lines by OBIS code -> its values, as sent (no check yet)."""
+    raw: list[PhaseRaw] = []
+    for imp_obis, exp_obis, volt_obis, amp_obis in _PHASE_OBIS:
+        amp = _num(found, amp_obis, _AMP)
+        volt, p_imp = _num(found, volt_obis, _VOLT), _num(found, imp_obis, _POWER)
+        p_exp = _num(found, exp_obis, _POWER)
+        resolution_a = _resolution(found[amp_obis]) if amp is not None else 1.0
+        raw.append(PhaseRaw(amp, volt, p_imp, p_exp, False, resolution_a))
+    e_imp = _num(found, _IMPORT_KWH, _ENERGY)
+    if e_imp is None:
+        e_imp = _sum_present([_num(found, obis, _ENERGY) for obis in _IMPORT_TARIFFS])
+    e_exp = _num(found, _EXPORT_KWH, _ENERGY)
+    if e_exp is None:
+        e_exp = _sum_present([_num(found, obis, _ENERGY) for obis in _EXPORT_TARIFFS])
+    extra: dict[str, float | str] = {}
+    for name, obis, kind in _EXTRA:
+        value = _num(found, obis, kind)
+        if value is not None:
+            extra[name] = value
+    return Decoded(
+        raw,
+        _num(found, _IMPORT_W, _POWER),
+        _num(found, _EXPORT_W, _POWER),
+        e_imp,
+        e_exp,
+        _meter_id(found),
+        _meter_time(found),
+        header,
+        "p1",
+        extra,
+        size_bytes,
+    )
 
-        meter_id = _meter_id(found)
-        others = [("import energy", e_imp), ("export energy", e_exp)]
-        others += [(name, v) for name, v in extra.items() if isinstance(v, float)]
-        signed = judge_phases(raw, import_w, export_w, others)
-        if isinstance(signed, str):
-            return Rejection(received_s, f"implausible: {signed}", len(telegram), header)
-        problem = self._counters.backwards(e_imp, e_exp, meter_id)
-        if problem is not None:
-            return Rejection(received_s, f"implausible: {problem}", len(telegram), header)
-        return Reading(
-            received_s=received_s,
-            meter_time=_meter_time(found),
-            meter_id=meter_id,
-            current_a=PhaseValues(*signed.current_a),
-            voltage_v=PhaseValues(*(p.voltage_v for p in raw)),
-            power_w=PhaseValues(*signed.power_w),
-            import_w=import_w,
-            export_w=export_w,
-            energy_import_kwh=e_imp,
-            energy_export_kwh=e_exp,
-            header=header,
-            protocol="p1",
-            extra=extra,
-            size_bytes=len(telegram),
-        )
+
+def _num(found: dict[str, str], obis: str, scales: dict[str, float]) -> float | None:
+    """The value of line ``obis`` in our unit, or None (absent, or no number of this unit)."""
+    content = found.get(obis)
+    if content is None:
+        return None
+    digits, _, unit = content.partition("*")
+    scale = scales.get(unit)  # the usual case: "0001.023*kW"
+    if scale is None or not digits:
+        return _scaled(content, scales)
+    try:
+        number = float(digits)
+    except ValueError:
+        return _scaled(content, scales)
+    # round() drops binary noise such as 1.023 * 1000 = 1022.9999999999999
+    return number if scale == 1.0 else round(number * scale, 6)
 
 
 def build_telegram(header: str, lines: list[str], *, line_end: str = "\r\n") -> bytes:
@@ -407,7 +392,7 @@ def _meter_id(found: dict[str, str]) -> str | None:
 
 
 def _non_blank(data: bytes) -> int:
-    return len(data) - sum(data.count(c) for c in (b" ", b"\r", b"\n", b"\t"))
+    return len(data.translate(None, b" \r\n\t"))
 
 
 def _header_of(data: bytes | bytearray) -> str:

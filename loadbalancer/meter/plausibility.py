@@ -15,9 +15,13 @@ Three kinds of check, all pure:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
+
+from loadbalancer.electric import PHASES
+from loadbalancer.meter.reading import MeterEvent, PhaseValues, Reading, Rejection
 
 #: Values no real house produces.
 MAX_PHASE_CURRENT_A = 1000.0
@@ -92,97 +96,125 @@ class SignedPhases:
     power_w: tuple[float | None, float | None, float | None]
 
 
+class _Signed(NamedTuple):
+    """One phase judged: its signed current and net power, and what the totals check needs."""
+
+    current_a: float | None
+    power_w: float | None
+    #: the most import power the current, booked as import, can carry (0 for an export)
+    carried_w: float = 0.0
+    #: False for a phase with a current but no power: the totals cannot be summed
+    powered: bool = True
+    #: False for a phase the meter measures (a voltage or a power) without its current
+    measured: bool = True
+
+
 def signed_currents(
     phases: Sequence[PhaseRaw], import_w: float | None, export_w: float | None
 ) -> SignedPhases | str:
     """Signed currents for the three phases, or why their values cannot be real.
 
-    Per phase: no value beyond what a house produces (:data:`MAX_PHASE_CURRENT_A` ...);
-    ``|P| / U`` may not exceed the current (a meter cannot measure more active power
-    than ``U·I``); whole-ampere currents are refined by ``|P| / U`` within their last digit. An
-    unsigned current is negative when the phase exports and the export carries the current
-    (:data:`EXPORT_MIN_POWER_FACTOR`); a smaller export leaves the sign unknown: import. Over
-    the phases: their powers add up to the totals, and the import the totals show is carried
-    by the currents booked as import (this also checks meters that sign their own currents).
+    Per phase (:func:`_sign_phase`): no value beyond what a house produces
+    (:data:`MAX_PHASE_CURRENT_A` ...); ``|P| / U`` may not exceed the current (a meter cannot
+    measure more active power than ``U·I``); whole-ampere currents are refined by ``|P| / U``
+    within their last digit. An unsigned current is negative when the phase exports and the
+    export carries the current (:data:`EXPORT_MIN_POWER_FACTOR`); a smaller export leaves the
+    sign unknown: import. Over the phases (:func:`_totals_problem`): their powers add up to the
+    totals, and the import the totals show is carried by the currents booked as import (this
+    also checks meters that sign their own currents).
     """
-    currents: list[float | None] = []
-    powers: list[float | None] = []
+    judged: list[_Signed] = []
+    for name, phase in zip(PHASES, phases, strict=False):
+        one = _sign_phase(name, phase)
+        if isinstance(one, str):
+            return one
+        judged.append(one)
+    if import_w is not None or export_w is not None:
+        problem = _totals_problem(judged, (import_w or 0.0) - (export_w or 0.0))
+        if problem is not None:
+            return problem
+    l1, l2, l3 = judged
+    return SignedPhases(
+        (l1.current_a, l2.current_a, l3.current_a), (l1.power_w, l2.power_w, l3.power_w)
+    )
+
+
+def _sign_phase(name: str, phase: PhaseRaw) -> _Signed | str:
+    """One phase's signed current and net power, or why its values cannot be real."""
+    amp, volt, p_imp, p_exp = phase.current_a, phase.voltage_v, phase.import_w, phase.export_w
+    net = None if p_imp is None and p_exp is None else round((p_imp or 0.0) - (p_exp or 0.0), 6)
+    # values no house produces (one comparison each, written so that NaN fails it too)
+    if amp is not None and not abs(amp) <= MAX_PHASE_CURRENT_A:
+        return _beyond(f"{name} current", amp, f"is over {MAX_PHASE_CURRENT_A:g} A")
+    if volt is not None and not 0.0 <= volt <= MAX_VOLTAGE_V:
+        return _beyond(f"{name} voltage", volt, f"is outside 0-{MAX_VOLTAGE_V:g} V")
+    if net is not None and not abs(net) <= MAX_PHASE_POWER_W:
+        return _beyond(f"{name} power", net, f"is over {MAX_PHASE_POWER_W:g} W")
+    if amp is None:
+        return _Signed(None, net, 0.0, True, volt is None and net is None)
+    magnitude = abs(amp)
+    if volt is not None and volt >= MIN_CREDIBLE_VOLTAGE_V:
+        credible, low_v, high_v = True, volt, volt
+    else:
+        credible = False
+        low_v, high_v = NOMINAL_VOLTAGE_RANGE_V
+    if net is not None:
+        active_a = abs(net) / low_v  # the most current the power can mean
+        if active_a > _ceiling_a(magnitude, phase.resolution_a):
+            return (
+                f"{name} power {net:g} W does not fit {magnitude:g} A at "
+                f"{_volts(volt)} (|P|/U = {active_a:.1f} A)"
+            )
+        if phase.resolution_a >= 1.0 and credible:
+            # Whole-ampere meters (Iskra AM550, Dutch Kaifa): |P|/U refines the value
+            # within its last digit and never lowers it (reference/han-p1.md §5.4).
+            magnitude = max(magnitude, round(abs(net) / high_v, 2))
+    if phase.signed:
+        if amp < 0 and net is not None and net / high_v > EXPORT_SLACK_A:
+            return f"{name} current {amp:g} A is export but its power {net:g} W is import"
+        claims_export = amp < 0
+    else:
+        claims_export = net is not None and net < 0 and (p_exp or 0.0) > 0.0
+    # with the phase's power at hand, an export must carry the current, else import
+    believed = claims_export and (
+        net is None
+        or abs(net) / high_v  # the least current the export can mean
+        >= EXPORT_MIN_POWER_FACTOR * (magnitude - phase.resolution_a) - EXPORT_SLACK_A
+    )
+    powered = net is not None
+    if believed and magnitude:
+        return _Signed(-magnitude, net, 0.0, powered, True)
+    carried_w = high_v * _ceiling_a(magnitude, phase.resolution_a)
+    return _Signed(magnitude, net, carried_w, powered, True)
+
+
+def _totals_problem(judged: Sequence[_Signed], total_w: float) -> str | None:
+    """Why the phases cannot add up to the meter's net total ``total_w`` (1.7.0 − 2.7.0)."""
     phase_sum_w = spread_w = carried_w = 0.0
-    all_powered = True  # every phase with a current has its power
-    all_measured = True  # no phase the meter measures lacks its current
-    nominal_low_v, nominal_high_v = NOMINAL_VOLTAGE_RANGE_V
-    for number, phase in enumerate(phases, 1):
-        amp, volt, p_imp, p_exp = phase.current_a, phase.voltage_v, phase.import_w, phase.export_w
-        net = None if p_imp is None and p_exp is None else round((p_imp or 0.0) - (p_exp or 0.0), 6)
-        powers.append(net)
-        # values no house produces (one comparison each, written so that NaN fails it too)
-        if amp is not None and not abs(amp) <= MAX_PHASE_CURRENT_A:
-            return _beyond(f"L{number} current", amp, f"is over {MAX_PHASE_CURRENT_A:g} A")
-        if volt is not None and not 0.0 <= volt <= MAX_VOLTAGE_V:
-            return _beyond(f"L{number} voltage", volt, f"is outside 0-{MAX_VOLTAGE_V:g} V")
-        if net is not None:
-            if not abs(net) <= MAX_PHASE_POWER_W:
-                return _beyond(f"L{number} power", net, f"is over {MAX_PHASE_POWER_W:g} W")
-            phase_sum_w += net
-            spread_w += abs(net)
-        if amp is None:
-            currents.append(None)
-            all_measured = all_measured and volt is None and net is None
-            continue
-        magnitude = abs(amp)
-        if volt is not None and volt >= MIN_CREDIBLE_VOLTAGE_V:
-            credible, low_v, high_v = True, volt, volt
-        else:
-            credible, low_v, high_v = False, nominal_low_v, nominal_high_v
-        if net is None:
-            all_powered = False
-        else:
-            active_a = abs(net) / low_v  # the most current the power can mean
-            if active_a > _ceiling_a(magnitude, phase.resolution_a):
-                return (
-                    f"L{number} power {net:g} W does not fit {magnitude:g} A at "
-                    f"{_volts(volt)} (|P|/U = {active_a:.1f} A)"
-                )
-            if phase.resolution_a >= 1.0 and credible:
-                # Whole-ampere meters (Iskra AM550, Dutch Kaifa): |P|/U refines the value
-                # within its last digit and never lowers it (reference/han-p1.md §5.4).
-                magnitude = max(magnitude, round(abs(net) / high_v, 2))
-        if phase.signed and amp < 0 and net is not None and net / high_v > EXPORT_SLACK_A:
-            return f"L{number} current {amp:g} A is export but its power {net:g} W is import"
-        if phase.signed:
-            claims_export = amp < 0
-        else:
-            claims_export = net is not None and net < 0 and (p_exp or 0.0) > 0.0
-        # with the phase's power at hand, an export must carry the current, else import
-        believed = claims_export and (
-            net is None
-            or abs(net) / high_v  # the least current the export can mean
-            >= EXPORT_MIN_POWER_FACTOR * (magnitude - phase.resolution_a) - EXPORT_SLACK_A
+    any_current, all_powered, all_measured = False, True, True
+    for current_a, power_w, phase_carried_w, powered, measured in judged:
+        if power_w is not None:
+            phase_sum_w += power_w
+            spread_w += abs(power_w)
+        carried_w += phase_carried_w
+        any_current = any_current or current_a is not None
+        all_powered = all_powered and powered
+        all_measured = all_measured and measured
+    if not any_current:
+        return None
+    spread_w = max(abs(total_w), spread_w)
+    if all_powered and abs(total_w - phase_sum_w) > TOTALS_SLACK_W + TOTALS_TOLERANCE * spread_w:
+        return (
+            f"the phase powers add up to {phase_sum_w:g} W but the totals say {total_w:g} W "
+            "(1.7.0 - 2.7.0)"
         )
-        if believed and magnitude:
-            currents.append(-magnitude)
-        else:
-            currents.append(magnitude)
-            carried_w += high_v * _ceiling_a(magnitude, phase.resolution_a)
-    if (import_w is not None or export_w is not None) and len(currents) > currents.count(None):
-        total_w = (import_w or 0.0) - (export_w or 0.0)
-        spread_w = max(abs(total_w), spread_w)
-        if (
-            all_powered
-            and abs(total_w - phase_sum_w) > TOTALS_SLACK_W + TOTALS_TOLERANCE * spread_w
-        ):
-            return (
-                f"the phase powers add up to {phase_sum_w:g} W but the totals say {total_w:g} W "
-                "(1.7.0 - 2.7.0)"
-            )
-        # a phase the meter measures without a current may carry any part of the total
-        if all_measured and total_w > carried_w + TOTALS_SLACK_W:
-            return (
-                f"the totals import {total_w:g} W but the currents booked as import carry at "
-                f"most {carried_w:.0f} W"
-            )
-    c, p = currents, powers
-    return SignedPhases((c[0], c[1], c[2]), (p[0], p[1], p[2]))
+    # a phase the meter measures without a current may carry any part of the total
+    if all_measured and total_w > carried_w + TOTALS_SLACK_W:
+        return (
+            f"the totals import {total_w:g} W but the currents booked as import carry at "
+            f"most {carried_w:.0f} W"
+        )
+    return None
 
 
 def judge_phases(
@@ -195,20 +227,80 @@ def judge_phases(
     beyond the phases, energy counters among them), then :func:`signed_currents`."""
     values = [import_w, export_w]
     for phase in phases:
-        values += (phase.current_a, phase.voltage_v, phase.import_w, phase.export_w)
+        values += phase[:4]  # current, voltage, import and export power
     others = list(others)
     values += [value for _, value in others]
+    # NaN and ±inf make the sum not finite; a finite sum is the common case, one C-level pass
+    if math.isfinite(sum(filter(None, values))):
+        return signed_currents(phases, import_w, export_w)
     for value in values:
         if value is not None and not math.isfinite(value):
             named: list[tuple[str, float | None]] = []
-            for number, phase in enumerate(phases, 1):
-                named += [(f"L{number} current", phase.current_a)]
-                named += [(f"L{number} voltage", phase.voltage_v)]
-                named += [(f"L{number} import power", phase.import_w)]
-                named += [(f"L{number} export power", phase.export_w)]
+            for name, phase in zip(PHASES, phases, strict=False):
+                named += [(f"{name} current", phase.current_a)]
+                named += [(f"{name} voltage", phase.voltage_v)]
+                named += [(f"{name} import power", phase.import_w)]
+                named += [(f"{name} export power", phase.export_w)]
             named += [("import power", import_w), ("export power", export_w), *others]
             return not_finite(named) or "a value is not a finite number"
     return signed_currents(phases, import_w, export_w)
+
+
+class Decoded(NamedTuple):
+    """A telegram's (or frame's) values as its parser decoded them, before any check.
+
+    ``phases`` hold the currents as sent (unsigned unless the meter signs them); ``extra``
+    the fields some countries add. (A named tuple: one is built per telegram.)
+    """
+
+    phases: Sequence[PhaseRaw]
+    import_w: float | None
+    export_w: float | None
+    energy_import_kwh: float | None
+    energy_export_kwh: float | None
+    meter_id: str | None
+    meter_time: datetime | None
+    header: str
+    protocol: str
+    extra: Mapping[str, float | str]
+    size_bytes: int
+
+
+def judge_reading(decoded: Decoded, received_s: float, counters: CounterWatch) -> MeterEvent:
+    """The one assembly of a reading, for every parser: every number finite and within what a
+    house produces, the currents signed (:func:`judge_phases`), the energy counters not going
+    backwards (``counters``); then the :class:`Reading`, else a :class:`Rejection` naming why.
+    """
+    e_imp, e_exp = decoded.energy_import_kwh, decoded.energy_export_kwh
+    others = [("import energy", e_imp), ("export energy", e_exp)]
+    others += [(name, v) for name, v in decoded.extra.items() if isinstance(v, float)]
+    signed = judge_phases(decoded.phases, decoded.import_w, decoded.export_w, others)
+    if isinstance(signed, str):
+        return _implausible(decoded, received_s, signed)
+    problem = counters.backwards(e_imp, e_exp, decoded.meter_id)
+    if problem is not None:
+        return _implausible(decoded, received_s, problem)
+    l1, l2, l3 = decoded.phases
+    return Reading(  # positional, in Reading's field order (one is built per telegram)
+        received_s,
+        decoded.meter_time,
+        decoded.meter_id,
+        PhaseValues(*signed.current_a),
+        PhaseValues(l1.voltage_v, l2.voltage_v, l3.voltage_v),
+        PhaseValues(*signed.power_w),
+        decoded.import_w,
+        decoded.export_w,
+        e_imp,
+        e_exp,
+        decoded.header,
+        decoded.protocol,
+        decoded.extra,
+        decoded.size_bytes,
+    )
+
+
+def _implausible(decoded: Decoded, received_s: float, problem: str) -> Rejection:
+    return Rejection(received_s, f"implausible: {problem}", decoded.size_bytes, decoded.header)
 
 
 def _ceiling_a(magnitude_a: float, resolution_a: float) -> float:
@@ -226,12 +318,12 @@ def _volts(volt: float | None) -> str:
 def site_implausible(currents: Iterable[float | None], fuse_rating_a: float) -> str | None:
     """Why the currents cannot be real on a site with this main fuse, or None."""
     limit_a = SITE_CURRENT_FACTOR * fuse_rating_a
-    for phase, amp in enumerate(currents, 1):
+    for phase, amp in zip(PHASES, currents, strict=False):
         if amp is not None and not math.isfinite(amp):
-            return f"L{phase} current is {amp} (not a finite number)"
+            return f"{phase} current is {amp} (not a finite number)"
         if amp is not None and abs(amp) > limit_a:
             return (
-                f"L{phase} current {abs(amp):g} A is over {SITE_CURRENT_FACTOR:g} x the "
+                f"{phase} current {abs(amp):g} A is over {SITE_CURRENT_FACTOR:g} x the "
                 f"{fuse_rating_a:g} A fuse: a broken meter or a wrong current scale"
             )
     return None

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from loadbalancer.electric import PHASES
 from loadbalancer.printable import printable
 
-PHASE_NAMES: tuple[str, str, str] = ("L1", "L2", "L3")
+_L1, _L2, _L3 = PHASES
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +29,11 @@ class PhaseValues:
         return iter((self.l1, self.l2, self.l3))
 
     def __getitem__(self, phase: str) -> float | None:
-        """The value on grid phase ``"L1"``, ``"L2"`` or ``"L3"``."""
-        return (self.l1, self.l2, self.l3)[PHASE_NAMES.index(phase)]
+        """The value on a grid phase (one of :data:`loadbalancer.electric.PHASES`)."""
+        return (self.l1, self.l2, self.l3)[PHASES.index(phase)]
 
     def as_dict(self) -> dict[str, float | None]:
-        return {"L1": self.l1, "L2": self.l2, "L3": self.l3}
+        return {_L1: self.l1, _L2: self.l2, _L3: self.l3}
 
 
 @dataclass(frozen=True, slots=True)

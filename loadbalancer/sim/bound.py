@@ -34,8 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from loadbalancer.chargers.simbox import CAR_MIN_CURRENT_A
 from loadbalancer.control.fuse import Characteristic, FuseProfile
+from loadbalancer.electric import IEC_MIN_CURRENT_A as CAR_MIN_CURRENT_A
 from loadbalancer.errors import LoadBalancerError
 from loadbalancer.sim.figures import NOMINAL_V, ChargerSlot, plugged
 from loadbalancer.sim.scenario import CarPlan, Scenario

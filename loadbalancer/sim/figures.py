@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadbalancer.chargers.simbox import car_draw_a as simulated_car_draw_a
 from loadbalancer.control.fuse import Characteristic, FuseProfile, spent_s
 from loadbalancer.sim.scenario import CarPlan, Scenario
 
@@ -71,10 +72,8 @@ class Tally:
 
 
 def car_draw_a(plan: CarPlan, offered_a: float) -> float:
-    """What a car draws per phase when offered ``offered_a`` (as the emulated car does)."""
-    if offered_a < 6.0:
-        return 0.0
-    return max(0.0, min(offered_a, plan.max_current_a) - plan.shortfall_a)
+    """What a car draws per phase when offered ``offered_a``: the emulated car's model."""
+    return simulated_car_draw_a(offered_a, plan.max_current_a, plan.shortfall_a)
 
 
 def plugged(plan: CarPlan, t_s: float) -> bool:

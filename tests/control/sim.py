@@ -1,8 +1,10 @@
 """A small house-and-cars model around ``decide``, for scenario and property tests.
 
 The meter sees the house plus what every car really draws; each charger reports what its car
-draws, in the charger's phase order. A car draws its offer (if at least 6 A) up to its own
-limit, on one or three of the charger's phases, and may follow a new offer one telegram late.
+draws, in the charger's phase order. A car is the emulated car's model
+(:func:`loadbalancer.chargers.simbox.car_draw_a`) without its shortfall: nothing below 6 A, else
+its offer up to its own limit, on one or three of the charger's phases; it may follow a new
+offer one telegram late.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from loadbalancer.chargers.simbox import car_draw_a
 from loadbalancer.control import (
     ChargerRead,
     ControlConfig,
@@ -38,7 +41,8 @@ class Car:
     pending_a: float = 0.0
 
     def follow(self, offer_a: float) -> None:
-        wanted = min(offer_a, self.limit_a) if self.plugged and offer_a >= 6 else 0.0
+        # the emulated car's model, without its shortfall: it draws all it is offered
+        wanted = car_draw_a(offer_a, self.limit_a, 0.0) if self.plugged else 0.0
         if self.slow:
             self.draw_a, self.pending_a = self.pending_a, wanted
         else:

@@ -22,12 +22,11 @@ from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.profile import load_profile
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import load_site
+from loadbalancer.electric import PHASES
 from loadbalancer.logwriter import open_decision_log
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
-
-PHASES = ("L1", "L2", "L3")
 
 
 @dataclass
@@ -143,6 +142,90 @@ def site_yaml(
     }
 
 
+def write_site(
+    tmp: Path,
+    meter_url: str,
+    boxes: list[Box],
+    ports: dict[str, int],
+    protocol: str = "p1",
+    fuse: str = "3x20A-gG",
+    *,
+    meter_settings: dict[str, Any] | None = None,
+    **control: Any,
+) -> tuple[Path, Path]:
+    """``tmp/site.yaml`` for the boxes (``meter_settings`` override the meter's); returns it
+    and the decision log's path."""
+    log_path = tmp / "decisions.jsonl"
+    raw = site_yaml(meter_url, boxes, ports, log_path, protocol, fuse, **control)
+    raw["meter"].update(meter_settings or {})
+    site_file = tmp / "site.yaml"
+    site_file.write_text(yaml.safe_dump(raw))
+    return site_file, log_path
+
+
+@contextlib.asynccontextmanager
+async def served_boxes(boxes: list[Box]) -> AsyncIterator[dict[str, int]]:
+    """Every box emulated on 127.0.0.1 with its car, its clock ticking; yields the ports by
+    box name, and stops them on the way out."""
+    tasks: list[asyncio.Task[Any]] = []
+    ports: dict[str, int] = {}
+    try:
+        for b in boxes:
+            b.emulator = ChargerEmulator(load_profile(b.profile), clock=time.monotonic, car=b.car)
+            await b.emulator.start()
+            ports[b.name] = b.emulator.port
+            tasks.append(asyncio.create_task(b.emulator.run_clock(0.05)))
+        yield ports
+    finally:
+        for task in tasks:
+            task.cancel()
+        for b in boxes:
+            if b.emulator is not None:
+                await b.emulator.stop()
+
+
+@contextlib.asynccontextmanager
+async def one_box_site(
+    tmp: Path, meter_url: str, box: Box, protocol: str = "p1", **settings: Any
+) -> AsyncIterator[tuple[ChargerEmulator, Path, Path]]:
+    """One served box and the site file around it (``settings`` as :func:`write_site`'s);
+    yields the box's emulator, the site file and the decision log's path."""
+    async with served_boxes([box]) as ports:
+        site_file, log_path = write_site(tmp, meter_url, [box], ports, protocol, **settings)
+        assert box.emulator is not None
+        yield box.emulator, site_file, log_path
+
+
+@contextlib.asynccontextmanager
+async def service_running(
+    site_file: Path,
+    log_path: Path,
+    *,
+    shadow: bool = False,
+    start: bool = True,
+    status: Callable[[str], None] = lambda _m: None,
+    **service_options: Any,
+) -> AsyncIterator[Service]:
+    """The real Service in this process on the site file (not started with ``start=False``);
+    stopped on the way out, exit 0 asserted, so that the shutdown records are in the log."""
+    service = Service(
+        load_site(site_file),
+        shadow=shadow,
+        log=open_decision_log(str(log_path)),
+        notifier=Notifier({}),
+        status=status,
+        **service_options,
+    )
+    stop = asyncio.Event()
+    runner = asyncio.create_task(service.run(stop)) if start else None
+    try:
+        yield service
+    finally:
+        stop.set()
+        if runner is not None:
+            assert await asyncio.wait_for(runner, 10) == 0
+
+
 @contextlib.asynccontextmanager
 async def running_site(
     tmp: Path,
@@ -155,43 +238,18 @@ async def running_site(
     service_options: dict[str, Any] | None = None,
     **control: Any,
 ) -> AsyncIterator[Site]:
-    meter = MeterServer()
-    await meter.start()
-    tasks: list[asyncio.Task[Any]] = []
-    ports: dict[str, int] = {}
-    for b in boxes:
-        b.emulator = ChargerEmulator(load_profile(b.profile), clock=time.monotonic, car=b.car)
-        await b.emulator.start()
-        ports[b.name] = b.emulator.port
-        tasks.append(asyncio.create_task(b.emulator.run_clock(0.05)))
-    log_path = tmp / "decisions.jsonl"
-    site_file = tmp / "site.yaml"
-    site_file.write_text(
-        yaml.safe_dump(site_yaml(meter.url, boxes, ports, log_path, protocol, fuse, **control))
-    )
-    messages: list[str] = []
-    service = Service(
-        load_site(site_file),
-        shadow=shadow,
-        log=open_decision_log(str(log_path)),
-        notifier=Notifier({}),
-        status=messages.append,
-        **(service_options or {}),
-    )
-    site = Site(tmp, meter, {b.name: b for b in boxes}, service, log_path, messages)
-    stop = asyncio.Event()
-    runner = asyncio.create_task(service.run(stop)) if start else None
-    try:
-        if runner is not None:
-            await meter.wait_for_client()
-        yield site
-    finally:
-        stop.set()
-        if runner is not None:
-            assert await asyncio.wait_for(runner, 10) == 0
-        for task in tasks:
-            task.cancel()
-        for b in boxes:
-            assert b.emulator is not None
-            await b.emulator.stop()
-        await meter.stop()
+    """A TCP meter, the boxes and the Service in this process (see the module's docstring)."""
+    async with MeterServer() as meter, served_boxes(boxes) as ports:
+        site_file, log_path = write_site(tmp, meter.url, boxes, ports, protocol, fuse, **control)
+        messages: list[str] = []
+        async with service_running(
+            site_file,
+            log_path,
+            shadow=shadow,
+            start=start,
+            status=messages.append,
+            **(service_options or {}),
+        ) as service:
+            if start:
+                await meter.wait_for_client()
+            yield Site(tmp, meter, {b.name: b for b in boxes}, service, log_path, messages)

@@ -15,20 +15,15 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from loadbalancer.chargers.emulator import ChargerEmulator
-from loadbalancer.chargers.profile import load_profile
-from loadbalancer.chargers.simbox import SimulatedCar
-from loadbalancer.config import load_site
-from loadbalancer.logwriter import open_decision_log
-from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
-from tests.service.harness import Box, site_yaml
+from tests.service.harness import Box, one_box_site, service_running
 from tests.service.test_process import records, start_process, wait_for
 
 STALE_AFTER_S = 2.0
@@ -62,16 +57,13 @@ async def flood_sender(kind: str) -> AsyncIterator[Sender]:
         await process.wait()
 
 
-def write_site(tmp: Path, meter_url: str, charger_port: int) -> Path:
+def site(
+    tmp: Path, meter_url: str
+) -> AbstractAsyncContextManager[tuple[ChargerEmulator, Path, Path]]:
+    """One emulated Alfen box and the site file around it: the meter polled in auto mode."""
     box = Box("carport", "alfen-eve", ["L1", "L2", "L3"])
-    raw = site_yaml(
-        meter_url, [box], {"carport": charger_port}, tmp / "decisions.jsonl", "auto",
-        poll_interval_s=POLL_S,
-    )  # fmt: skip
-    raw["meter"]["stale_after_s"] = STALE_AFTER_S
-    site_file = tmp / "site.yaml"
-    site_file.write_text(yaml.safe_dump(raw))
-    return site_file
+    settings = {"meter_settings": {"stale_after_s": STALE_AFTER_S}, "poll_interval_s": POLL_S}
+    return one_box_site(tmp, meter_url, box, "auto", **settings)
 
 
 async def request_rate(emulator: ChargerEmulator, seconds: float) -> float:
@@ -92,28 +84,10 @@ class Flooded:
 async def flooded_service(tmp_path: Path, kind: str) -> AsyncIterator[Flooded]:
     """The real Service in this process, its meter the flood sender, one emulated box; stopped
     (exit 0 asserted) on the way out, so that the shutdown records are in the log."""
-    emulator = ChargerEmulator(load_profile("alfen-eve"), car=SimulatedCar(delay_s=0.1))
-    await emulator.start()
-    clock_task = asyncio.create_task(emulator.run_clock(0.05))
-    try:
-        async with flood_sender(kind) as sender:
-            log = tmp_path / "decisions.jsonl"
-            service = Service(
-                load_site(write_site(tmp_path, sender.url, emulator.port)),
-                log=open_decision_log(str(log)),
-                notifier=Notifier({}),
-                status=lambda _m: None,
-            )
-            stop = asyncio.Event()
-            runner = asyncio.create_task(service.run(stop))
-            try:
-                yield Flooded(sender, service, emulator, log)
-            finally:
-                stop.set()
-                assert await asyncio.wait_for(runner, 10) == 0
-    finally:
-        clock_task.cancel()
-        await emulator.stop()
+    async with flood_sender(kind) as sender, site(tmp_path, sender.url) as served:
+        emulator, site_file, log = served
+        async with service_running(site_file, log) as service:
+            yield Flooded(sender, service, emulator, log)
 
 
 @pytest.mark.parametrize("kind", ["random", "slash", "flag", "mixed"])
@@ -152,12 +126,8 @@ async def test_a_flood_neither_delays_the_stale_fallback_nor_starves_the_polls(
 
 
 async def test_sigterm_during_a_flood_exits_within_5_s_with_safe_currents(tmp_path: Path) -> None:
-    emulator = ChargerEmulator(load_profile("alfen-eve"), car=SimulatedCar(delay_s=0.1))
-    await emulator.start()
-    clock_task = asyncio.create_task(emulator.run_clock(0.05))
-    async with flood_sender("slash") as sender:
-        site_file = write_site(tmp_path, sender.url, emulator.port)
-        log = tmp_path / "decisions.jsonl"
+    async with flood_sender("slash") as sender, site(tmp_path, sender.url) as served:
+        emulator, site_file, log = served
         process = await start_process(site_file)
         try:
             await wait_for(lambda: bool(records(log, "decision")), 15)
@@ -177,8 +147,6 @@ async def test_sigterm_during_a_flood_exits_within_5_s_with_safe_currents(tmp_pa
     (shutdown,) = records(log, "shutdown")
     assert shutdown["chargers"]["carport"] == 6.0
     assert emulator.box.setpoint_a == 6.0
-    clock_task.cancel()
-    await emulator.stop()
 
 
 async def test_after_the_flood_the_episode_ends_and_telegrams_are_used_again(

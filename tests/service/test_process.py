@@ -16,14 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from loadbalancer.chargers.emulator import ChargerEmulator
-from loadbalancer.chargers.profile import load_profile
-from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.shutdown import signal_name
-from tests.service.harness import Box, site_yaml
+from tests.service.harness import Box, one_box_site, write_site
 
 T0 = datetime(2026, 1, 14, 18, 0, 0)
 
@@ -62,55 +59,44 @@ async def start_process(
 
 
 async def test_notify_ready_watchdog_and_sigterm_to_safe_current(tmp_path: Path) -> None:
-    meter = MeterServer()
-    await meter.start()
-    emulator = ChargerEmulator(load_profile("vestel-evc04"), car=SimulatedCar(delay_s=0.1))
-    await emulator.start()
-    clock_task = asyncio.create_task(emulator.run_clock(0.05))
-    log = tmp_path / "decisions.jsonl"
     box = Box("carport", "vestel-evc04", ["L1", "L2", "L3"])
-    site_file = tmp_path / "site.yaml"
-    site_file.write_text(
-        yaml.safe_dump(site_yaml(meter.url, [box], {"carport": emulator.port}, log))
-    )
-    notify_path = tmp_path / "notify"
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(notify_path))
-    notify.setblocking(False)
-    process = await start_process(
-        site_file, {"NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "2000000"}
-    )
-    loop = asyncio.get_running_loop()
-    try:
-        await meter.wait_for_client(15)
-        # no READY before the first valid telegram
-        await asyncio.sleep(1.0)
-        received = drain(notify)
-        assert not any("READY=1" in m for m in received)
-        for i in range(8):
-            await meter.send(telegram(i))
-            await asyncio.sleep(0.3)
-        received += drain(notify)
-        assert any(m.startswith("READY=1") for m in received), received
-        assert received.count("WATCHDOG=1") >= 2
-        await wait_for(lambda: emulator.box.setpoint_a > 6.0, 10)
-        started = loop.time()
-        process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), 6) == 0
-        assert loop.time() - started < 5.0
-        assert emulator.box.setpoint_a == 6.0
-        (shutdown,) = records(log, "shutdown")
-        assert shutdown["chargers"] == {"carport": 6.0}
-        stopping = [m for m in drain(notify) if m.startswith("STOPPING=1")]
-        assert stopping
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        clock_task.cancel()
-        await emulator.stop()
-        await meter.stop()
-        notify.close()
+    async with MeterServer() as meter, one_box_site(tmp_path, meter.url, box) as served:
+        emulator, site_file, log = served
+        notify_path = tmp_path / "notify"
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(str(notify_path))
+        notify.setblocking(False)
+        process = await start_process(
+            site_file, {"NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "2000000"}
+        )
+        loop = asyncio.get_running_loop()
+        try:
+            await meter.wait_for_client(15)
+            # no READY before the first valid telegram
+            await asyncio.sleep(1.0)
+            received = drain(notify)
+            assert not any("READY=1" in m for m in received)
+            for i in range(8):
+                await meter.send(telegram(i))
+                await asyncio.sleep(0.3)
+            received += drain(notify)
+            assert any(m.startswith("READY=1") for m in received), received
+            assert received.count("WATCHDOG=1") >= 2
+            await wait_for(lambda: emulator.box.setpoint_a > 6.0, 10)
+            started = loop.time()
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), 6) == 0
+            assert loop.time() - started < 5.0
+            assert emulator.box.setpoint_a == 6.0
+            (shutdown,) = records(log, "shutdown")
+            assert shutdown["chargers"] == {"carport": 6.0}
+            stopping = [m for m in drain(notify) if m.startswith("STOPPING=1")]
+            assert stopping
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            notify.close()
 
 
 def drain(sock: socket.socket) -> list[str]:
@@ -125,14 +111,12 @@ def drain(sock: socket.socket) -> list[str]:
 async def test_sigint_also_stops_cleanly_with_an_offline_charger(tmp_path: Path) -> None:
     meter = MeterServer()
     await meter.start()
-    log = tmp_path / "decisions.jsonl"
     box = Box("carport", "vestel-evc04", ["L1", "L2", "L3"])
     # nothing listens on this port: the charger is offline from the start
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead_port = probe.getsockname()[1]
-    site_file = tmp_path / "site.yaml"
-    site_file.write_text(yaml.safe_dump(site_yaml(meter.url, [box], {"carport": dead_port}, log)))
+    site_file, log = write_site(tmp_path, meter.url, [box], {"carport": dead_port})
     process = await start_process(site_file)
     try:
         await meter.wait_for_client(15)
@@ -155,117 +139,96 @@ async def test_sigint_also_stops_cleanly_with_an_offline_charger(tmp_path: Path)
 
 async def test_serial_meter_through_a_pseudo_terminal(tmp_path: Path) -> None:
     master, slave = os.openpty()
-    emulator = ChargerEmulator(load_profile("alfen-eve"), car=SimulatedCar(delay_s=0.1))
-    await emulator.start()
-    log = tmp_path / "decisions.jsonl"
     box = Box("carport", "alfen-eve", ["L1", "L2", "L3"])
-    data = site_yaml(f"serial://{os.ttyname(slave)}", [box], {"carport": emulator.port}, log)
-    site_file = tmp_path / "site.yaml"
-    site_file.write_text(yaml.safe_dump(data))
-    process = await start_process(site_file)
-    try:
-        await wait_for(lambda: bool(records(log, "startup")), 15)
-        await asyncio.sleep(1.0)  # the port is opened
-        for i in range(4):
-            os.write(master, telegram(i, amps=15.0))
-            await asyncio.sleep(0.3)
-        await wait_for(lambda: any(r["trigger"] == "telegram" for r in records(log, "decision")), 5)
-        decision = [r for r in records(log, "decision") if r["trigger"] == "telegram"][-1]
-        assert decision["meter_a"] == {"L1": 15.0, "L2": 15.0, "L3": 15.0}
-        process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), 6) == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await emulator.stop()
-        os.close(master)
-        os.close(slave)
+    async with one_box_site(tmp_path, f"serial://{os.ttyname(slave)}", box) as served:
+        _emulator, site_file, log = served
+        process = await start_process(site_file)
+        try:
+            await wait_for(lambda: bool(records(log, "startup")), 15)
+            await asyncio.sleep(1.0)  # the port is opened
+            for i in range(4):
+                os.write(master, telegram(i, amps=15.0))
+                await asyncio.sleep(0.3)
+            await wait_for(
+                lambda: any(r["trigger"] == "telegram" for r in records(log, "decision")), 5
+            )
+            decision = [r for r in records(log, "decision") if r["trigger"] == "telegram"][-1]
+            assert decision["meter_a"] == {"L1": 15.0, "L2": 15.0, "L3": 15.0}
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), 6) == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            os.close(master)
+            os.close(slave)
 
 
 async def test_meter_bridge_drops_and_comes_back(tmp_path: Path) -> None:
     meter = MeterServer()
     await meter.start()
-    emulator = ChargerEmulator(load_profile("alfen-eve"), car=SimulatedCar(delay_s=0.1))
-    await emulator.start()
-    log = tmp_path / "decisions.jsonl"
     box = Box("carport", "alfen-eve", ["L1", "L2", "L3"])
-    site_file = tmp_path / "site.yaml"
-    site_file.write_text(
-        yaml.safe_dump(site_yaml(meter.url, [box], {"carport": emulator.port}, log))
-    )
-    process = await start_process(site_file)
-    try:
-        await meter.wait_for_client(15)
-        for i in range(3):
-            await meter.send(telegram(i))
-            await asyncio.sleep(0.3)
-        port = meter.port
-        await meter.stop()  # the bridge is gone: meter-loss rules apply meanwhile
-        await wait_for(lambda: bool(records(log, "meter_stale")), 8)
-        assert (
-            emulator.box.setpoint_a == 6.0
-            or records(log, "decision")[-1]["chargers"][0]["setpoint_a"] == 6.0
-        )
-        meter = MeterServer(port=port)
-        await meter.start()
-        await meter.wait_for_client(40)  # back-off: 1, 2, 4 ... s
-        for i in range(3, 6):
-            await meter.send(telegram(i))
-            await asyncio.sleep(0.3)
-        await wait_for(lambda: bool(records(log, "meter_recovered")), 5)
-        process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), 6) == 0
-        assert process.stderr is not None
-        stderr = (await process.stderr.read()).decode()
-        assert stderr.count("reconnecting with back-off") == 1, stderr
-        assert "Traceback" not in stderr
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await emulator.stop()
-        await meter.stop()
+    async with one_box_site(tmp_path, meter.url, box) as (emulator, site_file, log):
+        process = await start_process(site_file)
+        try:
+            await meter.wait_for_client(15)
+            for i in range(3):
+                await meter.send(telegram(i))
+                await asyncio.sleep(0.3)
+            port = meter.port
+            await meter.stop()  # the bridge is gone: meter-loss rules apply meanwhile
+            await wait_for(lambda: bool(records(log, "meter_stale")), 8)
+            assert (
+                emulator.box.setpoint_a == 6.0
+                or records(log, "decision")[-1]["chargers"][0]["setpoint_a"] == 6.0
+            )
+            meter = MeterServer(port=port)
+            await meter.start()
+            await meter.wait_for_client(40)  # back-off: 1, 2, 4 ... s
+            for i in range(3, 6):
+                await meter.send(telegram(i))
+                await asyncio.sleep(0.3)
+            await wait_for(lambda: bool(records(log, "meter_recovered")), 5)
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), 6) == 0
+            assert process.stderr is not None
+            stderr = (await process.stderr.read()).decode()
+            assert stderr.count("reconnecting with back-off") == 1, stderr
+            assert "Traceback" not in stderr
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            await meter.stop()
 
 
 @contextlib.asynccontextmanager
 async def balanced_process(tmp_path: Path) -> AsyncIterator[tuple[Any, ChargerEmulator, Path]]:
     """``loadbalancer run`` with a meter and a Vestel box, controlling (the box above its safe
     current); yields the process, the box and the log path, and cleans up."""
-    meter = MeterServer()
-    await meter.start()
-    emulator = ChargerEmulator(load_profile("vestel-evc04"), car=SimulatedCar(delay_s=0.1))
-    await emulator.start()
-    clock_task = asyncio.create_task(emulator.run_clock(0.05))
-    log = tmp_path / "decisions.jsonl"
     box = Box("carport", "vestel-evc04", ["L1", "L2", "L3"])
-    site_file = tmp_path / "site.yaml"
-    site_file.write_text(
-        yaml.safe_dump(site_yaml(meter.url, [box], {"carport": emulator.port}, log))
-    )
-    process = await start_process(site_file)
-    try:
-        await meter.wait_for_client(15)
-        i = 0
-        # balanced by the service (not the box's own default limit): online, and a limit
-        # above the safe current written by it
-        while not (
-            records(log, "charger_online")
-            and any(d["chargers"][0]["setpoint_a"] > 6.0 for d in records(log, "decision"))
-            and emulator.box.setpoint_a > 6.0
-        ):
-            await meter.send(telegram(i))
-            i += 1
-            await asyncio.sleep(0.3)
-            assert i < 40, "the box was never set above its safe current"
-        yield process, emulator, log
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        clock_task.cancel()
-        await emulator.stop()
-        await meter.stop()
+    async with MeterServer() as meter, one_box_site(tmp_path, meter.url, box) as served:
+        emulator, site_file, log = served
+        process = await start_process(site_file)
+        try:
+            await meter.wait_for_client(15)
+            i = 0
+            # balanced by the service (not the box's own default limit): online, and a limit
+            # above the safe current written by it
+            while not (
+                records(log, "charger_online")
+                and any(d["chargers"][0]["setpoint_a"] > 6.0 for d in records(log, "decision"))
+                and emulator.box.setpoint_a > 6.0
+            ):
+                await meter.send(telegram(i))
+                i += 1
+                await asyncio.sleep(0.3)
+                assert i < 40, "the box was never set above its safe current"
+            yield process, emulator, log
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
 
 
 async def stops_safely(process: Any, emulator: ChargerEmulator, log: Path, sig: int) -> None:
