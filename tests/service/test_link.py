@@ -10,11 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from loadbalancer.chargers.charger import Charger
 from loadbalancer.chargers.emulator import ChargerEmulator
-from loadbalancer.chargers.profile import load_profile
 from loadbalancer.config import load_site
 from loadbalancer.control.compliance import ComplianceState
 from loadbalancer.control.decision import ChargerDecision
@@ -22,7 +19,7 @@ from loadbalancer.control.reasons import Reason
 from loadbalancer.link import ChargerLink, LinkContext, modbus_charger
 from loadbalancer.link_state import Due, Episode, Reach
 from loadbalancer.logwriter import open_decision_log
-from tests.service.harness import Box, site_yaml
+from tests.service.harness import Box, one_box_site
 
 THREE = ["L1", "L2", "L3"]
 
@@ -39,31 +36,26 @@ class Linked:
 
 @asynccontextmanager
 async def linked(tmp_path: Path, profile: str = "alfen-eve") -> AsyncIterator[Linked]:
-    emulator = ChargerEmulator(load_profile(profile), clock=time.monotonic)
-    await emulator.start()
-    log_path = tmp_path / "decisions.jsonl"
     box = Box("carport", profile, THREE)
-    data = site_yaml("tcp://127.0.0.1:1", [box], {"carport": emulator.port}, log_path)
-    (tmp_path / "site.yaml").write_text(yaml.safe_dump(data))
-    site = load_site(tmp_path / "site.yaml")
-    log = open_decision_log(str(log_path))
-    holder: list[Linked] = []
+    async with one_box_site(tmp_path, "tcp://127.0.0.1:1", box) as (emulator, site_file, log_path):
+        site = load_site(site_file)
+        log = open_decision_log(str(log_path))
+        holder: list[Linked] = []
 
-    def wake() -> None:
-        holder[0].wakes += 1
+        def wake() -> None:
+            holder[0].wakes += 1
 
-    context = LinkContext(site, log, lambda _m: None, time.monotonic, wake)
-    client = modbus_charger(
-        site.chargers[0], connect_timeout_s=0.5, request_timeout_s=0.5, clock=time.monotonic
-    )
-    charger: Charger = client  # the link knows its box only through the protocol
-    holder.append(Linked(ChargerLink(site.chargers[0], charger, context), emulator, log_path))
-    try:
-        yield holder[0]
-    finally:
-        await client.close()
-        log.close()
-        await emulator.stop()
+        context = LinkContext(site, log, lambda _m: None, time.monotonic, wake)
+        client = modbus_charger(
+            site.chargers[0], connect_timeout_s=0.5, request_timeout_s=0.5, clock=time.monotonic
+        )
+        charger: Charger = client  # the link knows its box only through the protocol
+        holder.append(Linked(ChargerLink(site.chargers[0], charger, context), emulator, log_path))
+        try:
+            yield holder[0]
+        finally:
+            await client.close()
+            log.close()
 
 
 def outcome(setpoint_a: float, reason: Reason) -> ChargerDecision:
