@@ -200,17 +200,26 @@ class _SiteReader(YamlReader):
         self.base = base
         self.warnings: list[str] = []
 
+    def setting(
+        self,
+        raw: dict[str, Any],
+        section: str,
+        name: str,
+        low: float,
+        high: float,
+        *,
+        core_name: str | None = None,
+    ) -> float:
+        """``section.name`` in [low, high]; absent: the core's own default (one definition)."""
+        value = raw.get(name, control_default(core_name or name))
+        return self.number(value, f"{section}.{name}", low, high)
+
     def site(self, data: object) -> SiteConfig:
         top = self.mapping(data, "", _TOP, {"meter", "fuse", "chargers"})
         meter = self.meter(top["meter"])
         fuse = self.fuse(top["fuse"])
         raw_control = self.mapping(top.get("control", {}), "control", _CONTROL)
-        safe_a = self.number(
-            raw_control.get("safe_current_a", control_default("safe_current_a")),
-            "control.safe_current_a",
-            0,
-            80,
-        )
+        safe_a = self.setting(raw_control, "control", "safe_current_a", 0, 80)
         if 0 < safe_a < IEC_MIN_CURRENT_A:
             raise self.fail(
                 "control.safe_current_a",
@@ -264,12 +273,7 @@ class _SiteReader(YamlReader):
             except ValueError as exc:
                 raise self.fail("meter.key", str(exc)) from None
         period = self.number(raw.get("telegram_period_s", 10), "meter.telegram_period_s", 0.1, 300)
-        stale = self.number(
-            raw.get("stale_after_s", control_default("stale_after_s")),
-            "meter.stale_after_s",
-            0.2,
-            3600,
-        )
+        stale = self.setting(raw, "meter", "stale_after_s", 0.2, 3600)
         if stale < 2 * period:
             raise self.fail(
                 "meter.stale_after_s",
@@ -446,18 +450,8 @@ class _SiteReader(YamlReader):
         meter: MeterConfig,
         safe_a: float,
     ) -> ControlConfig:
-        ramp = self.number(
-            raw.get("ramp_up_delay_s", control_default("ramp_up_delay_s")),
-            "control.ramp_up_delay_s",
-            0,
-            3600,
-        )
-        resume = self.number(
-            raw.get("resume_delay_s", control_default("resume_delay_s")),
-            "control.resume_delay_s",
-            0,
-            7200,
-        )
+        ramp = self.setting(raw, "control", "ramp_up_delay_s", 0, 3600)
+        resume = self.setting(raw, "control", "resume_delay_s", 0, 7200)
         resume_max = self.number(
             raw.get("resume_delay_max_s", max(control_default("resume_delay_max_s"), resume)),
             "control.resume_delay_max_s",
@@ -468,11 +462,8 @@ class _SiteReader(YamlReader):
             raise self.fail("control.resume_delay_max_s", "must be >= control.resume_delay_s")
         specs = tuple(replace(c.spec, failsafe_current_a=safe_a) for c in chargers)
         poll = self.number(raw.get("poll_interval_s", 2), "control.poll_interval_s", 0.1, 60)
-        response_s = self.number(
-            raw.get("response_time_s", control_default("ev_response_allowance_s")),
-            "control.response_time_s",
-            0.5,
-            120,
+        response_s = self.setting(
+            raw, "control", "response_time_s", 0.5, 120, core_name="ev_response_allowance_s"
         )
         try:
             return ControlConfig(

@@ -160,7 +160,7 @@ ATTACKS: dict[str, Attack] = {
     ),
     "base-60 number": (
         "check",
-        lambda _t: with_line("ramp_up_delay_s: 30", "ramp_up_delay_s: 1:30"),
+        lambda _t: with_line("ramp_up_delay_s: 10", "ramp_up_delay_s: 1:30"),
         "control.ramp_up_delay_s: expected a number, got '1:30' (a base-60 number",
     ),
     "duplicate key": (
