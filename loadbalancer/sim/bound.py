@@ -36,8 +36,9 @@ from typing import Any
 
 from loadbalancer.control.fuse import Characteristic, FuseProfile
 from loadbalancer.electric import IEC_MIN_CURRENT_A as CAR_MIN_CURRENT_A
+from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from loadbalancer.errors import LoadBalancerError
-from loadbalancer.sim.figures import NOMINAL_V, ChargerSlot, plugged
+from loadbalancer.sim.figures import ChargerSlot, plugged
 from loadbalancer.sim.scenario import CarPlan, Scenario
 
 #: load ratios x = I / I_n at which x² - 1 is replaced by its tangent (the largest one counts)
@@ -87,7 +88,7 @@ def _cars(scenario: Scenario, chargers: list[ChargerSlot], seconds: int) -> list
 
 
 def _amp_seconds_to_kwh(amp_seconds: float) -> float:
-    return amp_seconds * NOMINAL_V / 3.6e6
+    return amp_seconds * NOMINAL_VOLTAGE_V / 3.6e6
 
 
 def cap_bound_kwh(scenario: Scenario, fuse: FuseProfile, chargers: list[ChargerSlot]) -> float:
@@ -169,65 +170,25 @@ def lp_bound_kwh(
     the slot spends no more budget than any varying one of the same mean, so one draw per slot
     loses nothing. Larger slots are faster and looser.
     """
-    import numpy as np
     from scipy.optimize import linprog  # type: ignore[import-untyped,unused-ignore]
 
     seconds = int(scenario.duration_s)
     cars = _cars(scenario, chargers, seconds)
     if not cars:
         return 0.0
-    slot_s = max(1, int(slot_s))
-    starts = np.arange(0, seconds, slot_s)
-    slots = len(starts)
-    width = np.minimum(slot_s, seconds - starts).astype(float)
-    per_second = np.array([scenario.house_a(float(s)) for s in range(seconds)])
-    house = np.minimum.reduceat(per_second, starts, axis=0)
-    house_max = np.maximum.reduceat(per_second, starts, axis=0)
-    caps = [np.maximum.reduceat(np.array(car.cap_a), starts) for car in cars]
-    frees = [np.logical_or.reduceat(np.array(car.free), starts) for car in cars]
-    rating = fuse.rating_a
+    slotted = _Slotted.of(scenario, cars, seconds, max(1, int(slot_s)))
     strict = fuse.characteristic is Characteristic.STRICT or fuse.overload_budget_s <= 0
-    hard = rating if strict else fuse.hard_limit_ratio * rating
     # variables: the draw of every car in every slot, then the budget state of every
     # constrained phase at the end of every slot
+    slots = slotted.slots
     n_draw = len(cars) * slots
     phases = sorted({p for car in cars for p in car.phases if p < fuse.phases})
     n = n_draw + len(phases) * slots
-    cost = np.zeros(n)
-    upper = np.zeros(n)
-    for k, car in enumerate(cars):
-        cost[k * slots : (k + 1) * slots] = -float(len(car.phases)) * width
-        upper[k * slots : (k + 1) * slots] = caps[k]
+    cost, upper = _cost_and_upper(slotted, cars, n, n_draw)
     upper[n_draw:] = 0.0 if strict else fuse.overload_budget_s
     rows = _Rows()
-    index = np.arange(slots)
     for j, p in enumerate(phases):
-        on_phase = [k for k, car in enumerate(cars) if p in car.phases]
-        # the fuse does not hold while a car on this phase ignores its limit or the house
-        # alone is over the rating: there the budget state is left free
-        free = house_max[:, p] > rating
-        for k in on_phase:
-            free |= frees[k]
-        state = n_draw + j * slots
-        upper[state : state + slots][free] = np.inf
-        held = index[~free]
-        w = width[held]
-
-        h = house[held, p]
-        draws = [k * slots + held for k in on_phase]
-        for a in (1.0,) if strict else TANGENT_RATIOS:
-            # the tangent of x² - 1 at a: (2a/I_n)·I - a² - 1, with I = house + Σdraw
-            slope = 2.0 * a / rating
-            rows.budget(draws, state, held, w * slope, w * (a * a + 1.0 - slope * h))
-        # a car draws nothing or at least its minimum: between Σdraw = 0 and the smallest
-        # minimum m, x² - 1 is replaced by its chord, which lies under it at every other draw
-        m = min(cars[k].min_draw_a for k in on_phase)
-        if m > 0:
-            at_zero = (h / rating) ** 2 - 1.0
-            chord = (((h + m) / rating) ** 2 - 1.0 - at_zero) / m
-            rows.budget(draws, state, held, w * chord, -w * at_zero)
-        if not strict:
-            rows.add([(d, np.ones(len(held))) for d in draws], np.maximum(0.0, hard - h))
+        _phase_rows(rows, upper, slotted, cars, fuse, p, n_draw + j * slots, strict=strict)
     if rows.count == 0:
         return _amp_seconds_to_kwh(-float(cost @ upper))
     matrix, limits = rows.matrix(n)
@@ -235,12 +196,100 @@ def lp_bound_kwh(
         cost,
         A_ub=matrix,
         b_ub=limits,
-        bounds=np.column_stack([np.zeros(n), upper]),
+        bounds=_column_bounds(upper),
         method="highs",
     )
     if result.status != 0:
         raise LoadBalancerError(f"the energy bound's linear program failed: {result.message}")
     return _amp_seconds_to_kwh(-float(result.fun))
+
+
+@dataclass(frozen=True)
+class _Slotted:
+    """The scenario in slots: widths, the lowest and highest house current per phase, each
+    car's highest ceiling and whether its limit is ignored anywhere in the slot."""
+
+    slots: int
+    width: Any
+    house: Any
+    house_max: Any
+    caps: list[Any]
+    frees: list[Any]
+
+    @classmethod
+    def of(cls, scenario: Scenario, cars: list[_Car], seconds: int, slot_s: int) -> _Slotted:
+        import numpy as np
+
+        starts = np.arange(0, seconds, slot_s)
+        per_second = np.array([scenario.house_a(float(s)) for s in range(seconds)])
+        return cls(
+            slots=len(starts),
+            width=np.minimum(slot_s, seconds - starts).astype(float),
+            house=np.minimum.reduceat(per_second, starts, axis=0),
+            house_max=np.maximum.reduceat(per_second, starts, axis=0),
+            caps=[np.maximum.reduceat(np.array(car.cap_a), starts) for car in cars],
+            frees=[np.logical_or.reduceat(np.array(car.free), starts) for car in cars],
+        )
+
+
+def _cost_and_upper(slotted: _Slotted, cars: list[_Car], n: int, n_draw: int) -> tuple[Any, Any]:
+    """The objective (minus the amp-seconds drawn) and each draw variable's upper bound."""
+    import numpy as np
+
+    cost, upper = np.zeros(n), np.zeros(n)
+    slots = slotted.slots
+    for k, car in enumerate(cars):
+        cost[k * slots : (k + 1) * slots] = -float(len(car.phases)) * slotted.width
+        upper[k * slots : (k + 1) * slots] = slotted.caps[k]
+    return cost, upper
+
+
+def _column_bounds(upper: Any) -> Any:
+    import numpy as np
+
+    return np.column_stack([np.zeros(len(upper)), upper])
+
+
+def _phase_rows(
+    rows: _Rows,
+    upper: Any,
+    slotted: _Slotted,
+    cars: list[_Car],
+    fuse: FuseProfile,
+    p: int,
+    state: int,
+    *,
+    strict: bool,
+) -> None:
+    """The fuse's rows on grid phase ``p``: its budget (tangents and the chord) and hard limit."""
+    import numpy as np
+
+    rating, slots = fuse.rating_a, slotted.slots
+    hard = rating if strict else fuse.hard_limit_ratio * rating
+    on_phase = [k for k, car in enumerate(cars) if p in car.phases]
+    # the fuse does not hold while a car on this phase ignores its limit or the house
+    # alone is over the rating: there the budget state is left free
+    free = slotted.house_max[:, p] > rating
+    for k in on_phase:
+        free |= slotted.frees[k]
+    upper[state : state + slots][free] = np.inf
+    held = np.arange(slots)[~free]
+    w = slotted.width[held]
+    h = slotted.house[held, p]
+    draws = [k * slots + held for k in on_phase]
+    for a in (1.0,) if strict else TANGENT_RATIOS:
+        # the tangent of x² - 1 at a: (2a/I_n)·I - a² - 1, with I = house + Σdraw
+        slope = 2.0 * a / rating
+        rows.budget(draws, state, held, w * slope, w * (a * a + 1.0 - slope * h))
+    # a car draws nothing or at least its minimum: between Σdraw = 0 and the smallest
+    # minimum m, x² - 1 is replaced by its chord, which lies under it at every other draw
+    m = min(cars[k].min_draw_a for k in on_phase)
+    if m > 0:
+        at_zero = (h / rating) ** 2 - 1.0
+        chord = (((h + m) / rating) ** 2 - 1.0 - at_zero) / m
+        rows.budget(draws, state, held, w * chord, -w * at_zero)
+    if not strict:
+        rows.add([(d, np.ones(len(held))) for d in draws], np.maximum(0.0, hard - h))
 
 
 def bound_kwh(scenario: Scenario, fuse: FuseProfile, chargers: list[ChargerSlot]) -> Bound:

@@ -13,10 +13,8 @@ from typing import Any
 
 from loadbalancer.chargers.simbox import car_draw_a as simulated_car_draw_a
 from loadbalancer.control.fuse import Characteristic, FuseProfile, spent_s
+from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from loadbalancer.sim.scenario import CarPlan, Scenario
-
-#: nominal phase voltage for energy figures (Swedish 230/400 V)
-NOMINAL_V = 230.0
 
 
 @dataclass
@@ -68,7 +66,7 @@ class Tally:
             self.overload_ignored_s += dt_s
         elif over:
             self.overload_house_s += dt_s
-        self.energy_kwh += car_a * NOMINAL_V * dt_s / 3.6e6
+        self.energy_kwh += car_a * NOMINAL_VOLTAGE_V * dt_s / 3.6e6
 
 
 def car_draw_a(plan: CarPlan, offered_a: float) -> float:

@@ -24,6 +24,7 @@ from typing import Any
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import SiteConfig, site_from_data
+from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError
 from loadbalancer.logwriter import open_decision_log
@@ -34,7 +35,7 @@ from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
 from loadbalancer.sim.bound import Bound, bound_kwh
 from loadbalancer.sim.clock import run_accelerated
-from loadbalancer.sim.figures import ChargerSlot, Figures, Tally, count_spike_pauses
+from loadbalancer.sim.figures import ChargerSlot, Figures, Tally, count_spike_pauses, plugged
 from loadbalancer.sim.model import (
     core_policy,
     max_phase_policy,
@@ -51,7 +52,7 @@ DEFAULT_SPEED = 400.0
 #: machine is 0.4 simulated seconds
 SIM_CONNECT_TIMEOUT_S = 20.0
 SIM_REQUEST_TIMEOUT_S = 20.0
-#: a charger read older than this counts as lost in the simulation (see _run_service)
+#: a charger read older than this counts as lost in the simulation (see _World.start)
 SIM_READ_STALE_S = 120.0
 #: the sampler's step (simulated seconds)
 SAMPLE_S = 1.0
@@ -242,37 +243,13 @@ async def _run_service(
     log_path: Path,
     status: Callable[[str], None],
 ) -> tuple[Tally, list[float], int, int]:
-    loop = asyncio.get_running_loop()
-    clock = loop.time
-    meter = MeterServer()
-    await meter.start()
-    plans = {plan.charger: plan for plan in scenario.cars}
-    emulators: dict[str, ChargerEmulator] = {}
-    data = copy.deepcopy(raw)
-    data["meter"]["source"] = meter.url
-    data["meter"]["protocol"] = "p1"
-    data["log"] = {"decisions": str(log_path)}
-    for i, charger in enumerate(site.chargers):
-        emulator = ChargerEmulator(charger.profile, clock=clock, car=_car(plans.get(charger.name)))
-        await emulator.start()
-        emulators[charger.name] = emulator
-        data["chargers"][i]["host"] = "127.0.0.1"
-        data["chargers"][i]["port"] = emulator.port
-    sim_site = site_from_data(data, str(site_path), base=site_path.parent)
-    # At 400x a busy millisecond of this machine is 0.4 simulated seconds: a charger read may
-    # look stale to the core without any outage. Real outages still show at once, as errors.
-    sim_site = replace(
-        sim_site, control=replace(sim_site.control, charger_stale_after_s=SIM_READ_STALE_S)
-    )
-    t0 = clock()
-    start = scenario.start_time.replace(tzinfo=scenario.start_time.tzinfo or METER_TZ)
-
-    def wall() -> datetime:
-        return start + timedelta(seconds=clock() - t0)
-
+    """The service against the scenario: an emulated meter and boxes on 127.0.0.1, the
+    scenario's cars and faults, and a sampler of what really flowed."""
+    world = await _World.start(raw, site, site_path, scenario, log_path)
+    clock = world.clock
     service = Service(
-        sim_site,
-        log=open_decision_log(str(log_path), wall_clock=wall, mono_clock=clock),
+        world.site,
+        log=open_decision_log(str(log_path), wall_clock=world.wall, mono_clock=clock),
         notifier=Notifier({}),
         status=status,
         clock=clock,
@@ -280,15 +257,87 @@ async def _run_service(
         request_timeout_s=SIM_REQUEST_TIMEOUT_S,
     )
     stop = asyncio.Event()
-    tally = Tally(sim_site.fuse)
+    runner = asyncio.create_task(service.run(stop))
+    helpers = [
+        asyncio.create_task(world.feed_meter()),
+        asyncio.create_task(world.sample()),
+        asyncio.create_task(world.faults_and_cars()),
+        *(asyncio.create_task(e.run_clock(0.5)) for e in world.emulators.values()),
+    ]
+    await asyncio.sleep(scenario.duration_s)
+    stop.set()
+    await runner
+    for task in helpers:
+        task.cancel()
+    for task in helpers:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await world.stop()
+    pause_times, cuts = _pauses_and_cuts(log_path, world.start_time)
+    return world.tally, pause_times, cuts, service.writes
 
-    def truth(t: float) -> tuple[list[float], float, list[bool], list[bool]]:
-        phase_a = list(scenario.house_a(t))
+
+class _World:
+    """What the service meets in a simulation: the meter, the boxes with their cars, the
+    scenario's faults; and the ground truth of what flows, sampled every second."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        site: SiteConfig,
+        meter: MeterServer,
+        emulators: dict[str, ChargerEmulator],
+    ) -> None:
+        self.scenario, self.site, self.meter, self.emulators = scenario, site, meter, emulators
+        self.clock = asyncio.get_running_loop().time
+        self.t0 = self.clock()
+        self.start_time = scenario.start_time.replace(tzinfo=scenario.start_time.tzinfo or METER_TZ)
+        self.plans = {plan.charger: plan for plan in scenario.cars}
+        self.tally = Tally(site.fuse)
+
+    @classmethod
+    async def start(
+        cls,
+        raw: dict[str, Any],
+        site: SiteConfig,
+        site_path: Path,
+        scenario: Scenario,
+        log_path: Path,
+    ) -> _World:
+        clock = asyncio.get_running_loop().time
+        meter = MeterServer()
+        await meter.start()
+        plans = {plan.charger: plan for plan in scenario.cars}
+        emulators: dict[str, ChargerEmulator] = {}
+        data = copy.deepcopy(raw)
+        data["meter"]["source"] = meter.url
+        data["meter"]["protocol"] = "p1"
+        data["log"] = {"decisions": str(log_path)}
+        for i, charger in enumerate(site.chargers):
+            car = _car(plans.get(charger.name))
+            emulator = ChargerEmulator(charger.profile, clock=clock, car=car)
+            await emulator.start()
+            emulators[charger.name] = emulator
+            data["chargers"][i]["host"] = "127.0.0.1"
+            data["chargers"][i]["port"] = emulator.port
+        sim_site = site_from_data(data, str(site_path), base=site_path.parent)
+        # At 400x a busy millisecond of this machine is 0.4 simulated seconds: a charger read
+        # may look stale to the core without any outage. Real outages still show at once.
+        control = replace(sim_site.control, charger_stale_after_s=SIM_READ_STALE_S)
+        return cls(scenario, replace(sim_site, control=control), meter, emulators)
+
+    def wall(self) -> datetime:
+        return self.start_time + timedelta(seconds=self.clock() - self.t0)
+
+    def truth(self, t: float) -> tuple[list[float], float, list[bool], list[bool]]:
+        """Per phase what flows at ``t`` (house and cars), the cars' total, and on which
+        phases a car draws what it was allowed or against its limit."""
+        phase_a = list(self.scenario.house_a(t))
         car_total = 0.0
         allowed = [False, False, False]
         ignoring = [False, False, False]
-        for charger in sim_site.chargers:
-            emulator = emulators[charger.name]
+        for charger in self.site.chargers:
+            emulator = self.emulators[charger.name]
             emulator.advance()
             drawn = emulator.box.phase_currents_a()
             against = emulator.box.ignore_setpoint
@@ -300,72 +349,57 @@ async def _run_service(
                     (ignoring if against else allowed)[p] = True
         return phase_a, car_total, allowed, ignoring
 
-    async def feed_meter() -> None:
+    async def feed_meter(self) -> None:
         energy_kwh = 20_000.0
-        period = sim_site.meter.telegram_period_s
+        period = self.site.meter.telegram_period_s
         k = 0
         while True:
             t = k * period
-            await asyncio.sleep(max(0.0, t0 + t - clock()))
+            await asyncio.sleep(max(0.0, self.t0 + t - self.clock()))
             k += 1
-            if scenario.fault("meter_silent", t):
+            if self.scenario.fault("meter_silent", t):
                 continue
-            phase_a, *_ = truth(t)
-            energy_kwh += sum(max(a, 0.0) for a in phase_a) * 230.0 * period / 3.6e6
+            phase_a, *_ = self.truth(t)
+            energy_kwh += sum(max(a, 0.0) for a in phase_a) * NOMINAL_VOLTAGE_V * period / 3.6e6
             loads = (PhaseLoad(phase_a[0]), PhaseLoad(phase_a[1]), PhaseLoad(phase_a[2]))
-            telegram = swedish_telegram(
-                scenario.start_time + timedelta(seconds=t), loads, energy_import_kwh=energy_kwh
-            )
-            if scenario.fault("corrupt_telegrams", t):
+            when = self.scenario.start_time + timedelta(seconds=t)
+            telegram = swedish_telegram(when, loads, energy_import_kwh=energy_kwh)
+            if self.scenario.fault("corrupt_telegrams", t):
                 telegram = telegram[:200] + bytes([telegram[200] ^ 0x01]) + telegram[201:]
-            await meter.send(telegram)
+            await self.meter.send(telegram)
 
-    async def sample() -> None:
-        last = clock()
+    async def sample(self) -> None:
+        last = self.clock()
         while True:
             await asyncio.sleep(SAMPLE_S)
-            now = clock()
-            phase_a, car_total, allowed, ignoring = truth(now - t0)
-            tally.sample(tuple(phase_a), car_total, now - last, tuple(allowed), tuple(ignoring))
+            now = self.clock()
+            phase_a, car_total, allowed, ignoring = self.truth(now - self.t0)
+            self.tally.sample(
+                tuple(phase_a), car_total, now - last, tuple(allowed), tuple(ignoring)
+            )
             last = now
 
-    async def faults_and_cars() -> None:
+    async def faults_and_cars(self) -> None:
         refusing: dict[str, bool] = {}
         while True:
-            t = clock() - t0
-            for name, emulator in emulators.items():
-                plan = plans.get(name)
+            t = self.clock() - self.t0
+            for name, emulator in self.emulators.items():
+                plan = self.plans.get(name)
                 if plan is not None:
-                    inside = t >= plan.plug_in_s and (plan.unplug_s is None or t < plan.unplug_s)
+                    inside = plugged(plan, t)
                     if inside != emulator.box.car.plugged:
                         emulator.box.plug_in() if inside else emulator.box.unplug()
-                emulator.box.ignore_setpoint = scenario.fault("ignore_setpoint", t, name)
-                offline = scenario.fault("charger_offline", t, name)
+                emulator.box.ignore_setpoint = self.scenario.fault("ignore_setpoint", t, name)
+                offline = self.scenario.fault("charger_offline", t, name)
                 if offline != refusing.get(name, False):
                     refusing[name] = offline
                     await emulator.set_refusing(offline)
             await asyncio.sleep(1.0)
 
-    runner = asyncio.create_task(service.run(stop))
-    helpers = [
-        asyncio.create_task(feed_meter()),
-        asyncio.create_task(sample()),
-        asyncio.create_task(faults_and_cars()),
-        *(asyncio.create_task(e.run_clock(0.5)) for e in emulators.values()),
-    ]
-    await asyncio.sleep(scenario.duration_s)
-    stop.set()
-    await runner
-    for task in helpers:
-        task.cancel()
-    for task in helpers:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    for emulator in emulators.values():
-        await emulator.stop()
-    await meter.stop()
-    pause_times, cuts = _pauses_and_cuts(log_path, start)
-    return tally, pause_times, cuts, service.writes
+    async def stop(self) -> None:
+        for emulator in self.emulators.values():
+            await emulator.stop()
+        await self.meter.stop()
 
 
 def _pauses_and_cuts(log_path: Path, start: datetime) -> tuple[list[float], int]:

@@ -3,13 +3,11 @@ the tariffs to come); and the profile loader kept small enough to read."""
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-import loadbalancer
 from loadbalancer.chargers.profile import load_profile
 from loadbalancer.errors import ConfigError
 from loadbalancer.fuse_profiles import load_fuse_profile
@@ -58,29 +56,3 @@ def test_fuse_and_charger_profiles_are_looked_up_alike(kind: str, tmp_path: Path
     noun = kind.removesuffix("s")
     with pytest.raises(ConfigError, match=f"^nope: 'nope' is neither a bundled {noun} profile"):
         LOADERS[kind]("nope")
-
-
-#: the files of the charger profile, the site file and the command line (issue 14's limits)
-SMALL = ("chargers/profile", "config.py", "cli.py", "fuse_profiles.py", "resources.py")
-
-
-def _sources() -> list[Path]:
-    root = Path(loadbalancer.__file__).parent
-    paths = [root / part for part in SMALL]
-    return sorted(p for path in paths for p in ([path] if path.is_file() else path.glob("*.py")))
-
-
-def test_no_module_over_500_lines_and_no_function_over_60() -> None:
-    sources = _sources()
-    assert len(sources) >= 7
-    too_long = []
-    for path in sources:
-        text = path.read_text(encoding="utf-8")
-        if len(text.splitlines()) > 500:
-            too_long.append(f"{path.name}: {len(text.splitlines())} lines")
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                length = (node.end_lineno or node.lineno) - node.lineno + 1
-                if length > 60:
-                    too_long.append(f"{path.name}: {node.name} {length} lines")
-    assert too_long == []

@@ -11,11 +11,12 @@ import pytest
 
 from loadbalancer.config import site_from_data
 from loadbalancer.control.config import ChargerSpec, ControlConfig
+from loadbalancer.electric import NOMINAL_VOLTAGE_V as NOMINAL_V
 from loadbalancer.errors import ConfigError
 from loadbalancer.fuse_profiles import load_fuse_profile
 from loadbalancer.sim.bound import bound_kwh, cap_bound_kwh, lp_bound_kwh
 from loadbalancer.sim.clock import run_accelerated
-from loadbalancer.sim.figures import NOMINAL_V, ChargerSlot, Tally
+from loadbalancer.sim.figures import ChargerSlot, Tally
 from loadbalancer.sim.model import max_phase_policy, run_model, static_limit_a, static_policy
 from loadbalancer.sim.run import (
     charger_slots,
