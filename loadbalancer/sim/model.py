@@ -18,6 +18,7 @@ from loadbalancer.control.config import ChargerSpec, ControlConfig
 from loadbalancer.control.core import decide
 from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput
 from loadbalancer.control.state import initial_state
+from loadbalancer.electric import PHASE_IN_USE_A
 from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.sim.figures import Figures, Tally, car_draw_a, count_spike_pauses, plugged
 from loadbalancer.sim.scenario import CarPlan, Scenario
@@ -92,7 +93,8 @@ def run_model(
         meter: Meter | None = (round(phase_a[0], 1), round(phase_a[1], 1), round(phase_a[2], 1))
         if scenario.fault("meter_silent", t) or scenario.fault("corrupt_telegrams", t):
             meter = None
-        _apply(policy(t, meter, measured), boxes, t, counts)
+        drawing = {n: max(d, default=0.0) > PHASE_IN_USE_A for n, d in draws.items()}
+        _apply(policy(t, meter, measured), boxes, drawing, t, counts)
     return Figures(
         name=name,
         overload_s=tally.overload_s,
@@ -149,8 +151,15 @@ def _draws(
     return draws, phase_a, allowed, ignoring
 
 
-def _apply(setpoints: dict[str, float], boxes: dict[str, _Box], t: float, counts: _Counts) -> None:
-    """Write what changed to the boxes that answer; count writes, cuts and pauses."""
+def _apply(
+    setpoints: dict[str, float],
+    boxes: dict[str, _Box],
+    drawing: dict[str, bool],
+    t: float,
+    counts: _Counts,
+) -> None:
+    """Write what changed to the boxes that answer; count writes, cuts and pauses (a box set to
+    0 A while its car draws: a contactor opens; with no car drawing it is a write only)."""
     for name, value in setpoints.items():
         box = boxes[name]
         previous = box.offered_at(t)
@@ -159,7 +168,7 @@ def _apply(setpoints: dict[str, float], boxes: dict[str, _Box], t: float, counts
         counts.writes += 1
         if value < previous:
             counts.cuts += 1
-        if value == 0.0 and previous > 0.0:
+        if value == 0.0 and previous > 0.0 and drawing[name]:
             counts.pauses += 1
             counts.pause_times.append(t)
         box.offer(t, value)

@@ -24,7 +24,7 @@ from typing import Any
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import SiteConfig, site_from_data
-from loadbalancer.electric import NOMINAL_VOLTAGE_V
+from loadbalancer.electric import NOMINAL_VOLTAGE_V, PHASE_IN_USE_A
 from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError
 from loadbalancer.logwriter import open_decision_log
@@ -403,7 +403,8 @@ class _World:
 
 
 def _pauses_and_cuts(log_path: Path, start: datetime) -> tuple[list[float], int]:
-    """When a charger went from charging to paused (as logged), and how many cuts."""
+    """When a charger went from charging to paused (as logged: set to 0 A while its car drew,
+    a contactor opening; a box without a drawing car set to 0 is no pause), and how many cuts."""
     pauses: list[float] = []
     cuts = 0
     last: dict[str, float] = {}
@@ -416,7 +417,9 @@ def _pauses_and_cuts(log_path: Path, start: datetime) -> tuple[list[float], int]
             if charger.reason == "overload_cut":
                 cuts += 1
             setpoint = charger.setpoint_a
-            if setpoint == 0 and last.get(charger.name, 0.0) > 0:
+            drawn = [a for a in charger.measured_a if a is not None]
+            drawing = max(drawn, default=0.0) > PHASE_IN_USE_A
+            if setpoint == 0 and last.get(charger.name, 0.0) > 0 and drawing:
                 pauses.append(t)
             last[charger.name] = setpoint or 0.0
     return pauses, cuts
