@@ -134,7 +134,7 @@ def _settle_online(
     offer_a = with_unused(loads.allowed_a, online, unused, config.fuse.margin_a)
     may_hold = FuseHold(loads.budget, config, received_s, now_s)
     # room for the paused ones: shares with everyone taking part (paused ones are dropped first)
-    wait = waiting(online, fit_minimums(online, offer_a, may_hold), config, now_s)
+    wait = waiting(online, fit_minimums(online, offer_a, may_hold), offer_a, config, now_s)
     taking_part = [c for c in online if c.previous_a != 0 or c.index in wait.resuming]
     plan = _Plan(
         fit_minimums(taking_part, offer_a, may_hold),

@@ -25,11 +25,19 @@ class Waiting:
     resuming: frozenset[int]
 
 
-def waiting(online: Sequence[Online], room: Fit, config: ControlConfig, now_s: float) -> Waiting:
-    """The wait of each paused charger, from ``room``: the shares with everyone taking part."""
+def waiting(
+    online: Sequence[Online],
+    room: Fit,
+    offer_a: Sequence[float],
+    config: ControlConfig,
+    now_s: float,
+) -> Waiting:
+    """The wait of each paused charger, from ``room``: the shares with everyone taking part,
+    and ``offer_a``: per grid phase what the chargers may use."""
     room_since: dict[int, float | None] = {}
     room_floor: dict[int, float] = {}
     memories: dict[int, ChargerMemory] = {}
+    ready: set[int] = set()
     for charger in online:
         if charger.previous_a != 0:
             continue
@@ -38,15 +46,22 @@ def waiting(online: Sequence[Online], room: Fit, config: ControlConfig, now_s: f
         share_a = room.shares.get(charger.index, 0.0)
         has_room = share_a >= needed_a
         waiting_since = charger.memory.room_since_s
+        # noise around the cut point does not restart a wait: it goes on while the minimum
+        # would still keep the phase within its rating (the margin), as a hold would
+        near_a = min((offer_a[p] for p in charger.phases), default=0.0)
+        goes_on = waiting_since is not None and near_a >= needed_a - config.fuse.margin_a
         since = waiting_since if waiting_since is not None else now_s
-        room_since[charger.index] = since if has_room else None
-        if has_room:
+        room_since[charger.index] = since if has_room or goes_on else None
+        if has_room or goes_on:
             floor_a = charger.memory.headroom_floor_a if waiting_since is not None else share_a
             room_floor[charger.index] = min(floor_a, share_a)
+        if has_room:
+            ready.add(charger.index)
     resuming = frozenset(
         index
         for index, since in room_since.items()
         if since is not None
+        and index in ready
         and now_s - since >= resume_delay_s(memories[index], config, now_s) - EPSILON_A
     )
     return Waiting(room_since, room_floor, resuming)

@@ -186,3 +186,18 @@ def test_the_first_share_after_a_fallback_is_a_fresh_start() -> None:
     # the same 6 A chosen by the rules: a raise waits for the headroom to last
     _, ordinary = step(ONE, (2, 2, 2), {"ev": read(6)}, {"ev": at(6)}, now_s=0)
     assert ordinary.charger("ev").reason is Reason.HOLD_RAMP_DELAY
+
+
+def test_noise_around_the_cut_point_does_not_restart_a_resume_wait() -> None:
+    # waiting since 0 s; now a telegram shows 5.9 A of room (19 - 13.1): the minimum would
+    # still keep L1 within its 20 A rating, so the wait goes on, without resuming on it
+    waited = replace(at(0), room_since_s=0.0, headroom_floor_a=6.0)
+    state, dip = step(ONE, (13.1, 2, 2), {"ev": PAUSED}, {"ev": waited}, now_s=15)
+    assert (dip.setpoint("ev"), dip.charger("ev").reason) == (0, Reason.PAUSED_WAIT_RESUME)
+    assert state.chargers[0].room_since_s == 0.0
+    # the next telegram has room again, and the wait counted through the dip: resumed
+    _, back = step(ONE, (12.8, 2, 2), {"ev": PAUSED}, {"ev": state.chargers[0]}, now_s=25)
+    assert (back.setpoint("ev"), back.charger("ev").reason) == (6, Reason.RESUME)
+    # a real lack of room (more than the margin below the minimum) does restart it
+    state, _ = step(ONE, (14.5, 2, 2), {"ev": PAUSED}, {"ev": waited}, now_s=15)
+    assert state.chargers[0].room_since_s is None
