@@ -1,7 +1,7 @@
 """Which packages the distribution holds: found, not listed by hand (pyproject.toml has the rest).
 
 The code is every package under ``loadbalancer/``. ``profiles/`` and ``examples/`` live at the
-top of the repository (SPEC §2) and are shipped inside the package as ``loadbalancer.profiles``
+top of the repository and are shipped inside the package as ``loadbalancer.profiles``
 and ``loadbalancer.examples``; their data folders count as (namespace) packages too, so that
 setuptools ships them without warnings.
 """

@@ -8,7 +8,7 @@
 2. Whole process: ``loadbalancer meter --json`` on a capture of N emulated Swedish telegrams
    against an equivalent dsmr_parser script (frame, parse, print the same JSON), best of 3.
 
-SPEC §7 targets: >= 10x in process, >= 4x as a whole process.
+Targets: >= 10x in process, >= 4x as a whole process.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reaction time and steady-state footprint of ``loadbalancer run`` (SPEC §7).
+"""Reaction time and steady-state footprint of ``loadbalancer run``.
 
     .venv/bin/python benchmarks/reaction.py [--events 200] [--steady-s 60]
 
@@ -8,12 +8,13 @@
    reduced limit reached the charger (the write request arriving at the emulated box, which
    answers it at once). p50 and p99 over N events, with 1 and with 20 chargers (for 20: the
    first and the last charger to get its cut).
-2. Footprint: one charger, 10 s telegrams, 2 s polling (SPEC §4.1 timers); after a warm-up,
+2. Footprint: one charger, 10 s telegrams, 2 s polling (the example site's timers); after a warm-up,
    CPU time (utime+stime from /proc) over the window and the resident set size at its end.
 
 Peers in the same table: evcc and openWB decide on a fixed loop (evcc 30 s, one loadpoint per
-tick round-robin; openWB 10 s: reference/anchors.md §2), so a telegram waits for the next tick:
-their figures are what those documented intervals imply, not a run of their code.
+tick round-robin; openWB 10 s, as their sources and documentation give them), so a telegram
+waits for the next tick: their figures are what those documented intervals imply, not a run
+of their code.
 Targets: p99 <= 20 ms (1 charger), <= 50 ms (20), RSS <= 40 MB, CPU <= 1 % of one core.
 """
 

@@ -1,7 +1,7 @@
 """The ``loadbalancer`` command line: argument parsing only.
 
 Each subcommand hands its parsed arguments to one function elsewhere and returns its exit code
-(SPEC §3: 0 success, 1 runtime failure, 2 bad usage or invalid configuration). Errors print one
+(0 success, 1 runtime failure, 2 bad usage or invalid configuration). Errors print one
 line on stderr, never a traceback. Modules are imported inside the handlers so that a quick
 command (``meter``) does not pay for the imports of another (pymodbus, structlog).
 """
@@ -124,7 +124,7 @@ def _add_meter(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="one JSON object per reading (SPEC §6.1) instead of a table",
+        help="one JSON object per reading instead of a table",
     )
     parser.set_defaults(handler=_meter)
 
@@ -179,8 +179,9 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "check",
         help="validate a site file offline and summarise it",
-        description="Validate the site file (syntax, types, ranges, the physics of SPEC §4.4) "
-        "with its fuse and charger profiles, without touching the network; print a summary.",
+        description="Validate the site file (syntax, types, ranges and the physics of ratings, "
+        "phases and safe currents) with its fuse and charger profiles, without touching the "
+        "network; print a summary.",
     )
     parser.add_argument("--config", required=True, metavar="SITE.yaml", help="the site file")
     parser.set_defaults(handler=_check)
@@ -192,8 +193,9 @@ def _add_simulate(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="closed-loop simulation: the real service against emulated meter and chargers",
         description="Run the real service in accelerated time against a simulated meter (TCP) "
         "and simulated chargers (Modbus TCP) on loopback, through a scenario of household "
-        "loads, cars and faults; print the quality figures of SPEC §7 beside a static limiter, "
-        "the peers' max-phase controller and an upper bound on the energy.",
+        "loads, cars and faults; print the quality figures (overload seconds, energy, pauses for "
+        "spikes) beside a static limiter, the peers' max-phase controller and an upper bound on "
+        "the energy.",
     )
     parser.add_argument(
         "--config",

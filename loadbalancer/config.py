@@ -1,4 +1,4 @@
-"""The site file (SPEC §4.1) -> one frozen, validated :class:`SiteConfig` (SPEC §4.4).
+"""The site file -> one frozen, validated :class:`SiteConfig`.
 
 Every problem is a :class:`ConfigError` naming the file, the key path and what is wrong;
 ``check`` prints it and ``run`` refuses to start on it. Problems that should not stop the
@@ -36,7 +36,8 @@ from loadbalancer.yamlcheck import YamlReader, read_yaml_file
 
 T = TypeVar("T")
 
-#: the charger falls back to its safe current after this long without us (control.md §6)
+#: the charger falls back to its safe current after this long without us
+#: (docs/control.md §The charger's own watchdog)
 DEFAULT_FAILSAFE_TIMEOUT_S = 60.0
 
 _TOP = {"meter", "fuse", "chargers", "control", "log"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 class LoadBalancerError(Exception):
     """Root of every error this package raises on purpose."""
 
-    #: process exit code when this error ends a command (SPEC §3: 1 runtime, 2 usage/config)
+    #: process exit code when this error ends a command (1 runtime, 2 usage/config)
     exit_code: int = 1
 
 

@@ -1,8 +1,8 @@
-"""Fuse profiles (SPEC §4.2): bundled ``profiles/fuses/NAME.yaml``, a path, or an inline mapping.
+"""Fuse profiles: bundled ``profiles/fuses/NAME.yaml``, a path, or an inline mapping.
 
 Validated strictly: unknown keys, wrong types and out-of-range values raise
 ``ConfigError(file, key_path, problem)``. Budget parameters a file leaves out default to what its
-characteristic implies (control.md §1.4, ``control.fuse.default_budget``).
+characteristic implies (docs/control.md §The overload budget, ``control.fuse.default_budget``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from loadbalancer.errors import ConfigError
 from loadbalancer.resources import find_profile
 from loadbalancer.yamlcheck import YamlReader, parse_yaml, unknown_key
 
-#: ratings accepted at all; Swedish main fuses are 16..63 A (control.md §1.3), sub-circuits less
+#: ratings accepted at all; Swedish main fuses are 16..63 A (docs/control.md §Fuses), sub-circuits
+#: less
 RATING_RANGE_A = (6.0, 250.0)
-#: the longest overload budget accepted, in I_n²·s (ten times the control.md §1.4 default)
+#: the longest overload budget accepted, in I_n²·s (ten times the breakers' default of 30)
 MAX_OVERLOAD_BUDGET_S = 300.0
-#: no hard limit above 2·In: beyond it even gG fuses may melt within 10 s (control.md §1.1)
+#: no hard limit above 2·In: beyond it even gG fuses may melt within 10 s (IEC 60269-1 gates,
+#: docs/control.md §gG fuses)
 MAX_HARD_LIMIT_RATIO = 2.0
 
 _REQUIRED = ("rating_a", "phases", "characteristic")

@@ -1,4 +1,4 @@
-"""What a link checks on each fresh read of its charger (SPEC §5 fault table):
+"""What a link checks on each fresh read of its charger:
 
 * the plausibility gate: currents that cannot be the car's draw make it *unknown* to the core
   (:mod:`loadbalancer.control.plausibility`), one episode logged;

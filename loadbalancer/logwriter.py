@@ -1,4 +1,4 @@
-"""Writing the decision log (SPEC §6.2): one JSON object per line, through structlog.
+"""Writing the decision log: one JSON object per line, through structlog.
 
 Every record starts with ``ts`` (ISO 8601 with the local UTC offset) and ``event``; its fields
 are those :mod:`loadbalancer.records` declares. Each line is handed to the kernel in a single

@@ -1,5 +1,5 @@
 """The service's meter input: bytes from the source, through the parser and the plausibility
-gate, to the meter value the core decides on (SPEC §3, §5).
+gate, to the meter value the core decides on.
 
 It owns the source, the parser, the flood guard, the tally of rejected telegrams and the stale
 rule's episode (``meter_stale`` / ``meter_recovered``): a meter silent, or sending only invalid

@@ -1,4 +1,4 @@
-"""The decision log's schema (SPEC §6.2): every record, as written and as read.
+"""The decision log's schema: every record, as written and as read.
 
 Every record starts with ``ts`` (ISO 8601 with the local UTC offset) and ``event``, then
 ``mono_s``, the monotonic clock in seconds; the fields of each event are declared once, here, as
@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-#: record ``event`` names (SPEC §6.2); a field once written keeps its name and meaning
+#: record ``event`` names (docs/ARCHITECTURE.md §The decision record); a field once written keeps
+#: its name and meaning
 EVENTS = (
     "decision",
     "startup",
@@ -41,7 +42,7 @@ EVENTS = (
     "keep_alive_failed",
 )
 
-# ---- the schema: every record as written (SPEC §6.2) --------------------------------------------
+# ---- the schema: every record as written --------------------------------------------------------
 # One Struct per event, tagged on ``event``; the writer's fields are checked against these
 # (tests/test_record_schema.py), and every reader decodes through :func:`decode` (strict, typed)
 # or through a view marked with :func:`view_of` (the review, over logs that may be hostile or of

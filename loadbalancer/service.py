@@ -1,10 +1,10 @@
 """``loadbalancer run``: the meter reader, the charger links and the control step, in one
-asyncio TaskGroup (SPEC §3-§6).
+asyncio TaskGroup.
 
 This is the only place where the parts meet: it owns the event loop, the clock, the control
 timer, the watchdog, the signals and systemd. Decisions come from the pure core
-(:func:`loadbalancer.control.core.decide`); the parts of the fault table of SPEC §5 live
-beside it:
+(:func:`loadbalancer.control.core.decide`); the fault handling that needs I/O lives
+beside it (the fault table: docs/ARCHITECTURE.md §Faults and what the service does):
 
 * the meter (:mod:`loadbalancer.meter_intake`): silent or only invalid telegrams for
   ``stale_after_s``, and the core sets every charger to ``safe_current_a``; ``meter_stale`` /
@@ -152,7 +152,7 @@ class Service:
     async def _stop_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
         # the safe currents go out now, while the other tasks wind down: a request still in
-        # flight on a slow box must not eat the shutdown's budget (SPEC §5: exit within 5 s)
+        # flight on a slow box must not eat the shutdown's budget (a stop must exit within 5 s)
         self._start_safe_writes()
         raise _Stop
 
@@ -348,7 +348,7 @@ def run_service(site: SiteConfig, *, shadow: bool) -> int:
 
     # not asyncio.run: it waits, without a bound, for every task left over to end, and a
     # request the Modbus library keeps alive on a slow box's old connection held the exit past
-    # the 5 s of SPEC §5 after the safe currents were already written and recorded
+    # the 5 s a stop may take after the safe currents were already written and recorded
     loop = asyncio.new_event_loop()
     try:
         return loop.run_until_complete(main())

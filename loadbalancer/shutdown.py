@@ -1,4 +1,4 @@
-"""The end of a run (SPEC §5): the signals that stop the service and the safe currents it
+"""The end of a run: the signals that stop the service and the safe currents it
 writes on the way out.
 
 Every signal whose default action would end the process stops the service like SIGTERM
@@ -19,7 +19,7 @@ from loadbalancer.chargers.driver import ChargerClient
 from loadbalancer.config import ChargerConfig
 from loadbalancer.errors import ChargerError, ChargerUnsupported
 
-#: what the shutdown may spend writing safe currents, retries included (SPEC §5: exit within
+#: what the shutdown may spend writing safe currents, retries included (a stop must exit within
 #: 5 s; the rest is for closing, the shutdown record and the interpreter's exit)
 SHUTDOWN_WRITE_BUDGET_S = 4.0
 #: after the shutdown record, what tasks left over get to end before the process exits

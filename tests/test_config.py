@@ -1,4 +1,4 @@
-"""The site file (SPEC §4.1) and every validation of SPEC §4.4, through ``check`` and ``run``."""
+"""The site file and every validation of it, through ``check`` and ``run``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from loadbalancer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 
-SPEC_SITE: dict[str, Any] = {
+EXAMPLE_SITE: dict[str, Any] = {
     "meter": {
         "source": "serial:///dev/ttyUSB0",
         "protocol": "auto",
@@ -53,8 +53,8 @@ def write(tmp_path: Path, data: object, name: str = "site.yaml") -> Path:
 
 
 def site_with(**changes: Any) -> dict[str, Any]:
-    """SPEC_SITE with dotted-path changes: ``site_with(**{"meter.stale_after_s": 5})``."""
-    data = copy.deepcopy(SPEC_SITE)
+    """EXAMPLE_SITE with dotted-path changes: ``site_with(**{"meter.stale_after_s": 5})``."""
+    data = copy.deepcopy(EXAMPLE_SITE)
     for dotted, value in changes.items():
         node: Any = data
         parts = dotted.split(".")
@@ -80,7 +80,7 @@ def problem(tmp_path: Path, data: object) -> str:
 
 
 def test_the_spec_site_file_is_valid(tmp_path: Path) -> None:
-    site = load_site(write(tmp_path, SPEC_SITE))
+    site = load_site(write(tmp_path, EXAMPLE_SITE))
     assert site.fuse.name == "3x20A-gG" and site.fuse.rating_a == 20
     (carport,) = site.chargers
     assert carport.profile.name == "alfen-eve" and carport.spec.phases == ("L1", "L2", "L3")
@@ -155,7 +155,7 @@ def test_one_phase_fuse_takes_only_l1(tmp_path: Path) -> None:
 
 
 def test_safe_currents_per_phase_must_fit_the_fuse(tmp_path: Path) -> None:
-    charger = SPEC_SITE["chargers"][0]
+    charger = EXAMPLE_SITE["chargers"][0]
     chargers = [
         {**charger, "name": f"box{i}", "host": f"192.168.1.{60 + i}", "max_current_a": 10}
         for i in range(3)
@@ -166,13 +166,13 @@ def test_safe_currents_per_phase_must_fit_the_fuse(tmp_path: Path) -> None:
 
 
 def test_two_chargers_at_the_same_endpoint(tmp_path: Path) -> None:
-    charger = SPEC_SITE["chargers"][0]
+    charger = EXAMPLE_SITE["chargers"][0]
     data = site_with(chargers=[charger, {**charger, "name": "garage"}])
     assert "192.168.1.60:502 unit 1 is also chargers[0] (carport)" in problem(tmp_path, data)
 
 
 def test_duplicate_names(tmp_path: Path) -> None:
-    charger = SPEC_SITE["chargers"][0]
+    charger = EXAMPLE_SITE["chargers"][0]
     data = site_with(chargers=[charger, {**charger, "host": "192.168.1.61"}])
     assert "chargers[1].name: 'carport' is also chargers[0]" in problem(tmp_path, data)
 

@@ -1,4 +1,4 @@
-"""``loadbalancer charger``: probe one box with a profile, optionally write a limit (SPEC §3)."""
+"""``loadbalancer charger``: probe one box with a profile, optionally write a limit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pure control core: ``decide`` and the types it takes and returns (SPEC §5, §6.2).
+"""The pure control core: ``decide`` and the types it takes and returns (docs/ARCHITECTURE.md).
 
 Nothing here does I/O or reads a clock; time comes in as ``now_s`` (monotonic seconds).
 """

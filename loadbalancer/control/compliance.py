@@ -1,9 +1,10 @@
-"""A charger that draws more than its limit (SPEC §5 fault table): rewrite, then pause, then alarm.
+"""A charger that draws more than its limit: rewrite, then pause, then alarm.
 
 Pure: the service feeds each fresh read of a charger with the set-point in force and gets back
-what to do. A car may take ``response_time_s`` to follow a new set-point (control.md §2.2:
-5 s for the pilot, up to 10 s for the car), so only a draw above the limit that lasts longer
-than that counts. Each stage gets the same time again before the next one.
+what to do. A car may take ``response_time_s`` to follow a new set-point (IEC 61851-1: 5 s for
+the pilot, up to 10 s more for some cars; docs/control.md §The car and the pilot), so only a
+draw above the limit that lasts longer than that counts. Each stage gets the same time again
+before the next one.
 """
 
 from __future__ import annotations

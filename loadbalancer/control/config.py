@@ -1,7 +1,7 @@
 """What the control core is told about the site: chargers and control timing (plain, frozen).
 
 A later issue builds these from the site YAML; the checks here only refuse values the core
-cannot work with. Defaults come from control.md §6 and SPEC §4.1.
+cannot work with. Defaults and why: docs/control.md §Defaults.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from loadbalancer.control.fuse import FuseProfile
 from loadbalancer.electric import IEC_MIN_CURRENT_A, PHASES
 
-#: set-point resolutions chargers take: whole amps, deciamps, milliamps (control.md §2.1)
+#: set-point resolutions chargers take: whole amps, deciamps, milliamps
 GRANULARITIES_A: tuple[float, ...] = (1.0, 0.1, 0.001)
 
 
@@ -67,9 +67,9 @@ class ControlConfig:
 
     fuse: FuseProfile
     chargers: tuple[ChargerSpec, ...]
-    #: per charger on meter loss (SPEC §4.1, control.md §6: 6 A)
+    #: per charger on meter loss: the lowest offer a car takes (IEC 61851-1)
     safe_current_a: float = IEC_MIN_CURRENT_A
-    #: headroom must last this long before a raise: 3 telegrams of 10 s (control.md §6)
+    #: headroom must last this long before a raise: seen on two 10 s telegrams
     ramp_up_delay_s: float = 10.0
     #: a raise smaller than this waits for more headroom (a deciamp charger is not rewritten
     #: for every tenth of an amp the noise leaves)
@@ -82,14 +82,14 @@ class ControlConfig:
     resume_delay_max_s: float = 60.0
     #: how long a pause counts towards the doubling of the resume delay (pauses per hour)
     pause_memory_s: float = 3600.0
-    #: no valid telegram this long means the meter is stale (control.md §4.5, SPEC §4.1)
+    #: no valid telegram this long means the meter is stale: two lost 10 s telegrams and a margin
     stale_after_s: float = 25.0
     #: room needed above the minimum before a resume: none by default, the hold at the
     #: minimum within the fuse's budget is the cushion for noise around the cut point
     resume_margin_a: float = 0.0
     #: after a set-point change a car may take this long to follow: 5 s PWM + 10 s EV (§6)
     ev_response_allowance_s: float = 15.0
-    #: a charger read older than this counts as offline (several 2 s polls missed, SPEC §4.1)
+    #: a charger read older than this counts as offline (several 2 s polls missed)
     charger_stale_after_s: float = 10.0
     #: a car counts as drawing less than offered below its offer minus this (evcc#14417 noise)
     follow_tolerance_a: float = 1.0
@@ -100,7 +100,7 @@ class ControlConfig:
     hold_horizon_s: float = 10.0
 
     #: a hold at the minimum that takes a phase above its rating (not noise within the margin
-    #: but a load) lasts at most this long: a spike (SPEC §7: < 60 s) is ridden through, a
+    #: but a load) lasts at most this long: a spike (< 60 s) is ridden through, a
     #: lasting load pauses the charger and leaves the budget for the next spike
     spike_hold_s: float = 60.0
     #: past ``spike_hold_s`` such a hold goes on only while the budget used stays below this

@@ -1,4 +1,4 @@
-"""``decide``: the pure control core (SPEC §5). No I/O, no clock: time comes in as ``now_s``.
+"""``decide``: the pure control core. No I/O, no clock: time comes in as ``now_s``.
 
 One decision, in order; each rule lives in the module named beside it:
 

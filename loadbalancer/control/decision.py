@@ -44,7 +44,7 @@ class ChargerDecision:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """SPEC §6.2 figures; by-phase values are None where the meter gave nothing usable.
+    """The decision record's figures; by-phase values are None where the meter gave nothing usable.
 
     ``allowed_a`` is what the chargers that are online may draw in total on each phase:
     rating − margin − house − the failsafe current reserved for offline chargers.
@@ -68,7 +68,7 @@ class Decision:
         raise KeyError(name)
 
     def to_record(self) -> dict[str, Any]:
-        """The SPEC §6.2 ``decision`` record minus ``ts`` and ``event`` (the service adds them)."""
+        """The ``decision`` record minus ``ts`` and ``event`` (the service adds them)."""
         return {
             "meter_a": _by_phase(self.meter_a),
             "meter_age_s": _rounded(self.meter_age_s),

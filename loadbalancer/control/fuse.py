@@ -1,10 +1,10 @@
 """The main fuse: its profile, and the per-phase overload budget that may hold a charger at 6 A.
 
-The model is control.md §1.4: per phase, with ``x = |I| / I_n``, the excess ``E += (x² − 1)·dt`` is
-integrated and clamped at 0 (it cools at ``1 − x²`` per second below the rating). A charger whose
-minimum does not fit may be kept at its minimum instead of pausing while ``E`` is below the
-profile's budget and the predicted current stays below the hard limit. ``strict`` fuses have no
-budget: they never tolerate more than the rating minus the margin.
+The model (docs/control.md §The overload budget): per phase, with ``x = |I| / I_n``, the excess
+``E += (x² − 1)·dt`` is integrated and clamped at 0 (it cools at ``1 − x²`` per second below the
+rating). A charger whose minimum does not fit may be kept at its minimum instead of pausing
+while ``E`` is below the profile's budget and the predicted current stays below the hard limit.
+``strict`` fuses have no budget: they never tolerate more than the rating minus the margin.
 """
 
 from __future__ import annotations
@@ -25,30 +25,34 @@ class Characteristic(StrEnum):
     STRICT = "strict"
 
 
-#: E_MAX for B/C breakers in I_n²·s, control.md §1.4 / §6: x=1.13 → 108 s, 1.25 → 53 s; inside the
-#: IEC 60898-1 1.13·In / 1 h no-trip line (control.md §1.2).
+#: E_MAX for B/C breakers in I_n²·s: x=1.13 → 108 s, 1.25 → 53 s; inside the
+#: IEC 60898-1 1.13·In / 1 h no-trip line (docs/control.md §B and C miniature circuit breakers).
 MCB_OVERLOAD_BUDGET_S = 30.0
-#: X_HARD for B/C breakers: the IEC 60898-1 conventional tripping current 1.45·In (control.md §1.2).
+#: X_HARD for B/C breakers: the IEC 60898-1 conventional tripping current 1.45·In.
 MCB_HARD_LIMIT_RATIO = 1.45
-#: E_MAX for gG fuses: twice the §1.4 suggestion, so that a 2 kW kettle (8.7 A) on a phase that is
-#: already full is held for 60 s (x = 1.4 → 62 s) as SPEC §7 asks (no pause on spikes < 60 s).
+#: E_MAX for gG fuses: twice the breakers' budget, so that a 2 kW kettle (8.7 A) on a phase that is
+#: already full is held for 60 s (x = 1.4 → 62 s): a household spike under 60 s must not pause
+#: a car.
 #: Paired with a lower hard limit so the worst hold is 48 s just under 1.5·In, inside the gG
-#: design: no melting below ≈ 2·In within 10 s, 1.25·In for 1 h, 1.6·In within 1 h (§1.1).
+#: design: no melting below ≈ 2·In within 10 s, 1.25·In for 1 h, 1.6·In within 1 h (IEC 60269-1).
 GG_OVERLOAD_BUDGET_S = 60.0
-#: X_HARD for gG: 1.5·In, below the conventional fusing current 1.6·In (control.md §1.1) and
-#: below §1.4's 2.0, which with the larger budget would allow 20 s at 2·In, too near the 10 s gate.
+#: X_HARD for gG: 1.5·In, below the conventional fusing current 1.6·In (IEC 60269-1) and
+#: below 2.0, which with the larger budget would allow 20 s at 2·In, too near the 10 s gate.
 GG_HARD_LIMIT_RATIO = 1.5
-#: a gG fuse does not melt in under 10 s below about 2·In (control.md §1.1, IEC 60269-1 gates):
+#: a gG fuse does not melt in under 10 s below about 2·In (IEC 60269-1 gates,
+#: docs/control.md §gG fuses):
 #: for one telegram a hold at the minimum may go this far above the rating, so that a start
 #: current of a few seconds seen in a telegram is not a pause. Breakers get no such grace
-#: (a B/C breaker may trip after 1 s at 2.55·In, control.md §1.2).
+#: (a B/C breaker may trip after 1 s at 2.55·In, IEC 60898-1).
 GG_SPIKE_LIMIT_RATIO = 2.0
-#: margin kept below the rating by default, control.md §6 ("keep below In, not at it").
+#: margin kept below the rating by default: 1.25·In is a one-hour survival value, not an
+#: operating point.
 DEFAULT_MARGIN_A = 1.0
 
 
 def default_budget(characteristic: Characteristic) -> tuple[float, float]:
-    """``(overload_budget_s, hard_limit_ratio)`` that a characteristic implies (control.md §1.4)."""
+    """``(overload_budget_s, hard_limit_ratio)`` that a characteristic implies
+    (docs/control.md §The overload budget)."""
     if characteristic is Characteristic.GG:
         return GG_OVERLOAD_BUDGET_S, GG_HARD_LIMIT_RATIO
     if characteristic in (Characteristic.B, Characteristic.C):

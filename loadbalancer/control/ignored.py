@@ -1,4 +1,4 @@
-"""The pause of a car that ignores its limit (SPEC §5 fault table, the compliance rule's pause).
+"""The pause of a car that ignores its limit (the compliance rule's pause).
 
 The shell watches each charger's draw against its limit (:mod:`loadbalancer.control.compliance`)
 and, once a rewrite did not help, says so in the read (``ChargerRead.ignores_limit``). From the

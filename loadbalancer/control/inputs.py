@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from loadbalancer.meter.reading import Reading
 
-#: IEC 61851 states in which no car can draw: A (no vehicle), E and F (error) (control.md §2.1)
+#: IEC 61851 states in which no car can draw: A (no vehicle), E and F (error)
 NO_CAR_STATUSES: frozenset[str] = frozenset({"A", "E", "F"})
 
 

@@ -1,4 +1,4 @@
-"""Reason codes of the decision log (SPEC §6.2): one code, one rule, one line each."""
+"""Reason codes of the decision log: one code, one rule, one line each."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chargers the core cannot steer by their reads, settled first (SPEC §5 fault table).
+"""Chargers the core cannot steer by their reads, settled first.
 
 A charger that is offline (or whose last read is too old) is set to its failsafe current, which
 is reserved on its grid phases; its unknown draw stays in the house load. A charger that answers

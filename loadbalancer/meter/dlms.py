@@ -1,7 +1,7 @@
 """DLMS/COSEM push messages in HDLC frames (Norwegian-style HAN: Aidon, Kaifa, Kamstrup) -> the
 same :class:`Reading` as P1. No I/O, no clock.
 
-What the meters send (``reference/han-p1.md`` §2, §3):
+What the meters send (docs/meters.md §HDLC / DLMS meters):
 
 * **Aidon** (SE and NO): an array of ``{OBIS, value, {scaler, unit}}``; currents are signed.
 * **Kaifa**: in Sweden (MA304H4(P)SE) a flat structure ``OBIS, value, OBIS, value ...``; in
@@ -13,7 +13,7 @@ What the meters send (``reference/han-p1.md`` §2, §3):
   in mA (``kamstrup_current_ma=1``), which the frames cannot show either.
 
 Unsigned currents get their sign from the phase's import/export power when the list has it;
-otherwise import is assumed (SPEC §5 invariant 4).
+otherwise import is assumed (the safe side).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A frame is ``7E | A? LL | dst | src | ctrl | HCS | information | FCS | 7E``. The 11-bit length in
 the two format bytes counts everything between the flags. HAN meters do not byte-stuff, so
 0x7E and 0x7D appear raw inside frames: frames are cut by their length, never by searching for
-the next flag (``reference/han-p1.md`` §3). HCS (over format..control) and FCS (over
+the next flag (docs/meters.md §HDLC / DLMS meters). HCS (over format..control) and FCS (over
 format..information) are CRC-16/X-25, sent least significant byte first. Two frames may share
 one flag (``7E frame 7E frame 7E``).
 

@@ -1,4 +1,4 @@
-"""``loadbalancer meter``: read a source, print one reading per valid telegram (SPEC §3, §6.1)."""
+"""``loadbalancer meter``: read a source, print one reading per valid telegram."""
 
 from __future__ import annotations
 

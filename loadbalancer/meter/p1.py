@@ -1,6 +1,6 @@
 """HAN-P1 / DSMR P1 telegrams: bytes in (in any chunks), typed readings out. No I/O, no clock.
 
-Framing follows ``reference/han-p1.md`` §5: a telegram runs from ``/`` to ``!`` and is followed by
+Framing (docs/meters.md §Swedish HAN-P1): a telegram runs from ``/`` to ``!`` and is followed by
 its CRC-16/ARC (1-4 hex digits, either case), computed over every byte from ``/`` through ``!``
 exactly as sent. Lines are decoded by OBIS code only; their order, the unit's spelling and the
 number of decimals vary between meters and are not relied on.

@@ -1,4 +1,4 @@
-"""Plausibility checks every meter parser applies before it hands out a reading (SPEC §5).
+"""Plausibility checks every meter parser applies before it hands out a reading.
 
 Three kinds of check, all pure:
 
@@ -167,7 +167,7 @@ def _sign_phase(name: str, phase: PhaseRaw) -> _Signed | str:
             )
         if phase.resolution_a >= 1.0 and credible:
             # Whole-ampere meters (Iskra AM550, Dutch Kaifa): |P|/U refines the value
-            # within its last digit and never lowers it (reference/han-p1.md §5.4).
+            # within its last digit and never lowers it (docs/meters.md §Swedish HAN-P1).
             magnitude = max(magnitude, round(abs(net) / high_v, 2))
     if phase.signed:
         if amp < 0 and net is not None and net / high_v > EXPORT_SLACK_A:

@@ -1,7 +1,7 @@
 """Typed meter readings: what every meter parser returns and everything downstream consumes.
 
 Currents here are already signed (negative = the phase exports); nothing past the parser sees an
-unsigned HAN current (SPEC §5 invariant 4).
+unsigned HAN current.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class Reading:
     size_bytes: int = 0
 
     def to_record(self) -> dict[str, Any]:
-        """The SPEC §6.1 object, exactly its keys, in its order."""
+        """The ``meter --json`` object, exactly its keys, in its order."""
         return {
             "ts": self.meter_time.isoformat() if self.meter_time is not None else None,
             "meter_id": self.meter_id,

@@ -1,4 +1,4 @@
-"""Where meter bytes come from: a serial port, a TCP bridge or a capture file (SPEC §4.1).
+"""Where meter bytes come from: a serial port, a TCP bridge or a capture file.
 
 This is the only module under ``meter/`` that opens anything. Each source is an async iterator
 of byte chunks; serial and TCP sources reconnect with back-off forever and report each outage

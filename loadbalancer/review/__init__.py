@@ -1,4 +1,4 @@
-"""``loadbalancer log``: reviewing the decision log (SPEC §3 ``log``, §6.2).
+"""``loadbalancer log``: reviewing the decision log (docs/ARCHITECTURE.md §The decision record).
 
 Reading (:mod:`.read`, :mod:`.lines`, :mod:`.facts`, :mod:`.halves`), the timeline of
 intervals and episodes (:mod:`.timeline`), the summary (:mod:`.summary`) and its text

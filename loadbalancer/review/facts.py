@@ -1,7 +1,7 @@
 """What the summary counts of each decision, read defensively, and the compact reading.
 
 A field that is missing or of the wrong type counts as unknown, never as an error, so records
-with only the SPEC §6.2 required fields and records of later versions with more fields are
+with only the first version's fields and records of later versions with more fields are
 reviewed as far as they allow. For the summary alone a decision can be read ``compact``: decoded
 (msgspec, into a view of :class:`loadbalancer.records.DecisionRecord` with only the fields the
 summary reads) to the few facts the summary counts.

@@ -65,7 +65,7 @@ _MINUTE_S = {f"{minute:02d}": minute * 60 for minute in range(60)}
 
 
 def posix_s(ts: str) -> float | None:
-    """``ts`` as POSIX seconds; None when it is not ISO 8601 with an offset (SPEC §6.2).
+    """``ts`` as POSIX seconds; None when it is not ISO 8601 with an offset.
 
     The service's form (``2026-01-14T18:00:10.012+01:00``) takes a fast path: the start of its
     hour is looked up, the minutes and seconds added (whole seconds, exact until the
@@ -101,7 +101,7 @@ LAST_S = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 def _parse_iso(ts: str) -> float | None:
     try:
         stamp = datetime.fromisoformat(ts)
-        if stamp.tzinfo is None:  # SPEC §6.2: ts carries its offset; without one it is not ours
+        if stamp.tzinfo is None:  # our ts always carries its offset; without one it is not ours
             return None
         seconds = stamp.timestamp()
     except (ValueError, OverflowError):  # not ISO 8601; beyond year 1 or 9999 in UTC

@@ -1,4 +1,4 @@
-"""The summary of a decision log (SPEC §3 ``log``): per charger and site-wide, over a window.
+"""The summary of a decision log (``loadbalancer log``): per charger and site-wide, over a window.
 
 Pure: no files, no clock. Time at a limit, energy and overload seconds are integrated over the
 decision intervals (:mod:`loadbalancer.review.timeline`), clipped to the window asked for; so

@@ -1,4 +1,4 @@
-"""The quality figures of SPEC §7, from the ground truth of a simulated evening.
+"""The quality figures (README §Performance), from the ground truth of a simulated evening.
 
 ``Tally`` integrates what really flowed (the house plus what the cars drew, per phase, every
 simulated second): seconds with a phase above its fuse beyond the overload budget, split by who
@@ -53,8 +53,9 @@ class Tally:
             amps = abs(phase_a[p])
             self.peak_a = max(self.peak_a, amps)
             self.used_s[p] = spent_s(self.used_s[p], amps / fuse.rating_a, dt_s)
-            # the fuse's tolerance is its I²t budget (control.md §1.4); the hard limit is the
-            # controller's own rule for when not to hold, not a property of the fuse
+            # the fuse's tolerance is its I²t budget (docs/control.md §The overload budget); the
+            # hard limit is the controller's own rule for when not to hold, not a property of the
+            # fuse
             if amps > fuse.rating_a and (
                 fuse.characteristic is Characteristic.STRICT
                 or self.used_s[p] > fuse.overload_budget_s
@@ -92,7 +93,7 @@ class ChargerSlot:
 
 @dataclass(frozen=True, slots=True)
 class Figures:
-    """One row of the figures table (SPEC §7)."""
+    """One row of the figures table."""
 
     name: str
     overload_s: float

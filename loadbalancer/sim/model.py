@@ -4,8 +4,8 @@ No sockets, one step per simulated second: the house load, each car following it
 its delay, a telegram every period (the true currents), charger reads every poll interval.
 Three policies run through it: our core (:func:`loadbalancer.control.core.decide`), a static
 limiter (a fixed limit the fuse survives over the scenario's sustained peak) and a max-phase,
-set-point-based controller as the peers use (reference/anchors.md §2: house = the highest
-phase minus the offered set-point, recomputed every cycle, no ramp or resume delay).
+set-point-based controller as the peers use (evcc and openWB as their sources read: house = the
+highest phase minus the offered set-point, recomputed every cycle, no ramp or resume delay).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from loadbalancer.resources import example_file
 from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file
 
 FAULT_KINDS = ("meter_silent", "corrupt_telegrams", "charger_offline", "ignore_setpoint")
-#: a household load shorter than this is a spike (SPEC §7: no pause/resume cycles from them)
+#: a household load shorter than this is a spike (it must cause no pause/resume cycle)
 SPIKE_MAX_S = 60.0
 #: short loads that repeat at least this often are one pulsing load (an induction hob holding
 #: its temperature), not a series of spikes: the controller may treat them as load

@@ -25,7 +25,7 @@ from loadbalancer.control import (
 )
 from loadbalancer.electric import PHASES
 
-#: Swedish HAN pushes a telegram every 10 s (SPEC §1)
+#: Swedish HAN pushes a telegram every 10 s
 TELEGRAM_PERIOD_S = 10.0
 
 

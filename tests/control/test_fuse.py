@@ -1,4 +1,5 @@
-"""The overload budget (control.md §1.4): integrate (x² − 1)·dt per phase, cool below the rating."""
+"""The overload budget (docs/control.md §The overload budget): integrate (x² − 1)·dt per phase,
+cool below the rating."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Stateful property test of ``decide`` (SPEC §5) over random houses, cars, outages and meter gaps.
+"""Stateful property test of ``decide`` over random houses, cars, outages and meter gaps.
 
-Every decision is checked against the SPEC §5 invariants. Settings are fixed (derandomized, no
+Every decision is checked against the control's invariants. Settings are fixed (derandomized, no
 example database) so CI runs the same few thousand steps every time.
 """
 
@@ -69,7 +69,7 @@ class History:
 
 
 class ControlMachine(RuleBasedStateMachine):
-    """Drives a ``Site`` and checks SPEC §5 after every decision."""
+    """Drives a ``Site`` and checks the invariants after every decision."""
 
     def __init__(self) -> None:
         super().__init__()

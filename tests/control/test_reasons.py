@@ -1,4 +1,4 @@
-"""Table tests: every reason code from a minimal input, and the rule it names (SPEC §5, §6.2).
+"""Table tests: every reason code from a minimal input, and the rule it names.
 
 Each case pairs an input that produces the code with a near miss that does not, so each code
 is shown to mean exactly its rule. Fuse 3x20A-gG: the chargers may use 19 A minus the house.

@@ -1,9 +1,9 @@
-"""Scenario tests: Swedish household evenings at the 10 s HAN telegram period (SPEC §5, §7).
+"""Scenario tests: Swedish household evenings at the 10 s HAN telegram period.
 
 Loads in amperes per phase at 230 V: oven element 2 kW ≈ 9 A on one phase, kettle 2 kW ≈ 8.7 A,
 sauna heater 6 kW ≈ 8.7 A on each phase, heat-pump compressor start ≈ 4 A per phase for one
 telegram then ≈ 2 A running. Fuse 3x20A-gG: the chargers may use 19 A minus the house per phase.
-Delays as in the SPEC §4.1 example site: raise after 60 s, resume after 300 s.
+Delays as in the first version's example site: raise after 60 s, resume after 300 s.
 """
 
 from __future__ import annotations

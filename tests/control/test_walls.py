@@ -15,7 +15,7 @@ from loadbalancer.control import ChargerRead, Inputs, MeterInput, decide, initia
 from tests.control.builders import config_of, ev
 
 CONTROL_DIR = Path(loadbalancer.control.__file__).parent
-#: modules that do I/O, read a clock or log (ARCHITECTURE.md "Walls")
+#: modules that do I/O, read a clock or log (docs/ARCHITECTURE.md §Walls)
 FORBIDDEN = {
     "asyncio", "time", "datetime", "structlog", "logging", "pymodbus", "serial", "yaml",
     "socket", "os", "pathlib", "io", "random", "subprocess", "threading",

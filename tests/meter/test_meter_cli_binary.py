@@ -24,7 +24,7 @@ from tests.meter.hexfixtures import (
 from tests.meter.test_dlms import amshan
 from tests.meter.test_monitor import loadbalancer
 
-SPEC_KEYS = [
+READING_KEYS = [
     "ts", "meter_id", "current_a", "voltage_v", "power_w", "import_w", "export_w",
     "energy_import_kwh", "energy_export_kwh",
 ]  # fmt: skip
@@ -46,7 +46,7 @@ def test_each_binary_capture_matches_amshan_within_tolerance(
     code, records, err = meter_json(capsys, "--source", f"file://{capture}")
     assert code == 0 and err == ""
     (record,) = records
-    assert list(record) == SPEC_KEYS
+    assert list(record) == READING_KEYS
     if name == "se_kaifa_hdlc_06.hex":
         return  # amshan misreads this list (see test_dlms)
     ref = amshan(hex_fixture(name))

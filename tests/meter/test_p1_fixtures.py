@@ -1,4 +1,5 @@
-"""Every captured telegram in tests/fixtures/telegrams (copied byte-exact from shared/telegrams)."""
+"""Every captured telegram in tests/fixtures/telegrams (copied byte-exact from the public
+captures listed in SOURCES.md there)."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def test_invalid_fixture_is_rejected_for_its_reason(name: str, reason: str) -> N
 
 
 def test_sagemcom_canonical_telegram_values() -> None:
-    # The hanporten.se example (CRC 7945), which SPEC §6.1 also uses.
+    # The hanporten.se example (CRC 7945).
     record = only_reading("se_sagemcom_t211_02.txt").to_record()
     assert record == {
         "ts": "2021-02-17T18:40:19+01:00",

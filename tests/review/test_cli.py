@@ -71,7 +71,7 @@ def test_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_a_file_without_records_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # not a decision log: bad input, like a window with nothing in it (SPEC §3: 2)
+    # not a decision log: bad input, like a window with nothing in it (exit 2)
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     assert main(["log", str(empty)]) == 2

@@ -42,7 +42,7 @@ def _odd_lines() -> list[str]:
     """Lines the fast decoder does not take, or takes and must read as the tolerant path does."""
     base = decision(2005, 16.0, "at_max", previous_a=16.0)
     odd: list[object] = [
-        event(2001, "decision"),  # only the SPEC §6.2 required fields
+        event(2001, "decision"),  # only the first version's required fields
         event(2002, "solar_forecast", kw=3.2),  # an unknown event
         base | {"ts": ts(2003), "new_field": {"x": [1, None]}, "meter_age_s": "old"},
         base | {"ts": ts(2004), "meter_a": {"L1": True, "L2": None, "L3": "x"}},

@@ -3,7 +3,7 @@
 The bridge is a process of its own (tests/service/flood_sender.py) that sends valid telegrams,
 then on command floods as fast as the service reads: random bytes, runs of '/', runs of 0x7E,
 random bytes with valid telegrams mixed in. Each flood lasts a few seconds at most. The
-service must stay what SPEC §5 asks: the stale fallback within stale_after_s + 1 s of the last
+service must keep its fault rules: the stale fallback within stale_after_s + 1 s of the last
 telegram it used, charger polls at their period, SIGTERM handled within 5 s.
 """
 

@@ -1,4 +1,4 @@
-"""The service end to end over loopback: every behaviour of SPEC §5 on the chargers' registers
+"""The service end to end over loopback: every fault behaviour on the chargers' registers
 and in the decision log (fast timers: 1 s telegrams, stale after 3 s, raise after 2 s, resume
 after 3 s, 0.2 s polls)."""
 

@@ -1,4 +1,4 @@
-"""Charger profiles (SPEC §4.3): a declarative YAML file per wallbox model, validated on load.
+"""Charger profiles: a declarative YAML file per wallbox model, validated on load.
 
 :mod:`.model` holds the types a loaded profile is made of, :mod:`.loader` reads a bundled name or
 a file into them (with :mod:`.registers` for the register map). Every problem is a

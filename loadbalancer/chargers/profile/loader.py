@@ -1,4 +1,4 @@
-"""Loading a charger profile (SPEC §4.3): a bundled name or a file, validated on load.
+"""Loading a charger profile: a bundled name or a file, validated on load.
 
 Every problem is a ``ConfigError`` naming the file and the key path, e.g.
 ``alfen-eve.yaml: registers.setpoint.type: unknown type 'uint12'``.

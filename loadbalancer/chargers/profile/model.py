@@ -1,4 +1,4 @@
-"""The charger profile's types (SPEC §4.3): what a wallbox model's YAML file says, once loaded.
+"""The charger profile's types: what a wallbox model's YAML file says, once loaded.
 
 A profile says where each value lives (address, table, type, word order, scale, unit), which
 register takes the current limit and how a pause is expressed, which registers read back the
@@ -165,7 +165,7 @@ class FailsafeValue:
 
 @dataclass(frozen=True, slots=True)
 class Failsafe:
-    """What the box does by itself when the controller goes quiet (chargers.md §3.1-3.2)."""
+    """What the box does by itself when the controller goes quiet (docs/chargers.md §Failsafe)."""
 
     trigger: FailsafeTrigger
     current: FailsafeValue | None = None
