@@ -71,9 +71,10 @@ def load_month(path: Path, profile_name: str) -> MonthPeaks | None:
         data = json.loads(raw.decode("utf-8"))
         return _month(data, profile_name)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        problem = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
         raise StateFileError(
-            str(path), f"corrupt tariff state ({problem}): move it away to start the month afresh"
+            str(path),
+            f"corrupt tariff state ({problem[:120]}): move it away to start the month afresh",
         ) from None
 
 

@@ -42,9 +42,7 @@ def test_each_bundled_profile_names_its_source_and_the_day_it_was_read(name: str
     assert all(line.startswith("#") for line in header.splitlines())
 
 
-def month_of(
-    profile: TariffProfile, hours: list[tuple[int, int, int, int, float]]
-) -> MonthPeaks:
+def month_of(profile: TariffProfile, hours: list[tuple[int, int, int, int, float]]) -> MonthPeaks:
     """A month from (year, month, day, hour, kWh) hourly intervals."""
     check = holiday_check(profile.holidays)
     month = MonthPeaks("2000-01")
@@ -169,9 +167,15 @@ def test_a_profile_by_path_loads(tmp_path: Path) -> None:
         (("interval_min: 60", "interval_min: 30"), "interval_min: 30 is neither 60 nor 15"),
         (("read_on: 2026-11-30", "read_on: soon"), "read_on: expected a date YYYY-MM-DD"),
         (("peaks: 3", "peaks: 0"), "peaks: 0 is out of range (1..10)"),
-        (("hours:", "weekdays: [mon-fri, sun-x]\n    hours:"), "components[0].weekdays[1]: 'sun-x'"),
+        (
+            ("hours:", "weekdays: [mon-fri, sun-x]\n    hours:"),
+            "components[0].weekdays[1]: 'sun-x'",
+        ),
         (("hours:", "holidays_excluded: true\n    hours:"), "holidays: missing"),
-        (("hours:", "days_excluded: ['02-30']\n    hours:"), "components[0].days_excluded[0]: '02-30' is not a day MM-DD"),
+        (
+            ("hours:", "days_excluded: ['02-30']\n    hours:"),
+            "components[0].days_excluded[0]: '02-30' is not a day MM-DD",
+        ),
         (("hours:", "colour: red\n    hours:"), "components[0].colour: unknown key"),
         (("  - name: day", "  - name: day\n    months: []"), "components[0].months: expected at"),
     ],
