@@ -119,11 +119,46 @@ class MonthPeaks:
 
 
 def follow_peak_kw(
-    profile: TariffProfile, month: MonthPeaks, component: str, budget_kw: float
+    profile: TariffProfile,
+    month: MonthPeaks,
+    component: str,
+    budget_kw: float,
+    day: date | None = None,
 ) -> float:
     """``follow_peak``'s budget for a component: the configured one, raised to the month's N-th
-    highest peak once that is above it (charging up to it costs nothing more)."""
-    return max(budget_kw, month.paid_kw(profile, component))
+    highest peak once that is above it (charging up to it costs nothing more). With the
+    different-days rule and ``day`` given, also to that day's own billed peak: a higher hour the
+    same day only replaces it."""
+    today = 0.0
+    if profile.different_days and day is not None:
+        today = max(
+            (p.power_kw for p in month.billed(profile, component) if p.day == day), default=0
+        )
+    return max(budget_kw, month.paid_kw(profile, component), today)
+
+
+def allowed_kwh(
+    profile: TariffProfile,
+    month: MonthPeaks,
+    start_s: int,
+    budget_kw: float,
+    follow_peak: bool,
+    is_holiday: HolidayCheck,
+) -> float | None:
+    """The most energy the interval starting at ``start_s`` may import without a billed peak
+    above the budget: in each component it counts in, the budget (``follow_peak``: raised as
+    :func:`follow_peak_kw` says) times the interval's length, divided by the weight (a night
+    hour at half weight may take twice as much); the least of them. None: the interval counts in
+    no component, the tariff does not limit it."""
+    day = local_day(start_s)
+    month = month.rolled(start_s)  # last month's peaks raise nothing in this one
+    limits = []
+    for counted in counted_in(profile, start_s, is_holiday):
+        kw = budget_kw
+        if follow_peak:
+            kw = follow_peak_kw(profile, month, counted.component, budget_kw, day)
+        limits.append(kw * profile.interval_h / counted.weight)
+    return min(limits, default=None)
 
 
 def _keep(profile: TariffProfile, kept: list[Peak], peak: Peak) -> list[Peak]:

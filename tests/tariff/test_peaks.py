@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadbalancer.tariff.calendar import holiday_check
-from loadbalancer.tariff.peaks import IntervalEnergy, MonthPeaks, follow_peak_kw, peak_of
+from loadbalancer.tariff.peaks import (
+    IntervalEnergy,
+    MonthPeaks,
+    allowed_kwh,
+    follow_peak_kw,
+    peak_of,
+)
 from loadbalancer.tariff.profile import Component, TariffProfile, load_tariff_profile
 from tests.tariff.helpers import local_s
 
@@ -140,3 +146,40 @@ def test_the_tracker_bills_what_the_brute_force_bills(
     for component in profile.components:
         got = [p.power_kw for p in month.billed(profile, component.name)]
         assert got == pytest.approx(expected.get(component.name, []))
+
+
+def test_a_follow_peak_day_may_rise_to_its_own_billed_peak() -> None:
+    """Different days: a second hour of a day already billed at 7 kW only replaces it."""
+    profile = flat(3, different_days=True)
+    month = fill(profile, [hour(5, 18, 7.0)])
+    assert follow_peak_kw(profile, month, "all", 5.0) == 5.0
+    day5 = month.billed(profile, "all")[0].day
+    assert follow_peak_kw(profile, month, "all", 5.0, day5) == 7.0
+    plain = flat(3, different_days=False)
+    assert follow_peak_kw(plain, fill(plain, [hour(5, 18, 7.0)]), "all", 5.0, day5) == 5.0
+
+
+def test_the_allowed_energy_of_an_interval_follows_its_windows_and_weight() -> None:
+    ellevio = load_tariff_profile("ellevio")
+    none = MonthPeaks("2026-01")
+    check = holiday_check(None)
+    assert allowed_kwh(ellevio, none, local_s(2026, 1, 7, 18), 5.0, False, check) == 5.0
+    assert allowed_kwh(ellevio, none, local_s(2026, 1, 7, 23), 5.0, False, check) == 10.0
+    quarter = load_tariff_profile("generic-15min")
+    assert allowed_kwh(quarter, none, local_s(2026, 1, 7, 18), 5.0, False, check) == 1.25
+    seom = load_tariff_profile("seom")
+    assert allowed_kwh(seom, none, local_s(2026, 1, 10, 12), 5.0, False, check) is None
+    paid = fill(ellevio, [hour(5, 18, 7.0), hour(6, 18, 6.0), hour(7, 8, 6.5)])
+    at_18 = local_s(2026, 1, 8, 18)
+    assert allowed_kwh(ellevio, paid, at_18, 5.0, True, check) == 6.0
+    assert allowed_kwh(ellevio, paid, at_18, 5.0, False, check) == 5.0
+    # a new month: January's peaks raise nothing in February
+    assert allowed_kwh(ellevio, paid, local_s(2026, 2, 2, 18), 5.0, True, check) == 5.0
+
+
+def test_the_october_change_s_two_2_o_clock_hours_are_one_day() -> None:
+    profile = flat(2, different_days=True)
+    first, second = local_s(2026, 10, 25, 2), local_s(2026, 10, 25, 2, fold=1)
+    assert second - first == 3600
+    month = fill(profile, [IntervalEnergy(first, 4.0), IntervalEnergy(second, 5.0)])
+    assert [(p.start_s, p.power_kw) for p in month.billed(profile, "all")] == [(second, 5.0)]
