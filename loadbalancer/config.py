@@ -32,6 +32,7 @@ from loadbalancer.meter.gcm import parse_key
 from loadbalancer.meter.options import ParserOptions
 from loadbalancer.meter.parsers import PROTOCOLS
 from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
+from loadbalancer.tariff.settings import TariffConfig, read_site_tariff
 from loadbalancer.yamlcheck import YamlReader, read_yaml_file
 
 T = TypeVar("T")
@@ -40,7 +41,7 @@ T = TypeVar("T")
 #: (docs/control.md §The charger's own watchdog)
 DEFAULT_FAILSAFE_TIMEOUT_S = 60.0
 
-_TOP = {"meter", "fuse", "chargers", "control", "log"}
+_TOP = {"meter", "fuse", "chargers", "control", "log", "tariff"}
 _METER = {"source", "protocol", "key", "telegram_period_s", "stale_after_s"}
 #: the keys of one ``chargers[]`` entry (a simulated scenario's extra chargers take the same)
 CHARGER_KEYS = {
@@ -63,7 +64,6 @@ _CONTROL = {
     "failsafe_timeout_s",
     "response_time_s",
 }
-_LOG = {"decisions"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +104,7 @@ class SiteConfig:
     failsafe_timeout_s: float
     decisions_path: str
     warnings: tuple[str, ...] = ()
+    tariff: TariffConfig | None = None  # issue 15: the capacity tariff's budget, if any
 
     def summary(self) -> str:
         """A few lines for ``check``: what the service will do with this file."""
@@ -131,6 +132,7 @@ class SiteConfig:
             f"{self.poll_interval_s:g} s, failsafe timeout {self.failsafe_timeout_s:g} s"
         )
         lines.append(f"decision log: {self.decisions_path}")
+        lines += [self.tariff.summary()] if self.tariff else []
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -228,7 +230,7 @@ class _SiteReader(YamlReader):
                 "(use 0 to pause on meter loss, or at least 6)",
             )
         chargers = self.chargers(top["chargers"], fuse, safe_a)
-        log = self.mapping(top.get("log", {}), "log", _LOG)
+        log = self.mapping(top.get("log", {}), "log", {"decisions"})
         decisions = self.text(log.get("decisions", "-"), "log.decisions")
         control = self.control(raw_control, fuse, chargers, meter, safe_a)
         if fuse.margin_a == 0:
@@ -251,6 +253,7 @@ class _SiteReader(YamlReader):
                 3600,
             ),
             decisions_path=decisions,
+            tariff=read_site_tariff(self, top, self.referenced, fuse, chargers, self.warnings),
             warnings=tuple(self.warnings),
         )
 

@@ -120,3 +120,13 @@ class ChargerBadValue(ChargerError):
 
 class ChargerUnsupported(ChargerError):
     """The charger's profile cannot do what was asked (pause, set its failsafe, ...)."""
+
+
+class StateFileError(LoadBalancerError):
+    """A state file (the tariff month's peaks) cannot be read back: corrupt, or of another
+    format. The message names the file and what is wrong in one line."""
+
+    def __init__(self, file: str, problem: str) -> None:
+        self.file = file
+        self.problem = problem
+        super().__init__(f"{file}: {problem}")

@@ -35,13 +35,16 @@ def test_a_path_is_read_whatever_the_kind(kind: ProfileKind, tmp_path: Path) -> 
     assert (found.text, found.file, found.stem) == ("name: mine\n", str(path), "mine")
 
 
-def test_a_kind_without_bundled_profiles_yet_names_the_reference() -> None:
-    """The tariffs (issue 15) have no folder yet: a name is an error, never a crash."""
-    assert bundled_profile_names("tariffs") == []
+def test_an_unknown_tariff_names_the_reference_and_the_nearest_bundled() -> None:
+    """The tariffs (issue 15) are looked up like the others: an unknown name is one line with
+    the bundled list, never a crash."""
+    assert "ellevio" in bundled_profile_names("tariffs")
+    assert find_profile("tariffs", "ellevio").file == "ellevio.yaml"
     with pytest.raises(ConfigError) as caught:
-        find_profile("tariffs", "spot-se3")
-    assert str(caught.value) == (
-        "spot-se3: 'spot-se3' is neither a bundled tariff profile nor a file (bundled: )"
+        find_profile("tariffs", "elevio")
+    assert str(caught.value).startswith(
+        "elevio: 'elevio' is neither a bundled tariff profile nor a file (did you mean "
+        "'ellevio'? bundled: ellevio, falkenberg, "
     )
 
 
