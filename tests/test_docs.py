@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: generated, installed or cached trees (as in .gitignore), never the repository's own text
@@ -17,7 +15,6 @@ SKIP_DIRS = {
 }  # fmt: skip
 TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".txt", ".service"}
 #: files the lead rewrites in parallel (issue 14): each still cites, and leaves this list once fixed
-PENDING = {"loadbalancer/sim/run.py", "pyproject.toml"}
 
 #: the documents of the project's private workspace that the repository does not ship
 OUTSIDE_DOCS = (
@@ -108,19 +105,11 @@ def test_no_file_cites_what_the_repository_does_not_have() -> None:
     problems = []
     for path in repository_files():
         name = path.relative_to(ROOT).as_posix()
-        if name in PENDING or path == Path(__file__).resolve():
+        if path == Path(__file__).resolve():
             continue
         for problem in citation_problems(path.read_text(encoding="utf-8", errors="replace"), path):
             problems.append(f"{name}: {problem}")
     assert problems == []
-
-
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_the_pending_files_still_need_their_exception(name: str) -> None:
-    path = ROOT / name
-    assert citation_problems(path.read_text(encoding="utf-8", errors="replace"), path), (
-        f"{name} cites nothing missing any more: remove it from PENDING"
-    )
 
 
 def test_the_readme_links_the_architecture_map() -> None:

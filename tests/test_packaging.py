@@ -39,7 +39,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 def test_wheel_carries_profiles_examples_and_the_console_script(built: Built) -> None:
     names = set(zipfile.ZipFile(built.wheel).namelist())
-    for folder in ("profiles/fuses", "profiles/chargers"):
+    for folder in ("profiles/fuses", "profiles/chargers", "profiles/tariffs"):
         shipped = {p.name for p in (REPO / folder).glob("*.yaml")}
         inside = {Path(n).name for n in names if n.startswith(f"loadbalancer/{folder}/")}
         assert shipped <= inside, folder

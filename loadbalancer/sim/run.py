@@ -4,7 +4,7 @@ The service (the same run loop, configuration loading and decision log as ``run`
 emulated meter over TCP and drives emulated chargers over Modbus TCP, all on 127.0.0.1, inside
 an event loop whose clock runs ``speed`` times faster than the wall clock
 (:mod:`loadbalancer.sim.clock`). A sampler integrates what really flowed each simulated second
-into the SPEC §7 figures. The same scenario then goes through the fast discrete model with our
+into the quality figures. The same scenario then goes through the fast discrete model with our
 core, a static limiter and the peers' max-phase controller, and the upper bound on the energy
 (:mod:`loadbalancer.sim.bound`) is computed, so the table compares them in one run.
 """
@@ -56,7 +56,7 @@ SIM_REQUEST_TIMEOUT_S = 20.0
 SIM_READ_STALE_S = 120.0
 #: the sampler's step (simulated seconds)
 SAMPLE_S = 1.0
-#: Swedish meters keep normal time: UTC+1 (reference/han-p1.md §2)
+#: Swedish meters keep normal time: UTC+1 (docs/meters.md §Swedish HAN-P1)
 METER_TZ = timezone(timedelta(hours=1))
 
 
