@@ -8,6 +8,7 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,10 +68,13 @@ def test_the_build_prints_no_setuptools_warning(built: Built) -> None:
     assert not [line for line in ours if "warning" in line.lower()], "\n".join(ours)
 
 
-@pytest.mark.slow
-def test_the_wheel_in_a_fresh_environment_runs_every_command(built: Built, tmp_path: Path) -> None:
-    """Installed from the wheel alone into a new environment (no checkout on the path; the
-    dependencies borrowed from this one through a .pth line), every subcommand runs."""
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def fresh_install(built: Built, tmp_path: Path) -> tuple[Runner, Path, Path]:
+    """The wheel alone in a new environment (no checkout on the path; the dependencies
+    borrowed from this one through a .pth line): a runner of its ``loadbalancer`` command in
+    an empty working folder, that folder, and the installed package's folder."""
     env_dir = tmp_path / "env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
     python = env_dir / "bin" / "python"
@@ -112,8 +116,13 @@ def test_the_wheel_in_a_fresh_environment_runs_every_command(built: Built, tmp_p
         env=env,
     ).stdout
     assert where.startswith(purelib), where  # the installed copy, not the checkout
-    package = Path(where.strip()).parent
+    return run, work, Path(where.strip()).parent
 
+
+@pytest.mark.slow
+def test_the_wheel_in_a_fresh_environment_runs_every_command(built: Built, tmp_path: Path) -> None:
+    """Installed from the wheel alone into a new environment, every subcommand runs."""
+    run, work, package = fresh_install(built, tmp_path)
     assert run("--version").returncode == 0
     for command in ("meter", "charger", "run", "check", "simulate", "log"):
         proc = run(command, "--help")
