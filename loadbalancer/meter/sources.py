@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, TypeGuard
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from loadbalancer.backoff import Backoff
@@ -209,6 +209,7 @@ class TcpSource:
                 continue
             try:
                 while True:
+                    data: bytes | OSError
                     try:
                         async with asyncio.timeout(self._idle_s):
                             data = await reader.read(READ_SIZE)
@@ -216,19 +217,32 @@ class TcpSource:
                         self._outage.failed(f"no bytes for {self._idle_s:g} s")
                         break
                     except OSError as exc:
-                        self._outage.failed(_why(exc, "read failed"))
+                        data = exc
+                    closed = "the bridge closed the connection"
+                    if not _flowing(data, self._outage, self._backoff, closed):
                         break
-                    if not data:
-                        self._outage.failed("the bridge closed the connection")
-                        break
-                    self._outage.connected()  # bytes flow again: only now is the outage over
-                    self._backoff.reset()
                     yield data
             finally:
                 writer.close()
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
             await asyncio.sleep(self._backoff.next_delay_s())
+
+
+def _flowing(
+    item: bytes | OSError, outage: _Outage, backoff: Backoff, gone: str
+) -> TypeGuard[bytes]:
+    """Whether a read gave bytes to pass on; a read error or the end of the stream (``gone``)
+    ends the connection and is said once. Bytes end an outage: only then is it over."""
+    if isinstance(item, OSError):
+        outage.failed(_why(item, "read failed"))
+        return False
+    if not item:
+        outage.failed(gone)
+        return False
+    outage.connected()
+    backoff.reset()
+    return True
 
 
 class SerialSource:
@@ -288,14 +302,8 @@ class SerialSource:
             try:
                 while True:
                     item = await queue.get()
-                    if isinstance(item, OSError):
-                        self._outage.failed(_why(item, "read failed"))
+                    if not _flowing(item, self._outage, self._backoff, "the device went away"):
                         break
-                    if not item:
-                        self._outage.failed("the device went away")
-                        break
-                    self._outage.connected()  # bytes flow again: only now is the outage over
-                    self._backoff.reset()
                     yield item
             finally:
                 loop.remove_reader(fd)
