@@ -46,8 +46,25 @@ class ChargerRead:
 
 
 @dataclass(frozen=True, slots=True)
+class TariffInput:
+    """The capacity tariff's running interval (issue 15): the budget, the interval's edges on
+    the core's clock, the energy imported so far in it (from the meter's import register) and
+    the margin kept below the budget. ``exceed_budget``: chargers whose user asked them to be
+    ready by a time (``ready_by``): they may take the house above the budget (the fuse stays)."""
+
+    budget_kw: float
+    interval_start_s: float
+    interval_end_s: float
+    energy_kwh_so_far: float
+    margin_kw: float = 0.0
+    exceed_budget: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Inputs:
-    """``meter`` is None until the first valid telegram; a charger missing here is offline."""
+    """``meter`` is None until the first valid telegram; a charger missing here is offline.
+    ``tariff`` None: no capacity tariff, only the fuse limits the cars."""
 
     meter: MeterInput | None
     chargers: Mapping[str, ChargerRead] = field(default_factory=dict)
+    tariff: TariffInput | None = None
