@@ -29,7 +29,7 @@ from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from loadbalancer.sim.evenings import evening
 from loadbalancer.sim.figures import car_draw_a
 from loadbalancer.sim.model import Meter, core_policy, run_model
-from loadbalancer.sim.scenario import CarPlan, Scenario
+from loadbalancer.sim.scenario import CarPlan, LoadEvent, Scenario
 
 DAY_S = 24 * 3600
 EVENING_START_S = 17 * 3600
@@ -72,10 +72,26 @@ class Day:
 
 
 def month(
-    seed: int, days: int = 30, *, charger: str = "carport", fuse_rating_a: float = 20.0
+    seed: int,
+    days: int = 30,
+    *,
+    charger: str = "carport",
+    fuse_rating_a: float = 20.0,
+    house_within_kw: float | None = None,
+    interval_s: float = 3600.0,
 ) -> tuple[Day, ...]:
-    """``days`` days of a winter house from ``seed`` (the same seed, the same month)."""
+    """``days`` days of a winter house from ``seed`` (the same seed, the same month).
+
+    ``house_within_kw``: a household that lives with its capacity tariff, as it lives with its
+    fuse: a load that would take an interval's mean import above this on its own is not run
+    that day (:func:`within`)."""
     rng = random.Random(seed)
+
+    def keep(scenario: Scenario) -> Scenario:
+        if house_within_kw is None:
+            return scenario
+        return within(scenario, house_within_kw, interval_s)
+
     out = []
     for d in range(days):
         date = FIRST_DAY + timedelta(days=d)
@@ -92,16 +108,42 @@ def month(
         )
         cars = (car,) if rng.random() < PLUGGED_SHARE else ()
         night = recorded(
-            replace(
-                night, name=f"day {d + 1} evening", start_time=date + timedelta(hours=17), cars=cars
+            keep(
+                replace(
+                    night,
+                    name=f"day {d + 1} evening",
+                    start_time=date + timedelta(hours=17),
+                    cars=cars,
+                )
             )
         )
         whole = evening(
             seed * 1000 + 500 + d, charger=charger, duration_s=DAY_S, fuse_rating_a=fuse_rating_a
         )
-        whole = replace(whole, name=f"day {d + 1} house", start_time=date, cars=())
+        whole = keep(replace(whole, name=f"day {d + 1} house", start_time=date, cars=()))
         out.append(Day(d, night, whole))
     return tuple(out)
+
+
+def within(scenario: Scenario, limit_kw: float, interval_s: float) -> Scenario:
+    """``scenario`` without the loads (in catalogue order, later ones first dropped) that would
+    take an interval's mean import above ``limit_kw``: reckoned from the base load, the noise's
+    bound and each load's current over its overlap with the interval."""
+    count = int(scenario.duration_s // interval_s) + 1
+    kept: list[LoadEvent] = []
+    for event in scenario.events:
+        if all(_mean_kw(scenario, [*kept, event], k, interval_s) <= limit_kw for k in range(count)):
+            kept.append(event)
+    return replace(scenario, events=tuple(kept))
+
+
+def _mean_kw(scenario: Scenario, events: Sequence[LoadEvent], k: int, interval_s: float) -> float:
+    start_s, end_s = k * interval_s, (k + 1) * interval_s
+    amp_s = (sum(scenario.base_a) + 3 * scenario.noise_a) * interval_s
+    for e in events:
+        overlap_s = max(0.0, min(end_s, e.start_s + e.duration_s) - max(start_s, e.start_s))
+        amp_s += e.current_a * len(e.phases) * overlap_s
+    return amp_s / interval_s * NOMINAL_VOLTAGE_V / 1000.0
 
 
 def import_kw(phase_a: Sequence[float]) -> float:
