@@ -142,7 +142,7 @@ def _settle_online(
     may_hold: HoldRule = FuseHold(loads.budget, config, received_s, now_s)
     ceilings = None
     if tariff is not None:
-        ceilings = tariff_ceilings(tariff, online, loads.house_a, config.fuse.phases, now_s)
+        ceilings = tariff_ceilings(tariff, online, loads.current_a, config.fuse.phases, now_s)
         online = [ceilings.capped(charger) for charger in online]
         may_hold = TariffHold(ceilings, may_hold)
     # room for the paused ones: shares with everyone taking part (paused ones are dropped first)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -58,6 +59,21 @@ class TariffInput:
     energy_kwh_so_far: float
     margin_kw: float = 0.0
     exceed_budget: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        numbers = (
+            self.budget_kw,
+            self.interval_start_s,
+            self.interval_end_s,
+            self.energy_kwh_so_far,
+            self.margin_kw,
+        )
+        if not all(math.isfinite(n) for n in numbers):
+            raise ValueError("tariff: budget, interval, energy and margin must be finite numbers")
+        if self.budget_kw < 0 or self.margin_kw < 0 or self.energy_kwh_so_far < 0:
+            raise ValueError("tariff: budget_kw, margin_kw and energy_kwh_so_far must be >= 0")
+        if self.interval_end_s <= self.interval_start_s:
+            raise ValueError("tariff: interval_end_s must be after interval_start_s")
 
 
 @dataclass(frozen=True, slots=True)

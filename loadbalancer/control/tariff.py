@@ -4,7 +4,8 @@ In the running interval the cars may still take
 
     P = (budget × interval − energy so far) / time left − the house's present draw − margin
 
-(the house's draw from the decision's house currents at the nominal 230 V per phase). P is shared
+(the house's draw: the meter's currents minus what the online chargers measure, at the nominal
+230 V per phase, so that an offline or unknown charger's draw counts as the house's does). P is shared
 between the cars as the fuse's allowance is (:func:`.allocate.share`: equal shares within a
 priority, higher priority first), in watts, and each car's share becomes a ceiling in amperes on
 its phases (a three-phase car takes P / (3 · 230) per phase). The ceiling only lowers a car's
@@ -84,7 +85,8 @@ class TariffCeilings:
 
 
 def car_power_w(tariff: TariffInput, house_a: Sequence[float], phases: int, now_s: float) -> float:
-    """What the cars may still take in the running interval, in watts (may be negative)."""
+    """What the cars may still take in the running interval, in watts (may be negative), with
+    ``house_a`` all that is not theirs per grid phase."""
     interval_s = tariff.interval_end_s - tariff.interval_start_s
     left_s = max(tariff.interval_end_s - now_s, MIN_TIME_LEFT_S)
     left_kwh = tariff.budget_kw * interval_s / 3600.0 - tariff.energy_kwh_so_far
@@ -95,12 +97,20 @@ def car_power_w(tariff: TariffInput, house_a: Sequence[float], phases: int, now_
 def tariff_ceilings(
     tariff: TariffInput,
     online: Sequence[Online],
-    house_a: Sequence[float],
+    meter_a: Sequence[float],
     phases: int,
     now_s: float,
 ) -> TariffCeilings:
-    """Each car's ceiling from the power the interval still allows (see the module)."""
-    pool_w = car_power_w(tariff, house_a, phases, now_s)
+    """Each car's ceiling from the power the interval still allows (see the module). The
+    house's draw is the meter's minus what the online chargers measure: what an offline or
+    unknown charger draws counts against the budget, as the house does."""
+    others_a = list(meter_a)
+    for charger in online:
+        for p, drawn_a in zip(
+            charger.spec.grid_phase_indices, charger.read.measured_a, strict=False
+        ):
+            others_a[p] -= drawn_a
+    pool_w = car_power_w(tariff, others_a, phases, now_s)
     cars = [c for c in online if not c.no_car]
     overriding = [c for c in cars if c.spec.name in tariff.exceed_budget]
     capped = [c for c in cars if c.spec.name not in tariff.exceed_budget]

@@ -7,6 +7,11 @@ minus the house.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
+import pytest
+
 from loadbalancer.control import Reason, TariffInput
 from tests.control.builders import at, config_of, ev, read, step
 
@@ -68,3 +73,30 @@ def test_no_tariff_is_the_fuse_alone() -> None:
     with_none = step(one, (3, 4, 5), {"ev": read(12)}, {"ev": at(12)}, tariff=None)
     without = step(one, (3, 4, 5), {"ev": read(12)}, {"ev": at(12)})
     assert with_none == without
+
+
+def test_an_unknown_chargers_draw_counts_against_the_budget() -> None:
+    two = config_of(ev("a"), ev("b"))
+    # b refuses its limit: unknown, its 6 A on three phases (4140 W) are not the cars' to share;
+    # 10 kW - 690 W of house - 4140 W = 5170 W = 7.5 A for a
+    reads = {"a": read(10), "b": replace(read(6), controlled=False)}
+    _, decision = step(two, (1, 1, 1), reads, {"a": at(10), "b": at(6)}, tariff=hourly(10.0))
+    assert decision.charger("b").reason is Reason.CHARGER_UNKNOWN_RESERVED
+    assert (decision.setpoint("a"), decision.charger("a").reason) == (7, Reason.TARIFF_LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("budget_kw", "start_s", "end_s", "so_far_kwh", "message"),
+    [
+        (math.nan, 0.0, 3600.0, 0.0, "finite"),
+        (5.0, 0.0, math.inf, 0.0, "finite"),
+        (-1.0, 0.0, 3600.0, 0.0, ">= 0"),
+        (5.0, 0.0, 3600.0, -0.1, ">= 0"),
+        (5.0, 3600.0, 3600.0, 0.0, "after"),
+    ],
+)
+def test_a_tariff_input_the_core_cannot_work_with_is_refused(
+    budget_kw: float, start_s: float, end_s: float, so_far_kwh: float, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        TariffInput(budget_kw, start_s, end_s, so_far_kwh)
