@@ -4,10 +4,11 @@ In the running interval the cars may still take
 
     P = (budget × interval − energy so far) / time left − the house's present draw − margin
 
-(the house's draw: the meter's currents minus what the online chargers measure, at the nominal
-230 V per phase, so that an offline or unknown charger's draw counts as the house's does). P is shared
-between the cars as the fuse's allowance is (:func:`.allocate.share`: equal shares within a
-priority, higher priority first), in watts, and each car's share becomes a ceiling in amperes on
+(the house's draw: the meter's currents minus what the online chargers measure, at the
+nominal 230 V per phase, so that an offline or unknown charger's draw counts as the house's
+does). P is shared between the cars as the fuse's allowance is (:func:`.allocate.share`: equal
+shares within a priority, higher priority first), in watts, and each car's share becomes a
+ceiling in amperes on
 its phases (a three-phase car takes P / (3 · 230) per phase). The ceiling only lowers a car's
 claim: the fuse's allowance stays absolute. A ceiling below the minimum pauses the car through
 the normal pause and resume rules (never a hold at the minimum on the fuse's budget). A charger
