@@ -8,14 +8,13 @@ In the running interval the cars may still take
 nominal 230 V per phase, so that an offline or unknown charger's draw counts as the house's
 does). P is shared between the cars as the fuse's allowance is (:func:`.allocate.share`: equal
 shares within a priority, higher priority first), in watts, and each car's share becomes a
-ceiling in amperes on
-its phases (a three-phase car takes P / (3 · 230) per phase). The ceiling only lowers a car's
-claim: the fuse's allowance stays absolute. A ceiling below the minimum pauses the car through
-the normal pause and resume rules (never a hold at the minimum on the fuse's budget). A charger
-whose user asked for it to be ready by a time (``exceed_budget``) takes what it wants first and
-is never capped; the others share what is left. As in the fuse's minimum rule, when a share is
-below a car's minimum the least entitled car leaves the pool (its ceiling 0) and the others
-share again, so that one car charges rather than none.
+ceiling in amperes on its phases (a three-phase car takes P / (3 · 230) per phase). The ceiling
+only lowers a car's claim: the fuse's allowance stays absolute. A ceiling below the minimum
+pauses the car through the normal pause and resume rules (never a hold at the minimum on the
+fuse's budget). A charger whose user asked for it to be ready by a time (``exceed_budget``)
+takes what it wants first and is never capped; the others share what is left. As in the fuse's
+minimum rule, when a share is below a car's minimum the least entitled car leaves the pool (its
+ceiling 0) and the others share again, so that one car charges rather than none.
 """
 
 from __future__ import annotations
