@@ -46,6 +46,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/reaction.py
 	$(BIN)/python benchmarks/log_summary.py
 	$(BIN)/python benchmarks/evenings.py
+	$(BIN)/python benchmarks/tariff_month.py
 	$(BIN)/loadbalancer simulate
 
 # the parser fuzz and attack corpus of the test suite, run longer (a few minutes)

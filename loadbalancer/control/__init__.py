@@ -7,7 +7,7 @@ from loadbalancer.control.config import ChargerSpec, ControlConfig
 from loadbalancer.control.core import decide
 from loadbalancer.control.decision import ChargerDecision, Decision
 from loadbalancer.control.fuse import BudgetState, Characteristic, FuseProfile
-from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput
+from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput, TariffInput
 from loadbalancer.control.reasons import Reason
 from loadbalancer.control.state import ChargerMemory, ControllerState, initial_state
 
@@ -25,6 +25,7 @@ __all__ = [
     "Inputs",
     "MeterInput",
     "Reason",
+    "TariffInput",
     "decide",
     "initial_state",
 ]

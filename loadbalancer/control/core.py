@@ -17,6 +17,9 @@ One decision, in order; each rule lives in the module named beside it:
    after ``ramp_up_delay_s`` (:mod:`.ramp`), a resume in one step to the lowest share seen
    while it waited. Every set-point is 0 or in [minimum, maximum], at the charger's
    granularity, rounded down.
+6. With a capacity tariff (``Inputs.tariff``), before 4's shares: each car's claim is capped by
+   its share of the power the tariff's interval still allows (:mod:`.tariff`), a softer ceiling
+   beside the fuse's; the reason says ``tariff_limit`` when it bound.
 
 Every charger ends as one :class:`.settle.Settled` (its memory and its set-point and reason);
 ``decide`` puts them in configuration order (``_in_order``) into the new state and decision.
@@ -31,9 +34,9 @@ from loadbalancer.control.config import ControlConfig
 from loadbalancer.control.cut import cut_unknown, overloaded_phases
 from loadbalancer.control.decision import ChargerDecision, Decision
 from loadbalancer.control.demand import Online, working
-from loadbalancer.control.hold import Fit, FuseHold, fit_minimums
+from loadbalancer.control.hold import Fit, FuseHold, HoldRule, fit_minimums
 from loadbalancer.control.ignored import pause_if_ignored
-from loadbalancer.control.inputs import Inputs
+from loadbalancer.control.inputs import Inputs, TariffInput
 from loadbalancer.control.loads import PhaseLoads, phase_loads
 from loadbalancer.control.offer import unused_a, with_unused
 from loadbalancer.control.reasons import Reason
@@ -42,6 +45,7 @@ from loadbalancer.control.setpoint import setpoint_rule
 from loadbalancer.control.settle import Settled, by_phase, settled_online
 from loadbalancer.control.stale import meter_stale, stale_fallback
 from loadbalancer.control.state import ChargerMemory, ControllerState
+from loadbalancer.control.tariff import TariffCeilings, TariffHold, tariff_ceilings
 from loadbalancer.control.unknown import book_absent, usable_read
 from loadbalancer.electric import PHASES
 
@@ -88,7 +92,7 @@ def _decide_by_the_rules(
     settled = {
         **absent.settled,
         **cut_unknown(online, absent, loads.current_a, config, now_s),
-        **_settle_online(online, loads, config, meter.received_s, now_s),
+        **_settle_online(online, loads, config, meter.received_s, now_s, inputs.tariff),
     }
     memories, outcomes = _in_order(settled, config)
     decision = Decision(
@@ -119,6 +123,8 @@ class _Plan:
     waiting: Waiting
     overloaded: set[int]
     unused_a: dict[int, float]
+    #: the capacity tariff's ceilings (None: no tariff)
+    tariff: TariffCeilings | None = None
 
 
 def _settle_online(
@@ -127,12 +133,18 @@ def _settle_online(
     config: ControlConfig,
     received_s: float,
     now_s: float,
+    tariff: TariffInput | None = None,
 ) -> dict[int, Settled]:
     """Shares of what may be offered, the minimum rule and the resume wait, then each online
-    charger's set-point."""
+    charger's set-point. A capacity tariff caps the cars' claims first (:mod:`.tariff`)."""
     unused = {charger.index: unused_a(charger, config, now_s) for charger in online}
     offer_a = with_unused(loads.allowed_a, online, unused, config.fuse.margin_a)
-    may_hold = FuseHold(loads.budget, config, received_s, now_s)
+    may_hold: HoldRule = FuseHold(loads.budget, config, received_s, now_s)
+    ceilings = None
+    if tariff is not None:
+        ceilings = tariff_ceilings(tariff, online, loads.current_a, config.fuse.phases, now_s)
+        online = [ceilings.capped(charger) for charger in online]
+        may_hold = TariffHold(ceilings, may_hold)
     # room for the paused ones: shares with everyone taking part (paused ones are dropped first)
     wait = waiting(online, fit_minimums(online, offer_a, may_hold), offer_a, config, now_s)
     taking_part = [c for c in online if c.previous_a != 0 or c.index in wait.resuming]
@@ -141,6 +153,7 @@ def _settle_online(
         wait,
         overloaded_phases(online, loads.house_a, loads.reserved_a, config),
         unused,
+        ceilings,
     )
     return {charger.index: _settle(charger, plan, config, received_s, now_s) for charger in online}
 
@@ -158,6 +171,8 @@ def _settle(
         setpoint_a, reason, memory = setpoint_rule(
             charger, plan.fit, plan.overloaded, config, now_s, wait.room_floor_a.get(index, 0.0)
         )
+    if plan.tariff is not None:
+        reason = plan.tariff.reason(charger, plan.fit.shares.get(index), setpoint_a, reason)
     keep_room = setpoint_a == 0 and index in wait.room_since_s
     memory = replace(
         memory,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -46,8 +47,40 @@ class ChargerRead:
 
 
 @dataclass(frozen=True, slots=True)
+class TariffInput:
+    """The capacity tariff's running interval (issue 15): the budget, the interval's edges on
+    the core's clock, the energy imported so far in it (from the meter's import register) and
+    the margin kept below the budget. ``exceed_budget``: chargers whose user asked them to be
+    ready by a time (``ready_by``): they may take the house above the budget (the fuse stays)."""
+
+    budget_kw: float
+    interval_start_s: float
+    interval_end_s: float
+    energy_kwh_so_far: float
+    margin_kw: float = 0.0
+    exceed_budget: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        numbers = (
+            self.budget_kw,
+            self.interval_start_s,
+            self.interval_end_s,
+            self.energy_kwh_so_far,
+            self.margin_kw,
+        )
+        if not all(math.isfinite(n) for n in numbers):
+            raise ValueError("tariff: budget, interval, energy and margin must be finite numbers")
+        if self.budget_kw < 0 or self.margin_kw < 0 or self.energy_kwh_so_far < 0:
+            raise ValueError("tariff: budget_kw, margin_kw and energy_kwh_so_far must be >= 0")
+        if self.interval_end_s <= self.interval_start_s:
+            raise ValueError("tariff: interval_end_s must be after interval_start_s")
+
+
+@dataclass(frozen=True, slots=True)
 class Inputs:
-    """``meter`` is None until the first valid telegram; a charger missing here is offline."""
+    """``meter`` is None until the first valid telegram; a charger missing here is offline.
+    ``tariff`` None: no capacity tariff, only the fuse limits the cars."""
 
     meter: MeterInput | None
     chargers: Mapping[str, ChargerRead] = field(default_factory=dict)
+    tariff: TariffInput | None = None

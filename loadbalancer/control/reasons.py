@@ -45,3 +45,9 @@ class Reason(StrEnum):
     #: paused by the service because the car drew more than its limit after a rewrite
     #: (setpoint_ignored); it resumes after ``resume_delay_s`` once the car stops
     SETPOINT_IGNORED_PAUSE = "setpoint_ignored_pause"
+    #: limited by the capacity tariff (issue 15), not the fuse: what the interval's budget leaves
+    #: after the energy used so far and the house's draw is its ceiling; paused below its minimum
+    TARIFF_LIMIT = "tariff_limit"
+    #: above what the capacity tariff's budget allows, because its user asked it to be ready by a
+    #: time (``ready_by``): the budget may be exceeded, the fuse still holds
+    TARIFF_OVERRIDE = "tariff_override"

@@ -66,6 +66,11 @@ REASON_MEANINGS: Mapping[str, str] = {
     Reason.STEADY: "kept: the allowance gives it exactly its current set-point",
     Reason.NO_CAR: "no car able to charge (IEC 61851 status A, E or F): its minimum from what the "
     "cars leave (else 0), no higher",
+    Reason.TARIFF_LIMIT: "limited by the capacity tariff (issue 15), not the fuse: what the "
+    "interval's budget leaves after the energy used so far and the house's draw is its ceiling; "
+    "paused below its minimum",
+    Reason.TARIFF_OVERRIDE: "above what the capacity tariff's budget allows, because its user "
+    "asked it to be ready by a time (ready_by): the budget may be exceeded, the fuse still holds",
     SETPOINT_IGNORED_PAUSE: "paused by the service because the car drew more than its limit "
     "after a rewrite (setpoint_ignored); it resumes after resume_delay_s once the car stops",
 }

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
+from typing import Any
 
 from loadbalancer.config import SiteConfig
 from loadbalancer.sim.figures import Figures
@@ -189,7 +190,7 @@ def compare(site: SiteConfig, seed: int) -> tuple[Figures, Figures]:
     in the fast model (faults none, the same house and car for both)."""
     scenario = evening(seed, charger=site.chargers[0].name, fuse_rating_a=site.fuse.rating_a)
     config = site.control
-    common = {
+    common: dict[str, Any] = {
         "telegram_period_s": site.meter.telegram_period_s,
         "poll_interval_s": site.poll_interval_s,
         "bound": 0.0,

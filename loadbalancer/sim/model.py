@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from loadbalancer.control.config import ChargerSpec, ControlConfig
 from loadbalancer.control.core import decide
-from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput
+from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput, TariffInput
 from loadbalancer.control.state import initial_state
 from loadbalancer.electric import PHASE_IN_USE_A
 from loadbalancer.electric import PHASES as GRID_PHASES
@@ -66,11 +66,14 @@ def run_model(
     poll_interval_s: float,
     bound: float,
     failsafe_timeout_s: float = 60.0,
+    observe: Callable[[float, Meter], None] | None = None,
 ) -> Figures:
     """One policy through the scenario, faults included: a silent or corrupt meter sends no
     telegram (the policy is asked with ``None``), an offline charger takes no write and falls
     to its failsafe current after ``failsafe_timeout_s``, a car that ignores its limit draws
-    its maximum. Every policy meets the same faults."""
+    its maximum. Every policy meets the same faults. ``observe`` is told every second's true
+    currents per grid phase (house and cars), before the policy is asked (the meter's import
+    register of :mod:`loadbalancer.sim.month`)."""
     plans = {plan.charger: plan for plan in scenario.cars}
     boxes = {spec.name: _Box(spec, [(-math.inf, 0.0)]) for spec in config.chargers}
     measured: dict[str, tuple[float, ...] | None] = {
@@ -84,6 +87,8 @@ def run_model(
         draws, phase_a, allowed, ignoring = _draws(scenario, plans, boxes, t)
         car_total = sum(sum(d) for d in draws.values())
         tally.sample(tuple(phase_a), car_total, 1.0, tuple(allowed), tuple(ignoring))
+        if observe is not None:
+            observe(t, (phase_a[0], phase_a[1], phase_a[2]))
         if second % max(1, round(poll_interval_s)) == 0:
             measured = {
                 n: None if boxes[n].offline_since_s is not None else d for n, d in draws.items()
@@ -174,9 +179,14 @@ def _apply(
         box.offer(t, value)
 
 
-def core_policy(config: ControlConfig, scenario: Scenario) -> Policy:
+def core_policy(
+    config: ControlConfig,
+    scenario: Scenario,
+    tariff: Callable[[float], TariffInput | None] | None = None,
+) -> Policy:
     """Our control core, fed as the service feeds it: a missing telegram leaves the last
-    reading to age (the core falls back when it is stale), an offline charger reads offline."""
+    reading to age (the core falls back when it is stale), an offline charger reads offline.
+    ``tariff``: the capacity tariff's running interval at a time (None: no tariff)."""
     state = initial_state(config)
     plans = {plan.charger: plan for plan in scenario.cars}
     last_meter: MeterInput | None = None
@@ -196,7 +206,8 @@ def core_policy(config: ControlConfig, scenario: Scenario) -> Policy:
             reads[name] = ChargerRead(amps, status, True, t)
         if meter is not None:
             last_meter = MeterInput(meter, t)
-        state, decision = decide(state, Inputs(last_meter, reads), config, t)
+        running = None if tariff is None else tariff(t)
+        state, decision = decide(state, Inputs(last_meter, reads, running), config, t)
         return {c.name: c.setpoint_a for c in decision.chargers}
 
     return policy

@@ -13,6 +13,7 @@ from loadbalancer.control import (
     Decision,
     Inputs,
     MeterInput,
+    TariffInput,
     decide,
 )
 from loadbalancer.control.fuse import BudgetState
@@ -67,6 +68,7 @@ def step(
     *,
     now_s: float = 0.0,
     budget: BudgetState | None = None,
+    tariff: TariffInput | None = None,
 ) -> tuple[ControllerState, Decision]:
     """One decision on a fresh telegram: the meter is the house plus what the chargers draw.
 
@@ -84,7 +86,7 @@ def step(
         tuple(memories.get(spec.name, ChargerMemory()) for spec in config.chargers),
         budget or BudgetState(),
     )
-    inputs = Inputs(MeterInput((meter[0], meter[1], meter[2]), now_s), reads)
+    inputs = Inputs(MeterInput((meter[0], meter[1], meter[2]), now_s), reads, tariff)
     return decide(state, inputs, config, now_s)
 
 

@@ -16,6 +16,7 @@ from loadbalancer.control import (
     Inputs,
     MeterInput,
     Reason,
+    TariffInput,
     decide,
     initial_state,
 )
@@ -256,3 +257,35 @@ def test_charger_unknown_reserved() -> None:
     broken = ChargerRead((float("nan"),) * 3, "C", True, 0.0)
     _, decision = decide(paused, Inputs(meter, {"a": broken, "b": read(8)}), config, 0.0)
     assert decision.setpoint("a") == 6
+
+
+def hourly(
+    budget_kw: float, *, so_far_kwh: float = 0.0, exceed: frozenset[str] = frozenset()
+) -> TariffInput:
+    """An hourly interval from 0 to 3600 s with ``so_far_kwh`` imported in it already."""
+    return TariffInput(budget_kw, 0.0, 3600.0, so_far_kwh, 0.0, exceed)
+
+
+def test_tariff_limit() -> None:
+    # house 3 x 2 A = 1380 W; 7 kW leaves 5620 W = 8.1 A on three phases: cut from 10 to 8
+    _, decision = step(ONE, (2, 2, 2), {"ev": read(10)}, {"ev": at(10)}, tariff=hourly(7.0))
+    assert (decision.setpoint("ev"), decision.charger("ev").reason) == (8, Reason.TARIFF_LIMIT)
+    # the same interval with room in the budget: the fuse's headroom is what counts again
+    _, roomy = step(ONE, (2, 2, 2), {"ev": read(10)}, {"ev": at(10)}, tariff=hourly(20.0))
+    assert (roomy.setpoint("ev"), roomy.charger("ev").reason) == (10, Reason.HOLD_RAMP_DELAY)
+    # half-way, 6.5 kWh of the 7 used: 1000 W for the rest, less than the house: paused
+    spent = hourly(7.0, so_far_kwh=6.5)
+    _, paused = step(ONE, (2, 2, 2), {"ev": read(10)}, {"ev": at(10)}, now_s=1800, tariff=spent)
+    assert (paused.setpoint("ev"), paused.charger("ev").reason) == (0, Reason.TARIFF_LIMIT)
+
+
+def test_tariff_override() -> None:
+    ready_by = hourly(3.0, exceed=frozenset({"ev"}))
+    _, decision = step(ONE, (2, 2, 2), {"ev": read(10)}, {"ev": at(10)}, tariff=ready_by)
+    assert (decision.setpoint("ev"), decision.charger("ev").reason) == (10, Reason.TARIFF_OVERRIDE)
+    # without the override the same budget pauses it; within the budget the override is silent
+    _, capped = step(ONE, (2, 2, 2), {"ev": read(10)}, {"ev": at(10)}, tariff=hourly(3.0))
+    assert (capped.setpoint("ev"), capped.charger("ev").reason) == (0, Reason.TARIFF_LIMIT)
+    roomy = hourly(20.0, exceed=frozenset({"ev"}))
+    _, within = step(ONE, (2, 2, 2), {"ev": read(10)}, {"ev": at(10)}, tariff=roomy)
+    assert within.charger("ev").reason is Reason.HOLD_RAMP_DELAY

@@ -1,0 +1,330 @@
+"""A month of a Swedish winter household with a car, through the real core (issue 15 item 6).
+
+Each day is built from the catalogue of :mod:`loadbalancer.sim.evenings`: the evening from 17:00
+to 23:00 (its loads, and on most days the car plugged in between 17 and 18 until 23:00) runs
+second by second through the fast model (:func:`.model.run_model`) with our core, once with the
+capacity tariff's limiter and once without; the other hours of the day are the house alone (a
+second draw from the catalogue over the whole day, its 17-23 hours left out), sampled every
+:data:`HOUSE_SAMPLE_S`. Every interval's energy is the import (the sum of the three phases at
+230 V, never below 0) that the meter's register would count; the core is told the running
+interval's energy so far from that register (:class:`ImportRegister`).
+
+The billed peak is the mean of the ``count`` highest daily maxima of the interval power (the
+generic rule of a Swedish capacity tariff: each on a different day, all hours weighted alike).
+The perfect-knowledge limiter is a simple upper bound: per evening interval it delivers
+min(what the car could take while plugged in, budget × interval − the house's energy), as if it
+knew the house's load in advance and the car took any power (no minimum, no fuse).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from loadbalancer.control.config import ControlConfig
+from loadbalancer.control.inputs import TariffInput
+from loadbalancer.electric import NOMINAL_VOLTAGE_V
+from loadbalancer.sim.evenings import evening
+from loadbalancer.sim.figures import car_draw_a
+from loadbalancer.sim.model import Meter, core_policy, run_model
+from loadbalancer.sim.scenario import CarPlan, LoadEvent, Scenario
+
+DAY_S = 24 * 3600
+EVENING_START_S = 17 * 3600
+EVENING_S = 6 * 3600
+#: the house-only hours are sampled this often (the evenings every second)
+HOUSE_SAMPLE_S = 10
+#: the share of evenings the car is plugged in
+PLUGGED_SHARE = 0.8
+FIRST_DAY = datetime(2027, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded(Scenario):
+    """A scenario whose house load is computed once per second and then looked up (the month's
+    evenings run twice through the model and once through the bound)."""
+
+    recorded_a: tuple[tuple[float, float, float], ...] = ()
+
+    def house_a(self, t_s: float) -> tuple[float, float, float]:
+        second = int(t_s)
+        if 0 <= second < len(self.recorded_a):
+            return self.recorded_a[second]
+        return Scenario.house_a(self, t_s)
+
+
+def recorded(scenario: Scenario) -> Recorded:
+    """``scenario`` with its house load computed once for every second."""
+    houses = tuple(scenario.house_a(float(t)) for t in range(int(scenario.duration_s)))
+    fields = {name: getattr(scenario, name) for name in Scenario.__dataclass_fields__}
+    return Recorded(**fields, recorded_a=houses)
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One day: the evening through the core (with or without a car), the rest house only."""
+
+    index: int
+    evening: Scenario
+    house: Scenario
+
+
+def month(
+    seed: int,
+    days: int = 30,
+    *,
+    charger: str = "carport",
+    fuse_rating_a: float = 20.0,
+    house_within_kw: float | None = None,
+    interval_s: float = 3600.0,
+) -> tuple[Day, ...]:
+    """``days`` days of a winter house from ``seed`` (the same seed, the same month).
+
+    ``house_within_kw``: a household that lives with its capacity tariff, as it lives with its
+    fuse: a load that would take an interval's mean import above this on its own is not run
+    that day (:func:`within`)."""
+    rng = random.Random(seed)
+
+    def keep(scenario: Scenario) -> Scenario:
+        if house_within_kw is None:
+            return scenario
+        return within(scenario, house_within_kw, interval_s)
+
+    out = []
+    for d in range(days):
+        date = FIRST_DAY + timedelta(days=d)
+        night = evening(
+            seed * 1000 + d, charger=charger, duration_s=EVENING_S, fuse_rating_a=fuse_rating_a
+        )
+        car = CarPlan(
+            charger,
+            phases=3,
+            max_current_a=16.0,
+            delay_s=3.0,
+            shortfall_a=0.3,
+            plug_in_s=round(rng.uniform(0, 3600)),
+        )
+        cars = (car,) if rng.random() < PLUGGED_SHARE else ()
+        night = recorded(
+            keep(
+                replace(
+                    night,
+                    name=f"day {d + 1} evening",
+                    start_time=date + timedelta(hours=17),
+                    cars=cars,
+                )
+            )
+        )
+        whole = evening(
+            seed * 1000 + 500 + d, charger=charger, duration_s=DAY_S, fuse_rating_a=fuse_rating_a
+        )
+        whole = keep(replace(whole, name=f"day {d + 1} house", start_time=date, cars=()))
+        out.append(Day(d, night, whole))
+    return tuple(out)
+
+
+def within(scenario: Scenario, limit_kw: float, interval_s: float) -> Scenario:
+    """``scenario`` without the loads (in catalogue order, later ones first dropped) that would
+    take an interval's mean import above ``limit_kw``: reckoned from the base load, the noise's
+    bound and each load's current over its overlap with the interval."""
+    count = int(scenario.duration_s // interval_s) + 1
+    kept: list[LoadEvent] = []
+    for event in scenario.events:
+        if all(_mean_kw(scenario, [*kept, event], k, interval_s) <= limit_kw for k in range(count)):
+            kept.append(event)
+    return replace(scenario, events=tuple(kept))
+
+
+def _mean_kw(scenario: Scenario, events: Sequence[LoadEvent], k: int, interval_s: float) -> float:
+    start_s, end_s = k * interval_s, (k + 1) * interval_s
+    amp_s = (sum(scenario.base_a) + 3 * scenario.noise_a) * interval_s
+    for e in events:
+        overlap_s = max(0.0, min(end_s, e.start_s + e.duration_s) - max(start_s, e.start_s))
+        amp_s += e.current_a * len(e.phases) * overlap_s
+    return amp_s / interval_s * NOMINAL_VOLTAGE_V / 1000.0
+
+
+def import_kw(phase_a: Sequence[float]) -> float:
+    """What the import register counts at these phase currents, in kW (never below 0)."""
+    return max(0.0, sum(phase_a)) * NOMINAL_VOLTAGE_V / 1000.0
+
+
+@dataclass
+class ImportRegister:
+    """The meter's import register over one simulated evening, per tariff interval: each second's
+    true import is added when the second is over, so the core at ``t`` is told the energy up to
+    ``t``, as a telegram at ``t`` would."""
+
+    budget_kw: float
+    interval_s: float
+    margin_kw: float
+    interval_kwh: dict[int, float] = field(default_factory=dict)
+    _pending: tuple[float, float] | None = None
+
+    def observe(self, t_s: float, phase_a: Meter) -> None:
+        self.flush()
+        self._pending = (t_s, import_kw(phase_a))
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            t_s, kw = self._pending
+            k = int(t_s // self.interval_s)
+            self.interval_kwh[k] = self.interval_kwh.get(k, 0.0) + kw / 3600.0
+            self._pending = None
+
+    def tariff_at(self, t_s: float) -> TariffInput:
+        k = int(t_s // self.interval_s)
+        start_s = k * self.interval_s
+        so_far = self.interval_kwh.get(k, 0.0)
+        return TariffInput(
+            self.budget_kw, start_s, start_s + self.interval_s, so_far, self.margin_kw
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Evening:
+    """One evening through the core: the interval powers (kW) and the car's energy."""
+
+    interval_kw: tuple[float, ...]
+    energy_kwh: float
+    overload_s: float
+    pauses: int
+
+
+def run_evening(
+    scenario: Scenario,
+    config: ControlConfig,
+    budget_kw: float | None,
+    interval_s: float,
+    *,
+    margin_kw: float = 0.0,
+    telegram_period_s: float = 10.0,
+    poll_interval_s: float = 2.0,
+) -> Evening:
+    """One evening through the model with our core; ``budget_kw`` None: no limiter."""
+    register = ImportRegister(budget_kw or 0.0, interval_s, margin_kw)
+    tariff: Callable[[float], TariffInput | None] | None = None
+    if budget_kw is not None:
+        tariff = register.tariff_at
+    figures = run_model(
+        scenario.name,
+        scenario,
+        config,
+        core_policy(config, scenario, tariff),
+        telegram_period_s=telegram_period_s,
+        poll_interval_s=poll_interval_s,
+        bound=0.0,
+        observe=register.observe,
+    )
+    register.flush()
+    count = int(scenario.duration_s // interval_s)
+    powers = tuple(register.interval_kwh.get(k, 0.0) * 3600.0 / interval_s for k in range(count))
+    return Evening(powers, figures.energy_kwh, figures.overload_s, figures.pauses)
+
+
+def house_interval_kw(
+    scenario: Scenario, start_s: float, interval_s: float, step_s: int = HOUSE_SAMPLE_S
+) -> float:
+    """The house's mean import over one interval, sampled every ``step_s``."""
+    samples = [import_kw(scenario.house_a(start_s + t)) for t in range(0, int(interval_s), step_s)]
+    return sum(samples) / len(samples)
+
+
+def billed_peak_kw(peaks: Sequence[tuple[int, float]], count: int = 3) -> float:
+    """The mean of the ``count`` highest daily maxima of ``(day, interval kW)``."""
+    daily: dict[int, float] = {}
+    for day, kw in peaks:
+        daily[day] = max(daily.get(day, 0.0), kw)
+    top = sorted(daily.values(), reverse=True)[:count]
+    return sum(top) / len(top) if top else 0.0
+
+
+def car_kw(plan: CarPlan) -> float:
+    """What the car takes at its maximum."""
+    return plan.phases * car_draw_a(plan, plan.max_current_a) * NOMINAL_VOLTAGE_V / 1000.0
+
+
+def perfect_kwh(scenario: Scenario, budget_kw: float, interval_s: float) -> float:
+    """The perfect-knowledge limiter's energy over one evening (see the module): an upper bound."""
+    total = 0.0
+    for plan in scenario.cars:
+        for k in range(int(scenario.duration_s // interval_s)):
+            start_s, end_s = k * interval_s, (k + 1) * interval_s
+            unplug_s = plan.unplug_s if plan.unplug_s is not None else scenario.duration_s
+            plugged_s = max(0.0, min(end_s, unplug_s) - max(start_s, plan.plug_in_s))
+            house_kwh = house_interval_kw(scenario, start_s, interval_s) * interval_s / 3600.0
+            room_kwh = max(0.0, budget_kw * interval_s / 3600.0 - house_kwh)
+            total += min(car_kw(plan) * plugged_s / 3600.0, room_kwh)
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class MonthFigures:
+    """One month through the core: the billed peak, the highest interval, the cars' energy,
+    the seconds over the fuse caused by a charger, the pauses."""
+
+    billed_peak_kw: float
+    worst_interval_kw: float
+    energy_kwh: float
+    overload_s: float
+    pauses: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthReport:
+    """The month with and without the limiter, the house alone, and the perfect-knowledge bound."""
+
+    limited: MonthFigures
+    unlimited: MonthFigures
+    house_billed_peak_kw: float
+    perfect_kwh: float
+
+
+def day_house_peaks(day: Day, interval_s: float) -> list[tuple[int, float]]:
+    """The house-only intervals of a day (the evening's hours left out)."""
+    out = []
+    for k in range(int(DAY_S // interval_s)):
+        start_s = k * interval_s
+        if not EVENING_START_S <= start_s < EVENING_START_S + EVENING_S:
+            out.append((day.index, house_interval_kw(day.house, start_s, interval_s)))
+    return out
+
+
+def run_month(
+    days: Sequence[Day],
+    config: ControlConfig,
+    budget_kw: float,
+    interval_s: float,
+    *,
+    margin_kw: float = 0.0,
+    count: int = 3,
+) -> MonthReport:
+    """Every evening with and without the limiter; every interval of the month is counted."""
+    rest = [peak for day in days for peak in day_house_peaks(day, interval_s)]
+    house_evenings = [
+        (day.index, house_interval_kw(day.evening, k * interval_s, interval_s))
+        for day in days
+        for k in range(int(EVENING_S // interval_s))
+    ]
+    figures = []
+    for budget in (budget_kw, None):
+        evenings = [
+            (day.index, run_evening(day.evening, config, budget, interval_s, margin_kw=margin_kw))
+            for day in days
+        ]
+        peaks = rest + [(index, kw) for index, e in evenings for kw in e.interval_kw]
+        figures.append(
+            MonthFigures(
+                billed_peak_kw(peaks, count),
+                max(kw for _, kw in peaks),
+                sum(e.energy_kwh for _, e in evenings),
+                sum(e.overload_s for _, e in evenings),
+                sum(e.pauses for _, e in evenings),
+            )
+        )
+    perfect = sum(perfect_kwh(day.evening, budget_kw, interval_s) for day in days)
+    return MonthReport(
+        figures[0], figures[1], billed_peak_kw(rest + house_evenings, count), perfect
+    )
