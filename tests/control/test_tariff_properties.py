@@ -8,7 +8,7 @@ house runs on its own, and a load that starts after the cars used the interval's
 off within a telegram or two (the interval's mean is not the bound: a sauna switched on at the
 end of an hour after the car charged at the budget takes the hour above both). Every second the
 fuse holds (no overload a charger was allowed to cause) and every set-point is 0 or within the
-charger's minimum and maximum (SPEC §5).
+charger's minimum and maximum (docs/control.md).
 """
 
 from __future__ import annotations
