@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
-from typing import Any
 
 from loadbalancer.config import SiteConfig
 from loadbalancer.sim.figures import Figures
-from loadbalancer.sim.model import core_policy, max_phase_policy, run_model
+from loadbalancer.sim.model import core_policy, max_phase_policy, run_site_model
 from loadbalancer.sim.scenario import CarPlan, LoadEvent, Scenario
 
 EVENING_S = 4 * 3600
@@ -190,14 +189,8 @@ def compare(site: SiteConfig, seed: int) -> tuple[Figures, Figures]:
     in the fast model (faults none, the same house and car for both)."""
     scenario = evening(seed, charger=site.chargers[0].name, fuse_rating_a=site.fuse.rating_a)
     config = site.control
-    common: dict[str, Any] = {
-        "telegram_period_s": site.meter.telegram_period_s,
-        "poll_interval_s": site.poll_interval_s,
-        "bound": 0.0,
-        "failsafe_timeout_s": site.failsafe_timeout_s,
-    }
-    ours = run_model("ours", scenario, config, core_policy(config, scenario), **common)
-    peers = run_model("peers", scenario, config, max_phase_policy(config), **common)
+    ours = run_site_model("ours", scenario, site, core_policy(config, scenario))
+    peers = run_site_model("peers", scenario, site, max_phase_policy(config))
     return ours, peers
 
 

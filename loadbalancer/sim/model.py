@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from loadbalancer.config import SiteConfig
 from loadbalancer.control.config import ChargerSpec, ControlConfig
 from loadbalancer.control.core import decide
 from loadbalancer.control.inputs import ChargerRead, Inputs, MeterInput, TariffInput
@@ -113,6 +114,22 @@ def run_model(
         pauses=counts.pauses,
         writes=counts.writes,
         peak_a=tally.peak_a,
+    )
+
+
+def run_site_model(
+    name: str, scenario: Scenario, site: SiteConfig, policy: Policy, *, bound: float = 0.0
+) -> Figures:
+    """:func:`run_model` with the site's telegram period, poll interval and failsafe timeout."""
+    return run_model(
+        name,
+        scenario,
+        site.control,
+        policy,
+        telegram_period_s=site.meter.telegram_period_s,
+        poll_interval_s=site.poll_interval_s,
+        bound=bound,
+        failsafe_timeout_s=site.failsafe_timeout_s,
     )
 
 

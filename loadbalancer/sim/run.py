@@ -39,7 +39,7 @@ from loadbalancer.sim.figures import ChargerSlot, Figures, Tally, count_spike_pa
 from loadbalancer.sim.model import (
     core_policy,
     max_phase_policy,
-    run_model,
+    run_site_model,
     static_limit_a,
     static_policy,
 )
@@ -208,29 +208,14 @@ def model_rows(
 ) -> tuple[Figures, Figures, Figures]:
     """The fast discrete model's rows: our core, a static limiter, the peers' controller."""
     config = site.control
-    common: dict[str, Any] = {
-        "telegram_period_s": site.meter.telegram_period_s,
-        "poll_interval_s": site.poll_interval_s,
-        "bound": bound,
-        "failsafe_timeout_s": site.failsafe_timeout_s,
-    }
-    model = run_model(
-        "loadbalancer core (discrete model)",
-        scenario,
-        config,
-        core_policy(config, scenario),
-        **common,
-    )
     limit = static_limit_a(config, scenario)
-    static = run_model(
-        f"static limiter ({limit:g} A)", scenario, config, static_policy(config, scenario), **common
+    rows = (
+        ("loadbalancer core (discrete model)", core_policy(config, scenario)),
+        (f"static limiter ({limit:g} A)", static_policy(config, scenario)),
+        ("max-phase set-point controller (peers)", max_phase_policy(config)),
     )
-    peer = run_model(
-        "max-phase set-point controller (peers)",
-        scenario,
-        config,
-        max_phase_policy(config),
-        **common,
+    model, static, peer = (
+        run_site_model(name, scenario, site, policy, bound=bound) for name, policy in rows
     )
     return model, static, peer
 
