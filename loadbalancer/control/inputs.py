@@ -50,15 +50,16 @@ class ChargerRead:
 class TariffInput:
     """The capacity tariff's running interval (issue 15): the budget, the interval's edges on
     the core's clock, the energy imported so far in it (from the meter's import register) and
-    the margin kept below the budget. ``exceed_budget``: chargers whose user asked them to be
-    ready by a time (``ready_by``): they may take the house above the budget (the fuse stays)."""
+    the margin kept below the budget. ``needed_kw``: per charger whose user asked it to be ready by
+    a time (``ready_by``), the power it needs from now on to get there; it may take the house
+    above the budget for that (the fuse stays)."""
 
     budget_kw: float
     interval_start_s: float
     interval_end_s: float
     energy_kwh_so_far: float
     margin_kw: float = 0.0
-    exceed_budget: frozenset[str] = frozenset()
+    needed_kw: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         numbers = (
@@ -72,6 +73,8 @@ class TariffInput:
             raise ValueError("tariff: budget, interval, energy and margin must be finite numbers")
         if self.budget_kw < 0 or self.margin_kw < 0 or self.energy_kwh_so_far < 0:
             raise ValueError("tariff: budget_kw, margin_kw and energy_kwh_so_far must be >= 0")
+        if not all(math.isfinite(kw) and kw >= 0 for kw in self.needed_kw.values()):
+            raise ValueError("tariff: needed_kw must be finite numbers >= 0")
         if self.interval_end_s <= self.interval_start_s:
             raise ValueError("tariff: interval_end_s must be after interval_start_s")
 

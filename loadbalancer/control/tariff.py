@@ -11,7 +11,7 @@ shares within a priority, higher priority first), in watts, and each car's share
 ceiling in amperes on its phases (a three-phase car takes P / (3 · 230) per phase). The ceiling
 only lowers a car's claim: the fuse's allowance stays absolute. A ceiling below the minimum
 pauses the car through the normal pause and resume rules (never a hold at the minimum on the
-fuse's budget). A charger whose user asked for it to be ready by a time (``exceed_budget``)
+fuse's budget). A charger whose user asked for it to be ready by a time (``needed_kw``)
 takes what it wants first and is never capped; the others share what is left. As in the fuse's
 minimum rule, when a share is below a car's minimum the least entitled car leaves the pool (its
 ceiling 0) and the others share again, so that one car charges rather than none.
@@ -112,8 +112,8 @@ def tariff_ceilings(
             others_a[p] -= drawn_a
     pool_w = car_power_w(tariff, others_a, phases, now_s)
     cars = [c for c in online if not c.no_car]
-    overriding = [c for c in cars if c.spec.name in tariff.exceed_budget]
-    capped = [c for c in cars if c.spec.name not in tariff.exceed_budget]
+    overriding = [c for c in cars if tariff.needed_kw.get(c.spec.name, 0.0) > 0]
+    capped = [c for c in cars if tariff.needed_kw.get(c.spec.name, 0.0) <= 0]
     alone = {c.index: max(0.0, pool_w) / _volts(c) for c in overriding}
     pool_w = max(0.0, pool_w - sum(c.claim.demand_a * _volts(c) for c in overriding))
     ceilings = {c.index: 0.0 for c in capped}

@@ -260,10 +260,10 @@ def test_charger_unknown_reserved() -> None:
 
 
 def hourly(
-    budget_kw: float, *, so_far_kwh: float = 0.0, exceed: frozenset[str] = frozenset()
+    budget_kw: float, *, so_far_kwh: float = 0.0, needed_kw: dict[str, float] | None = None
 ) -> TariffInput:
     """An hourly interval from 0 to 3600 s with ``so_far_kwh`` imported in it already."""
-    return TariffInput(budget_kw, 0.0, 3600.0, so_far_kwh, 0.0, exceed)
+    return TariffInput(budget_kw, 0.0, 3600.0, so_far_kwh, 0.0, needed_kw or {})
 
 
 def test_tariff_limit() -> None:
@@ -280,12 +280,12 @@ def test_tariff_limit() -> None:
 
 
 def test_tariff_override() -> None:
-    ready_by = hourly(3.0, exceed=frozenset({"ev"}))
+    ready_by = hourly(3.0, needed_kw={"ev": 11.0})
     _, decision = step(ONE, (2, 2, 2), {"ev": read(10)}, {"ev": at(10)}, tariff=ready_by)
     assert (decision.setpoint("ev"), decision.charger("ev").reason) == (10, Reason.TARIFF_OVERRIDE)
     # without the override the same budget pauses it; within the budget the override is silent
     _, capped = step(ONE, (2, 2, 2), {"ev": read(10)}, {"ev": at(10)}, tariff=hourly(3.0))
     assert (capped.setpoint("ev"), capped.charger("ev").reason) == (0, Reason.TARIFF_LIMIT)
-    roomy = hourly(20.0, exceed=frozenset({"ev"}))
+    roomy = hourly(20.0, needed_kw={"ev": 11.0})
     _, within = step(ONE, (2, 2, 2), {"ev": read(10)}, {"ev": at(10)}, tariff=roomy)
     assert within.charger("ev").reason is Reason.HOLD_RAMP_DELAY
