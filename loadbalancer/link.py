@@ -109,6 +109,8 @@ class ChargerLink:
     writes: int = 0  # set-points written (keep-alives not counted)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the writer: something to do
     poll_now: asyncio.Event = field(default_factory=asyncio.Event)  # read before the next poll
+    #: who gets the first read asked for at or after a time (:meth:`read_again_for`)
+    _read_wanted: tuple[float, Callable[[ChargerRead], None]] | None = None
 
     def __post_init__(self) -> None:
         self.applied_backoff = Backoff(self.context.box_response_s, BACKOFF_MAX_S)
@@ -122,6 +124,19 @@ class ChargerLink:
         return self.reach is Reach.ONLINE
 
     # ---- what the core gets and what it decided -------------------------------------------
+
+    def following(self) -> bool:
+        """Whether the latest read may predate the car's following the last set-point (it
+        was taken before the car's response time after that write was over)."""
+        if self.read is None or self.written_at_s is None:
+            return False
+        return self.read.read_s < self.written_at_s + FOLLOW_CHECK_S
+
+    def read_again_for(self, booked: Callable[[ChargerRead], None]) -> None:
+        """Read the box now; ``booked`` gets the first read asked for from now on (not one
+        already under way), unless the box stops answering first."""
+        self._read_wanted = (self.context.clock(), booked)
+        self.poll_now.set()
 
     def booked_read(self, measured_at_meter: tuple[float, ...] | None) -> ChargerRead | None:
         """The read the core gets (None while offline): the limit the box may apply, whether
@@ -164,9 +179,11 @@ class ChargerLink:
             await self.poll_once()
 
     async def poll_once(self) -> None:
+        asked_s = self.context.clock()
         try:
             reading = await self.charger.read(failsafe=False)
         except ChargerError as exc:
+            self._read_wanted = None
             self.went_offline(exc)
             return
         now_s = self.context.clock()
@@ -189,6 +206,10 @@ class ChargerLink:
         if check_plausible(self, measured):
             check_applied(self, now_s)
             check_compliance(self, now_s)
+        wanted = self._read_wanted
+        if wanted is not None and asked_s >= wanted[0]:
+            self._read_wanted = None
+            wanted[1](self.read)
 
     async def _came_back(self, reading: ChargerReading) -> None:
         assert self.read is not None

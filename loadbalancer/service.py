@@ -28,6 +28,7 @@ import math
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from loadbalancer import __version__
@@ -103,6 +104,7 @@ class Service:
         self.last_decision: Decision | None = None
         self._trigger = asyncio.Event()
         self._measured_at_meter: dict[str, tuple[float, ...]] = {}
+        self._telegrams = 0  # telegrams that gave a new meter value
         self._telegram_pending = False
         self._ready = False
         self._chargers_tried = False
@@ -175,12 +177,29 @@ class Service:
 
     def _on_meter(self) -> None:
         """A telegram gave a new meter value: what each car drew when it came (the meter
-        includes exactly that draw), and a decision."""
-        self._measured_at_meter = {
-            link.name: link.read.measured_a for link in self.links if link.read is not None
-        }
+        includes exactly that draw), and a decision.
+
+        A box whose latest read may predate its car's following the last set-point is read
+        again at once, and that read replaces the old one for this telegram (a decision
+        follows): set against the old read, a lowered car's old current understated the house
+        by the difference, and a load that came with the telegram went without its cut."""
+        self._telegrams += 1
+        self._measured_at_meter = {}
+        for link in self.links:
+            if link.read is None:
+                continue
+            self._measured_at_meter[link.name] = link.read.measured_a
+            if link.following():
+                link.read_again_for(partial(self._book_for_telegram, link.name, self._telegrams))
         self._telegram_pending = True
         self._trigger.set()
+
+    def _book_for_telegram(self, name: str, telegram: int, read: ChargerRead) -> None:
+        """A read asked for by telegram number ``telegram``: its currents are what the car drew
+        then, unless a newer telegram came in the meantime."""
+        if telegram == self._telegrams:
+            self._measured_at_meter[name] = read.measured_a
+            self._trigger.set()
 
     def _trigger_step(self) -> None:
         self._trigger.set()
