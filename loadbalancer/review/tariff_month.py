@@ -86,12 +86,14 @@ def read_interval(record: dict[str, Any]) -> tuple[str, IntervalRow] | None:
 
 
 def billed_month(
-    profile: TariffProfile, month: str, rows: Sequence[IntervalRow], is_holiday: HolidayCheck
+    profile: TariffProfile,
+    month: str,
+    intervals: Sequence[IntervalEnergy],
+    is_holiday: HolidayCheck,
 ) -> tuple[Billed, ...]:
-    """Each component's billed peaks over ``rows`` (intervals of ``month``), by peaks.py."""
+    """Each component's billed peaks over ``intervals`` (of ``month``), by peaks.py."""
     state = MonthPeaks(month)
-    for row in sorted(rows, key=lambda r: r.start_s):
-        energy = IntervalEnergy(row.start_s, row.energy_kwh, row.estimated)
+    for energy in sorted(intervals, key=lambda e: e.start_s):
         state = state.add(profile, energy, is_holiday)
     return tuple(
         Billed(
@@ -130,7 +132,8 @@ def _month(name: str, month: str, rows: list[IntervalRow]) -> TariffMonth:
     estimated = sum(r.estimated for r in rows)
     try:
         profile = load_tariff_profile(name)
-        billed = billed_month(profile, month, rows, holiday_check(profile.holidays))
+        energies = [IntervalEnergy(r.start_s, r.energy_kwh, r.estimated) for r in rows]
+        billed = billed_month(profile, month, energies, holiday_check(profile.holidays))
     except LoadBalancerError as exc:
         return TariffMonth(month, name, tuple(rows), estimated, (), str(exc))
     return TariffMonth(month, name, tuple(rows), estimated, billed)

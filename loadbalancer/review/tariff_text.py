@@ -64,7 +64,7 @@ def _when(peak_start_s: int) -> str:
     return local_time(peak_start_s).strftime("%Y-%m-%d %a %H:%M")
 
 
-def _peak_line(peak: Peak) -> str:
+def peak_line(peak: Peak) -> str:
     weight = f" x weight {peak.weight:g}" if peak.weight != 1 else ""
     estimated = " (estimated)" if peak.estimated else ""
     return (
@@ -88,7 +88,7 @@ def month_lines(month: TariffMonth) -> list[str]:
             f"  billed {billed.component}: {billed.billed_kw:.2f} kW, the mean of "
             f"{len(billed.peaks)} peak(s){cost}"
         )
-        lines += [_peak_line(p) for p in billed.peaks]
+        lines += [peak_line(p) for p in billed.peaks]
     highest = sorted(month.intervals, key=lambda r: (-r.energy_kwh, r.start_s))[:HIGHEST_SHOWN]
     if highest:
         lines.append(
