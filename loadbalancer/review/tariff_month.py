@@ -27,6 +27,8 @@ class IntervalRow:
     """One ``tariff_interval`` record as read."""
 
     start_s: int
+    #: its end (start + ``interval_s``; an hour where the record does not say)
+    end_s: int
     energy_kwh: float
     mean_kw: float
     estimated: bool
@@ -76,13 +78,22 @@ def read_interval(record: dict[str, Any]) -> tuple[str, IntervalRow] | None:
     if not isinstance(profile, str) or start_s is None or energy is None or energy < 0:
         return None
     mean = num(record.get("mean_kw"))
+    length = num(record.get("interval_s"))
+    length = length if length is not None and 0 < length <= 86400 else 3600.0
     return profile, IntervalRow(
         round(start_s),
+        round(start_s + length),
         energy,
         mean if mean is not None else 0.0,
         record.get("estimated") is True,
         num(record.get("budget_kw")),
     )
+
+
+def overlaps(row: IntervalRow, window: tuple[float, float]) -> bool:
+    """Whether the interval overlaps ``window`` (its record, written at its end, may be the
+    log's first; an interval from 17:00 counts in a review from 17:30)."""
+    return row.start_s <= window[1] and row.end_s >= window[0]
 
 
 def billed_month(
@@ -109,7 +120,8 @@ def billed_month(
 def tariff_months(
     records: Sequence[TimedRecord], window: tuple[float, float] | None = None
 ) -> tuple[TariffMonth, ...]:
-    """The billing months of the ``tariff_interval`` records whose start is in ``window``."""
+    """The billing months of the ``tariff_interval`` records whose interval overlaps
+    ``window``."""
     by_month: dict[tuple[str, str], dict[int, IntervalRow]] = {}
     for _, record in records:
         if record["event"] != "tariff_interval":
@@ -118,7 +130,7 @@ def tariff_months(
         if found is None:
             continue
         name, row = found
-        if window is not None and not window[0] <= row.start_s <= window[1]:
+        if window is not None and not overlaps(row, window):
             continue
         # an interval written twice (a restart at its edge): the later record counts
         by_month.setdefault((month_of(row.start_s), name), {})[row.start_s] = row

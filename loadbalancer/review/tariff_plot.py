@@ -10,7 +10,7 @@ from typing import Any
 
 from loadbalancer.review.facts import num
 from loadbalancer.review.lines import TimedRecord
-from loadbalancer.review.tariff_month import read_interval, tariff_months
+from loadbalancer.review.tariff_month import overlaps, read_interval, tariff_months
 
 SECONDS_PER_DAY = 86400.0
 
@@ -38,15 +38,14 @@ def tariff_series(
         if record["event"] != "tariff_interval":
             continue
         found = read_interval(record)
-        if found is None or not window[0] <= found[1].start_s <= window[1]:
+        if found is None or not overlaps(found[1], window):
             continue
-        length = num(record.get("interval_s")) or 3600.0
         weight = num(record.get("weight"))
         row = found[1]
         may_take = (
             None if row.budget_kw is None or not weight or weight <= 0 else row.budget_kw / weight
         )
-        rows.append((row.start_s, row.start_s + length, row.mean_kw, row.budget_kw, may_take))
+        rows.append((row.start_s, row.end_s, row.mean_kw, row.budget_kw, may_take))
     if not rows:
         return None
     rows.sort()

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,7 +118,7 @@ def interval(
     rank: int | None = None,
 ) -> dict[str, Any]:
     """A ``tariff_interval`` record of the hour from ``start``, written at its end."""
-    end = start + timedelta(hours=1)
+    end = (start.astimezone(UTC) + timedelta(hours=1)).astimezone(STOCKHOLM)  # real time
     return record(
         "tariff_interval",
         end,
