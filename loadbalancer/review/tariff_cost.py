@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from loadbalancer.control.reasons import Reason
 from loadbalancer.electric import IEC_MIN_CURRENT_A, NOMINAL_VOLTAGE_V
-from loadbalancer.review.facts import as_dict, as_list, charger_entries, num
+from loadbalancer.review.facts import CompactDecision, as_dict, as_list, charger_entries, num
 from loadbalancer.review.lines import Record, TimedRecord
 from loadbalancer.review.timeline import decision_intervals
 
@@ -77,12 +77,19 @@ class Step:
     chargers: tuple[ChargerStep, ...]
 
 
-def steps(records: Sequence[TimedRecord]) -> Iterator[Step]:
-    """Every decision interval of the log with its figures in kW (see the module)."""
+def steps(records: Sequence[TimedRecord], *, limited_only: bool = False) -> Iterator[Step]:
+    """Every decision interval of the log with its figures in kW (see the module);
+    ``limited_only``: only those where a charger says ``tariff_limit`` (the summary of a month
+    of compact decisions passes the others by at the cost of one look at each)."""
     limits: dict[str, ChargerLimits] = {}  # those of the last startup before each decision
     starts = iter([item for item in records if item[1]["event"] == "startup"])
     upcoming = next(starts, None)
     for start_s, end_s, record in decision_intervals(records):
+        if limited_only and (
+            type(record) is CompactDecision
+            or all(c.get("reason") != Reason.TARIFF_LIMIT for c in charger_entries(record))
+        ):
+            continue  # a compact decision has no tariff_limit: those are read whole
         while upcoming is not None and upcoming[0] <= start_s:
             limits = startup_limits(upcoming[1])
             upcoming = next(starts, None)
@@ -171,7 +178,7 @@ def tariff_cost(
     by_charger: dict[str, float] = {}
     decisions = 0
     limited_s = 0.0
-    for step in steps(records):
+    for step in steps(records, limited_only=True):
         lo, hi = (step.start_s, step.end_s) if window is None else window
         dt_s = max(0.0, min(step.end_s, hi) - max(step.start_s, lo))
         counted = lo <= step.start_s <= hi
