@@ -40,6 +40,8 @@ EVENTS = (
     "write_refused",
     "write_accepted",
     "keep_alive_failed",
+    # issue 15: the capacity tariff; one record per closed billing interval
+    "tariff_interval",
 )
 
 # ---- the schema: every record as written --------------------------------------------------------
@@ -76,7 +78,20 @@ class ChargerEntry(msgspec.Struct, forbid_unknown_fields=True):
     phases: list[str]
 
 
-class DecisionRecord(LogRecord, tag="decision"):
+class DecisionTariff(msgspec.Struct, forbid_unknown_fields=True):
+    """The capacity tariff's running interval as the core was told it (issue 15)."""
+
+    budget_kw: float
+    #: the interval's start, ISO 8601 local time with its offset
+    interval_start: str
+    energy_kwh_so_far: float
+    #: what the cars could still take in the interval (the core's P), kW
+    cars_kw: float
+    #: per charger with a ready_by, the power it needs from now on, kW
+    needed_kw: dict[str, float]
+
+
+class DecisionRecord(LogRecord, tag="decision", omit_defaults=True):
     trigger: str
     meter_a: ByPhase | None
     meter_age_s: float | None
@@ -84,6 +99,8 @@ class DecisionRecord(LogRecord, tag="decision"):
     allowed_a: ByPhase | None
     budget_used_s: ByPhase
     chargers: list[ChargerEntry]
+    #: with a capacity tariff configured
+    tariff: DecisionTariff | None = None
 
 
 class StartupCharger(msgspec.Struct, forbid_unknown_fields=True):
@@ -104,7 +121,14 @@ class StartupControl(msgspec.Struct, forbid_unknown_fields=True):
     resume_margin_a: float
 
 
-class StartupRecord(LogRecord, tag="startup"):
+class StartupTariff(msgspec.Struct, forbid_unknown_fields=True):
+    profile: str
+    budget_kw: float
+    mode: str
+    margin_kw: float
+
+
+class StartupRecord(LogRecord, tag="startup", omit_defaults=True):
     version: str
     site: str | None
     shadow: bool
@@ -115,6 +139,8 @@ class StartupRecord(LogRecord, tag="startup"):
     meter: str
     chargers: list[StartupCharger]
     control: StartupControl
+    #: with a capacity tariff configured
+    tariff: StartupTariff | None = None
 
 
 class ShutdownRecord(LogRecord, tag="shutdown"):
@@ -246,6 +272,29 @@ class KeepAliveFailed(ChargerRecord, tag="keep_alive_failed"):
     exception_code: int | None = None
 
 
+class TariffInterval(LogRecord, tag="tariff_interval"):
+    """A billing interval closed (issue 15): its energy from the meter's import register."""
+
+    #: the tariff profile's name
+    profile: str
+    #: the interval's edges, ISO 8601 local time with its offset
+    start: str
+    end: str
+    interval_s: int
+    energy_kwh: float
+    mean_kw: float
+    #: part of the energy came from integrated power (a gap in the register)
+    estimated: bool
+    #: the tariff component it counts in (null: none, a free hour)
+    component: str | None
+    #: its weight there (0: it does not count)
+    weight: float
+    #: the budget in force (after follow_peak)
+    budget_kw: float
+    #: 1..N while it is among the month's N billed peaks, else null
+    peak_rank: int | None
+
+
 #: any record of the log
 AnyRecord = (
     DecisionRecord
@@ -271,6 +320,7 @@ AnyRecord = (
     | WriteRefused
     | WriteAccepted
     | KeepAliveFailed
+    | TariffInterval
 )
 
 #: the record type of each event name
