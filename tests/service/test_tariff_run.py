@@ -218,3 +218,27 @@ async def test_interval_edges_on_the_days_the_clock_changes(
     assert [(r["start"], r["end"]) for r in intervals[1:]] == [(start, end)]
     assert intervals[1]["energy_kwh"] == pytest.approx(1.01, abs=0.005)
     assert not intervals[1]["estimated"]
+
+
+async def test_a_ready_by_charger_is_given_the_power_it_needs_above_the_budget(
+    tmp_path: Path,
+) -> None:
+    """As in the test above, the budget alone would pause the car; it must have 20 kWh by
+    19:00, half an hour away: it needs 40 kW, the decision says so and the car charges at the
+    fuse's limit (16 A) all the same."""
+    t0 = local_s(2026, 1, 14, 18, 30)
+    ready = {**HOURLY, "ready_by": {"carport": {"time": "19:00", "energy_kwh": 20}}}
+    async with tariff_site(tmp_path, ready, t0) as site:
+        energy = 1000.0
+        for i in range(40):
+            await site.telegram(t0 + i, energy)
+            energy += 0.002
+            if site.boxes[0].emulator is not None and site.boxes[0].emulator.box.setpoint_a == 16:
+                break
+            await asyncio.sleep(0.1)
+        decisions = [d for d in site.records("decision") if "tariff" in d]
+    last = decisions[-1]
+    assert last["chargers"][0]["setpoint_a"] == 16.0
+    assert last["tariff"]["needed_kw"]["carport"] == pytest.approx(40.0, rel=0.05)
+    assert last["chargers"][0]["setpoint_a"] * 3 * 0.23 > last["tariff"]["cars_kw"]
+    assert all(d["chargers"][0]["reason"] != "tariff_limit" for d in decisions)
