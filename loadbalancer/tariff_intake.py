@@ -96,9 +96,7 @@ class TariffIntake:
             kept, problem = None, exc.problem
         source = "state_file"
         if kept is None:
-            month = month_of(int(now_s))
-            kept = rebuild_month(self.profile, month, self.decisions_path, self.is_holiday).month
-            source = "decision_log"
+            kept, source = self._rebuilt(month_of(int(now_s))), "decision_log"
         self.month = kept.rolled(now_s)
         self.log.record(
             "tariff_month",
@@ -119,6 +117,16 @@ class TariffIntake:
                 self.path.replace(self.path.with_name(f"{self.path.name}.corrupt"))
         if source == "decision_log":
             self._save()
+
+    def _rebuilt(self, month: str) -> MonthPeaks:
+        try:
+            return rebuild_month(self.profile, month, self.decisions_path, self.is_holiday).month
+        except OSError as exc:  # the log's directory cannot be listed
+            self.status(
+                f"tariff: cannot read the decision log beside {self.decisions_path} "
+                f"({exc.strerror or exc}): the month starts afresh"
+            )
+            return MonthPeaks(month)
 
     def _billed_kw(self) -> dict[str, float]:
         return {
@@ -218,14 +226,17 @@ class TariffIntake:
         if in_force is None or so_far is None:
             return None
         start_mono_s = now_s - (wall_s - start_s)
-        return TariffInput(
-            budget_kw=in_force.budget_kw,
-            interval_start_s=start_mono_s,
-            interval_end_s=start_mono_s + self.profile.interval_s,
-            energy_kwh_so_far=so_far,
-            margin_kw=self.config.margin_kw,
-            needed_kw=needed,
-        )
+        try:
+            return TariffInput(
+                budget_kw=in_force.budget_kw,
+                interval_start_s=start_mono_s,
+                interval_end_s=start_mono_s + self.profile.interval_s,
+                energy_kwh_so_far=so_far,
+                margin_kw=self.config.margin_kw,
+                needed_kw=needed,
+            )
+        except ValueError:  # a register or a clock beyond sense: the fuse alone decides
+            return None
 
     def _so_far_kwh(self, start_s: int, wall_s: float) -> float | None:
         """The energy imported in the interval starting at ``start_s`` up to now; when no

@@ -39,9 +39,13 @@ class TariffConfig:
         follow = ", raised to the month's paid peak" if self.mode == "follow_peak" else ""
         from loadbalancer.tariff.profile import describe
 
+        ready = "".join(
+            f"; {name} ready with {r.energy_kwh:g} kWh by {r.at:%H:%M}"
+            for name, r in self.ready_by.items()
+        )
         return (
             f"tariff: {describe(self.profile)}; budget {self.budget_kw:g} kW{follow}, "
-            f"margin {self.margin_kw:g} kW; month kept in {self.state_dir}"
+            f"margin {self.margin_kw:g} kW; month kept in {self.state_dir}{ready}"
         )
 
 

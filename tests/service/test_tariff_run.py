@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from loadbalancer.records import decode
 from loadbalancer.tariff.profile import load_tariff_profile
 from loadbalancer.tariff.state import load_month, state_path
 from tests.service.harness import Box
@@ -60,6 +61,8 @@ async def test_an_interval_closes_into_a_record_and_the_state_file(tmp_path: Pat
     assert month.billed_kw(load_tariff_profile("generic-hourly"), "all hours") == pytest.approx(
         6.0, abs=1e-3
     )
+    # every record of a run with a tariff is one the schema decodes, strictly
+    assert [decode(line).ts for line in site.log_path.read_bytes().splitlines()]
     (startup,) = read_records(site.log_path, "startup")
     assert startup["tariff"] == {
         "profile": "generic-hourly",

@@ -39,6 +39,7 @@ def test_ready_by_is_read_per_charger(tmp_path: Path) -> None:
     site = load_site(site_with(tmp_path, {name: {"time": "07:00", "energy_kwh": 20}}))
     assert site.tariff is not None
     assert site.tariff.ready_by == {name: ReadyBy(time(7, 0), 20.0)}
+    assert site.tariff.summary().endswith(f"; {name} ready with 20 kWh by 07:00")
 
 
 @pytest.mark.parametrize(
@@ -65,8 +66,8 @@ def test_a_bad_ready_by_is_one_line_naming_the_key(
     assert "\n" not in message
 
 
-def stockholm(*fields: int, fold: int = 0) -> float:
-    return datetime(*fields, tzinfo=STOCKHOLM, fold=fold).timestamp()  # type: ignore[misc]
+def stockholm(year: int, month: int, day: int, hour: int, minute: int) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=STOCKHOLM).timestamp()
 
 
 @pytest.mark.parametrize(
