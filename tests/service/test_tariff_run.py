@@ -245,3 +245,20 @@ async def test_a_ready_by_charger_is_given_the_power_it_needs_above_the_budget(
     assert last["tariff"]["needed_kw"]["carport"] == pytest.approx(40.0, rel=0.05)
     assert last["chargers"][0]["setpoint_a"] * 3 * 0.23 > last["tariff"]["cars_kw"]
     assert all(d["chargers"][0]["reason"] != "tariff_limit" for d in decisions)
+
+
+async def test_a_missing_state_file_is_rebuilt_from_the_log_without_a_word(tmp_path: Path) -> None:
+    t0 = local_s(2026, 1, 14, 18)
+    async with tariff_site(tmp_path, FOLLOW, t0 - 10) as site:
+        await first_hour(site, t0, 7.0, 1000.0)
+    path = state_path(tmp_path / "state")
+    path.unlink()
+    later = local_s(2026, 1, 15, 9, 30)
+    async with tariff_site(tmp_path, FOLLOW, later) as site:
+        await site.telegram(later, 1100.0)
+        messages = list(site.messages)
+    month = site.records("tariff_month")[-1]
+    assert (month["source"], month["problem"], month["intervals"]) == ("decision_log", None, 2)
+    assert month["billed_kw"] == {"all hours": pytest.approx(7.0, abs=1e-3)}
+    assert not [m for m in messages if "tariff" in m]
+    assert load_month(path, "generic-hourly") is not None  # saved again
