@@ -16,6 +16,9 @@ beside it (the fault table: docs/ARCHITECTURE.md §Faults and what the service d
   every reachable charger to ``safe_current_a``, retried within the shutdown budget, a
   ``shutdown`` record with what each box acknowledged, exit 0; SIGHUP reopens the decision log
   and control goes on;
+* a capacity tariff (a ``tariff:`` section, :mod:`loadbalancer.tariff_intake`): each valid
+  telegram's register on the wall clock, the running interval for each decision, the month's
+  peaks in a state file;
 * the decision log cannot be written (a full disk): control goes on, the log says so once on
   stderr and in systemd's status and tries the file again (:mod:`loadbalancer.logwriter`).
 """
@@ -355,9 +358,13 @@ def startup_fields(site: SiteConfig, shadow: bool) -> dict[str, Any]:
 
 
 def _startup_tariff(config: TariffConfig) -> dict[str, Any]:
-    from loadbalancer.tariff_intake import startup_tariff
-
-    return startup_tariff(config)
+    """The ``startup`` record's ``tariff`` object."""
+    return {
+        "profile": config.profile.name,
+        "budget_kw": config.budget_kw,
+        "mode": config.mode,
+        "margin_kw": config.margin_kw,
+    }
 
 
 def run_service(site: SiteConfig, *, shadow: bool) -> int:

@@ -50,6 +50,9 @@ from loadbalancer.tariff_ready import ReadyTracker
 Clock = Callable[[], float]
 Status = Callable[[str], None]
 
+#: a meter with no import register for this long is said once (list 3 comes hourly at most)
+NO_REGISTER_SAY_AFTER_S = 2 * 3600.0
+
 
 @dataclass(frozen=True, slots=True)
 class InForce:
@@ -83,6 +86,8 @@ class TariffIntake:
         self.month = MonthPeaks(month_of(int(wall_clock())))
         self.ready = ReadyTracker(self.config.ready_by, wall_clock())
         self._save_failed = False
+        self._no_register_since_s: float | None = None
+        self._said_register = False
 
     # ---- the month ------------------------------------------------------------------------
 
@@ -162,6 +167,22 @@ class TariffIntake:
         self.meter, closed = self.meter.step(sample)
         if closed:
             self._closed(closed)
+        self._check_register(t_s)
+
+    def _check_register(self, t_s: float) -> None:
+        """Say once when the meter has sent no import register for a while: the interval's
+        energy cannot be measured and the tariff does not limit."""
+        if self.meter.anchor is not None:
+            self._no_register_since_s = None
+            return
+        if self._no_register_since_s is None:
+            self._no_register_since_s = t_s
+        elif t_s - self._no_register_since_s > NO_REGISTER_SAY_AFTER_S and not self._said_register:
+            self._said_register = True
+            self.status(
+                "tariff: the meter sends no import register (1-0:1.8.0): the intervals' energy "
+                "cannot be measured and the tariff does not limit the cars"
+            )
 
     def _closed(self, intervals: tuple[IntervalEnergy, ...]) -> None:
         """Closed intervals: into the month, the month to disk, then one record each."""
@@ -275,13 +296,3 @@ def _cars_kw(tariff: TariffInput, decision: Decision, phases: int, now_s: float)
             if phase in names:
                 house_a[names.index(phase)] -= drawn_a
     return round(car_power_w(tariff, house_a, phases, now_s) / 1000.0, 3)
-
-
-def startup_tariff(config: TariffConfig) -> dict[str, Any]:
-    """The ``startup`` record's ``tariff`` object."""
-    return {
-        "profile": config.profile.name,
-        "budget_kw": config.budget_kw,
-        "mode": config.mode,
-        "margin_kw": config.margin_kw,
-    }

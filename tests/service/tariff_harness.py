@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
+from loadbalancer.meter.p1 import build_telegram
 from loadbalancer.tariff.calendar import STOCKHOLM
 from tests.service.harness import Box, served_boxes, service_running, site_yaml
 
@@ -65,9 +66,10 @@ class TariffSite:
     messages: list[str]
     boxes: list[Box] = field(default_factory=list)
 
-    async def telegram(self, at_s: float, energy_kwh: float, house_a: float = 2.0) -> None:
-        """One telegram at wall time ``at_s`` with the import register at ``energy_kwh``: the
-        house's ``house_a`` on each phase plus what the cars draw; returns once it was taken."""
+    async def telegram(self, at_s: float, energy_kwh: float | None, house_a: float = 2.0) -> None:
+        """One telegram at wall time ``at_s`` with the import register at ``energy_kwh`` (None:
+        without one): the house's ``house_a`` on each phase plus what the cars draw; returns
+        once it was taken."""
         self.wall.t_s = at_s
         currents = [house_a] * 3
         for box in self.boxes:
@@ -78,7 +80,12 @@ class TariffSite:
         loads = (PhaseLoad(currents[0]), PhaseLoad(currents[1]), PhaseLoad(currents[2]))
         when = datetime.fromtimestamp(at_s, STOCKHOLM).replace(tzinfo=None)
         before = self.service.intake.valid_telegrams
-        await self.meter.send(swedish_telegram(when, loads, energy_import_kwh=energy_kwh))
+        data = swedish_telegram(when, loads, energy_import_kwh=energy_kwh or 0.0)
+        if energy_kwh is None:
+            header, *lines = data.decode("latin-1").split("!")[0].split("\r\n")
+            kept = [line for line in lines if line and not line.startswith("1-0:1.8.0")]
+            data = build_telegram(header.removeprefix("/"), kept)
+        await self.meter.send(data)
         async with asyncio.timeout(5):
             while self.service.intake.valid_telegrams == before:  # noqa: ASYNC110
                 await asyncio.sleep(0.005)

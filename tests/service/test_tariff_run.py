@@ -262,3 +262,16 @@ async def test_a_missing_state_file_is_rebuilt_from_the_log_without_a_word(tmp_p
     assert month["billed_kw"] == {"all hours": pytest.approx(7.0, abs=1e-3)}
     assert not [m for m in messages if "tariff" in m]
     assert load_month(path, "generic-hourly") is not None  # saved again
+
+
+async def test_a_meter_without_an_import_register_is_said_once(tmp_path: Path) -> None:
+    t0 = local_s(2026, 1, 14, 18)
+    async with tariff_site(tmp_path, HOURLY, t0) as site:
+        for hour in range(4):
+            await site.telegram(t0 + hour * 3600, None)
+        decisions = site.records("decision")
+        messages = list(site.messages)
+    said = [m for m in messages if "no import register" in m]
+    assert len(said) == 1 and "does not limit" in said[0]
+    assert site.records("tariff_interval") == []
+    assert all("tariff" not in d for d in decisions)
