@@ -13,12 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.meter.p1 import build_telegram
 from loadbalancer.tariff.calendar import STOCKHOLM
-from tests.service.harness import Box, served_boxes, service_running, site_yaml
+from tests.service.harness import Box, served_boxes, service_running, write_site
 
 THREE = ["L1", "L2", "L3"]
 
@@ -41,20 +39,12 @@ class WallClock:
 
 
 def tariff_site_file(
-    tmp: Path,
-    meter_url: str,
-    boxes: list[Box],
-    ports: dict[str, int],
-    tariff: dict[str, Any],
-    log_path: Path | None = None,
+    tmp: Path, meter_url: str, boxes: list[Box], ports: dict[str, int], tariff: dict[str, Any]
 ) -> tuple[Path, Path]:
-    """``tmp/site.yaml`` with ``tariff`` (its ``state_dir`` under ``tmp`` unless given)."""
-    log_path = log_path or tmp / "decisions.jsonl"
-    raw = site_yaml(meter_url, boxes, ports, log_path)
-    raw["tariff"] = {"state_dir": str(tmp / "state"), **tariff}
-    site_file = tmp / "site.yaml"
-    site_file.write_text(yaml.safe_dump(raw))
-    return site_file, log_path
+    """``tmp/site.yaml`` with ``tariff`` (its ``state_dir`` under ``tmp`` unless given); returns
+    it and the decision log's path."""
+    section = {"tariff": {"state_dir": str(tmp / "state"), **tariff}}
+    return write_site(tmp, meter_url, boxes, ports, sections=section)
 
 
 @dataclass
