@@ -68,6 +68,8 @@ class MeterIntake:
         self.rejected_telegrams = 0
         self._rejections = RejectionTally()
         self._started_s = clock()
+        #: called with every valid reading, currents or not (the capacity tariff's register)
+        self.on_valid: Callable[[Reading], None] | None = None
 
     # ---- the task -------------------------------------------------------------------------
 
@@ -154,6 +156,8 @@ class MeterIntake:
             )
             return
         self.valid_telegrams += 1
+        if self.on_valid is not None:
+            self.on_valid(reading)
         if all(current is None for current in reading.current_a):
             # a list without currents (Kaifa and Aidon list 1: power only, every 2 s between
             # the full lists): nothing to control on, and it must not hide the last currents

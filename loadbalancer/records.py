@@ -40,8 +40,9 @@ EVENTS = (
     "write_refused",
     "write_accepted",
     "keep_alive_failed",
-    # issue 15: the capacity tariff; one record per closed billing interval
+    # issue 15: the capacity tariff (only with a ``tariff:`` section)
     "tariff_interval",
+    "tariff_month",
 )
 
 # ---- the schema: every record as written --------------------------------------------------------
@@ -79,15 +80,16 @@ class ChargerEntry(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DecisionTariff(msgspec.Struct, forbid_unknown_fields=True):
-    """The capacity tariff's running interval as the core was told it (issue 15)."""
+    """A decision's capacity tariff (issue 15): what the core was given and what it allowed."""
 
+    #: the limit on the interval's mean power: the budget (follow_peak: raised), / the weight
     budget_kw: float
-    #: the interval's start, ISO 8601 local time with its offset
+    #: the running interval's start, ISO 8601 Stockholm time with its offset
     interval_start: str
     energy_kwh_so_far: float
-    #: what the cars could still take in the interval (the core's P), kW
-    cars_kw: float
-    #: per charger with a ready_by, the power it needs from now on, kW
+    #: what the cars may still take in the interval (the core's P); null without meter currents
+    cars_kw: float | None
+    #: per ``ready_by`` charger, the power it needs from now on to be ready in time
     needed_kw: dict[str, float]
 
 
@@ -99,7 +101,7 @@ class DecisionRecord(LogRecord, tag="decision", omit_defaults=True):
     allowed_a: ByPhase | None
     budget_used_s: ByPhase
     chargers: list[ChargerEntry]
-    #: with a capacity tariff configured
+    #: absent without a capacity tariff, or in an interval it does not limit
     tariff: DecisionTariff | None = None
 
 
@@ -139,7 +141,7 @@ class StartupRecord(LogRecord, tag="startup", omit_defaults=True):
     meter: str
     chargers: list[StartupCharger]
     control: StartupControl
-    #: with a capacity tariff configured
+    #: the capacity tariff (absent without one)
     tariff: StartupTariff | None = None
 
 
@@ -273,26 +275,39 @@ class KeepAliveFailed(ChargerRecord, tag="keep_alive_failed"):
 
 
 class TariffInterval(LogRecord, tag="tariff_interval"):
-    """A billing interval closed (issue 15): its energy from the meter's import register."""
+    """A billing interval closed (issue 15)."""
 
-    #: the tariff profile's name
     profile: str
-    #: the interval's edges, ISO 8601 local time with its offset
+    #: the interval's edges, ISO 8601 Stockholm time with the offset
     start: str
     end: str
     interval_s: int
+    #: from the meter's import register at the edges
     energy_kwh: float
     mean_kw: float
-    #: part of the energy came from integrated power (a gap in the register)
+    #: an edge was estimated (a gap in the register: active power integrated)
     estimated: bool
-    #: the tariff component it counts in (null: none, a free hour)
+    #: the component it counted in (null: none, a free interval) and its weight there (0: none)
     component: str | None
-    #: its weight there (0: it does not count)
     weight: float
-    #: the budget in force (after follow_peak)
-    budget_kw: float
-    #: 1..N while it is among the month's N billed peaks, else null
+    #: the limit on its mean power while it ran, as in the decision's ``tariff.budget_kw``
+    budget_kw: float | None
+    #: its place among the month's N billed peaks of its component now (null: not among them)
     peak_rank: int | None
+
+
+class TariffMonth(LogRecord, tag="tariff_month"):
+    """At start: where the month's peaks came from (issue 15)."""
+
+    month: str
+    #: ``state_file``, or ``decision_log`` when the file was missing, another profile's or corrupt
+    source: str
+    state_file: str
+    #: why the state file was refused (null: it was read, or there was none)
+    problem: str | None
+    intervals: int
+    #: each component's billed figure so far (the mean of its N highest peaks)
+    billed_kw: dict[str, float]
 
 
 #: any record of the log
@@ -321,6 +336,7 @@ AnyRecord = (
     | WriteAccepted
     | KeepAliveFailed
     | TariffInterval
+    | TariffMonth
 )
 
 #: the record type of each event name

@@ -78,6 +78,10 @@ def read_interval(record: dict[str, Any]) -> tuple[str, IntervalRow] | None:
     if not isinstance(profile, str) or start_s is None or energy is None or energy < 0:
         return None
     mean = num(record.get("mean_kw"))
+    # the record's budget_kw is the limit on the interval's mean power (the budget / its
+    # weight: a night hour at half weight may take twice); the budget in force is x weight
+    limit, weight = num(record.get("budget_kw")), num(record.get("weight"))
+    budget = limit * weight if limit is not None and weight is not None and weight > 0 else None
     length = num(record.get("interval_s"))
     length = length if length is not None and 0 < length <= 86400 else 3600.0
     return profile, IntervalRow(
@@ -86,7 +90,7 @@ def read_interval(record: dict[str, Any]) -> tuple[str, IntervalRow] | None:
         energy,
         mean if mean is not None else 0.0,
         record.get("estimated") is True,
-        num(record.get("budget_kw")),
+        budget,
     )
 
 

@@ -117,7 +117,9 @@ def interval(
     budget_kw: float = 5.0,
     rank: int | None = None,
 ) -> dict[str, Any]:
-    """A ``tariff_interval`` record of the hour from ``start``, written at its end."""
+    """A ``tariff_interval`` record of the hour from ``start``, written at its end; as the
+    service writes it, its ``budget_kw`` is the limit on the hour's mean power: the budget / the
+    weight (null where the hour does not count)."""
     end = (start.astimezone(UTC) + timedelta(hours=1)).astimezone(STOCKHOLM)  # real time
     return record(
         "tariff_interval",
@@ -131,7 +133,7 @@ def interval(
         estimated=estimated,
         component="all hours",
         weight=weight,
-        budget_kw=budget_kw,
+        budget_kw=budget_kw / weight if weight > 0 else None,
         peak_rank=rank,
     )
 
