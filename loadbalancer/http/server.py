@@ -116,7 +116,8 @@ class StatusServer:
             return None
         query = request.query.get("token", "")
         if request.path == "/" and query and hmac.compare_digest(query.encode(), token.encode()):
-            found = web.HTTPSeeOther("/")  # the token leaves the address bar for a cookie
+            # the token leaves the address bar for a cookie
+            found = web.Response(status=303, headers={"Location": "/"})
             found.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/")
             return found
         return _json({"error": "a bearer token is required"}, 401, **{"WWW-Authenticate": "Bearer"})
