@@ -80,6 +80,7 @@ class StatusServer:
         app.router.add_get("/history", self.history)
         app.router.add_get("/events", self.events)
         app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/favicon.ico", self.no_icon)  # browsers ask: no 404 in the console
         return app
 
     # ---- the guard ------------------------------------------------------------------------
@@ -131,6 +132,9 @@ class StatusServer:
             charset="utf-8",
             headers={"Content-Security-Policy": self.policy, "X-Frame-Options": "DENY"},
         )
+
+    async def no_icon(self, _request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204)
 
     async def livez(self, _request: web.Request) -> web.StreamResponse:
         live = self.hub.snapshot().live
