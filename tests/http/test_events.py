@@ -7,13 +7,15 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import aiohttp
 
 from loadbalancer.http.hub import EVENTS_QUEUED
 from tests.http.helpers import Live, live_site
 
 
-async def next_event(content: asyncio.StreamReader) -> dict[str, Any]:
+async def next_event(content: aiohttp.StreamReader) -> dict[str, Any]:
     while True:
         line = await asyncio.wait_for(content.readline(), 5)
         if line.startswith(b"data: "):
@@ -23,7 +25,7 @@ async def next_event(content: asyncio.StreamReader) -> dict[str, Any]:
 
 def hub_of(live: Live) -> Any:
     (listener,) = live.site.service.decision_listeners
-    return listener.__self__
+    return cast(Any, listener).__self__
 
 
 async def test_every_decision_is_pushed(tmp_path: Path) -> None:
@@ -35,9 +37,10 @@ async def test_every_decision_is_pushed(tmp_path: Path) -> None:
             await live.site.telegram(house)
             while True:
                 event = await next_event(reply.content)
-                if event["phases"][0]["meter_a"] is not None and abs(
-                    event["phases"][0]["house_a"] - house[0]
-                ) < 0.6:
+                if (
+                    event["phases"][0]["meter_a"] is not None
+                    and abs(event["phases"][0]["house_a"] - house[0]) < 0.6
+                ):
                     break
             assert event["decisions"] > first["decisions"]
         assert event["ready"]
@@ -67,7 +70,9 @@ async def test_a_client_that_never_reads_does_not_slow_control(tmp_path: Path) -
         hub = hub_of(live)
         service = live.site.service
         _reader, writer = await asyncio.open_connection(host, int(port), limit=1024)
-        writer.transport.pause_reading()  # the client's buffers fill, then the server's
+        cast(
+            asyncio.Transport, writer.transport
+        ).pause_reading()  # the client's buffers fill, then the server's
         writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
         await live.site.until(lambda: bool(hub.subscribers), 2.0)
         # 2000 decisions, each a ~1.5 KB event: megabytes no one takes

@@ -13,6 +13,7 @@ import pytest
 from tests.http.helpers import Live, live_site
 
 CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -28,7 +29,7 @@ SHOTS = os.environ.get("LOADBALANCER_SCREENSHOTS")
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not CHROMIUM.exists():
+    if not HAVE_CHROMIUM:
         message = "no /usr/bin/chromium: apt-get install chromium"
         if os.environ.get("CI") == "true":
             pytest.fail(message)  # CI installs it (.ci/run): never skipped there
