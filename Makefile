@@ -44,6 +44,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/parse_adversarial.py
 	$(BIN)/python benchmarks/hdlc.py
 	$(BIN)/python benchmarks/reaction.py
+	$(BIN)/python -m benchmarks.http_load
 	$(BIN)/python benchmarks/log_summary.py
 	$(BIN)/python benchmarks/evenings.py
 	$(BIN)/python benchmarks/tariff_month.py
