@@ -91,3 +91,19 @@ async def test_a_client_that_never_reads_does_not_slow_control(tmp_path: Path) -
         await live.site.until(lambda: service.decisions > decisions, 1.0)
         assert (await live.get("/status"))[0] == 200
         writer.transport.abort()
+
+
+async def test_a_stop_with_streams_open_still_ends_within_5_s(tmp_path: Path) -> None:
+    async with live_site(tmp_path) as live:
+        host, port = live.base.removeprefix("http://").split(":")
+        streams = []
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            await reader.readuntil(b"data: ")
+            streams.append(writer)
+        started = time.monotonic()
+    # the service, the chargers and the meter stopped (exit 0 asserted by the harness)
+    assert time.monotonic() - started < 5.0
+    for writer in streams:
+        writer.close()

@@ -86,7 +86,9 @@ async def test_the_page_shows_what_status_says_and_follows_each_decision(
             assert await shown(page, f"{row} .rating-a") == amps(phase["rating_a"], 0)
         (charger,) = status["chargers"]
         card = "[data-charger=carport]"
-        assert await shown(page, f"{card} .limit") == "16 A" == f"{charger['limit_a']:g} A"
+        assert (
+            await shown(page, f"{card} .limit") == "16 A" == f"{round(charger['limit_a'], 1):g} A"
+        )
         assert await shown(page, f"{card} .reason") == charger["reason"]
         assert await shown(page, f"{card} .reason-words") == charger["reason_words"]
         assert await shown(page, "#ready") == "ready"
