@@ -5,7 +5,8 @@ handler that fails answers 500 and control goes on; a slow or vanished client on
 own task. Headers are bounded (:data:`MAX_HEADERS` fields of at most
 :data:`MAX_FIELD_BYTES`: 64 KB in all) and a body over :data:`MAX_BODY_BYTES` is refused. With
 a token (required off loopback) every request needs ``Authorization: Bearer <token>`` or the
-cookie the page sets after ``/?token=<token>``.
+cookie the page sets after ``/?token=<token>``; without one, the ``Host`` must be an address
+(a web page's host name pointed at 127.0.0.1, DNS rebinding, gets nothing).
 """
 
 from __future__ import annotations
