@@ -48,8 +48,11 @@ WARM_UP_EVENTS = 3
 class Rig:
     """The meter and the chargers around one ``loadbalancer run`` process."""
 
-    def __init__(self, tmp: Path, chargers: int, *, fast: bool) -> None:
+    def __init__(
+        self, tmp: Path, chargers: int, *, fast: bool, extra: dict[str, Any] | None = None
+    ) -> None:
         self.tmp = tmp
+        self.extra = extra or {}  # more site keys (benchmarks/http_load.py: http)
         self.count = chargers
         self.fast = fast
         self.meter = MeterServer()
@@ -97,6 +100,7 @@ class Rig:
             },
             "log": {"decisions": str(self.tmp / "decisions.jsonl")},
         }
+        site.update(self.extra)
         site_file = self.tmp / "site.yaml"
         site_file.write_text(yaml.safe_dump(site))
         self.process = await asyncio.create_subprocess_exec(
@@ -142,14 +146,16 @@ async def until(condition: Any, timeout_s: float) -> None:
             await asyncio.sleep(0.0005)
 
 
-async def reaction(chargers: int, events: int) -> tuple[list[float], list[float]]:
+async def reaction(
+    chargers: int, events: int, extra: dict[str, Any] | None = None
+) -> tuple[list[float], list[float]]:
     high = 16.0 if chargers == 1 else 10.0
     overload = 12.0 if chargers == 1 else 102.0  # leaves 7 A (1 box) or 7.35 A each (20)
     first: list[float] = []
     last: list[float] = []
     missed: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
-        rig = Rig(Path(tmp), chargers, fast=True)
+        rig = Rig(Path(tmp), chargers, fast=True, extra=extra)
         await rig.start()
         try:
             for event in range(WARM_UP_EVENTS + events):
