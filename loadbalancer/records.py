@@ -40,6 +40,12 @@ EVENTS = (
     "write_refused",
     "write_accepted",
     "keep_alive_failed",
+    # issue 18: OCPP charge points (their central system)
+    "ocpp_connected",
+    "ocpp_disconnected",
+    "ocpp_boot",
+    "ocpp_refused",
+    "ocpp_write_deferred",
 )
 
 # ---- the schema: every record as written --------------------------------------------------------
@@ -246,6 +252,43 @@ class KeepAliveFailed(ChargerRecord, tag="keep_alive_failed"):
     exception_code: int | None = None
 
 
+# ---- issue 18: OCPP charge points ---------------------------------------------------------------
+
+
+class OcppConnected(ChargerRecord, tag="ocpp_connected"):
+    charge_point_id: str
+
+
+class OcppDisconnected(ChargerRecord, tag="ocpp_disconnected"):
+    reason: str
+
+
+class OcppBoot(ChargerRecord, tag="ocpp_boot"):
+    """The charge point's BootNotification (who it says it is)."""
+
+    vendor: str
+    model: str
+    firmware: str | None
+
+
+class OcppRefused(LogRecord, tag="ocpp_refused"):
+    """A connection refused before the WebSocket opened (HTTP 404 or 401)."""
+
+    charge_point_id: str
+    peer: str
+    reason: str
+
+
+class OcppWriteDeferred(ChargerRecord, tag="ocpp_write_deferred"):
+    """A raise the write economy holds back (one record per episode; a cut never waits)."""
+
+    setpoint_a: float
+    in_force_a: float | None
+    reason: str
+    writes_24h: int
+    wait_s: float
+
+
 #: any record of the log
 AnyRecord = (
     DecisionRecord
@@ -271,6 +314,11 @@ AnyRecord = (
     | WriteRefused
     | WriteAccepted
     | KeepAliveFailed
+    | OcppConnected
+    | OcppDisconnected
+    | OcppBoot
+    | OcppRefused
+    | OcppWriteDeferred
 )
 
 #: the record type of each event name

@@ -28,11 +28,11 @@ import math
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadbalancer import __version__
-from loadbalancer.chargers.driver import ChargerClient
 from loadbalancer.chargers.modbus import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S
 from loadbalancer.config import ChargerConfig, SiteConfig
 from loadbalancer.control.core import decide
@@ -40,10 +40,11 @@ from loadbalancer.control.decision import Decision
 from loadbalancer.control.inputs import ChargerRead, Inputs
 from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError
-from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext, modbus_charger
+from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext, OpenedCharger, open_charger
 from loadbalancer.logwriter import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.meter.sources import ChunkSource, redact_key
 from loadbalancer.meter_intake import MeterIntake
+from loadbalancer.ocpp.site import OcppChargerConfig
 from loadbalancer.records import validated
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.shutdown import (
@@ -54,6 +55,9 @@ from loadbalancer.shutdown import (
     signal_name,
     stop_signals,
 )
+
+if TYPE_CHECKING:
+    from loadbalancer.ocpp.central import CentralSystem
 
 Clock = Callable[[], float]
 Status = Callable[[str], None]
@@ -94,7 +98,14 @@ class Service:
         context = LinkContext(
             site, self.log, status, clock, self._trigger_step, shadow, box_response_s
         )
-        self.links = [ChargerLink(c, self._client_for(c), context) for c in site.chargers]
+        #: issue 18: the OCPP central system, only where a charger speaks OCPP (the library is
+        #: imported only then)
+        self.central: CentralSystem | None = None
+        if site.ocpp is not None:
+            from loadbalancer.ocpp.central import central_for
+
+            self.central = central_for(site, log=self.log, status=status, clock=clock)
+        self.links = [self._link(c, context) for c in site.chargers]
         #: the shutdown's safe-current writes, started the moment a stop is asked for
         self._safe_writes: asyncio.Task[dict[str, Any]] | None = None
         self.state: ControllerState = initial_state(site.control)
@@ -124,6 +135,8 @@ class Service:
         meter = redact_key(self.site.meter.source.url)
         self.status(f"started{mode}: {len(self.links)} charger(s), meter {meter}")
         failed: BaseException | None = None
+        if self.central is not None:
+            await self.central.start()  # before the links' first reads; closed after the shutdown's
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.intake.run(), name="meter")
@@ -141,10 +154,25 @@ class Service:
         await self._shutdown(failed)
         return 0 if failed is None else 1
 
-    def _client_for(self, charger: ChargerConfig, *, retry_s: float | None = None) -> ChargerClient:
+    def _link(self, charger: ChargerConfig, context: LinkContext) -> ChargerLink:
+        if not isinstance(charger, OcppChargerConfig):
+            return ChargerLink(charger, self._client_for(charger), context)
+        # an OCPP limit may take the profile's time to show; the charge point's news (a value,
+        # a dropped connection) has its link read it at once
+        verify_s = charger.profile.writes.verify_s
+        link = ChargerLink(
+            charger, self._client_for(charger), replace(context, box_response_s=verify_s)
+        )
+        assert self.central is not None
+        self.central.chargers[charger.charge_point_id].notify = link.poll_now.set
+        return link
+
+    def _client_for(self, charger: ChargerConfig, *, retry_s: float | None = None) -> OpenedCharger:
         connect_s, request_s = self._timeouts_s
-        return modbus_charger(
+        ocpp = self.central.chargers if self.central is not None else None
+        return open_charger(
             charger,
+            ocpp,
             connect_timeout_s=connect_s,
             request_timeout_s=request_s,
             clock=self.clock,
@@ -292,6 +320,8 @@ class Service:
         for link in self.links:
             with contextlib.suppress(ChargerError, OSError):
                 await link.charger.close()
+        if self.central is not None:
+            await self.central.close()
         self.intake.flush_rejections()
         self.log.record(
             "shutdown",
