@@ -54,7 +54,7 @@ REALM = "loadbalancer OCPP"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _on(action: str) -> Callable[[F], F]:
+def typed_on(action: str) -> Callable[[F], F]:
     """The library's ``@on`` (it has no type hints)."""
     return cast(Callable[[F], F], on(action))
 
@@ -71,7 +71,7 @@ class Session(ChargePoint):  # type: ignore[misc]  # the ocpp library has no typ
         self.charger = charger
         self._transaction = 0
 
-    @_on(enums.Action.boot_notification)
+    @typed_on(enums.Action.boot_notification)
     def on_boot(self, charge_point_vendor: str, charge_point_model: str, **extra: Any) -> Any:
         self.charger.boot = {
             "vendor": charge_point_vendor,
@@ -90,34 +90,34 @@ class Session(ChargePoint):  # type: ignore[misc]  # the ocpp library has no typ
             current_time=_now(), interval=HEARTBEAT_S, status=enums.RegistrationStatus.accepted
         )
 
-    @_on(enums.Action.heartbeat)
+    @typed_on(enums.Action.heartbeat)
     def on_heartbeat(self) -> Any:
         return call_result.Heartbeat(current_time=_now())
 
-    @_on(enums.Action.status_notification)
+    @typed_on(enums.Action.status_notification)
     def on_status(self, connector_id: int, status: str, **_: Any) -> Any:
         self.charger.on_status(connector_id, str(status))
         return call_result.StatusNotification()
 
-    @_on(enums.Action.meter_values)
+    @typed_on(enums.Action.meter_values)
     def on_meter_values(self, connector_id: int, meter_value: list[Any], **_: Any) -> Any:
         self.charger.on_meter_values(connector_id, meter_value)
         return call_result.MeterValues()
 
     # a home box starts its sessions by itself: every id tag is let through (this service
     # limits current; it does not decide who may charge)
-    @_on(enums.Action.authorize)
+    @typed_on(enums.Action.authorize)
     def on_authorize(self, id_tag: str) -> Any:
         return call_result.Authorize(id_tag_info=_accepted())
 
-    @_on(enums.Action.start_transaction)
+    @typed_on(enums.Action.start_transaction)
     def on_start(self, connector_id: int, id_tag: str, **_: Any) -> Any:
         self._transaction += 1
         return call_result.StartTransaction(
             transaction_id=self._transaction, id_tag_info=_accepted()
         )
 
-    @_on(enums.Action.stop_transaction)
+    @typed_on(enums.Action.stop_transaction)
     def on_stop(self, **_: Any) -> Any:
         return call_result.StopTransaction()
 
