@@ -44,7 +44,7 @@ from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext, OpenedCh
 from loadbalancer.logwriter import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.meter.sources import ChunkSource, redact_key
 from loadbalancer.meter_intake import MeterIntake
-from loadbalancer.ocpp.site import OcppChargerConfig
+from loadbalancer.ocpp.site import OCPP_REQUEST_TIMEOUT_S, OcppChargerConfig
 from loadbalancer.records import validated
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.shutdown import (
@@ -85,6 +85,7 @@ class Service:
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         box_response_s: float = BOX_RESPONSE_S,
+        ocpp_timeout_s: float = OCPP_REQUEST_TIMEOUT_S,
     ) -> None:
         self.site = site
         self.shadow = shadow
@@ -104,7 +105,9 @@ class Service:
         if site.ocpp is not None:
             from loadbalancer.ocpp.central import central_for
 
-            self.central = central_for(site, log=self.log, status=status, clock=clock)
+            self.central = central_for(
+                site, log=self.log, status=status, clock=clock, request_timeout_s=ocpp_timeout_s
+            )
         self.links = [self._link(c, context) for c in site.chargers]
         #: the shutdown's safe-current writes, started the moment a stop is asked for
         self._safe_writes: asyncio.Task[dict[str, Any]] | None = None

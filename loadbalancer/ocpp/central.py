@@ -38,7 +38,7 @@ from loadbalancer.config import SiteConfig
 from loadbalancer.errors import ChargerError, UsageError
 from loadbalancer.logwriter import DecisionLog
 from loadbalancer.ocpp.charger import OcppCharger
-from loadbalancer.ocpp.site import OcppChargerConfig, OcppSite
+from loadbalancer.ocpp.site import OCPP_REQUEST_TIMEOUT_S, OcppChargerConfig, OcppSite
 from loadbalancer.printable import printable
 
 Status = Callable[[str], None]
@@ -276,7 +276,12 @@ def charge_point_id(path: str) -> str:
 
 
 def central_for(
-    site: SiteConfig, *, log: DecisionLog | None, status: Status, clock: Callable[[], float]
+    site: SiteConfig,
+    *,
+    log: DecisionLog | None,
+    status: Status,
+    clock: Callable[[], float],
+    request_timeout_s: float = OCPP_REQUEST_TIMEOUT_S,
 ) -> CentralSystem:
     """The central system for a site's OCPP chargers (``site.ocpp`` must be set)."""
     assert site.ocpp is not None
@@ -285,4 +290,6 @@ def central_for(
         for c in site.chargers
         if isinstance(c, OcppChargerConfig)
     }
+    for charger in chargers.values():
+        charger.request_timeout_s = charger.connect_timeout_s = request_timeout_s
     return CentralSystem(site.ocpp, chargers, log=log, status=status)

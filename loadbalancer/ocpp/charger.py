@@ -22,6 +22,7 @@ from typing import Any
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call, datatypes, enums
 
+from loadbalancer.backoff import Backoff
 from loadbalancer.chargers.charger import ChargerReading, FailsafeResult, FailsafeSettings
 from loadbalancer.electric import NOMINAL_VOLTAGE_V as VOLTS
 from loadbalancer.electric import PHASE_IN_USE_A
@@ -35,7 +36,7 @@ from loadbalancer.errors import (
 from loadbalancer.logwriter import DecisionLog
 from loadbalancer.ocpp.economy import Verdict, WriteGate
 from loadbalancer.ocpp.profile import failsafe_value
-from loadbalancer.ocpp.site import OcppChargerConfig
+from loadbalancer.ocpp.site import OCPP_REQUEST_TIMEOUT_S, OcppChargerConfig
 
 Clock = Callable[[], float]
 
@@ -53,8 +54,6 @@ STATUS_LETTERS: Mapping[str, str] = {
 }
 #: phase labels of ``Current.Import``/``Current.Offered`` -> charger phase index (Zaptec "L1-N")
 PHASE_INDEX: Mapping[str, int] = {"L1": 0, "L2": 1, "L3": 2, "L1-N": 0, "L2-N": 1, "L3-N": 2}
-#: what a CALL may take before the charge point counts as not answering
-REQUEST_TIMEOUT_S = 10.0
 #: the one charging profile id this service writes per charge point
 PROFILE_ID = 1
 #: Absolute profiles start this far in the past (some boxes ignored a start of "now")
@@ -97,9 +96,13 @@ class OcppCharger:
         self.boot: dict[str, Any] | None = None
         #: the link's "read now" (a value arrived, the connection changed)
         self.notify: Callable[[], None] = lambda: None
-        self.request_timeout_s = REQUEST_TIMEOUT_S
-        self.connect_timeout_s = REQUEST_TIMEOUT_S  # the shutdown sets both
+        self.request_timeout_s = OCPP_REQUEST_TIMEOUT_S
+        self.connect_timeout_s = OCPP_REQUEST_TIMEOUT_S  # the shutdown sets both
         self._waiting = False  # a raise held back by the write economy (one record per episode)
+        #: after a CALL that was not answered the charger counts as offline for a growing pause
+        #: (its reads would come back at once and the link would flap)
+        self.silent_until_s = -math.inf
+        self.silent_backoff = Backoff()
         self._failsafe = FailsafeSettings(None, None)
 
     # ---- fed by the central system --------------------------------------------------------
@@ -167,6 +170,8 @@ class OcppCharger:
             raise ChargerUnreachable(self.endpoint, "not connected to the central system")
         if self.meter_at_s is None:
             raise ChargerUnreachable(self.endpoint, "connected; no MeterValues yet")
+        if self.clock() < self.silent_until_s:
+            raise ChargerUnreachable(self.endpoint, "connected; does not answer its calls")
         age_s = self.clock() - self.meter_at_s
         if age_s > self.stale_after_s:
             raise ChargerTimeout(self.endpoint, "MeterValues", self.stale_after_s)
@@ -308,6 +313,7 @@ class OcppCharger:
             async with asyncio.timeout(self.request_timeout_s):
                 answer = await session.call(request, suppress=False)
         except TimeoutError:
+            self.silent_until_s = self.clock() + self.silent_backoff.next_delay_s()
             raise ChargerTimeout(self.endpoint, action, self.request_timeout_s) from None
         except OCPPError as exc:
             raise OcppRefused(self.endpoint, action, f"CALLERROR {exc.code}") from None
@@ -319,6 +325,7 @@ class OcppCharger:
             raise
         if answer is None:
             raise ChargerUnsupported(f"charger {self.endpoint}: {action}: no answer")
+        self.silent_backoff.reset()
         return answer
 
 

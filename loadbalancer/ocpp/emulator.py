@@ -33,6 +33,7 @@ class Quirks:
     no_offered: bool = False  # MeterValues without Current.Offered
     phase_labels: tuple[str, str, str] = ("L1", "L2", "L3")  # ("L1-N", "L2-N", "L3-N"): Zaptec
     boot_on_reconnect: bool = True  # False: a reconnect sends no BootNotification
+    profile_delay_s: float = 0.0  # answers SetChargingProfile this late (its loop blocked)
 
 
 @dataclass
@@ -51,8 +52,9 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
         self.owner = owner
 
     @typed_on(enums.Action.set_charging_profile)
-    def on_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
+    async def on_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
         owner = self.owner
+        await asyncio.sleep(owner.quirks.profile_delay_s)
         owner.state.profiles.append((connector_id, cs_charging_profiles))
         if owner.quirks.reject_tx_default:
             return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.rejected)
@@ -188,6 +190,11 @@ class EmulatedChargePoint:
         while True:
             await asyncio.sleep(interval_s)
             await self.send_meter_values()
+
+    def connection(self) -> ClientConnection:
+        """The WebSocket, to send raw frames on."""
+        assert self._connection is not None
+        return self._connection
 
     async def disconnect(self) -> None:
         if self._connection is not None:

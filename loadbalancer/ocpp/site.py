@@ -40,7 +40,9 @@ OCPP_CHARGER_KEYS = {
 _OCPP = {"listen", "auth", "password_file", "tls"}
 _TLS = {"cert_file", "key_file"}
 AUTH_MODES = ("basic", "none")
-DEFAULT_PORT = 8887
+#: what a CALL to a charge point may take before it counts as not answering (boxes on Wi-Fi
+#: answer slowly; the library's own default is 30 s)
+OCPP_REQUEST_TIMEOUT_S = 10.0
 #: what a charge point id may be: it is a path segment of the URL and the Basic auth user
 _CP_ID = re.compile(r"[A-Za-z0-9._\-:]{1,48}")
 #: the OCPP whitepaper's AuthorizationKey is 16 to 20 bytes (up to 40 hex digits)

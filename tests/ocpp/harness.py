@@ -134,7 +134,12 @@ def ocpp_site_yaml(
 
 @contextlib.asynccontextmanager
 async def ocpp_site(
-    tmp: Path, points: list[Point], *, connect: bool = True, **control: Any
+    tmp: Path,
+    points: list[Point],
+    *,
+    connect: bool = True,
+    ocpp_timeout_s: float = 2.0,
+    **control: Any,
 ) -> AsyncIterator[OcppSite]:
     """The meter, the service with its central system, and the boxes connected (unless
     ``connect=False``) and reporting."""
@@ -146,7 +151,9 @@ async def ocpp_site(
         site_file = tmp / "site.yaml"
         site_file.write_text(yaml.safe_dump(raw))
         messages: list[str] = []
-        async with service_running(site_file, log_path, status=messages.append) as service:
+        async with service_running(
+            site_file, log_path, status=messages.append, ocpp_timeout_s=ocpp_timeout_s
+        ) as service:
             central = service.central
             assert central is not None
             async with asyncio.timeout(5):
