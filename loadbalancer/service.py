@@ -39,12 +39,17 @@ from loadbalancer.control.core import decide
 from loadbalancer.control.decision import Decision
 from loadbalancer.control.inputs import ChargerRead, Inputs
 from loadbalancer.control.state import ControllerState, initial_state
-from loadbalancer.errors import ChargerError
+from loadbalancer.errors import ChargerError, UsageError
 from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext, OpenedCharger, open_charger
 from loadbalancer.logwriter import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.meter.sources import ChunkSource, redact_key
 from loadbalancer.meter_intake import MeterIntake
-from loadbalancer.ocpp.site import OCPP_REQUEST_TIMEOUT_S, OcppChargerConfig
+from loadbalancer.ocpp.site import (
+    MISSING_EXTRA,
+    OCPP_REQUEST_TIMEOUT_S,
+    OcppChargerConfig,
+    libraries_installed,
+)
 from loadbalancer.records import validated
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.shutdown import (
@@ -103,6 +108,8 @@ class Service:
         #: imported only then)
         self.central: CentralSystem | None = None
         if site.ocpp is not None:
+            if not libraries_installed():
+                raise UsageError(f"{site.file}: ocpp: {MISSING_EXTRA}")
             from loadbalancer.ocpp.central import central_for
 
             self.central = central_for(

@@ -54,6 +54,9 @@ STATUS_LETTERS: Mapping[str, str] = {
 }
 #: phase labels of ``Current.Import``/``Current.Offered`` -> charger phase index (Zaptec "L1-N")
 PHASE_INDEX: Mapping[str, int] = {"L1": 0, "L2": 1, "L3": 2, "L1-N": 0, "L2-N": 1, "L3-N": 2}
+#: MeterValues closer than this to the last one taken are answered and dropped (a box that
+#: floods them must not have its link read it hundreds of times a second)
+METER_MIN_GAP_S = 0.1
 #: the one charging profile id this service writes per charge point
 PROFILE_ID = 1
 #: Absolute profiles start this far in the past (some boxes ignored a start of "now")
@@ -93,6 +96,7 @@ class OcppCharger:
         self.offered_a: float | None = None
         self.meter_at_s: float | None = None
         self.settings: dict[str, str] = {}
+        self.meter_dropped = 0  # MeterValues dropped as a flood
         self.boot: dict[str, Any] | None = None
         #: the link's "read now" (a value arrived, the connection changed)
         self.notify: Callable[[], None] = lambda: None
@@ -129,6 +133,10 @@ class OcppCharger:
     def on_meter_values(self, connector_id: int, meter_value: Iterable[Mapping[str, Any]]) -> None:
         if connector_id not in (0, self.profile.charging.connector_id):
             return
+        now_s = self.clock()
+        if self.meter_at_s is not None and now_s - self.meter_at_s < METER_MIN_GAP_S:
+            self.meter_dropped += 1
+            return
         currents: list[float | None] = [None, None, None]
         offered: float | None = None
         for value in meter_value:
@@ -147,7 +155,7 @@ class OcppCharger:
             return
         self.currents_a = currents
         self.offered_a = offered
-        self.meter_at_s = self.clock()
+        self.meter_at_s = now_s
         self.notify()
 
     def _phase_index(self, phase: object) -> int | None:

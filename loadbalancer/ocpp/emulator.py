@@ -34,6 +34,8 @@ class Quirks:
     phase_labels: tuple[str, str, str] = ("L1", "L2", "L3")  # ("L1-N", "L2-N", "L3-N"): Zaptec
     boot_on_reconnect: bool = True  # False: a reconnect sends no BootNotification
     profile_delay_s: float = 0.0  # answers SetChargingProfile this late (its loop blocked)
+    #: the measurands MeterValuesSampledData may name (a list with any other is Rejected)
+    measurands: tuple[str, ...] = ("Current.Import", "Current.Offered", "Voltage")
 
 
 @dataclass
@@ -65,6 +67,9 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
 
     @typed_on(enums.Action.change_configuration)
     def on_change(self, key: str, value: str) -> Any:
+        known = self.owner.quirks.measurands
+        if key == "MeterValuesSampledData" and not set(value.split(",")) <= set(known):
+            return call_result.ChangeConfiguration(status=enums.ConfigurationStatus.rejected)
         self.owner.state.settings[key] = value
         return call_result.ChangeConfiguration(status=enums.ConfigurationStatus.accepted)
 

@@ -13,6 +13,7 @@ crosses the network in clear: profile 1 is for trusted networks only).
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import re
@@ -190,6 +191,8 @@ def read_site_ocpp(
         return None
     if not has_ocpp:
         reader.warnings.append("ocpp: no charger has protocol: ocpp; the section is not used")
+    elif not libraries_installed():
+        reader.warnings.append(f"ocpp: {MISSING_EXTRA}; run will refuse to start")
     raw = reader.mapping(top["ocpp"], "ocpp", _OCPP, {"listen", "auth"})
     host, port = _listen(reader, raw["listen"])
     auth = reader.choice(raw["auth"], "ocpp.auth", AUTH_MODES, "auth")
@@ -216,6 +219,15 @@ def read_site_ocpp(
             "clear (security profile 1: trusted networks only; add tls for profile 2)"
         )
     return OcppSite(host, port, auth, password, cert, key)
+
+
+#: what is said when the ``ocpp`` extra is missing
+MISSING_EXTRA = "the ocpp extra is not installed (pip install 'loadbalancer[ocpp]')"
+
+
+def libraries_installed() -> bool:
+    """Whether the ``ocpp`` and ``websockets`` libraries are there (without importing them)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("ocpp", "websockets"))
 
 
 def _listen(reader: SiteReader, value: object) -> tuple[str, int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from loadbalancer.ocpp.emulator import Quirks
 from tests.ocpp.harness import fast, ocpp_site, point, profile_file
@@ -102,3 +103,38 @@ async def test_a_malformed_frame_and_an_oversized_one(tmp_path: Path) -> None:
         await site.until(lambda: bool(site.records("ocpp_disconnected")), 3)
         assert "1009" in site.records("ocpp_disconnected")[0]["reason"]
         await site.until(lambda: bool(site.records("charger_offline")[1:]), 3)
+
+
+async def test_a_flood_of_meter_values_does_not_hold_back_a_cut(tmp_path: Path) -> None:
+    carport = point("carport", fast(tmp_path))
+    async with ocpp_site(tmp_path, [carport]) as site:
+        box = carport.box
+        await site.ticks((2.0, 2.0, 2.0), lambda: box.state.limit_a == 16.0, 10)
+        stop = asyncio.Event()
+
+        async def flood() -> None:
+            while not stop.is_set():
+                await box.send_meter_values()
+
+        flooding = asyncio.create_task(flood())
+        try:
+            await asyncio.sleep(0.3)
+            start = box.meter_values_sent
+            # far beyond the fuse on L1: the cut still comes with the telegrams
+            took = await _cut_within(site, box)
+            assert took < 2.0
+            assert box.meter_values_sent - start > 50  # it really flooded
+            charger = site.service.central.chargers["CP-carport"]  # type: ignore[union-attr]
+            assert charger.meter_dropped > 0
+        finally:
+            stop.set()
+            await flooding
+
+
+async def _cut_within(site: Any, box: Any) -> float:
+    start = asyncio.get_running_loop().time()
+    while box.state.limit_a != 0.0:
+        await site.telegram((30.0, 2.0, 2.0))
+        await asyncio.sleep(0.2)
+        assert asyncio.get_running_loop().time() - start < 5
+    return asyncio.get_running_loop().time() - start

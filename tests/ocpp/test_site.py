@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from loadbalancer.config import load_site
-from loadbalancer.errors import ConfigError
+from loadbalancer.errors import ConfigError, UsageError
 from loadbalancer.ocpp.profile import load_ocpp_profile
 from loadbalancer.ocpp.site import OcppChargerConfig
 from loadbalancer.resources import bundled_profile_names
@@ -192,3 +192,21 @@ def test_the_ocpp_libraries_are_imported_only_for_an_ocpp_charger(tmp_path: Path
     assert imported(REPO / "examples" / "site.yaml") == "[]"
     load(tmp_path, site_data())
     assert imported(tmp_path / "site.yaml") == "['ocpp', 'websockets']"
+
+
+def test_without_the_extra_check_warns_and_run_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from loadbalancer.logwriter import open_decision_log
+    from loadbalancer.service import Service
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ocpp" else real(name, *a)
+    )
+    site = load(tmp_path, site_data())
+    assert any("the ocpp extra is not installed" in w for w in site.warnings)
+    with pytest.raises(UsageError, match="pip install 'loadbalancer\\[ocpp\\]'"):
+        Service(site, log=open_decision_log("-"))
