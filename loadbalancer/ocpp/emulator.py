@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +44,7 @@ class EmulatedState:
     """What the box holds: the profiles it was sent (connector, profile), its limit, its keys."""
 
     limit_a: float | None = None  # None: no profile, unconstrained
+    limit_at_s: float = 0.0  # when (time.monotonic) the last limit came
     profiles: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
     status: str = "Charging"
@@ -63,6 +65,7 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
         if not owner.quirks.accept_but_ignore:
             period = cs_charging_profiles["charging_schedule"]["charging_schedule_period"][0]
             owner.state.limit_a = float(period["limit"])
+            owner.state.limit_at_s = time.monotonic()
         return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.accepted)
 
     @typed_on(enums.Action.change_configuration)
