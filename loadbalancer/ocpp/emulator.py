@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -125,7 +126,7 @@ class EmulatedChargePoint:
         draw = self.car.draw_a(self.offered_a)
         return tuple(draw for _ in range(self.car.phases))
 
-    async def connect(self, url: str) -> None:
+    async def connect(self, url: str, *, tls: ssl.SSLContext | None = None) -> None:
         headers = {}
         if self.password is not None:
             token = base64.b64encode(self.cp_id.encode() + b":" + self.password).decode()
@@ -135,6 +136,7 @@ class EmulatedChargePoint:
             subprotocols=["ocpp1.6"],  # type: ignore[list-item]
             additional_headers=headers,
             open_timeout=5,
+            ssl=tls,
         )
         self.session = _Box(self.cp_id, self._connection, self)
         self.later(self._receive(self.session))
