@@ -34,7 +34,7 @@ from loadbalancer.errors import (
     ChargerUnsupported,
 )
 from loadbalancer.logwriter import DecisionLog
-from loadbalancer.ocpp.economy import Verdict, WriteGate
+from loadbalancer.ocpp.economy import CUT_RESERVE, DAY_S, Verdict, WriteGate
 from loadbalancer.ocpp.profile import failsafe_value
 from loadbalancer.ocpp.site import OCPP_REQUEST_TIMEOUT_S, OcppChargerConfig
 
@@ -59,6 +59,8 @@ PHASE_INDEX: Mapping[str, int] = {"L1": 0, "L2": 1, "L3": 2, "L1-N": 0, "L2-N": 
 METER_MIN_GAP_S = 0.1
 #: the one charging profile id this service writes per charge point
 PROFILE_ID = 1
+#: the safe profile's id (``expiring_profile`` failsafe)
+SAFE_PROFILE_ID = 2
 #: Absolute profiles start this far in the past (some boxes ignored a start of "now")
 START_IN_PAST = timedelta(minutes=1)
 
@@ -108,6 +110,8 @@ class OcppCharger:
         self.silent_until_s = -math.inf
         self.silent_backoff = Backoff()
         self._failsafe = FailsafeSettings(None, None)
+        #: ``expiring_profile``: how long each limit stays valid without a renewal
+        self.validity_s: float | None = None
 
     # ---- fed by the central system --------------------------------------------------------
 
@@ -204,17 +208,18 @@ class OcppCharger:
             self._held(limit_a, now_s)
             in_force = self.gate.in_force_a
             return 0.0 if in_force is None else in_force
+        await self._send(session, self._charging_profile(limit_a, self.validity_s))
+        self.gate.written(limit_a, now_s)
+        self._waiting = False
+        return limit_a
+
+    async def _send(self, session: Any, profile: datatypes.ChargingProfile) -> None:
         request = call.SetChargingProfile(
-            connector_id=self.profile.charging.connector_id,
-            cs_charging_profiles=self._charging_profile(limit_a),
+            connector_id=self.profile.charging.connector_id, cs_charging_profiles=profile
         )
         answer = await self.call(session, request, "SetChargingProfile")
         if answer.status != enums.ChargingProfileStatus.accepted:
             raise OcppRefused(self.endpoint, "SetChargingProfile", str(answer.status))
-        self.gate.written(limit_a, now_s)
-        if self._waiting:
-            self._waiting = False
-        return limit_a
 
     def _held(self, limit_a: float, now_s: float) -> None:
         if self.log is not None and not self._waiting:
@@ -229,8 +234,14 @@ class OcppCharger:
             )
         self._waiting = True
 
-    def _charging_profile(self, limit_a: float) -> datatypes.ChargingProfile:
+    def _charging_profile(
+        self, limit_a: float, valid_s: float | None, *, safe: bool = False
+    ) -> datatypes.ChargingProfile:
+        """The limit as the profile's charging profile; ``valid_s``: it expires that long after
+        now; ``safe``: the safe one, at the failsafe's stack level."""
         charging = self.profile.charging
+        level = self.profile.failsafe.safe_stack_level if safe else charging.stack_level
+        duration = None if valid_s is None else math.ceil(START_IN_PAST.total_seconds() + valid_s)
         phases = len(self.config.spec.phases)
         unit, limit = enums.ChargingRateUnitType.amps, limit_a
         if charging.rate_unit == "W":  # a W-only box: the total of its phases at 230 V
@@ -243,19 +254,22 @@ class OcppCharger:
         absolute = charging.kind == "Absolute"
         start = datetime.now(UTC) - START_IN_PAST
         return datatypes.ChargingProfile(
-            charging_profile_id=PROFILE_ID,
-            stack_level=charging.stack_level,
+            charging_profile_id=SAFE_PROFILE_ID if safe else PROFILE_ID,
+            stack_level=charging.stack_level if level is None else level,
             charging_profile_purpose=enums.ChargingProfilePurposeType(charging.purpose),
             charging_profile_kind=enums.ChargingProfileKindType(charging.kind),
             charging_schedule=datatypes.ChargingSchedule(
                 charging_rate_unit=unit,
                 charging_schedule_period=[period],
                 start_schedule=start.isoformat().replace("+00:00", "Z") if absolute else None,
+                duration=duration,
             ),
         )
 
     async def configure_failsafe(self, current_a: float, timeout_s: float) -> FailsafeResult:
         failsafe = self.profile.failsafe
+        if failsafe.mechanism == "expiring_profile":
+            return await self._expiring(current_a, timeout_s)
         if failsafe.mechanism == "none" or failsafe.key is None:
             return FailsafeResult(
                 settable=False,
@@ -283,6 +297,29 @@ class OcppCharger:
         verified = matches and failsafe.semantics_verified
         return FailsafeResult(True, verified, self._failsafe, reason)
 
+    async def _expiring(self, current_a: float, timeout_s: float) -> FailsafeResult:
+        """The safe current as a profile below the limits', which from now on expire
+        ``timeout_s`` after each write or renewal (the keep-alive)."""
+        safe_a = math.floor(current_a * 10 + 1e-6) / 10
+        await self._send(self._session(), self._charging_profile(safe_a, None, safe=True))
+        self.gate.count(self.clock())
+        self.validity_s = timeout_s
+        self.gate.forget()  # the limit above it goes out again, now with its expiry
+        self._failsafe = FailsafeSettings(safe_a, timeout_s)
+        failsafe, writes = self.profile.failsafe, self.profile.writes
+        reason = "" if failsafe.semantics_verified else f"safe profile written; {failsafe.note}"
+        renewals = math.ceil(DAY_S / (timeout_s / 3))
+        if (
+            renewals > writes.daily_budget * (1 - CUT_RESERVE)
+            or timeout_s / 3 < writes.min_interval_s
+        ):
+            reason = (
+                f"renewing every {timeout_s / 3:g} s makes {renewals} writes a day, past the "
+                f"profile's write economy: limits will lapse to the safe one"
+            )
+        verified = failsafe.semantics_verified and not reason
+        return FailsafeResult(True, verified, self._failsafe, reason)
+
     async def get_configuration(self, keys: list[str]) -> dict[str, str]:
         answer = await self.call(
             self._session(), call.GetConfiguration(key=keys), "GetConfiguration"
@@ -297,12 +334,22 @@ class OcppCharger:
 
     @property
     def keep_alive_interval_s(self) -> float | None:
-        # no keep-alive is sent (WebSocket pings hold the connection); the link's writer wakes
-        # this often to send a raise the write economy held back
-        return 5.0
+        # an expiring limit is renewed at a third of its validity; otherwise no keep-alive is
+        # sent (WebSocket pings hold the connection) and the link's writer wakes this often to
+        # send a raise the write economy held back
+        return 5.0 if self.validity_s is None else self.validity_s / 3
 
     async def keep_alive(self) -> None:
-        return None
+        """Renew an expiring limit (a write, so within the write economy: when the budget holds
+        it back the limit expires and the box falls back to its safe profile)."""
+        in_force, now_s = self.gate.in_force_a, self.clock()
+        if self.validity_s is None or in_force is None:
+            return
+        if self.gate.verdict(in_force, now_s, rewrite=True) is Verdict.WAIT:
+            self._held(in_force, now_s)
+            return
+        await self._send(self._session(), self._charging_profile(in_force, self.validity_s))
+        self.gate.written(in_force, now_s)
 
     async def close(self) -> None:
         return None  # the connection belongs to the central system

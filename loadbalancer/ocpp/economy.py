@@ -80,6 +80,10 @@ class WriteGate:
         self.last_write_s = now_s
         self.times_s.append(now_s)
 
+    def count(self, now_s: float) -> None:
+        """A write that is not the limit (the failsafe's safe profile)."""
+        self.times_s.append(now_s)
+
     def forget(self) -> None:
         """The box reconnected: what it holds is unknown until written again."""
         self.in_force_a = None

@@ -42,13 +42,43 @@ class Quirks:
 
 @dataclass
 class EmulatedState:
-    """What the box holds: the profiles it was sent (connector, profile), its limit, its keys."""
+    """What the box holds: the profiles it was sent (connector, profile), the ones installed
+    by stack level (limit, when it expires on the monotonic clock, None: never), its keys."""
 
-    limit_a: float | None = None  # None: no profile, unconstrained
+    installed: dict[int, tuple[float, float | None]] = field(default_factory=dict)
     limit_at_s: float = 0.0  # when (time.monotonic) the last limit came
     profiles: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
     status: str = "Charging"
+
+    @property
+    def limit_a(self) -> float | None:
+        """The limit in force: the highest stack level's profile that has not expired (OCPP
+        1.6 §3.13.2); None: no profile, unconstrained."""
+        now = time.monotonic()
+        valid = [
+            (level, limit)
+            for level, (limit, until) in self.installed.items()
+            if until is None or now < until
+        ]
+        return max(valid)[1] if valid else None
+
+    @limit_a.setter
+    def limit_a(self, value: float | None) -> None:
+        """Set the limit by hand (None: the box lost every profile)."""
+        self.installed = {} if value is None else {0: (value, None)}
+
+    def install(self, profile: dict[str, Any]) -> None:
+        schedule = profile["charging_schedule"]
+        limit = float(schedule["charging_schedule_period"][0]["limit"])
+        until = None
+        if schedule.get("duration") is not None:
+            start = schedule.get("start_schedule")
+            began = datetime.fromisoformat(start) if start else datetime.now(UTC)
+            age_s = (datetime.now(UTC) - began).total_seconds()
+            until = time.monotonic() + float(schedule["duration"]) - age_s
+        self.installed[int(profile["stack_level"])] = (limit, until)
+        self.limit_at_s = time.monotonic()
 
 
 class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type hints
@@ -64,9 +94,7 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
         if owner.quirks.reject_tx_default:
             return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.rejected)
         if not owner.quirks.accept_but_ignore:
-            period = cs_charging_profiles["charging_schedule"]["charging_schedule_period"][0]
-            owner.state.limit_a = float(period["limit"])
-            owner.state.limit_at_s = time.monotonic()
+            owner.state.install(cs_charging_profiles)
         return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.accepted)
 
     @typed_on(enums.Action.change_configuration)

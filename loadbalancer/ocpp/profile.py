@@ -22,9 +22,11 @@ RATE_UNITS = ("A", "W")
 PURPOSES = ("TxDefaultProfile", "ChargePointMaxProfile")
 KINDS = ("Absolute", "Relative")
 #: ``vendor_setting``: a configuration key the box falls back to when the central system is
-#: gone (written and read back at every connection); ``none``: OCPP 1.6 has no failsafe, the
-#: last profile rules
-FAILSAFE_MECHANISMS = ("vendor_setting", "none")
+#: gone (written and read back at every connection); ``expiring_profile``: the safe current as
+#: a profile at ``safe_stack_level``, each limit above it valid for the failsafe timeout and
+#: renewed by the keep-alive (the box falls back to the safe one when we stop renewing);
+#: ``none``: OCPP 1.6 has no failsafe, the last profile rules
+FAILSAFE_MECHANISMS = ("vendor_setting", "expiring_profile", "none")
 #: the measurands the charger reads (each asked for singly: a list with one unsupported
 #: measurand is rejected whole)
 MEASURANDS = ("Current.Import", "Current.Offered", "Power.Active.Import", "Voltage")
@@ -42,7 +44,7 @@ _CHARGING = {
 _METER = {"measurands", "interval_s", "current_offered"}
 _WRITES = {"min_interval_s", "daily_budget", "deadband_a", "verify_s"}
 _BOOT = {"set", "read"}
-_FAILSAFE = {"mechanism", "key", "value", "semantics_verified", "note"}
+_FAILSAFE = {"mechanism", "key", "value", "safe_stack_level", "semantics_verified", "note"}
 #: what a vendor setting's value may name
 _VALUE_FIELDS = {"current_a", "connector_id"}
 
@@ -86,6 +88,8 @@ class OcppFailsafe:
     key: str | None
     #: the key's value, with ``{current_a}`` and ``{connector_id}`` in it
     value: str
+    #: ``expiring_profile``: the safe profile's stack level (below the limits')
+    safe_stack_level: int | None
     #: the box is known to fall back to the key's value when the central system is gone
     semantics_verified: bool
     note: str
@@ -120,6 +124,7 @@ class _Reader(YamlReader):
             data, "", _TOP, {"name", "vendor", "sources", "unverified", "charging", "failsafe"}
         )
         meter = self.meter(top.get("meter_values", {}))
+        charging = self.charging(top["charging"])
         return OcppProfile(
             name=self.text(top.get("name", stem), "name"),
             vendor=self.text(top["vendor"], "vendor"),
@@ -129,12 +134,12 @@ class _Reader(YamlReader):
             verified_on_hardware=self.flag(
                 top.get("verified_on_hardware", False), "verified_on_hardware"
             ),
-            charging=self.charging(top["charging"]),
+            charging=charging,
             meter=meter,
             writes=self.writes(top.get("writes", {})),
             boot_set=self.boot_set(top.get("boot", {}), meter),
             boot_read=self.texts(top.get("boot", {}).get("read", []), "boot.read"),
-            failsafe=self.failsafe(top["failsafe"]),
+            failsafe=self.failsafe(top["failsafe"], charging),
         )
 
     def sources(self, value: object) -> tuple[str, ...]:
@@ -211,7 +216,7 @@ class _Reader(YamlReader):
             out.append((key, shown))
         return tuple(out)
 
-    def failsafe(self, value: object) -> OcppFailsafe:
+    def failsafe(self, value: object, charging: ChargingSettings) -> OcppFailsafe:
         raw = self.mapping(value, "failsafe", _FAILSAFE, {"mechanism", "note"})
         mechanism = self.choice(
             raw["mechanism"], "failsafe.mechanism", FAILSAFE_MECHANISMS, "failsafe mechanism"
@@ -226,10 +231,22 @@ class _Reader(YamlReader):
             raise self.fail("failsafe.value", str(exc)) from None
         if not names <= _VALUE_FIELDS:
             raise self.fail("failsafe.value", "may name only {current_a} and {connector_id}")
+        safe_level = None
+        if mechanism == "expiring_profile":
+            safe_level = self.integer(
+                raw.get("safe_stack_level", 0), "failsafe.safe_stack_level", 0, 99
+            )
+            if safe_level >= charging.stack_level or charging.kind != "Absolute":
+                raise self.fail(
+                    "failsafe.safe_stack_level",
+                    "an expiring profile needs Absolute limits at a stack level above the safe "
+                    f"one (charging.stack_level {charging.stack_level}, kind {charging.kind})",
+                )
         return OcppFailsafe(
             mechanism=mechanism,
             key=key,
             value=value,
+            safe_stack_level=safe_level,
             semantics_verified=self.flag(
                 raw.get("semantics_verified", False), "failsafe.semantics_verified"
             ),
