@@ -115,7 +115,7 @@ def open_charger(
             retry_s=retry_s,
         )
     assert ocpp is not None, "an OCPP charger without the central system"
-    return ocpp[config.charge_point_id]
+    return ocpp[config.key]
 
 
 @dataclass(eq=False)

@@ -174,7 +174,7 @@ class Service:
             charger, self._client_for(charger), replace(context, box_response_s=verify_s)
         )
         assert self.central is not None
-        self.central.chargers[charger.charge_point_id].notify = link.poll_now.set
+        self.central.chargers[charger.key].notify = link.poll_now.set
         return link
 
     def _client_for(self, charger: ChargerConfig, *, retry_s: float | None = None) -> OpenedCharger:

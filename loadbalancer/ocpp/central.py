@@ -21,7 +21,7 @@ import contextlib
 import hmac
 import ssl
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, TypeVar, cast
@@ -66,26 +66,31 @@ def _now() -> str:
 class Session(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type hints
     """One connected charge point: the library's receive loop and our handlers."""
 
-    def __init__(self, cp_id: str, connection: ServerConnection, charger: OcppCharger) -> None:
-        super().__init__(cp_id, connection, response_timeout=charger.request_timeout_s)
-        self.charger = charger
+    def __init__(
+        self, cp_id: str, connection: ServerConnection, chargers: list[OcppCharger]
+    ) -> None:
+        super().__init__(cp_id, connection, response_timeout=chargers[0].request_timeout_s)
+        #: the chargers on this box's connectors (each takes what is about its own)
+        self.chargers = chargers
         self._transaction = 0
 
     @typed_on(enums.Action.boot_notification)
     def on_boot(self, charge_point_vendor: str, charge_point_model: str, **extra: Any) -> Any:
-        self.charger.boot = {
-            "vendor": charge_point_vendor,
-            "model": charge_point_model,
-            "firmware": extra.get("firmware_version"),
-        }
-        if self.charger.log is not None:
-            self.charger.log.record(
-                "ocpp_boot",
-                charger=self.charger.config.name,
-                vendor=printable(charge_point_vendor),
-                model=printable(charge_point_model),
-                firmware=printable(str(extra.get("firmware_version") or "")) or None,
-            )
+        firmware = printable(str(extra.get("firmware_version") or "")) or None
+        for charger in self.chargers:
+            charger.boot = {
+                "vendor": charge_point_vendor,
+                "model": charge_point_model,
+                "firmware": firmware,
+            }
+            if charger.log is not None:
+                charger.log.record(
+                    "ocpp_boot",
+                    charger=charger.config.name,
+                    vendor=printable(charge_point_vendor),
+                    model=printable(charge_point_model),
+                    firmware=firmware,
+                )
         return call_result.BootNotification(
             current_time=_now(), interval=HEARTBEAT_S, status=enums.RegistrationStatus.accepted
         )
@@ -96,12 +101,14 @@ class Session(ChargePoint):  # type: ignore[misc]  # the ocpp library has no typ
 
     @typed_on(enums.Action.status_notification)
     def on_status(self, connector_id: int, status: str, **_: Any) -> Any:
-        self.charger.on_status(connector_id, str(status))
+        for charger in self.chargers:
+            charger.on_status(connector_id, str(status))
         return call_result.StatusNotification()
 
     @typed_on(enums.Action.meter_values)
     def on_meter_values(self, connector_id: int, meter_value: list[Any], **_: Any) -> Any:
-        self.charger.on_meter_values(connector_id, meter_value)
+        for charger in self.chargers:
+            charger.on_meter_values(connector_id, meter_value)
         return call_result.MeterValues()
 
     # a home box starts its sessions by itself: every id tag is let through (this service
@@ -127,18 +134,21 @@ def _accepted() -> datatypes.IdTagInfo:
 
 
 class CentralSystem:
-    """The server and the site's OCPP chargers by charge point id."""
+    """The server and the site's OCPP chargers: by key (``CP001/1``) and by charge point id."""
 
     def __init__(
         self,
         site: OcppSite,
-        chargers: Mapping[str, OcppCharger],
+        chargers: Iterable[OcppCharger],
         *,
         log: DecisionLog | None = None,
         status: Status = lambda _m: None,
     ) -> None:
         self.site = site
-        self.chargers = dict(chargers)
+        self.chargers = {charger.config.key: charger for charger in chargers}
+        self.points: dict[str, list[OcppCharger]] = {}
+        for charger in self.chargers.values():
+            self.points.setdefault(charger.config.charge_point_id, []).append(charger)
         self.log = log
         self.status = status
         self.server: Server | None = None
@@ -181,7 +191,7 @@ class CentralSystem:
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         cp_id = charge_point_id(request.path)
-        if cp_id not in self.chargers:
+        if cp_id not in self.points:
             return self._refuse(connection, HTTPStatus.NOT_FOUND, cp_id, "unknown charge point id")
         if self.site.auth != "basic":
             return None
@@ -221,17 +231,19 @@ class CentralSystem:
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None
         cp_id = charge_point_id(connection.request.path)
-        charger = self.chargers[cp_id]
-        old = charger.session
-        session = Session(cp_id, connection, charger)
-        charger.connected(session)
+        chargers = self.points[cp_id]
+        old = chargers[0].session
+        session = Session(cp_id, connection, chargers)
+        for charger in chargers:
+            charger.connected(session)
         if old is not None:  # a rebooted box comes back before its old connection times out
             await old._connection.close()
-        name = charger.config.name
-        if self.log is not None:
-            self.log.record("ocpp_connected", charger=name, charge_point_id=cp_id)
-        self.status(f"ocpp: {cp_id} ({name}) connected")
-        setup = asyncio.create_task(self._setup(charger))
+        names = [charger.config.name for charger in chargers]
+        for name in names:
+            if self.log is not None:
+                self.log.record("ocpp_connected", charger=name, charge_point_id=cp_id)
+        self.status(f"ocpp: {cp_id} ({', '.join(names)}) connected")
+        setup = asyncio.create_task(self._setup(chargers))
         self._tasks.add(setup)
         setup.add_done_callback(self._tasks.discard)
         reason = "closed"
@@ -241,14 +253,17 @@ class CentralSystem:
             reason = printable(str(exc)[:200]) or type(exc).__name__
         finally:
             setup.cancel()
-            charger.disconnected(session)
-            if self.log is not None:
-                self.log.record("ocpp_disconnected", charger=name, reason=reason)
-            self.status(f"ocpp: {cp_id} ({name}) disconnected: {reason}")
+            for charger in chargers:
+                charger.disconnected(session)
+                if self.log is not None:
+                    self.log.record("ocpp_disconnected", charger=charger.config.name, reason=reason)
+            self.status(f"ocpp: {cp_id} ({', '.join(names)}) disconnected: {reason}")
 
-    async def _setup(self, charger: OcppCharger) -> None:
-        """Meter values configured and asked for, the profile's settings set and read. A call
-        that fails is said once on the status line; the charger goes on with what it has."""
+    async def _setup(self, chargers: list[OcppCharger]) -> None:
+        """Meter values configured and asked for (on every connector), the profile's settings
+        set and read. A call that fails is said once on the status line; the chargers go on
+        with what they have."""
+        charger = chargers[0]
         session = charger.session
         meter = charger.profile.meter
         settings = [("MeterValuesSampledData", ",".join(meter.measurands))]
@@ -258,13 +273,14 @@ class CentralSystem:
                 await charger.call(session, call.ChangeConfiguration(key=key, value=value))
             if charger.profile.boot_read:
                 await charger.get_configuration(list(charger.profile.boot_read))
-            await charger.call(
-                session,
-                call.TriggerMessage(
-                    requested_message=enums.MessageTrigger.meter_values,
-                    connector_id=charger.profile.charging.connector_id,
-                ),
-            )
+            for one in chargers:
+                await charger.call(
+                    session,
+                    call.TriggerMessage(
+                        requested_message=enums.MessageTrigger.meter_values,
+                        connector_id=one.connector_id,
+                    ),
+                )
         except ChargerError as exc:
             self.status(f"ocpp: {charger.config.name}: setup: {exc}")
 
@@ -285,11 +301,11 @@ def central_for(
 ) -> CentralSystem:
     """The central system for a site's OCPP chargers (``site.ocpp`` must be set)."""
     assert site.ocpp is not None
-    chargers = {
-        c.charge_point_id: OcppCharger(c, clock=clock, log=log)
+    chargers = [
+        OcppCharger(c, clock=clock, log=log)
         for c in site.chargers
         if isinstance(c, OcppChargerConfig)
-    }
-    for charger in chargers.values():
+    ]
+    for charger in chargers:
         charger.request_timeout_s = charger.connect_timeout_s = request_timeout_s
     return CentralSystem(site.ocpp, chargers, log=log, status=status)

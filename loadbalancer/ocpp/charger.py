@@ -87,6 +87,7 @@ class OcppCharger:
         self.config = config
         self.profile = config.profile
         self.endpoint = config.endpoint
+        self.connector_id = config.connector_id
         self.clock = clock
         self.log = log
         self.gate = WriteGate(self.profile.writes)
@@ -128,14 +129,14 @@ class OcppCharger:
             self.notify()
 
     def on_status(self, connector_id: int, status: str) -> None:
-        if connector_id in (0, self.profile.charging.connector_id) and (
+        if connector_id in (0, self.connector_id) and (
             connector_id != 0 or status in ("Unavailable", "Faulted") or self.status_raw is None
         ):
             self.status_raw = status
             self.notify()
 
     def on_meter_values(self, connector_id: int, meter_value: Iterable[Mapping[str, Any]]) -> None:
-        if connector_id not in (0, self.profile.charging.connector_id):
+        if connector_id not in (0, self.connector_id):
             return
         now_s = self.clock()
         if self.meter_at_s is not None and now_s - self.meter_at_s < METER_MIN_GAP_S:
@@ -215,7 +216,7 @@ class OcppCharger:
 
     async def _send(self, session: Any, profile: datatypes.ChargingProfile) -> None:
         request = call.SetChargingProfile(
-            connector_id=self.profile.charging.connector_id, cs_charging_profiles=profile
+            connector_id=self.connector_id, cs_charging_profiles=profile
         )
         answer = await self.call(session, request, "SetChargingProfile")
         if answer.status != enums.ChargingProfileStatus.accepted:
@@ -278,7 +279,7 @@ class OcppCharger:
                 reason=f"OCPP 1.6 has no failsafe: {failsafe.note}",
             )
         session = self._session()
-        value = failsafe_value(failsafe, current_a, self.profile.charging.connector_id)
+        value = failsafe_value(failsafe, current_a, self.connector_id)
         answer = await self.call(
             session, call.ChangeConfiguration(key=failsafe.key, value=value), "ChangeConfiguration"
         )

@@ -90,11 +90,17 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
     async def on_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
         owner = self.owner
         await asyncio.sleep(owner.quirks.profile_delay_s)
-        owner.state.profiles.append((connector_id, cs_charging_profiles))
+        # connector 0: the default of every connector (OCPP 1.6 §3.13.1)
+        targets = [c for n, c in owner.connectors.items() if connector_id in (0, n)]
+        if not targets:
+            return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.rejected)
+        for target in targets:
+            target.state.profiles.append((connector_id, cs_charging_profiles))
         if owner.quirks.reject_tx_default:
             return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.rejected)
         if not owner.quirks.accept_but_ignore:
-            owner.state.install(cs_charging_profiles)
+            for target in targets:
+                target.state.install(cs_charging_profiles)
         return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.accepted)
 
     @typed_on(enums.Action.change_configuration)
@@ -121,8 +127,28 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
         return call_result.TriggerMessage(status=enums.TriggerMessageStatus.accepted)
 
 
+@dataclass
+class EmulatedConnector:
+    """One outlet of the box and the car on it."""
+
+    connector_id: int
+    car: SimulatedCar
+    state: EmulatedState = field(default_factory=EmulatedState)
+
+    @property
+    def offered_a(self) -> float:
+        return UNLIMITED_A if self.state.limit_a is None else self.state.limit_a
+
+    def phase_currents_a(self) -> tuple[float, ...]:
+        """What the car draws now on each of its phases."""
+        draw = self.car.draw_a(self.offered_a)
+        return tuple(draw for _ in range(self.car.phases))
+
+
 class EmulatedChargePoint:
-    """One emulated box; ``await connect(url)``, then send what a box sends."""
+    """One emulated box; ``await connect(url)``, then send what a box sends. Its first
+    connector is ``state``/``car``; ``add_connector`` gives it more (configuration keys are the
+    box's: kept in the first connector's ``state.settings``)."""
 
     def __init__(
         self,
@@ -134,25 +160,33 @@ class EmulatedChargePoint:
         connector_id: int = 1,
     ) -> None:
         self.cp_id = cp_id
-        self.car = car if car is not None else SimulatedCar(delay_s=0.0, shortfall_a=0.2)
+        first = EmulatedConnector(
+            connector_id, car if car is not None else SimulatedCar(delay_s=0.0, shortfall_a=0.2)
+        )
+        self.connectors = {connector_id: first}
         self.password = password
         self.quirks = quirks if quirks is not None else Quirks()
         self.connector_id = connector_id
-        self.state = EmulatedState()
+        self.state = first.state
+        self.car = first.car
         self.session: _Box | None = None
         self.meter_values_sent = 0
         self._connection: ClientConnection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._booted = False
 
+    def add_connector(self, connector_id: int, car: SimulatedCar) -> EmulatedConnector:
+        connector = EmulatedConnector(connector_id, car)
+        self.connectors[connector_id] = connector
+        return connector
+
     @property
     def offered_a(self) -> float:
-        return UNLIMITED_A if self.state.limit_a is None else self.state.limit_a
+        return self.connectors[self.connector_id].offered_a
 
     def phase_currents_a(self) -> tuple[float, ...]:
-        """What the car draws now on each of its phases."""
-        draw = self.car.draw_a(self.offered_a)
-        return tuple(draw for _ in range(self.car.phases))
+        """What the first connector's car draws now on each of its phases."""
+        return self.connectors[self.connector_id].phase_currents_a()
 
     async def connect(self, url: str, *, tls: ssl.SSLContext | None = None) -> None:
         headers = {}
@@ -188,19 +222,25 @@ class EmulatedChargePoint:
         if status is not None:
             self.state.status = status
         assert self.session is not None
-        await self.session.call(
-            call.StatusNotification(
-                connector_id=self.connector_id,
-                error_code=enums.ChargePointErrorCode.no_error,
-                status=enums.ChargePointStatus(self.state.status),
+        for connector in self.connectors.values():
+            await self.session.call(
+                call.StatusNotification(
+                    connector_id=connector.connector_id,
+                    error_code=enums.ChargePointErrorCode.no_error,
+                    status=enums.ChargePointStatus(connector.state.status),
+                )
             )
-        )
 
     async def send_meter_values(self) -> None:
+        """One MeterValues per connector."""
+        for connector in list(self.connectors.values()):
+            await self._send_meter_values(connector)
+
+    async def _send_meter_values(self, connector: EmulatedConnector) -> None:
         if self.session is None:
             return
         samples: list[dict[str, Any]] = []
-        for i, current in enumerate(self.phase_currents_a()):
+        for i, current in enumerate(connector.phase_currents_a()):
             samples.append(
                 {
                     "value": f"{current:.1f}",
@@ -211,13 +251,13 @@ class EmulatedChargePoint:
             )
         if not self.quirks.no_offered:
             samples.append(
-                {"value": f"{self.offered_a:.1f}", "measurand": "Current.Offered", "unit": "A"}
+                {"value": f"{connector.offered_a:.1f}", "measurand": "Current.Offered", "unit": "A"}
             )
         stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         with contextlib.suppress(Exception):  # the connection may drop meanwhile
             await self.session.call(
                 call.MeterValues(
-                    connector_id=self.connector_id,
+                    connector_id=connector.connector_id,
                     meter_value=[{"timestamp": stamp, "sampled_value": samples}],
                 )
             )

@@ -73,7 +73,7 @@ async def probe(
         assert connection.request is not None
         cp_id = charge_point_id(connection.request.path)
         charger = OcppCharger(_config(profile, cp_id), clock=asyncio.get_running_loop().time)
-        session = Session(cp_id, connection, charger)
+        session = Session(cp_id, connection, [charger])
         charger.connected(session)
         await connected.put((session, connection))
         receive = asyncio.create_task(session.start())
@@ -106,7 +106,7 @@ def _config(profile: OcppProfile, cp_id: str) -> OcppChargerConfig:
 
 
 async def _ask(session: Session, peer: str, profile: OcppProfile) -> ProbeResult:
-    charger: OcppCharger = session.charger
+    charger: OcppCharger = session.chargers[0]
     result = ProbeResult(session.id, peer)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BOOT_WAIT_S

@@ -36,7 +36,7 @@ T = TypeVar("T")
 
 OCPP_CHARGER_KEYS = {
     "name", "protocol", "charge_point_id", "phases", "max_current_a", "min_current_a",
-    "priority", "profile",
+    "priority", "profile", "connector_id",
 }  # fmt: skip
 _OCPP = {"listen", "auth", "password_file", "tls"}
 _TLS = {"cert_file", "key_file"}
@@ -81,11 +81,18 @@ class OcppChargerConfig:
     profile_ref: str
     charge_point_id: str
     spec: ChargerSpec
+    #: the box's outlet (0: the whole box); two outlets of one box are two chargers
+    connector_id: int = 1
     protocol: str = "ocpp"
 
     @property
     def endpoint(self) -> str:
-        return f"OCPP {self.charge_point_id}"
+        return f"OCPP {self.charge_point_id} connector {self.connector_id}"
+
+    @property
+    def key(self) -> str:
+        """The charger among the central system's: ``CP001/1``."""
+        return f"{self.charge_point_id}/{self.connector_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +142,13 @@ def read_ocpp_charger(
         )
     ref = reader.text(raw["profile"], f"{path}.profile")
     profile = reader.referenced(load_ocpp_profile, ref, f"{path}.profile")
+    connector = reader.integer(
+        raw.get("connector_id", profile.charging.connector_id), f"{path}.connector_id", 0, 16
+    )
+    if (profile.charging.purpose == "ChargePointMaxProfile") != (connector == 0):
+        raise reader.fail(
+            f"{path}.connector_id", "connector 0 (the whole box) goes with a ChargePointMaxProfile"
+        )
     phases = reader.phases(raw["phases"], f"{path}.phases", fuse)
     charging = profile.charging
     max_a = reader.number(
@@ -169,14 +183,14 @@ def read_ocpp_charger(
             "; if loadbalancer dies, the box keeps the last limit it was sent (a pause stays a "
             "pause, a high limit stays high) and with no profile it charges unlimited"
         )
-    return OcppChargerConfig(name, profile, ref, cp_id, spec)
+    return OcppChargerConfig(name, profile, ref, cp_id, spec, connector)
 
 
 def endpoint_key(charger: ChargerConfig) -> tuple[str, int, int]:
     """What two chargers of a site may not share: a Modbus box's host, port and unit, an OCPP
     charge point's id."""
     if isinstance(charger, OcppChargerConfig):
-        return (f"ocpp {charger.charge_point_id.lower()}", 0, 0)
+        return (f"ocpp {charger.charge_point_id.lower()}", charger.connector_id, 0)
     return (charger.host.lower(), charger.port, charger.unit_id)
 
 

@@ -37,6 +37,7 @@ class Point:
     phases: list[str]
     box: EmulatedChargePoint
     max_current_a: float = 16.0
+    connector: int = 1  # the box's outlet this charger is
 
 
 @dataclass
@@ -56,7 +57,8 @@ class OcppSite:
     async def telegram(self, house_a: tuple[float, float, float]) -> tuple[float, ...]:
         total = list(house_a)
         for point in self.points.values():
-            for i, current in enumerate(point.box.phase_currents_a()):
+            drawn = point.box.connectors[point.connector].phase_currents_a()
+            for i, current in enumerate(drawn):
                 total[PHASES.index(point.phases[i])] += current
         currents = tuple(round(x, 1) for x in total)
         self.meter_time += timedelta(seconds=1)
@@ -87,8 +89,8 @@ class OcppSite:
 
         async def loop() -> None:
             while not condition():
-                for point in self.points.values():
-                    await point.box.send_meter_values()
+                for box in boxes_of(list(self.points.values())):
+                    await box.send_meter_values()
                 await self.telegram(house_a)
                 await asyncio.sleep(0.2)
 
@@ -123,6 +125,7 @@ def ocpp_site_yaml(
                 "profile": p.profile,
                 "phases": p.phases,
                 "max_current_a": p.max_current_a,
+                "connector_id": p.connector,
             }
             for p in points
         ],
@@ -145,8 +148,8 @@ async def ocpp_site(
     ``connect=False``) and reporting."""
     log_path = tmp / "decisions.jsonl"
     async with contextlib.AsyncExitStack() as boxes, MeterServer() as meter:
-        for point in points:  # closed last: the service's stop still reaches them
-            boxes.push_async_callback(point.box.close)
+        for box in boxes_of(points):  # closed last: the service's stop still reaches them
+            boxes.push_async_callback(box.close)
         raw = ocpp_site_yaml(meter.url, points, log_path, tmp, **control)
         site_file = tmp / "site.yaml"
         site_file.write_text(yaml.safe_dump(raw))
@@ -163,9 +166,14 @@ async def ocpp_site(
             url = f"ws://127.0.0.1:{central.port}/ocpp"
             site = OcppSite(meter, {p.name: p for p in points}, service, log_path, messages, url)
             if connect:
-                for point in points:
-                    await point.box.connect(url)
+                for box in boxes_of(points):
+                    await box.connect(url)
             yield site
+
+
+def boxes_of(points: list[Point]) -> list[EmulatedChargePoint]:
+    """Each box once (two connectors of one box are two points)."""
+    return list({id(p.box): p.box for p in points}.values())
 
 
 def point(name: str, profile: str = "generic-ocpp", **box: Any) -> Point:

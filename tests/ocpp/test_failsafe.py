@@ -34,7 +34,7 @@ async def test_the_box_falls_back_to_the_safe_profile_when_renewals_stop(tmp_pat
     charger = OcppCharger(
         OcppChargerConfig("carport", profile, "deadman", "CP1", spec), clock=time.monotonic
     )
-    central = CentralSystem(OcppSite("127.0.0.1", 0, "none"), {"CP1": charger})
+    central = CentralSystem(OcppSite("127.0.0.1", 0, "none"), [charger])
     await central.start()
     box = EmulatedChargePoint("CP1")
     try:

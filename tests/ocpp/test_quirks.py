@@ -124,7 +124,7 @@ async def test_a_flood_of_meter_values_does_not_hold_back_a_cut(tmp_path: Path) 
             took = await _cut_within(site, box)
             assert took < 2.0
             assert box.meter_values_sent - start > 50  # it really flooded
-            charger = site.service.central.chargers["CP-carport"]  # type: ignore[union-attr]
+            charger = site.service.central.chargers["CP-carport/1"]  # type: ignore[union-attr]
             assert charger.meter_dropped > 0
         finally:
             stop.set()

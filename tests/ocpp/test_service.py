@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.ocpp.emulator import EmulatedChargePoint, Quirks
-from tests.ocpp.harness import PASSWORD, OcppSite, fast, ocpp_site, point
+from tests.ocpp.harness import PASSWORD, OcppSite, Point, fast, ocpp_site, point
 
 
 async def test_boots_and_its_limit_is_written_and_follows(tmp_path: Path) -> None:
@@ -152,3 +153,28 @@ async def test_the_daily_write_budget_holds_raises_and_never_cuts(tmp_path: Path
 
 def _limit(profile: dict[str, Any]) -> float:
     return float(profile["charging_schedule"]["charging_schedule_period"][0]["limit"])
+
+
+async def test_two_connectors_of_one_box_are_two_chargers(tmp_path: Path) -> None:
+    duo = EmulatedChargePoint("CP-duo", password=PASSWORD, car=SimulatedCar(phases=1))
+    second = duo.add_connector(2, SimulatedCar(phases=1, shortfall_a=0.2))
+    profile = fast(tmp_path)
+    left = Point("left", profile, ["L1"], duo, connector=1)
+    right = Point("right", profile, ["L2"], duo, connector=2)
+    async with ocpp_site(tmp_path, [left, right]) as site:
+        await site.ticks(
+            (2.0, 2.0, 2.0),
+            lambda: duo.state.limit_a == 16.0 and second.state.limit_a == 16.0,
+            10,
+        )
+        # one connection, two chargers: each connector got its own profile
+        assert {c for c, _ in duo.state.profiles} == {1}
+        assert {c for c, _ in second.state.profiles} == {2}
+        # the oven on L2 (the right outlet's phase): only the right one is cut
+        await site.ticks((2.0, 12.0, 2.0), lambda: (second.state.limit_a or 32.0) < 16.0, 3)
+        assert duo.state.limit_a == 16.0
+        online = {r["charger"] for r in site.records("charger_online")}
+        assert online == {"left", "right"}
+        # the box drops: both chargers are offline at once
+        await duo.disconnect()
+        await site.until(lambda: len(site.records("charger_offline")) >= 4, 2)

@@ -67,7 +67,7 @@ def test_an_ocpp_charger_and_its_central_system(tmp_path: Path) -> None:
     )
     assert site.ocpp.password == PASSWORD.encode() and site.ocpp.security_profile == 1
     summary = site.summary()
-    assert "charger carport: easee at OCPP CP001" in summary
+    assert "charger carport: easee at OCPP CP001 connector 1" in summary
     assert "ocpp: central system at ws://0.0.0.0:8887/<charge point id>, Basic auth" in summary
     # the password crosses the LAN in clear; the box keeps its last limit if we die
     assert "warning: ocpp: Basic auth over plain ws on 0.0.0.0" in summary
@@ -121,7 +121,7 @@ def test_an_ocpp_charger_needs_the_section_and_ids_are_unique(tmp_path: Path) ->
     assert "ocpp: missing: an OCPP charger needs" in problem(tmp_path, data)
     data = site_data()
     data["chargers"].append({**data["chargers"][0], "name": "garage", "charge_point_id": "cp001"})
-    assert "chargers[1].host: OCPP cp001 is also chargers[0]" in problem(tmp_path, data)
+    assert "chargers[1].host: OCPP cp001 connector 1 is also chargers[0]" in problem(tmp_path, data)
 
 
 def test_the_password_file_is_checked(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ async def test_security_profile_2_takes_wss_and_refuses_plain_ws(tmp_path: Path)
             box = EmulatedChargePoint("CP-carport", password=PASSWORD)
             try:
                 await box.connect(f"wss://127.0.0.1:{central.port}/ocpp", tls=trust)
-                charger = central.chargers["CP-carport"]
+                charger = central.chargers["CP-carport/1"]
                 async with asyncio.timeout(3):
                     while charger.boot is None:  # noqa: ASYNC110 - set by the handler
                         await asyncio.sleep(0.01)
