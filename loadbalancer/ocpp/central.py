@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, TypeVar, cast
 
+import ocpp.messages
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result, datatypes, enums
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -42,6 +43,10 @@ from loadbalancer.ocpp.site import OCPP_REQUEST_TIMEOUT_S, OcppChargerConfig, Oc
 from loadbalancer.printable import printable
 
 Status = Callable[[str], None]
+
+# a payload's schema check takes well under a millisecond: inline on the loop, not a hop to a
+# thread and back for every frame (measured: benchmarks/ocpp_reaction.py)
+ocpp.messages.ASYNC_VALIDATION = False
 
 #: a frame larger than this closes the connection (a MeterValues with every measurand of three
 #: connectors is a few kB)
