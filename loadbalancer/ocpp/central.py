@@ -112,8 +112,10 @@ class Session(ChargePoint):  # type: ignore[misc]  # the ocpp library has no typ
 
     @typed_on(enums.Action.meter_values)
     def on_meter_values(self, connector_id: int, meter_value: list[Any], **_: Any) -> Any:
-        for charger in self.chargers:
-            charger.on_meter_values(connector_id, meter_value)
+        # connector 0 is the whole box: one charger's values only where the box has one
+        if connector_id != 0 or len(self.chargers) == 1:
+            for charger in self.chargers:
+                charger.on_meter_values(connector_id, meter_value)
         return call_result.MeterValues()
 
     # a home box starts its sessions by itself: every id tag is let through (this service

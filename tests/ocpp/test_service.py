@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ocpp.v16 import call
 from websockets.exceptions import InvalidStatus
 
 from loadbalancer.chargers.simbox import SimulatedCar
@@ -175,6 +177,21 @@ async def test_two_connectors_of_one_box_are_two_chargers(tmp_path: Path) -> Non
         assert duo.state.limit_a == 16.0
         online = {r["charger"] for r in site.records("charger_online")}
         assert online == {"left", "right"}
+        # the box's own meter (connector 0, the sum of both) is not either outlet's draw
+        reads = [site.service.links[i].read for i in (0, 1)]
+        stamp = "2026-01-14T18:00:00Z"
+        whole = [{"value": "40.0", "measurand": "Current.Import", "phase": "L1"}]
+        assert duo.session is not None
+        await duo.session.call(
+            call.MeterValues(
+                connector_id=0, meter_value=[{"timestamp": stamp, "sampled_value": whole}]
+            )
+        )
+        await asyncio.sleep(0.3)
+        for i in (0, 1):
+            read, before = site.service.links[i].read, reads[i]
+            assert read is not None and before is not None
+            assert read.measured_a == before.measured_a
         # the box drops: both chargers are offline at once
         await duo.disconnect()
         await site.until(lambda: len(site.records("charger_offline")) >= 4, 2)
