@@ -54,6 +54,8 @@ MAX_FRAME_BYTES = 64 * 1024
 #: the Heartbeat interval given in the BootNotification answer (WebSocket pings do the rest)
 HEARTBEAT_S = 300
 REALM = "loadbalancer OCPP"
+#: the same refusal (id, peer, reason) is logged once in this long
+REFUSAL_QUIET_S = 60.0
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -160,6 +162,7 @@ class CentralSystem:
         self.status = status
         self.server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._refusals: dict[tuple[str, str, str], float] = {}
 
     @property
     def port(self) -> int:
@@ -220,18 +223,27 @@ class CentralSystem:
     def _refuse(
         self, connection: ServerConnection, code: HTTPStatus, cp_id: str, reason: str
     ) -> Response:
-        shown = printable(cp_id[:48])
-        if self.log is not None:
-            self.log.record(
-                "ocpp_refused",
-                charge_point_id=shown,
-                peer=str(connection.remote_address[0]),
-                reason=reason,
-            )
-        self.status(f"ocpp: refused {shown!r} from {connection.remote_address[0]}: {reason}")
+        shown, peer = printable(cp_id[:48]), str(connection.remote_address[0])
+        if self._first_refusal(shown, peer, reason):
+            if self.log is not None:
+                self.log.record("ocpp_refused", charge_point_id=shown, peer=peer, reason=reason)
+            self.status(f"ocpp: refused {shown!r} from {peer}: {reason}")
         response = connection.respond(code, f"{reason}\n")
         assert isinstance(response.headers, Headers)
         return response
+
+    def _first_refusal(self, cp_id: str, peer: str, reason: str) -> bool:
+        """Whether this refusal is the first of its kind in :data:`REFUSAL_QUIET_S` (a box
+        with a wrong password retries every few seconds; a peer could try thousands of ids)."""
+        now = asyncio.get_running_loop().time()
+        key = (cp_id, peer, reason)
+        if now - self._refusals.get(key, -REFUSAL_QUIET_S) < REFUSAL_QUIET_S:
+            return False
+        if len(self._refusals) >= 1000:  # bounded: the oldest go
+            for old in sorted(self._refusals, key=self._refusals.__getitem__)[:500]:
+                del self._refusals[old]
+        self._refusals[key] = now
+        return True
 
     # ---- one connection -------------------------------------------------------------------
 

@@ -111,14 +111,14 @@ async def test_a_wrong_password_and_an_unknown_id_are_refused(tmp_path: Path) ->
         with pytest.raises(InvalidStatus) as unknown:
             await stranger.connect(site.url)
         assert unknown.value.response.status_code == 404
-        nobody = EmulatedChargePoint("CP-carport")  # no Authorization at all
-        with pytest.raises(InvalidStatus):
-            await nobody.connect(site.url)
+        for _ in range(20):  # no Authorization at all, again and again: logged once
+            nobody = EmulatedChargePoint("CP-carport")
+            with pytest.raises(InvalidStatus):
+                await nobody.connect(site.url)
         reasons = [(r["charge_point_id"], r["reason"]) for r in site.records("ocpp_refused")]
         assert reasons == [
             ("CP-carport", "wrong or missing Basic auth"),
             ("CP-other", "unknown charge point id"),
-            ("CP-carport", "wrong or missing Basic auth"),
         ]
         assert not site.records("ocpp_connected")
         # the right password gets in
