@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from loadbalancer.electric import PHASES
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.ocpp.emulator import EmulatedChargePoint
 from loadbalancer.service import Service
-from tests.service.harness import service_running
+from tests.service.harness import Box, served_boxes, service_running, site_yaml
 
 PASSWORD = b"0123456789abcdef0123"
 
@@ -50,6 +50,7 @@ class OcppSite:
     url: str
     meter_time: datetime = datetime(2026, 1, 14, 18, 0, 0)
     energy_kwh: float = 5000.0
+    modbus: list[Box] = field(default_factory=list)  # Modbus boxes on the same site
 
     def box(self, name: str) -> EmulatedChargePoint:
         return self.points[name].box
@@ -60,6 +61,11 @@ class OcppSite:
             drawn = point.box.connectors[point.connector].phase_currents_a()
             for i, current in enumerate(drawn):
                 total[PHASES.index(point.phases[i])] += current
+        for box in self.modbus:
+            assert box.emulator is not None
+            box.emulator.advance()
+            for i, current in enumerate(box.emulator.box.phase_currents_a()):
+                total[PHASES.index(box.phases[i])] += current
         currents = tuple(round(x, 1) for x in total)
         self.meter_time += timedelta(seconds=1)
         self.energy_kwh += 0.01
@@ -142,15 +148,22 @@ async def ocpp_site(
     *,
     connect: bool = True,
     ocpp_timeout_s: float = 2.0,
+    modbus: list[Box] | None = None,
     **control: Any,
 ) -> AsyncIterator[OcppSite]:
     """The meter, the service with its central system, and the boxes connected (unless
-    ``connect=False``) and reporting."""
+    ``connect=False``) and reporting; ``modbus``: emulated Modbus boxes on the same site."""
     log_path = tmp / "decisions.jsonl"
-    async with contextlib.AsyncExitStack() as boxes, MeterServer() as meter:
+    modbus = modbus or []
+    async with (
+        contextlib.AsyncExitStack() as boxes,
+        MeterServer() as meter,
+        served_boxes(modbus) as ports,
+    ):
         for box in boxes_of(points):  # closed last: the service's stop still reaches them
             boxes.push_async_callback(box.close)
         raw = ocpp_site_yaml(meter.url, points, log_path, tmp, **control)
+        raw["chargers"] += site_yaml(meter.url, modbus, ports, log_path)["chargers"]
         site_file = tmp / "site.yaml"
         site_file.write_text(yaml.safe_dump(raw))
         messages: list[str] = []
@@ -165,6 +178,7 @@ async def ocpp_site(
             await meter.wait_for_client()
             url = f"ws://127.0.0.1:{central.port}/ocpp"
             site = OcppSite(meter, {p.name: p for p in points}, service, log_path, messages, url)
+            site.modbus = modbus
             if connect:
                 for box in boxes_of(points):
                     await box.connect(url)

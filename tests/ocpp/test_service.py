@@ -14,6 +14,7 @@ from websockets.exceptions import InvalidStatus
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.ocpp.emulator import EmulatedChargePoint, Quirks
 from tests.ocpp.harness import PASSWORD, OcppSite, Point, fast, ocpp_site, point
+from tests.service.harness import Box
 
 
 async def test_boots_and_its_limit_is_written_and_follows(tmp_path: Path) -> None:
@@ -195,3 +196,23 @@ async def test_two_connectors_of_one_box_are_two_chargers(tmp_path: Path) -> Non
         # the box drops: both chargers are offline at once
         await duo.disconnect()
         await site.until(lambda: len(site.records("charger_offline")) >= 4, 2)
+
+
+async def test_a_mixed_site_shares_the_fuse_between_modbus_and_ocpp(tmp_path: Path) -> None:
+    carport = point("carport", fast(tmp_path))
+    garage = Box("garage", "alfen-eve", ["L1", "L2", "L3"])
+    async with ocpp_site(tmp_path, [carport], modbus=[garage]) as site:
+        box = carport.box
+        assert garage.emulator is not None
+        modbus = garage.emulator.box
+        await site.ticks((2.0, 2.0, 2.0), lambda: len(site.records("charger_online")) == 2, 5)
+        # 2 A of house: the two cars share the 17 A left on each phase
+        await site.ticks((2.0, 2.0, 2.0), lambda: len(site.records("decision")) > 5, 5)
+        for decision in site.records("decision")[3:]:
+            assert sum(c["setpoint_a"] for c in decision["chargers"]) <= 17.0 + 1e-6
+        # the oven on L1 (12 A): both are held at their minimum, the OCPP box as the Modbus one
+        await site.ticks(
+            (12.0, 2.0, 2.0), lambda: box.state.limit_a == 6.0 and modbus.setpoint_a == 6.0, 5
+        )
+        last = site.records("decision")[-1]["chargers"]
+        assert {c["name"]: c["setpoint_a"] for c in last} == {"carport": 6.0, "garage": 6.0}
