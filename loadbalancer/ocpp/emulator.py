@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ocpp.exceptions import InternalError
 from ocpp.v16 import ChargePoint, call, call_result, enums
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -36,6 +37,7 @@ class Quirks:
     phase_labels: tuple[str, str, str] = ("L1", "L2", "L3")  # ("L1-N", "L2-N", "L3-N"): Zaptec
     boot_on_reconnect: bool = True  # False: a reconnect sends no BootNotification
     profile_delay_s: float = 0.0  # answers SetChargingProfile this late (its loop blocked)
+    profile_callerror: bool = False  # answers SetChargingProfile with a CALLERROR
     #: the measurands MeterValuesSampledData may name (a list with any other is Rejected)
     measurands: tuple[str, ...] = ("Current.Import", "Current.Offered", "Voltage")
 
@@ -96,6 +98,8 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
             return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.rejected)
         for target in targets:
             target.state.profiles.append((connector_id, cs_charging_profiles))
+        if owner.quirks.profile_callerror:
+            raise InternalError(description="emulated fault")
         if owner.quirks.reject_tx_default:
             return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.rejected)
         if not owner.quirks.accept_but_ignore:

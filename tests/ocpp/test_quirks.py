@@ -8,6 +8,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from loadbalancer.ocpp.emulator import Quirks
 from tests.ocpp.harness import fast, ocpp_site, point, profile_file
 
@@ -28,13 +30,22 @@ async def test_accepted_but_not_applied_is_the_links_not_applied_episode(tmp_pat
         assert len(rewrites) >= 2  # written again (the link's rewrite)
 
 
-async def test_a_refused_profile_is_a_refused_write(tmp_path: Path) -> None:
-    carport = point("carport", fast(tmp_path), quirks=Quirks(reject_tx_default=True))
+@pytest.mark.parametrize(
+    ("quirks", "answer"),
+    [
+        (Quirks(reject_tx_default=True), "SetChargingProfile: Rejected"),
+        (Quirks(profile_callerror=True), "SetChargingProfile: CALLERROR InternalError"),
+    ],
+)
+async def test_a_refused_profile_is_a_refused_write(
+    tmp_path: Path, quirks: Quirks, answer: str
+) -> None:
+    carport = point("carport", fast(tmp_path), quirks=quirks)
     async with ocpp_site(tmp_path, [carport]) as site:
         await site.ticks((2.0, 2.0, 2.0), lambda: bool(site.records("write_refused")), 5)
         (refused,) = site.records("write_refused")
         assert refused["exception_code"] == 0
-        assert "SetChargingProfile: Rejected" in refused["error"]
+        assert answer in refused["error"]
         assert not site.records("charger_offline")[1:]  # it answers: online, not offline
 
 
