@@ -379,10 +379,22 @@ class OcppCharger:
             if type(exc).__name__.startswith("ConnectionClosed"):
                 raise ChargerUnreachable(self.endpoint, f"{action}: connection closed") from None
             raise
+        _cancelled_meanwhile()
         if answer is None:
             raise ChargerUnsupported(f"charger {self.endpoint}: {action}: no answer")
         self.silent_backoff.reset()
         return answer
+
+
+def _cancelled_meanwhile() -> None:
+    """Raise the cancellation a call swallowed. The ``ocpp`` library waits for an answer with
+    ``asyncio.wait_for``, which before Python 3.12 returns the answer instead of raising when
+    the task is cancelled just as the answer lands (CPython gh-86296). At a stop the link's
+    write task was then never cancelled, and the service hung before its shutdown (seen with 20
+    charge points)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _amperes(sample: Mapping[str, Any]) -> float | None:

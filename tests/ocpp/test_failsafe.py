@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocpp.v16 import call_result, enums
 
 from loadbalancer.control.config import ChargerSpec
 from loadbalancer.errors import ConfigError
@@ -64,3 +65,29 @@ def test_an_expiring_profile_needs_a_higher_stack_level(tmp_path: Path) -> None:
     flat: dict[str, Any] = {**DEADMAN, "charging": {"stack_level": 0}}
     with pytest.raises(ConfigError, match=r"failsafe\.safe_stack_level: an expiring profile needs"):
         load_ocpp_profile(str(tmp_path / profile_file(tmp_path, "flat", **flat)))
+
+
+class _AnswersWhenCancelled:
+    """A session whose call gives its answer when cancelled, as the ``ocpp`` library's
+    ``asyncio.wait_for`` does before Python 3.12 when the cancel and the answer meet."""
+
+    async def call(self, request: Any, suppress: bool = True) -> Any:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.accepted)
+        raise AssertionError("not cancelled")
+
+
+async def test_a_cancel_the_library_swallows_still_ends_the_write(tmp_path: Path) -> None:
+    profile = load_ocpp_profile("generic-ocpp")
+    spec = ChargerSpec("carport", ("L1", "L2", "L3"), 16.0)
+    charger = OcppCharger(
+        OcppChargerConfig("carport", profile, "generic-ocpp", "CP1", spec), clock=time.monotonic
+    )
+    charger.session = _AnswersWhenCancelled()
+    write = asyncio.create_task(charger.write_limit(16.0))
+    await asyncio.sleep(0.01)
+    write.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await write
