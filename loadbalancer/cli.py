@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from loadbalancer import __version__
-from loadbalancer.errors import LoadBalancerError
+from loadbalancer.errors import LoadBalancerError, UsageError
 
 PROG = "loadbalancer"
 
@@ -97,6 +97,38 @@ def _tariff(args: argparse.Namespace) -> int:
         args.files, args.profile, args.budget_kw, args.margin_kw, args.month, args.json
     )
     return run_tariff(request, prog=f"{PROG} tariff")
+
+
+def _ocpp_probe(args: argparse.Namespace) -> int:
+    from loadbalancer.ocpp.site import MISSING_EXTRA, libraries_installed
+
+    if not libraries_installed():
+        raise UsageError(MISSING_EXTRA)
+    from loadbalancer.ocpp.probe import run_ocpp_probe
+
+    return run_ocpp_probe(
+        args.listen,
+        profile=args.profile,
+        password_file=args.password_file,
+        timeout_s=args.timeout,
+        as_json=args.json,
+    )
+
+
+def _add_ocpp_probe(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "ocpp-probe",
+        help="wait for an OCPP 1.6J charge point and print what it is (the ocpp extra)",
+        description="Listen, wait for one OCPP charge point (any id), print its "
+        "BootNotification, configuration keys and the measurands it takes, and what the "
+        "profile would set. Writes no charging profile.",
+    )
+    parser.add_argument("--listen", required=True, metavar="HOST:PORT")
+    parser.add_argument("--profile", default="generic-ocpp", help="an OCPP profile name or path")
+    parser.add_argument("--password-file", metavar="FILE", help="the box's Basic auth password")
+    parser.add_argument("--timeout", type=float, default=300.0, metavar="S")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_ocpp_probe)
 
 
 def _add_meter(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -298,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_add_meter, _add_charger, _add_run, _add_check, _add_simulate, _add_log):
         add(commands)
     _add_tariff(commands)
+    for add in (_add_ocpp_probe,):  # issue 18
+        add(commands)
     return parser
 
 

@@ -17,22 +17,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from loadbalancer.chargers.profile import ChargerProfile, load_profile
-from loadbalancer.control.config import (
-    GRANULARITIES_A,
-    ChargerSpec,
-    ControlConfig,
-    control_default,
-)
+from loadbalancer.control.config import GRANULARITIES_A, ChargerSpec, ControlConfig, control_default
 from loadbalancer.control.fuse import FuseProfile
 from loadbalancer.electric import IEC_MIN_CURRENT_A
 from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError, UsageError
 from loadbalancer.fuse_profiles import fuse_profile_from_mapping, load_fuse_profile
+from loadbalancer.granularity import granularity as _granularity
+from loadbalancer.granularity import multiple_of as _multiple_of
 from loadbalancer.http.settings import HttpConfig, read_site_http
 from loadbalancer.meter.gcm import parse_key
 from loadbalancer.meter.options import ParserOptions
 from loadbalancer.meter.parsers import PROTOCOLS
 from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
+from loadbalancer.ocpp import site as ocpp_site
 from loadbalancer.tariff.settings import TariffConfig, read_site_tariff
 from loadbalancer.yamlcheck import YamlReader, read_yaml_file
 
@@ -42,7 +40,7 @@ T = TypeVar("T")
 #: (docs/control.md §The charger's own watchdog)
 DEFAULT_FAILSAFE_TIMEOUT_S = 60.0
 
-_TOP = {"meter", "fuse", "chargers", "control", "log", "tariff", "http"}
+_TOP = {"meter", "fuse", "chargers", "control", "log", "tariff", "http", "ocpp"}
 _METER = {"source", "protocol", "key", "telegram_period_s", "stale_after_s"}
 #: the keys of one ``chargers[]`` entry (a simulated scenario's extra chargers take the same)
 CHARGER_KEYS = {
@@ -55,6 +53,7 @@ CHARGER_KEYS = {
     "max_current_a",
     "priority",
     "min_current_a",
+    "protocol",  # modbus (the default); ocpp: loadbalancer/ocpp/site.py reads the entry
 }
 _CONTROL = {
     "safe_current_a",
@@ -78,8 +77,8 @@ class MeterConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class ChargerConfig:
-    """One wallbox: where it is, its profile, and what the control core knows of it."""
+class ModbusChargerConfig:
+    """One Modbus TCP wallbox: where it is, its profile, and what the control core knows of it."""
 
     name: str
     profile: ChargerProfile
@@ -92,6 +91,10 @@ class ChargerConfig:
     @property
     def endpoint(self) -> str:
         return f"{self.host}:{self.port} unit {self.unit_id}"
+
+
+#: one charger of the site: a Modbus TCP box or an OCPP charge point (:mod:`loadbalancer.ocpp`)
+ChargerConfig = ModbusChargerConfig | ocpp_site.OcppChargerConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class SiteConfig:
     warnings: tuple[str, ...] = ()
     tariff: TariffConfig | None = None  # issue 15: the capacity tariff's budget, if any
     http: HttpConfig | None = None  # issue 16: the status page, health and metrics, if any
+    ocpp: ocpp_site.OcppSite | None = None  # issue 18: the OCPP central system, if needed
 
     def summary(self) -> str:
         """A few lines for ``check``: what the service will do with this file."""
@@ -134,7 +138,7 @@ class SiteConfig:
             f"{self.poll_interval_s:g} s, failsafe timeout {self.failsafe_timeout_s:g} s"
         )
         lines.append(f"decision log: {self.decisions_path}")
-        lines += [part.summary() for part in (self.tariff, self.http) if part is not None]
+        lines += [p.summary() for p in (self.tariff, self.http, self.ocpp) if p is not None]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -252,6 +256,7 @@ class _SiteReader(YamlReader):
             decisions_path=decisions,
             tariff=read_site_tariff(self, top, self.referenced, fuse, chargers, self.warnings),
             http=read_site_http(self, top, self.base),
+            ocpp=ocpp_site.read_site_ocpp(self, top, chargers),
             warnings=tuple(self.warnings),
         )
 
@@ -305,12 +310,12 @@ class _SiteReader(YamlReader):
                     f"{path}.name", f"{charger.name!r} is also {seen_names[charger.name]}"
                 )
             seen_names[charger.name] = path
-            key = (charger.host.lower(), charger.port, charger.unit_id)
+            key = ocpp_site.endpoint_key(charger)
             if key in seen_endpoints:
                 raise self.fail(
                     f"{path}.host",
-                    f"{charger.endpoint} is also {seen_endpoints[key]}: two chargers at the same "
-                    "host, port and unit",
+                    f"{charger.endpoint} is also {seen_endpoints[key]}: two chargers at one "
+                    "address",
                 )
             seen_endpoints[key] = f"{path} ({charger.name})"
             if safe_a > 0 and safe_a > charger.spec.max_current_a:
@@ -335,6 +340,8 @@ class _SiteReader(YamlReader):
         return chargers
 
     def charger(self, value: object, path: str, fuse: FuseProfile) -> ChargerConfig:
+        if ocpp_site.is_ocpp(value):
+            return ocpp_site.read_ocpp_charger(self, value, path, fuse)
         raw = self.mapping(
             value, path, CHARGER_KEYS, {"name", "profile", "host", "phases", "max_current_a"}
         )
@@ -367,7 +374,7 @@ class _SiteReader(YamlReader):
             )
         except ValueError as exc:  # what the core refuses and the checks above missed
             raise self.fail(path, str(exc)) from None
-        return ChargerConfig(name, profile, profile_ref, host, port, unit_id, spec)
+        return ModbusChargerConfig(name, profile, profile_ref, host, port, unit_id, spec)
 
     def current_range(
         self, raw: dict[str, Any], path: str, profile: ChargerProfile, fuse: FuseProfile
@@ -483,16 +490,3 @@ class _SiteReader(YamlReader):
             )
         except ValueError as exc:  # what the core refuses and the checks above missed
             raise self.fail("control", str(exc)) from None
-
-
-def _multiple_of(value: float, step: float) -> bool:
-    steps = value / step
-    return abs(steps - round(steps)) <= 1e-6
-
-
-def _granularity(step_a: float) -> float | None:
-    """The controller's step for a box's step: the box's own, or None if it has none we use."""
-    for candidate in GRANULARITIES_A:
-        if abs(step_a - candidate) < 1e-9:
-            return candidate
-    return None

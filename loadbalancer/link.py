@@ -8,7 +8,9 @@ compliance watch, :mod:`loadbalancer.link_checks`), set-point writes, the keep-a
 failsafe on every (re)connection, and the one place a charger is marked offline.
 
 It talks to its box only through the :class:`~loadbalancer.chargers.charger.Charger`
-protocol; the Modbus TCP driver is today's one implementation (:func:`modbus_charger`).
+protocol: the Modbus TCP driver (:func:`modbus_charger`) or an OCPP charge point of the
+service's central system (:mod:`loadbalancer.ocpp`), chosen by the charger's protocol
+(:func:`open_charger`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from loadbalancer.backoff import BACKOFF_INITIAL_S, BACKOFF_MAX_S, Backoff
 from loadbalancer.chargers.charger import Charger, ChargerReading
 from loadbalancer.chargers.driver import ChargerClient
-from loadbalancer.config import ChargerConfig, SiteConfig
+from loadbalancer.config import ChargerConfig, ModbusChargerConfig, SiteConfig
 from loadbalancer.control.compliance import ComplianceState
 from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.inputs import ChargerRead
@@ -61,7 +64,7 @@ class LinkContext:
 
 
 def modbus_charger(
-    config: ChargerConfig,
+    config: ModbusChargerConfig,
     *,
     connect_timeout_s: float,
     request_timeout_s: float,
@@ -82,6 +85,37 @@ def modbus_charger(
         backoff_initial_s=first_s,
         backoff_max_s=most_s,
     )
+
+
+class OpenedCharger(Charger, Protocol):
+    """A charger as the service opens it: its timeouts can be set (the shutdown gives each
+    try what is left of its budget)."""
+
+    request_timeout_s: float
+    connect_timeout_s: float
+
+
+def open_charger(
+    config: ChargerConfig,
+    ocpp: Mapping[str, OpenedCharger] | None,
+    *,
+    connect_timeout_s: float,
+    request_timeout_s: float,
+    clock: Clock,
+    retry_s: float | None = None,
+) -> OpenedCharger:
+    """The charger for ``config``: a Modbus TCP client of its own, or the OCPP charge point of
+    that id (``ocpp``: the central system's, by charge point id)."""
+    if isinstance(config, ModbusChargerConfig):
+        return modbus_charger(
+            config,
+            connect_timeout_s=connect_timeout_s,
+            request_timeout_s=request_timeout_s,
+            clock=clock,
+            retry_s=retry_s,
+        )
+    assert ocpp is not None, "an OCPP charger without the central system"
+    return ocpp[config.key]
 
 
 @dataclass(eq=False)

@@ -43,6 +43,12 @@ EVENTS = (
     # issue 15: the capacity tariff (only with a ``tariff:`` section)
     "tariff_interval",
     "tariff_month",
+    # issue 18: OCPP charge points (their central system)
+    "ocpp_connected",
+    "ocpp_disconnected",
+    "ocpp_boot",
+    "ocpp_refused",
+    "ocpp_write_deferred",
 )
 
 # ---- the schema: every record as written --------------------------------------------------------
@@ -310,6 +316,43 @@ class TariffMonth(LogRecord, tag="tariff_month"):
     billed_kw: dict[str, float]
 
 
+# ---- issue 18: OCPP charge points ---------------------------------------------------------------
+
+
+class OcppConnected(ChargerRecord, tag="ocpp_connected"):
+    charge_point_id: str
+
+
+class OcppDisconnected(ChargerRecord, tag="ocpp_disconnected"):
+    reason: str
+
+
+class OcppBoot(ChargerRecord, tag="ocpp_boot"):
+    """The charge point's BootNotification (who it says it is)."""
+
+    vendor: str
+    model: str
+    firmware: str | None
+
+
+class OcppRefused(LogRecord, tag="ocpp_refused"):
+    """A connection refused before the WebSocket opened (HTTP 404 or 401)."""
+
+    charge_point_id: str
+    peer: str
+    reason: str
+
+
+class OcppWriteDeferred(ChargerRecord, tag="ocpp_write_deferred"):
+    """A raise the write economy holds back (one record per episode; a cut never waits)."""
+
+    setpoint_a: float
+    in_force_a: float | None
+    reason: str
+    writes_24h: int
+    wait_s: float
+
+
 #: any record of the log
 AnyRecord = (
     DecisionRecord
@@ -337,6 +380,11 @@ AnyRecord = (
     | KeepAliveFailed
     | TariffInterval
     | TariffMonth
+    | OcppConnected
+    | OcppDisconnected
+    | OcppBoot
+    | OcppRefused
+    | OcppWriteDeferred
 )
 
 #: the record type of each event name

@@ -20,12 +20,13 @@ from loadbalancer.errors import ConfigError
 from loadbalancer.yamlcheck import read_text_file
 
 #: the folders under ``profiles/``, one per kind of profile
-ProfileKind = Literal["fuses", "chargers", "tariffs"]
+ProfileKind = Literal["fuses", "chargers", "tariffs", "ocpp"]
 #: how errors name one profile of each kind
 PROFILE_NOUNS: dict[ProfileKind, str] = {
     "fuses": "fuse",
     "chargers": "charger",
     "tariffs": "tariff",
+    "ocpp": "OCPP charger",
 }
 
 #: what a bundled name looks like: a file stem, never a path (``../x`` is a path)

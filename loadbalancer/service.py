@@ -31,22 +31,28 @@ import math
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from loadbalancer import __version__
-from loadbalancer.chargers.driver import ChargerClient
 from loadbalancer.chargers.modbus import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S
 from loadbalancer.config import ChargerConfig, SiteConfig
 from loadbalancer.control.core import decide
 from loadbalancer.control.decision import Decision
 from loadbalancer.control.inputs import ChargerRead, Inputs, TariffInput
 from loadbalancer.control.state import ControllerState, initial_state
-from loadbalancer.errors import ChargerError
-from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext, modbus_charger
+from loadbalancer.errors import ChargerError, UsageError
+from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext, OpenedCharger, open_charger
 from loadbalancer.logwriter import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.meter.sources import ChunkSource, redact_key
 from loadbalancer.meter_intake import MeterIntake
+from loadbalancer.ocpp.site import (
+    MISSING_EXTRA,
+    OCPP_REQUEST_TIMEOUT_S,
+    OcppChargerConfig,
+    libraries_installed,
+)
 from loadbalancer.records import validated
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.shutdown import (
@@ -59,6 +65,7 @@ from loadbalancer.shutdown import (
 )
 
 if TYPE_CHECKING:
+    from loadbalancer.ocpp.central import CentralSystem
     from loadbalancer.tariff.settings import TariffConfig
     from loadbalancer.tariff_intake import TariffIntake
 
@@ -89,6 +96,7 @@ class Service:
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         box_response_s: float = BOX_RESPONSE_S,
         wall_clock: Clock = time.time,
+        ocpp_timeout_s: float = OCPP_REQUEST_TIMEOUT_S,
     ) -> None:
         self.site = site
         self.shadow = shadow
@@ -99,17 +107,16 @@ class Service:
         self.clock = clock
         self.intake = MeterIntake(site, self.log, status, clock, source, self._on_meter)
         #: the capacity tariff (issue 15), only with a ``tariff:`` section; on the wall clock
-        self.tariff: TariffIntake | None = None
-        if site.tariff is not None:
-            from loadbalancer.tariff_intake import TariffIntake
-
-            self.tariff = TariffIntake(site, self.log, status, clock, wall_clock)
+        self.tariff = _tariff_intake(site, self.log, status, clock, wall_clock)
+        if self.tariff is not None:
             self.intake.on_valid = self.tariff.on_reading
         self._timeouts_s = (connect_timeout_s, request_timeout_s)
         context = LinkContext(
             site, self.log, status, clock, self._trigger_step, shadow, box_response_s
         )
-        self.links = [ChargerLink(c, self._client_for(c), context) for c in site.chargers]
+        #: issue 18: the OCPP central system, only where a charger speaks OCPP
+        self.central = _central_system(site, self.log, status, clock, ocpp_timeout_s)
+        self.links = [self._link(c, context) for c in site.chargers]
         #: the shutdown's safe-current writes, started the moment a stop is asked for
         self._safe_writes: asyncio.Task[dict[str, Any]] | None = None
         self.state: ControllerState = initial_state(site.control)
@@ -146,6 +153,8 @@ class Service:
         meter = redact_key(self.site.meter.source.url)
         self.status(f"started{mode}: {len(self.links)} charger(s), meter {meter}")
         failed: BaseException | None = None
+        if self.central is not None:
+            await self.central.start()  # before the links' first reads; closed after the shutdown's
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.intake.run(), name="meter")
@@ -167,10 +176,25 @@ class Service:
         await self._shutdown(failed)
         return 0 if failed is None else 1
 
-    def _client_for(self, charger: ChargerConfig, *, retry_s: float | None = None) -> ChargerClient:
+    def _link(self, charger: ChargerConfig, context: LinkContext) -> ChargerLink:
+        if not isinstance(charger, OcppChargerConfig):
+            return ChargerLink(charger, self._client_for(charger), context)
+        # an OCPP limit may take the profile's time to show; the charge point's news (a value,
+        # a dropped connection) has its link read it at once
+        verify_s = charger.profile.writes.verify_s
+        link = ChargerLink(
+            charger, self._client_for(charger), replace(context, box_response_s=verify_s)
+        )
+        assert self.central is not None
+        self.central.chargers[charger.key].notify = link.poll_now.set
+        return link
+
+    def _client_for(self, charger: ChargerConfig, *, retry_s: float | None = None) -> OpenedCharger:
         connect_s, request_s = self._timeouts_s
-        return modbus_charger(
+        ocpp = self.central.chargers if self.central is not None else None
+        return open_charger(
             charger,
+            ocpp,
             connect_timeout_s=connect_s,
             request_timeout_s=request_s,
             clock=self.clock,
@@ -333,6 +357,8 @@ class Service:
         for link in self.links:
             with contextlib.suppress(ChargerError, OSError):
                 await link.charger.close()
+        if self.central is not None:
+            await self.central.close()
         self.intake.flush_rejections()
         self.log.record(
             "shutdown",
@@ -347,6 +373,31 @@ class Service:
         self.log.close()
         self.notifier.close()
         self.status("stopped")
+
+
+def _tariff_intake(
+    site: SiteConfig, log: DecisionLog, status: Status, clock: Clock, wall_clock: Clock
+) -> TariffIntake | None:
+    """The capacity tariff's intake, only with a ``tariff:`` section (imported only then)."""
+    if site.tariff is None:
+        return None
+    from loadbalancer.tariff_intake import TariffIntake
+
+    return TariffIntake(site, log, status, clock, wall_clock)
+
+
+def _central_system(
+    site: SiteConfig, log: DecisionLog, status: Status, clock: Clock, timeout_s: float
+) -> CentralSystem | None:
+    """The OCPP central system, only where a charger speaks OCPP (the library is imported
+    only then)."""
+    if site.ocpp is None:
+        return None
+    if not libraries_installed():
+        raise UsageError(f"{site.file}: ocpp: {MISSING_EXTRA}")
+    from loadbalancer.ocpp.central import central_for
+
+    return central_for(site, log=log, status=status, clock=clock, request_timeout_s=timeout_s)
 
 
 class _Stop(Exception):

@@ -15,9 +15,9 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from loadbalancer.chargers.driver import ChargerClient
 from loadbalancer.config import ChargerConfig
 from loadbalancer.errors import ChargerError, ChargerUnsupported
+from loadbalancer.link import OpenedCharger
 
 #: what the shutdown may spend writing safe currents, retries included (a stop must exit within
 #: 5 s; the rest is for closing, the shutdown record and the interpreter's exit)
@@ -42,7 +42,7 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
 )  # fmt: skip
 
 #: a client of its own for one box, with a fixed pause between tries (no growing back-off)
-OpenClient = Callable[[ChargerConfig], ChargerClient]
+OpenClient = Callable[[ChargerConfig], OpenedCharger]
 
 
 def stop_signals() -> list[int]:
@@ -71,7 +71,7 @@ async def make_all_safe(
 
 
 async def _make_safe(
-    client: ChargerClient, name: str, safe_a: float, deadline_s: float, results: dict[str, Any]
+    client: OpenedCharger, name: str, safe_a: float, deadline_s: float, results: dict[str, Any]
 ) -> None:
     """Write ``safe_a`` to one charger, again and again until it is acknowledged or the
     budget is spent; each try may wait for the answer until the deadline (a slow box that
@@ -88,7 +88,7 @@ async def _make_safe(
             await client.close()
 
 
-async def _write_until(client: ChargerClient, safe_a: float, deadline_s: float) -> float | str:
+async def _write_until(client: OpenedCharger, safe_a: float, deadline_s: float) -> float | str:
     """What the box acknowledged, or ``failed after N tries: why``."""
     loop = asyncio.get_running_loop()
     attempts = 0

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from loadbalancer.config import load_site
+from loadbalancer.config import ModbusChargerConfig, load_site
 from loadbalancer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,6 +92,7 @@ def test_the_spec_site_file_is_valid(tmp_path: Path) -> None:
 def test_defaults_come_from_the_profile(tmp_path: Path) -> None:
     data = site_with(**{"chargers.0.port": _DELETE, "chargers.0.unit_id": _DELETE})
     (carport,) = load_site(write(tmp_path, data)).chargers
+    assert isinstance(carport, ModbusChargerConfig)
     assert (carport.port, carport.unit_id) == (502, 1)
     # what the box itself can be set to: the plausibility gate's bound for its reads
     assert carport.spec.box_max_current_a == carport.profile.setpoint.max_a == 32.0
@@ -192,6 +193,7 @@ def test_fuse_and_charger_profile_by_path(tmp_path: Path) -> None:
     data = site_with(**{"fuse": "myfuse.yaml", "chargers.0.profile": "mybox.yaml"})
     site = load_site(write(tmp_path, data))
     assert site.fuse.rating_a == 25
+    assert isinstance(site.chargers[0], ModbusChargerConfig)
     assert site.chargers[0].profile.file.endswith("mybox.yaml")
 
 

@@ -23,10 +23,10 @@ from typing import Any
 
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.simbox import SimulatedCar
-from loadbalancer.config import SiteConfig, site_from_data
+from loadbalancer.config import ModbusChargerConfig, SiteConfig, site_from_data
 from loadbalancer.electric import NOMINAL_VOLTAGE_V, PHASE_IN_USE_A
 from loadbalancer.electric import PHASES as GRID_PHASES
-from loadbalancer.errors import ConfigError
+from loadbalancer.errors import ConfigError, UsageError
 from loadbalancer.logwriter import open_decision_log
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.records import DecisionRecord, decode
@@ -299,6 +299,8 @@ class _World:
         data["meter"]["protocol"] = "p1"
         data["log"] = {"decisions": str(log_path)}
         for i, charger in enumerate(site.chargers):
+            if not isinstance(charger, ModbusChargerConfig):  # issue 18: not simulated yet
+                raise UsageError(f"simulate: charger {charger.name} is OCPP; not simulated yet")
             car = _car(plans.get(charger.name))
             emulator = ChargerEmulator(charger.profile, clock=clock, car=car)
             await emulator.start()

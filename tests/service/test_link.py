@@ -12,7 +12,7 @@ from typing import Any
 
 from loadbalancer.chargers.charger import Charger
 from loadbalancer.chargers.emulator import ChargerEmulator
-from loadbalancer.config import load_site
+from loadbalancer.config import ModbusChargerConfig, load_site
 from loadbalancer.control.compliance import ComplianceState
 from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.reasons import Reason
@@ -46,6 +46,7 @@ async def linked(tmp_path: Path, profile: str = "alfen-eve") -> AsyncIterator[Li
             holder[0].wakes += 1
 
         context = LinkContext(site, log, lambda _m: None, time.monotonic, wake)
+        assert isinstance(site.chargers[0], ModbusChargerConfig)
         client = modbus_charger(
             site.chargers[0], connect_timeout_s=0.5, request_timeout_s=0.5, clock=time.monotonic
         )

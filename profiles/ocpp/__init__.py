@@ -1,0 +1,1 @@
+"""Bundled OCPP 1.6J charger profiles, installed as ``loadbalancer.profiles.ocpp``."""
