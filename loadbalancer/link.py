@@ -166,6 +166,14 @@ class ChargerLink:
             return False
         return self.read.read_s < self.written_at_s + FOLLOW_CHECK_S
 
+    def at_most_written(self, measured_a: tuple[float, ...]) -> tuple[float, ...]:
+        """``measured_a`` counted at no more than the limit last written (a car that follows
+        draws no more; one that does not is counted at less than it draws, which overstates
+        the house, never understates it)."""
+        if self.written_a is None:
+            return measured_a
+        return tuple(min(value, self.written_a) for value in measured_a)
+
     def read_again_for(self, booked: Callable[[ChargerRead], None]) -> None:
         """Read the box now; ``booked`` gets the first read asked for from now on (not one
         already under way), unless the box stops answering first."""

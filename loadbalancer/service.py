@@ -72,6 +72,10 @@ if TYPE_CHECKING:
 Clock = Callable[[], float]
 Status = Callable[[str], None]
 
+#: a telegram's decision waits at most this long for the boxes read again for it (a read on a
+#: LAN takes milliseconds; a box slower than this counts at no more than its written limit)
+FRESH_READ_WAIT_S = 0.5
+
 #: the control loop runs at least this often (stale detection, watchdog) even with no events
 CONTROL_TICK_S = 1.0
 
@@ -127,6 +131,8 @@ class Service:
         self._trigger = asyncio.Event()
         self._measured_at_meter: dict[str, tuple[float, ...]] = {}
         self._telegrams = 0  # telegrams that gave a new meter value
+        #: the boxes read again for the latest telegram whose reads are not back yet
+        self._awaiting: set[str] = set()
         self._telegram_pending = False
         self._ready = False
         self._chargers_tried = False
@@ -229,26 +235,42 @@ class Service:
         """A telegram gave a new meter value: what each car drew when it came (the meter
         includes exactly that draw), and a decision.
 
-        A box whose latest read may predate its car's following the last set-point is read
-        again at once, and that read replaces the old one for this telegram (a decision
-        follows): set against the old read, a lowered car's old current understated the house
-        by the difference, and a load that came with the telegram went without its cut."""
+        A box whose latest read may predate its car's following the last set-point (a car
+        still drawing its old current, or already the new one) is read again at once, and the
+        decision waits for those reads, at most :data:`FRESH_READ_WAIT_S`: set against the old
+        read, a lowered car's old current understated the house (a load that came with the
+        telegram went without its cut) and a raised car's old current overstated it (a cut for
+        nothing). A box whose read is not back by then counts at no more than its written
+        limit, which can only overstate the house."""
         self._telegrams += 1
         self._measured_at_meter = {}
+        self._awaiting = set()
         for link in self.links:
             if link.read is None:
                 continue
             self._measured_at_meter[link.name] = link.read.measured_a
             if link.following():
+                self._awaiting.add(link.name)
                 link.read_again_for(partial(self._book_for_telegram, link.name, self._telegrams))
         self._telegram_pending = True
-        self._trigger.set()
+        if self._awaiting:
+            loop = asyncio.get_running_loop()
+            loop.call_later(FRESH_READ_WAIT_S, self._trigger_if_telegram, self._telegrams)
+        else:
+            self._trigger.set()
 
     def _book_for_telegram(self, name: str, telegram: int, read: ChargerRead) -> None:
         """A read asked for by telegram number ``telegram``: its currents are what the car drew
-        then, unless a newer telegram came in the meantime."""
-        if telegram == self._telegrams:
-            self._measured_at_meter[name] = read.measured_a
+        then (unless a newer telegram came in the meantime); the decision once all are in."""
+        if telegram != self._telegrams:
+            return
+        self._measured_at_meter[name] = read.measured_a
+        self._awaiting.discard(name)
+        if not self._awaiting:
+            self._trigger.set()
+
+    def _trigger_if_telegram(self, telegram: int) -> None:
+        if telegram == self._telegrams and self._telegram_pending:
             self._trigger.set()
 
     def _trigger_step(self) -> None:
@@ -329,7 +351,10 @@ class Service:
         latest telegram came."""
         reads = {}
         for link in self.links:
-            read = link.booked_read(self._measured_at_meter.get(link.name))
+            measured = self._measured_at_meter.get(link.name)
+            if link.name in self._awaiting and measured is not None:
+                measured = link.at_most_written(measured)
+            read = link.booked_read(measured)
             if read is not None:
                 reads[link.name] = read
         return reads
