@@ -13,18 +13,25 @@ only lowers a car's claim: the fuse's allowance stays absolute.
 
 The tariff counts energy over the interval, not power, so a car is not paused each time its
 share dips below its minimum (a 5 kW budget leaves a three-phase car less than its 4.1 kW
-minimum most of an evening: duty-cycling at the minimum wore the contactor some 500 times a
-month). Three rules plan *when* in the interval it charges (docs/control.md §Capacity tariff):
+minimum most of an evening: duty-cycling at the minimum opened the contactor some 560 times in
+the bundled month). The rules plan *when* in the interval a car charges: late, in one run that
+ends at the interval's edge, where a load the house adds can still be made room for
+(docs/control.md §Capacity tariff). They reckon with the house's *mean* draw so far in the
+interval (the register's energy less what the cars drew, which the core remembers:
+:class:`.state.TariffMemory`), not its present one: a heat pump's cycle changes the present
+draw by 2.4 kW every few minutes, the mean hardly.
 
-* **Start**: a paused car starts when its share reaches its minimum, that is when what is left
-  of the interval lets it run at its minimum to the interval's end (late in the interval when
-  the budget is tight), and only if that run lasts at least :data:`MIN_RUN_S`, counting what
+* **Start**: a paused car starts when its share reaches its minimum both at the house's present
+  and at its mean draw, that is when what is left of the interval lets it run at its minimum
+  to the interval's end, and only if that run lasts at least :data:`MIN_RUN_S`, counting what
   the next interval would leave it at the house's present draw.
-* **Hold**: a running car whose share is below its minimum is kept at its minimum while the
-  interval's allowance for the cars (P × time left) still covers it until the next decision,
-  less :data:`HOLD_MARGIN_SHARE` of the margin's energy: it stops only when the interval's
-  allowance is spent. A car running at the end of one interval therefore goes on into the next
-  and spends that one's allowance first: one run across the edge, one pause per two intervals.
+* **Hold**: a car in a run begun in this interval whose share is below its minimum is kept at
+  its minimum while the interval's allowance for the cars at the house's mean draw still
+  covers it until the next decision (less :data:`HOLD_MARGIN_SHARE` of the margin's energy),
+  and while the house's lasting draw (a one-telegram spike left out) has not risen more than
+  :data:`HOLD_RISE_W` above its mean (a sauna or an oven the run was not planned for). A run
+  begun in an earlier interval is not held: spending the new interval's allowance first
+  would leave nothing to make room for a load that comes later in it.
 * As in the fuse's minimum rule, when the shares are below the minimums the least entitled car
   (lowest priority, a paused one before a running one, the last configured) leaves the pool,
   held or at 0, and the others share again, so that one car charges rather than none.
@@ -294,18 +301,17 @@ def _with_needs(
     ceilings_w = dict(alone_w)
     fixed: dict[int, float] = {}
     while True:
-        above = {
+        wanted_w = {
             c.index: min(needed_kw.get(c.spec.name, 0.0) * 1000.0, c.claim.demand_a * _volts(c))
             for c in cars
             if c.index not in fixed
-            and needed_kw.get(c.spec.name, 0.0) * 1000.0 > ceilings_w[c.index] + EPSILON_W
         }
+        above = {i: w for i, w in wanted_w.items() if w > ceilings_w[i] + EPSILON_W}
         if not above:
             return ceilings_w
         fixed.update(above)
         rest = [c for c in cars if c.index not in fixed]
-        left_w = pool_w - sum(fixed.values())
-        ceilings_w = {**_shares_w(rest, left_w, interval), **fixed}
+        ceilings_w = {**_shares_w(rest, pool_w - sum(fixed.values()), interval), **fixed}
 
 
 def _shares_w(cars: Sequence[Online], pool_w: float, interval: _Interval) -> dict[int, float]:
