@@ -62,6 +62,9 @@ class TariffMemory:
     cars_w: float = 0.0
     house_w: tuple[tuple[float, float], ...] = ()
     last_house_w: float | None = None
+    #: since when the house's lasting draw has been above its mean by more than a heat pump's
+    #: cycle explains (None: it is not)
+    rise_since_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

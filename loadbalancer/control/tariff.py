@@ -57,13 +57,17 @@ from loadbalancer.electric import NOMINAL_VOLTAGE_V, PHASE_IN_USE_A
 
 #: the shortest time left counted at the end of an interval (a decision on its last edge)
 MIN_TIME_LEFT_S = 1.0
-#: a paused car starts only for a run at its minimum of at least this long (contactor wear)
+#: a paused car starts only for a run at its minimum of at least this long (contactor wear),
+#: or half the interval if that is shorter
 MIN_RUN_S = 600.0
 #: a car held at its minimum may spend this share of the margin's energy over the interval
 HOLD_MARGIN_SHARE = 0.5
-#: a hold ends when the house's lasting draw rises this far above its mean in the interval (an
-#: oven, a sauna: a load the car's run was not planned for); a heat pump's cycle does not
-HOLD_RISE_W = 2000.0
+#: a hold ends when the house's lasting draw has been this far above its mean in the interval
+#: for :data:`HOLD_RISE_S` (a load the run was not planned for: an oven, a dryer; a heat pump's
+#: on-time is shorter), or at once when it is :data:`HOLD_SURGE_W` above it (a sauna)
+HOLD_RISE_W = 1500.0
+HOLD_RISE_S = 150.0
+HOLD_SURGE_W = 3000.0
 #: the house's mean in the interval counts alone after this long (before, blended with the
 #: larger of its present draw and the last interval's mean)
 MEAN_AFTER_S = 300.0
@@ -158,6 +162,9 @@ class _Interval:
     present_w: float
     mean_w: float
     lasting_w: float
+    #: since when the lasting draw has been more than :data:`HOLD_RISE_W` above the mean
+    rise_since_s: float | None
+    now_s: float
 
     def may_start(self, charger: Online, share_w: float) -> bool:
         """Whether a run at the minimum from now lasts :data:`MIN_RUN_S`: to this interval's
@@ -165,7 +172,7 @@ class _Interval:
         if share_w + self.present_w - self.mean_w < _min_w(charger) - EPSILON_W:
             return False
         run_s = self.left_s + max(0.0, self.next_w) * self.interval_s / _min_w(charger)
-        return run_s >= MIN_RUN_S - 1e-6
+        return run_s >= min(MIN_RUN_S, self.interval_s / 2) - 1e-6
 
     def may_hold(self, charger: Online, pool_w: float) -> bool:
         """Running, and the interval's allowance ``pool_w`` × time left covers its minimum
@@ -175,7 +182,9 @@ class _Interval:
         since_s = charger.memory.run_since_s
         if since_s is None or since_s < self.start_s:
             return False
-        if self.lasting_w - self.mean_w > HOLD_RISE_W:
+        if self.lasting_w - self.mean_w > HOLD_SURGE_W:
+            return False
+        if self.rise_since_s is not None and self.now_s - self.rise_since_s >= HOLD_RISE_S:
             return False
         left_ws = (pool_w + self.present_w - self.mean_w) * self.left_s - _min_w(charger) * min(
             self.horizon_s, self.left_s
@@ -214,9 +223,17 @@ def cars_taken(
         meter_a = [a or 0.0 for a in meter.current_a]
         draw_w = sum(_others_a(meter_a, online)[:phases]) * NOMINAL_VOLTAGE_V
         house_w = (*house_w[-1:], (meter.received_s, draw_w))
-    return TariffMemory(
+    taken = TariffMemory(
         start_s, now_s, tariff.energy_kwh_so_far, kwh, cars_w, house_w, last_house_w
     )
+    if not house_w:
+        return taken
+    lasting_w = min(w for _, w in house_w)
+    mean_w = _house_mean_w(tariff, taken, house_w[-1][1], now_s)
+    if lasting_w - mean_w <= HOLD_RISE_W:
+        return taken
+    since_s = memory.rise_since_s if memory.rise_since_s is not None else now_s
+    return replace(taken, rise_since_s=since_s)
 
 
 def _house_mean_w(
@@ -271,6 +288,8 @@ def tariff_ceilings(
         present_w=house_w,
         mean_w=mean_w,
         lasting_w=lasting_w,
+        rise_since_s=taken.rise_since_s if taken else None,
+        now_s=now_s,
         left_s=max(tariff.interval_end_s - now_s, MIN_TIME_LEFT_S),
         next_w=tariff.budget_kw * 1000.0 - house_w - margin_w,
         interval_s=interval_s,
