@@ -62,9 +62,11 @@ class TariffMemory:
     cars_w: float = 0.0
     house_w: tuple[tuple[float, float], ...] = ()
     last_house_w: float | None = None
-    #: since when the house's lasting draw has been above its mean by more than a heat pump's
-    #: cycle explains (None: it is not)
+    #: since when the house's lasting draw has been above its mean (as it was when the rise
+    #: began) by more than a heat pump's cycle explains (None: it is not)
     rise_since_s: float | None = None
+    #: the house's mean when that rise began
+    rise_base_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

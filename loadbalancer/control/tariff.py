@@ -57,9 +57,12 @@ from loadbalancer.electric import NOMINAL_VOLTAGE_V, PHASE_IN_USE_A
 
 #: the shortest time left counted at the end of an interval (a decision on its last edge)
 MIN_TIME_LEFT_S = 1.0
-#: a paused car starts only for a run at its minimum of at least this long (contactor wear),
-#: or half the interval if that is shorter
+#: a paused car starts only for a run at its minimum of at least this long (contactor wear)
 MIN_RUN_S = 600.0
+#: the start and hold rules plan runs within intervals at least this long; in shorter ones
+#: (15 minutes) a run of the minimum rule's length does not fit them, and a car pauses when
+#: its share is below its minimum (measured: docs/control.md §Capacity tariff)
+PLANNED_FROM_S = 1800.0
 #: a car held at its minimum may spend this share of the margin's energy over the interval
 HOLD_MARGIN_SHARE = 0.5
 #: a hold ends when the house's lasting draw has been this far above its mean in the interval
@@ -169,15 +172,17 @@ class _Interval:
     def may_start(self, charger: Online, share_w: float) -> bool:
         """Whether a run at the minimum from now lasts :data:`MIN_RUN_S`: to this interval's
         end, and on what the next one would leave."""
+        if self.interval_s < PLANNED_FROM_S:
+            return True
         if share_w + self.present_w - self.mean_w < _min_w(charger) - EPSILON_W:
             return False
         run_s = self.left_s + max(0.0, self.next_w) * self.interval_s / _min_w(charger)
-        return run_s >= min(MIN_RUN_S, self.interval_s / 2) - 1e-6
+        return run_s >= MIN_RUN_S - 1e-6
 
     def may_hold(self, charger: Online, pool_w: float) -> bool:
         """Running, and the interval's allowance ``pool_w`` × time left covers its minimum
         until the next decision, less the tolerance."""
-        if not (charger.running and _drawing(charger)):
+        if self.interval_s < PLANNED_FROM_S or not (charger.running and _drawing(charger)):
             return False
         since_s = charger.memory.run_since_s
         if since_s is None or since_s < self.start_s:
@@ -229,11 +234,14 @@ def cars_taken(
     if not house_w:
         return taken
     lasting_w = min(w for _, w in house_w)
+    # a rise is measured from the house's mean when it began (the mean climbs with the load)
+    base_w = memory.rise_base_w
+    if memory.rise_since_s is not None and base_w is not None and lasting_w - base_w > HOLD_RISE_W:
+        return replace(taken, rise_since_s=memory.rise_since_s, rise_base_w=base_w)
     mean_w = _house_mean_w(tariff, taken, house_w[-1][1], now_s)
     if lasting_w - mean_w <= HOLD_RISE_W:
         return taken
-    since_s = memory.rise_since_s if memory.rise_since_s is not None else now_s
-    return replace(taken, rise_since_s=since_s)
+    return replace(taken, rise_since_s=now_s, rise_base_w=mean_w)
 
 
 def _house_mean_w(
