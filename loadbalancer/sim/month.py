@@ -85,8 +85,10 @@ def month(
     fuse_rating_a: float = 20.0,
     house_within_kw: float | None = None,
     interval_s: float = 3600.0,
+    from_day: int = 0,
 ) -> tuple[Day, ...]:
-    """``days`` days of a winter house from ``seed`` (the same seed, the same month).
+    """``days`` days of a winter house from ``seed`` (the same seed, the same month), those
+    before ``from_day`` left out (drawn, not built).
 
     ``house_within_kw``: a household that lives with its capacity tariff, as it lives with its
     fuse: a load that would take an interval's mean import above this on its own is not run
@@ -113,6 +115,8 @@ def month(
             plug_in_s=round(rng.uniform(0, 3600)),
         )
         cars = (car,) if rng.random() < PLUGGED_SHARE else ()
+        if d < from_day:
+            continue
         night = recorded(
             keep(
                 replace(
@@ -345,13 +349,14 @@ class MonthFigures:
 class NightFigures:
     """The month with the ready-by night in place of its day's evening: the month's billed
     peak, the night's highest interval and its intervals above the budget + 2 %, the energy the
-    car had by 07:00 (the night's end), the night's pauses."""
+    car had by 07:00 (the night's end), the night's pauses and seconds over the fuse."""
 
     billed_peak_kw: float
     worst_interval_kw: float
     over_budget: int
     ready_kwh: float
     pauses: int
+    overload_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,4 +496,5 @@ def _night_figures(
         sum(1 for _, _, kw in mine if kw > budget_kw * 1.02),
         run.energy_kwh,
         run.pauses,
+        run.overload_s,
     )
