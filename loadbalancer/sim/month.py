@@ -14,6 +14,11 @@ generic rule of a Swedish capacity tariff: each on a different day, all hours we
 The perfect-knowledge limiter is a simple upper bound: per evening interval it delivers
 min(what the car could take while plugged in, budget × interval − the house's energy), as if it
 knew the house's load in advance and the car took any power (no minimum, no fuse).
+
+A ready-by night (:func:`ready_by_night`, :func:`night_report`): from 17:00 of one day to 07:00
+of the next, a car whose user asked for an energy by 07:00; the core is told the power it needs
+from now on (the energy missing over the time left, ``TariffInput.needed_kw``). Its intervals
+take the place of that day's evening and the next morning's house hours in the month's bill.
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ from loadbalancer.control.inputs import TariffInput
 from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from loadbalancer.sim.evenings import evening
 from loadbalancer.sim.figures import car_draw_a
+from loadbalancer.sim.household import recorded, within
 from loadbalancer.sim.model import Meter, core_policy, run_model
 from loadbalancer.sim.ready import CarMeter, ReadyBy
-from loadbalancer.sim.scenario import CarPlan, LoadEvent, Scenario
+from loadbalancer.sim.scenario import CarPlan, Scenario
 
 DAY_S = 24 * 3600
 EVENING_START_S = 17 * 3600
@@ -45,27 +51,6 @@ FIRST_DAY = datetime(2027, 1, 1)
 NIGHT_S = 14 * 3600
 READY_BY_KWH = 60.0
 READY_BY_DAY = 14
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded(Scenario):
-    """A scenario whose house load is computed once per second and then looked up (the month's
-    evenings run twice through the model and once through the bound)."""
-
-    recorded_a: tuple[tuple[float, float, float], ...] = ()
-
-    def house_a(self, t_s: float) -> tuple[float, float, float]:
-        second = int(t_s)
-        if 0 <= second < len(self.recorded_a):
-            return self.recorded_a[second]
-        return Scenario.house_a(self, t_s)
-
-
-def recorded(scenario: Scenario) -> Recorded:
-    """``scenario`` with its house load computed once for every second."""
-    houses = tuple(scenario.house_a(float(t)) for t in range(int(scenario.duration_s)))
-    fields = {name: getattr(scenario, name) for name in Scenario.__dataclass_fields__}
-    return Recorded(**fields, recorded_a=houses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,27 +160,6 @@ def ready_by_night(
     if house_within_kw is not None:
         night = within(night, house_within_kw, interval_s)
     return Night(day, recorded(night), ReadyBy(charger, energy_kwh, NIGHT_S))
-
-
-def within(scenario: Scenario, limit_kw: float, interval_s: float) -> Scenario:
-    """``scenario`` without the loads (in catalogue order, later ones first dropped) that would
-    take an interval's mean import above ``limit_kw``: reckoned from the base load, the noise's
-    bound and each load's current over its overlap with the interval."""
-    count = int(scenario.duration_s // interval_s) + 1
-    kept: list[LoadEvent] = []
-    for event in scenario.events:
-        if all(_mean_kw(scenario, [*kept, event], k, interval_s) <= limit_kw for k in range(count)):
-            kept.append(event)
-    return replace(scenario, events=tuple(kept))
-
-
-def _mean_kw(scenario: Scenario, events: Sequence[LoadEvent], k: int, interval_s: float) -> float:
-    start_s, end_s = k * interval_s, (k + 1) * interval_s
-    amp_s = (sum(scenario.base_a) + 3 * scenario.noise_a) * interval_s
-    for e in events:
-        overlap_s = max(0.0, min(end_s, e.start_s + e.duration_s) - max(start_s, e.start_s))
-        amp_s += e.current_a * len(e.phases) * overlap_s
-    return amp_s / interval_s * NOMINAL_VOLTAGE_V / 1000.0
 
 
 def import_kw(phase_a: Sequence[float]) -> float:

@@ -17,7 +17,9 @@ from loadbalancer.tariff.profile import TariffProfile, load_tariff_profile
 from tests.tariff.helpers import local_s
 
 
-def billed(profile: TariffProfile, component: str, hours: list[tuple[int, ...]]) -> float:
+def billed(
+    profile: TariffProfile, component: str, hours: list[tuple[int, int, int, int, int]]
+) -> float:
     """The component's billed kW over (year, month, day, hour, kWh-in-tenths) hours."""
     check = holiday_check(profile.holidays)
     month = MonthPeaks("2000-01")
