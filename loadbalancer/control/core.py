@@ -44,8 +44,8 @@ from loadbalancer.control.resume import Waiting, waiting
 from loadbalancer.control.setpoint import setpoint_rule
 from loadbalancer.control.settle import Settled, by_phase, settled_online
 from loadbalancer.control.stale import meter_stale, stale_fallback
-from loadbalancer.control.state import ChargerMemory, ControllerState
-from loadbalancer.control.tariff import TariffCeilings, TariffHold, tariff_ceilings
+from loadbalancer.control.state import ChargerMemory, ControllerState, TariffMemory
+from loadbalancer.control.tariff import TariffCeilings, TariffHold, cars_taken, tariff_ceilings
 from loadbalancer.control.unknown import book_absent, usable_read
 from loadbalancer.electric import PHASES
 
@@ -82,17 +82,20 @@ def _decide_by_the_rules(
         for index, (spec, read) in enumerate(zip(config.chargers, reads, strict=True))
         if read is not None and index not in absent.settled
     ]
+    taken = cars_taken(state.tariff, inputs.tariff, online, meter, config.fuse.phases, now_s)
     if meter is None or meter_stale(meter, meter_age_s, config):
         memories, outcomes = _in_order(stale_fallback(online, absent, config, now_s), config)
         none = {name: None for name in config.fuse.phase_names}
         budget_used_s = by_phase(state.budget.used_s, config)
         decision = Decision(meter_a, meter_age_s, none, none, budget_used_s, outcomes)
-        return ControllerState(memories, state.budget), decision
+        return ControllerState(memories, state.budget, taken), decision
     loads = phase_loads(meter, online, absent, state.budget, config)
     settled = {
         **absent.settled,
         **cut_unknown(online, absent, loads.current_a, config, now_s),
-        **_settle_online(online, loads, config, meter.received_s, now_s, inputs.tariff),
+        **_settle_online(
+            online, loads, config, meter.received_s, now_s, _Tariff(inputs.tariff, taken)
+        ),
     }
     memories, outcomes = _in_order(settled, config)
     decision = Decision(
@@ -103,7 +106,7 @@ def _decide_by_the_rules(
         budget_used_s=by_phase(loads.budget.used_s, config),
         chargers=outcomes,
     )
-    return ControllerState(memories, loads.budget), decision
+    return ControllerState(memories, loads.budget, taken), decision
 
 
 def _in_order(
@@ -112,6 +115,14 @@ def _in_order(
     """Every charger's memory and outcome, in configuration order."""
     order = range(len(config.chargers))
     return tuple(settled[i].memory for i in order), tuple(settled[i].outcome for i in order)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tariff:
+    """The capacity tariff's running interval (None: no tariff) and what the cars drew in it."""
+
+    input: TariffInput | None
+    taken: TariffMemory
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +144,7 @@ def _settle_online(
     config: ControlConfig,
     received_s: float,
     now_s: float,
-    tariff: TariffInput | None = None,
+    tariff: _Tariff | None = None,
 ) -> dict[int, Settled]:
     """Shares of what may be offered, the minimum rule and the resume wait, then each online
     charger's set-point. A capacity tariff caps the cars' claims first (:mod:`.tariff`)."""
@@ -141,8 +152,16 @@ def _settle_online(
     offer_a = with_unused(loads.allowed_a, online, unused, config.fuse.margin_a)
     may_hold: HoldRule = FuseHold(loads.budget, config, received_s, now_s)
     ceilings = None
-    if tariff is not None:
-        ceilings = tariff_ceilings(tariff, online, loads.current_a, config.fuse.phases, now_s)
+    if tariff is not None and tariff.input is not None:
+        ceilings = tariff_ceilings(
+            tariff.input,
+            online,
+            loads.current_a,
+            config.fuse.phases,
+            now_s,
+            tariff.taken,
+            config.hold_horizon_s,
+        )
         online = [ceilings.capped(charger) for charger in online]
         may_hold = TariffHold(ceilings, may_hold)
     # room for the paused ones: shares with everyone taking part (paused ones are dropped first)

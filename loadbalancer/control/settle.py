@@ -43,12 +43,18 @@ def remember(
     pauses_s = (*before.pauses_s, now_s) if paused else before.pauses_s
     # keep only the last few: more than 30 doublings reach any maximum anyway
     pauses_s = pauses_s[-32:]
+    # a run of a car: from 0 above 0 with a car connected (a box offering its minimum to no
+    # car begins none; the car plugged in later draws within no run)
+    was_running = before.setpoint_a is not None and before.setpoint_a > 0
+    started = setpoint_a > 0 and not was_running and car_phases is not None
+    run_since_s = None if setpoint_a == 0 else (now_s if started else before.run_since_s)
     return replace(
         memory,
         setpoint_a=setpoint_a,
         setpoint_since_s=since_s,
         car_phases=car_phases,
         pauses_s=pauses_s,
+        run_since_s=run_since_s,
     )
 
 

@@ -26,6 +26,9 @@ class ChargerMemory:
     (a stale meter's safe current, an offline box's failsafe), not a share the fuse was known
     to leave: its next share is a fresh start. ``ignored_since_s`` is when the pause
     for a car that ignores its limit began (:mod:`loadbalancer.control.ignored`).
+    ``run_since_s`` is when its set-point last went from 0 (or unknown) above 0: the capacity
+    tariff holds a car at its minimum only in a run begun in the running interval
+    (:mod:`loadbalancer.control.tariff`).
     """
 
     setpoint_a: float | None = None
@@ -40,14 +43,40 @@ class ChargerMemory:
     car_phases: tuple[int, ...] | None = None
     fallback: bool = False
     ignored_since_s: float | None = None
+    run_since_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TariffMemory:
+    """What the capacity tariff's rules remember (:mod:`loadbalancer.control.tariff`): the
+    running interval's start; at the last decision its time, the energy imported so far in
+    the interval (kWh, the meter's register), the energy the online cars drew in it (kWh,
+    from their measured currents) and their power then (W); the house's draw (W) on the last
+    two telegrams (time of the reading, draw); the house's mean draw over the last interval
+    (W, None before one ended)."""
+
+    interval_start_s: float | None = None
+    last_s: float | None = None
+    energy_kwh: float = 0.0
+    cars_kwh: float = 0.0
+    cars_w: float = 0.0
+    house_w: tuple[tuple[float, float], ...] = ()
+    last_house_w: float | None = None
+    #: since when the house's lasting draw has been above its mean (as it was when the rise
+    #: began) by more than a heat pump's cycle explains (None: it is not)
+    rise_since_s: float | None = None
+    #: the house's mean when that rise began
+    rise_base_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ControllerState:
-    """Per charger (config order) its memory, and the fuse's overload budget per phase."""
+    """Per charger (config order) its memory, the fuse's overload budget per phase, and the
+    capacity tariff's memory."""
 
     chargers: tuple[ChargerMemory, ...]
     budget: BudgetState = field(default_factory=BudgetState)
+    tariff: TariffMemory = field(default_factory=TariffMemory)
 
 
 def initial_state(config: ControlConfig) -> ControllerState:

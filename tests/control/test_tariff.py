@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from loadbalancer.control import Reason, TariffInput
+from loadbalancer.control import ChargerMemory, Reason, TariffInput
 from tests.control.builders import at, config_of, ev, read, step
 
 
@@ -31,9 +31,90 @@ def test_a_ceiling_below_the_minimum_pauses_rather_than_holds_on_the_fuse_budget
     one = config_of(ev())
     _, fuse_only = step(one, (16, 2, 2), {"ev": read(10)}, {"ev": at(10)})
     assert fuse_only.charger("ev").reason is Reason.MIN_CURRENT_HOLD
-    # 16 + 2 + 2 A of house = 4.6 kW: a 6 kW budget leaves 1.4 kW, 2 A on three phases
+    # 16 + 2 + 2 A of house = 4.6 kW: a 6 kW budget leaves 1.4 kW, 2 A on three phases (a run
+    # begun before this interval: not held by the tariff)
     _, tariff = step(one, (16, 2, 2), {"ev": read(10)}, {"ev": at(10)}, tariff=hourly(6.0))
     assert (tariff.setpoint("ev"), tariff.charger("ev").reason) == (0, Reason.TARIFF_LIMIT)
+
+
+def running_since(setpoint_a: float, run_since_s: float) -> ChargerMemory:
+    return replace(at(setpoint_a), run_since_s=run_since_s, car_phases=(0, 1, 2))
+
+
+def half_hour(so_far_kwh: float, budget_kw: float = 5.0) -> TariffInput:
+    """Half of an hour gone (now 1800 s), ``so_far_kwh`` imported, no margin."""
+    return TariffInput(budget_kw, 0.0, 3600.0, so_far_kwh)
+
+
+def test_a_run_begun_in_the_interval_is_held_at_its_minimum_while_the_allowance_lasts() -> None:
+    one = config_of(ev())
+    # 5 kW budget, 1.5 kWh so far at half past: 7 kW may come for the rest; the house's 3 x 4 A
+    # (2.76 kW) leaves the car 4.24 kW... with 3 x 5 A (3.45 kW) 3.55 kW, below its 4.14 kW
+    # minimum: the share pauses it, but the interval's energy still covers the minimum
+    house = (5.0, 5.0, 5.0)
+    reads, now = {"ev": read(6)}, 1800.0
+    _, held = step(
+        one, house, reads, {"ev": running_since(6, 600.0)}, now_s=now, tariff=half_hour(1.5)
+    )
+    assert (held.setpoint("ev"), held.charger("ev").reason) == (6, Reason.TARIFF_LIMIT)
+    # a run carried over from the last interval is not held (it would spend this one first)
+    _, carried = step(
+        one, house, reads, {"ev": running_since(6, -60.0)}, now_s=now, tariff=half_hour(1.5)
+    )
+    assert carried.setpoint("ev") == 0
+    # the allowance spent (4.9 kWh of 5 by half past): paused whatever the run
+    _, spent = step(
+        one, house, reads, {"ev": running_since(6, 600.0)}, now_s=now, tariff=half_hour(4.9)
+    )
+    assert (spent.setpoint("ev"), spent.charger("ev").reason) == (0, Reason.TARIFF_LIMIT)
+
+
+def test_a_paused_car_starts_only_for_a_run_of_ten_minutes() -> None:
+    one = config_of(ev(), resume_delay_s=20.0)
+    paused = replace(at(0), room_since_s=3000.0, car_phases=(0, 1, 2))
+    reads, house = {"ev": read(0)}, (6.4, 6.4, 6.4)  # 4.4 kW of house
+    # 5 minutes before the hour's end, 0.75 kWh of the budget left: 9 kW for 300 s, 4.6 kW
+    # for the car, its minimum (4.14 kW) fits to the end; a 5 kW budget leaves the next hour
+    # 0.58 kW, 8.5 minutes more at the minimum: a run of 13.5 minutes, it starts
+    _, starts = step(
+        one, house, reads, {"ev": paused}, now_s=3300.0, tariff=TariffInput(5.0, 0, 3600, 4.25)
+    )
+    assert starts.setpoint("ev") == 6
+    # with a 4.5 kW budget the next hour leaves 0.08 kW: a run of 6 minutes, it stays paused
+    _, short = step(
+        one, house, reads, {"ev": paused}, now_s=3300.0, tariff=TariffInput(4.5, 0, 3600, 3.75)
+    )
+    assert (short.setpoint("ev"), short.charger("ev").reason) == (0, Reason.TARIFF_LIMIT)
+
+
+def test_a_ready_by_charger_takes_its_need_and_the_others_share_the_rest() -> None:
+    two = config_of(ev("a"), ev("b"))
+    reads = {"a": read(12), "b": read(6)}
+    memories = {"a": at(12), "b": at(6)}
+    # no house: 10 kW, 5 kW each (7.2 A); a needs 7 kW (10.1 A): it is cut from 12 to 10
+    # only, above its share (override); b gets 3 kW, below its minimum: paused
+    needs = replace(hourly(10.0), needed_kw={"a": 7.0})
+    _, decision = step(two, (0, 0, 0), reads, memories, tariff=needs)
+    assert (decision.setpoint("a"), decision.charger("a").reason) == (10, Reason.TARIFF_OVERRIDE)
+    assert (decision.setpoint("b"), decision.charger("b").reason) == (0, Reason.TARIFF_LIMIT)
+
+
+def test_a_need_within_the_share_changes_nothing() -> None:
+    two = config_of(ev("a"), ev("b"))
+    reads = {"a": read(12), "b": read(8)}
+    memories = {"a": at(12), "b": at(8)}
+    plain = step(two, (1, 1, 1), reads, memories, tariff=hourly(10.0))
+    # 4 kW is below a's share of 4655 W; a charger that has no car here needs nothing
+    needs = replace(hourly(10.0), needed_kw={"a": 4.0, "elsewhere": 9.0})
+    assert step(two, (1, 1, 1), reads, memories, tariff=needs) == plain
+
+
+def test_a_ready_by_charger_never_takes_more_than_the_fuse_allows() -> None:
+    one = config_of(ev())
+    # L1: 12 A of house + 12 A of car is over 19 A: cut to 7 whatever it needs
+    needs = replace(hourly(5.0), needed_kw={"ev": 11.0})
+    _, decision = step(one, (12, 1, 1), {"ev": read(12)}, {"ev": at(12)}, tariff=needs)
+    assert (decision.setpoint("ev"), decision.charger("ev").reason) == (7, Reason.OVERLOAD_CUT)
 
 
 def test_the_margin_comes_off_the_budget() -> None:

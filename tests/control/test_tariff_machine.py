@@ -1,0 +1,151 @@
+"""The control's invariants (docs/control.md; the fuse's rules) hold in every decision with a
+capacity tariff and ``ready_by`` needs: the stateful property test of
+tests/control/test_properties.py, each decision told a running hourly interval with a random
+budget, the energy the meter has imported in it, and a random need per charger.
+
+The tariff only lowers a claim, so every check of the fuse's machine applies unchanged; a raise
+above the budget's share for a ready-by charger says ``tariff_override`` and still waits its
+ramp (or resume) delay. Each interval's import is above max(budget, the house's highest draw in
+it) by at most what the ready-by chargers needed and the margin, unless the meter went stale in
+it (the fallback's safe current is the fuse's rule; no limiter can count a silent meter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import initialize, rule, run_state_machine_as_test
+
+from loadbalancer.control import ChargerSpec, Decision, Inputs, Reason, TariffInput
+from loadbalancer.electric import NOMINAL_VOLTAGE_V
+from tests.control.sim import Site
+from tests.control.test_properties import ControlMachine
+
+MARGIN_KW = 0.1
+#: whole intervals checked over all examples (the bound must not be vacuous)
+CHECKED: list[int] = []
+
+
+@dataclass
+class TariffSite(Site):
+    """A ``Site`` whose meter also counts the energy imported in each hourly interval."""
+
+    budget_kw: float = 5.0
+    #: 5 or 15 minutes (the minimum rule's pause) or 30 (the planned runs)
+    interval_s: float = 1800.0
+    needed_kw: dict[str, float] = field(default_factory=dict)
+    interval_kwh: dict[int, float] = field(default_factory=dict)
+    house_peak_kw: dict[int, float] = field(default_factory=dict)
+    highest_need_kw: dict[int, float] = field(default_factory=dict)
+    last_s: float = 0.0
+    #: intervals in which a stale meter set a charger to its safe current (no tariff then)
+    blind: set[int] = field(default_factory=set)
+
+    def count_import(self, now_s: float) -> None:
+        """The meter's import since the last telegram, at the currents it last measured,
+        booked second by second to the intervals it fell in."""
+        import_kw = max(0.0, sum(self.meter_current())) * NOMINAL_VOLTAGE_V / 1000.0
+        house_kw = max(0.0, sum(self.house_a)) * NOMINAL_VOLTAGE_V / 1000.0
+        t = self.last_s
+        while t < now_s:
+            k = int(t // self.interval_s)
+            step_s = min(now_s, (k + 1) * self.interval_s) - t
+            self.interval_kwh[k] = self.interval_kwh.get(k, 0.0) + import_kw * step_s / 3600.0
+            self.house_peak_kw[k] = max(self.house_peak_kw.get(k, 0.0), house_kw)
+            need = sum(self.needed_kw.values())
+            self.highest_need_kw[k] = max(self.highest_need_kw.get(k, 0.0), need)
+            t += step_s
+        self.last_s = max(self.last_s, now_s)
+
+    def inputs(self, now_s: float) -> Inputs:
+        k = int(now_s // self.interval_s)
+        start_s = k * self.interval_s
+        so_far = self.interval_kwh.get(k, 0.0)
+        end_s = start_s + self.interval_s
+        needs = dict(self.needed_kw)
+        tariff = TariffInput(self.budget_kw, start_s, end_s, so_far, MARGIN_KW, needs)
+        plain = super().inputs(now_s)
+        return Inputs(plain.meter, plain.chargers, tariff)
+
+    def decide(self, now_s: float) -> Decision:
+        decision = super().decide(now_s)
+        fallback = Reason.METER_STALE_FALLBACK
+        if any(c.reason is fallback and c.setpoint_a > 0 for c in decision.chargers):
+            self.blind.add(int(now_s // self.interval_s))
+        return decision
+
+    def telegram(self, now_s: float, house_a: tuple[float, float, float] | None = None):  # type: ignore[no-untyped-def]
+        self.count_import(now_s)
+        return super().telegram(now_s, house_a)
+
+
+class TariffMachine(ControlMachine):
+    @initialize(data=st.data())
+    def build(self, data: st.DataObject) -> None:
+        super().build(data)
+        budget_kw = data.draw(st.sampled_from((2.0, 5.0, 8.0, 11.0)))
+        interval_s = data.draw(st.sampled_from((300.0, 900.0, 1800.0)))
+        plain = self.site
+        self.site = TariffSite(plain.config, plain.cars, budget_kw=budget_kw, interval_s=interval_s)
+
+    @rule(index=st.integers(0, 2), needed_kw=st.sampled_from((0.0, 0.0, 1.0, 4.0, 9.0)))
+    def ready_by(self, index: int, needed_kw: float) -> None:
+        assert isinstance(self.site, TariffSite)
+        self.site.needed_kw[self.name_of(index)] = needed_kw
+
+    def record(self, decision: Decision) -> None:
+        """As the fuse's machine; the tariff's reason stands in for the one it bound: a paused
+        charger's ``tariff_limit`` is its wait, a kept set-point's is a kept one."""
+        tariff = (Reason.TARIFF_LIMIT, Reason.TARIFF_OVERRIDE)
+        for charger in decision.chargers:
+            reason, setpoint = charger.reason, charger.setpoint_a
+            if reason is Reason.TARIFF_LIMIT and setpoint == 0:
+                reason = Reason.PAUSED_WAIT_RESUME
+            elif reason in tariff and setpoint == charger.previous_a:
+                reason = Reason.HOLD_RAMP_DELAY  # kept: the tariff's reason in place of it
+            self.history[charger.name].entries.append((self.now_s, setpoint, reason))
+        self.check(decision)
+
+    def check_timing(self, spec: ChargerSpec, reason: Reason, setpoint: float) -> None:
+        entries = self.history[spec.name].entries
+        previous = entries[-2][1] if len(entries) >= 2 else None
+        if reason is not Reason.TARIFF_OVERRIDE or previous is None or setpoint <= previous:
+            super().check_timing(spec, reason, setpoint)
+            return
+        # a raise above the budget's share for a ready-by charger: still after its delay
+        changed = self.history[spec.name].last_change_s()
+        assert changed is not None
+        config = self.site.config
+        delay_s = config.resume_delay_s if previous == 0 else config.ramp_up_delay_s
+        assert self.now_s - changed >= delay_s - 1e-6
+
+    def teardown(self) -> None:
+        site = self.site
+        assert isinstance(site, TariffSite)
+        site.count_import(self.now_s)
+        for k, kwh in site.interval_kwh.items():
+            if (k + 1) * site.interval_s > self.now_s or k in site.blind:
+                continue  # only whole intervals, with a meter to count them, are bounded
+            CHECKED.append(k)
+            bound_kw = max(site.budget_kw, site.house_peak_kw[k]) + site.highest_need_kw[k]
+            assert kwh * 3600.0 / site.interval_s <= bound_kw + MARGIN_KW, (k, kwh)
+
+
+def test_the_control_invariants_hold_with_a_tariff_and_ready_by_needs() -> None:
+    CHECKED.clear()
+    run_state_machine_as_test(
+        TariffMachine,
+        settings=settings(
+            max_examples=100,
+            stateful_step_count=100,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+            phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        ),
+    )
+    # the bound saw whole intervals (the runs are long enough for it not to be vacuous)
+    assert len(CHECKED) >= 10
