@@ -28,6 +28,7 @@ from loadbalancer.electric import IEC_MIN_CURRENT_A
 from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError, UsageError
 from loadbalancer.fuse_profiles import fuse_profile_from_mapping, load_fuse_profile
+from loadbalancer.http.settings import HttpConfig, read_site_http
 from loadbalancer.meter.gcm import parse_key
 from loadbalancer.meter.options import ParserOptions
 from loadbalancer.meter.parsers import PROTOCOLS
@@ -41,7 +42,7 @@ T = TypeVar("T")
 #: (docs/control.md §The charger's own watchdog)
 DEFAULT_FAILSAFE_TIMEOUT_S = 60.0
 
-_TOP = {"meter", "fuse", "chargers", "control", "log", "tariff"}
+_TOP = {"meter", "fuse", "chargers", "control", "log", "tariff", "http"}
 _METER = {"source", "protocol", "key", "telegram_period_s", "stale_after_s"}
 #: the keys of one ``chargers[]`` entry (a simulated scenario's extra chargers take the same)
 CHARGER_KEYS = {
@@ -105,6 +106,7 @@ class SiteConfig:
     decisions_path: str
     warnings: tuple[str, ...] = ()
     tariff: TariffConfig | None = None  # issue 15: the capacity tariff's budget, if any
+    http: HttpConfig | None = None  # issue 16: the status page, health and metrics, if any
 
     def summary(self) -> str:
         """A few lines for ``check``: what the service will do with this file."""
@@ -132,7 +134,7 @@ class SiteConfig:
             f"{self.poll_interval_s:g} s, failsafe timeout {self.failsafe_timeout_s:g} s"
         )
         lines.append(f"decision log: {self.decisions_path}")
-        lines += [self.tariff.summary()] if self.tariff else []
+        lines += [part.summary() for part in (self.tariff, self.http) if part is not None]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -164,7 +166,8 @@ def check_decision_log(site: SiteConfig, *, starting: bool) -> SiteConfig:
         warning = f"log.decisions: {directory} does not exist yet: run creates no directories"
         return replace(site, warnings=(*site.warnings, warning))
     except (OSError, ValueError) as exc:
-        raise ConfigError(site.file, "log.decisions", f"{path}: {_reason(exc)}") from None
+        why = f"cannot write there: {exc.strerror or exc}" if isinstance(exc, OSError) else exc
+        raise ConfigError(site.file, "log.decisions", f"{path}: {why}") from None
     return site
 
 
@@ -184,12 +187,6 @@ def _try_append(path: str) -> None:
         start = existing.read(64).lstrip()
     if start and not start.startswith(b"{"):
         raise ValueError("holds something else than a decision log (JSON lines): not touched")
-
-
-def _reason(exc: OSError | ValueError) -> str:
-    if isinstance(exc, OSError):
-        return f"cannot write there: {exc.strerror or exc}"
-    return str(exc)
 
 
 def site_from_data(data: object, file: str, *, base: Path | None = None) -> SiteConfig:
@@ -254,6 +251,7 @@ class _SiteReader(YamlReader):
             ),
             decisions_path=decisions,
             tariff=read_site_tariff(self, top, self.referenced, fuse, chargers, self.warnings),
+            http=read_site_http(self, top, self.base),
             warnings=tuple(self.warnings),
         )
 

@@ -10,6 +10,7 @@ telegrams, for ``stale_after_s`` is stale, and the core then sets every charger 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from loadbalancer.meter.flood import FLOOD_QUIET_S, FloodEnd, FloodGuard
 from loadbalancer.meter.parsers import make_meter_parser
 from loadbalancer.meter.plausibility import site_implausible
 from loadbalancer.meter.reading import Reading, Rejection
-from loadbalancer.meter.rejections import RejectionTally
+from loadbalancer.meter.rejections import RejectionTally, reason_kind
 from loadbalancer.meter.sources import ChunkSource, open_source
 
 Clock = Callable[[], float]
@@ -66,6 +67,8 @@ class MeterIntake:
         self.meter_stale = False
         self.valid_telegrams = 0
         self.rejected_telegrams = 0
+        #: rejected telegrams by kind of reason (``bad CRC``, ``implausible``, …)
+        self.rejected_by_kind: Counter[str] = Counter()
         self._rejections = RejectionTally()
         self._started_s = clock()
 
@@ -168,6 +171,7 @@ class MeterIntake:
 
     def on_rejection(self, rejection: Rejection) -> None:
         self.rejected_telegrams += 1
+        self.rejected_by_kind[reason_kind(rejection.reason)] += 1
         # one record per reason per minute, with counts: a flood must not fill the disk
         self._record_rejections(
             self._rejections.add(rejection, self.clock(), self.log.wall_clock())

@@ -109,6 +109,11 @@ class Service:
         self._ready = False
         self._chargers_tried = False
         self._last_watchdog_s = -math.inf
+        self.started_s = clock()
+        #: when the control loop last stepped (``/livez``; None: not yet)
+        self.last_step_s: float | None = None
+        #: called with each decision (the HTTP status's events and counters)
+        self.decision_listeners: list[Callable[[Decision], None]] = []
 
     @property
     def writes(self) -> int:
@@ -133,6 +138,10 @@ class Service:
                     group.create_task(link.poll_task(), name=f"poll {link.name}")
                     group.create_task(link.write_task(), name=f"write {link.name}")
                 group.create_task(self._stop_on(stop), name="stop")
+                if self.site.http is not None:  # issue 16: off by default, nothing imported
+                    from loadbalancer.http.server import serve_http
+
+                    group.create_task(serve_http(self, self.site.http), name="http")
         except* _Stop:
             pass
         except* Exception as errors:  # a bug: still leave the chargers safe, then fail
@@ -256,6 +265,9 @@ class Service:
             self.log.write(validated("decision", trigger=trigger, **decision.to_record()))
         self.decisions += 1
         self.last_decision = decision
+        self.last_step_s = now_s
+        for listener in self.decision_listeners:
+            listener(decision)
         self._watchdog(now_s)
         return decision
 

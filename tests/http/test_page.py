@@ -1,0 +1,117 @@
+"""The live page in a real browser: Debian's Chromium, headless, driven by Playwright, against
+the real service (TCP meter, emulated charger)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.http.helpers import Live, live_site
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: set to a folder to keep the screenshots (to look at the page)
+SHOTS = os.environ.get("LOADBALANCER_SCREENSHOTS")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not CHROMIUM.exists():
+        message = "no /usr/bin/chromium: apt-get install chromium"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)  # CI installs it (.ci/run): never skipped there
+        pytest.skip(message)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def open_page(browser: Any, live: Live, **context: Any) -> tuple[Any, list[str]]:
+    """The page at ``/`` once it shows a decision; the console's errors and the page's."""
+    page = await (await browser.new_context(**context)).new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    await page.goto(live.base + "/")
+    await page.wait_for_selector("body[data-decisions]")
+    return page, problems
+
+
+async def shown(page: Any, selector: str) -> str:
+    return str(await page.locator(selector).inner_text())
+
+
+def amps(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f} A"
+
+
+async def test_the_page_shows_what_status_says_and_follows_each_decision(
+    tmp_path: Path, browser: Any
+) -> None:
+    async with live_site(tmp_path) as live:
+        await live.settle((3.0, 1.0, 2.0), "carport", 16.0)
+        page, problems = await open_page(browser, live)
+        # the page shows the decision /status has at the same moment (no telegram between)
+        await page.wait_for_function("() => document.body.dataset.decisions > 0")
+        status = await live.status()
+        shown_decision = await page.evaluate("document.body.dataset.decisions")
+        if int(shown_decision) != status["decisions"]:  # a control tick between: the next one
+            await page.wait_for_function(
+                f"() => document.body.dataset.decisions >= {status['decisions']}"
+            )
+            status = await live.status()
+        for phase in status["phases"]:
+            row = f"[data-phase={phase['phase']}]"
+            assert await shown(page, f"{row} .meter-a") == amps(phase["meter_a"])
+            assert await shown(page, f"{row} .house-a") == amps(phase["house_a"])
+            assert await shown(page, f"{row} .allowed-a") == amps(phase["allowed_a"])
+            assert await shown(page, f"{row} .rating-a") == amps(phase["rating_a"], 0)
+        (charger,) = status["chargers"]
+        card = "[data-charger=carport]"
+        assert await shown(page, f"{card} .limit") == "16 A" == f"{charger['limit_a']:g} A"
+        assert await shown(page, f"{card} .reason") == charger["reason"]
+        assert await shown(page, f"{card} .reason-words") == charger["reason_words"]
+        assert await shown(page, "#ready") == "ready"
+        # the house load changes: the page follows over /events, without a reload
+        await live.site.telegram((9.0, 1.0, 2.0))
+        await page.wait_for_function(
+            "() => document.querySelector('[data-phase=L1] .house-a').textContent.startsWith('9.')",
+            timeout=5000,
+        )
+        assert await page.locator("canvas#chart").count() == 1
+        if SHOTS:
+            await page.screenshot(path=str(Path(SHOTS) / "status-desktop.png"), full_page=True)
+        assert problems == []
+
+
+async def test_on_a_phone_nothing_overflows_sideways(tmp_path: Path, browser: Any) -> None:
+    async with live_site(tmp_path) as live:
+        await live.site.telegram((2.0, 2.0, 2.0))
+        page, problems = await open_page(
+            browser, live, viewport={"width": 360, "height": 740}, device_scale_factor=2
+        )
+        widths = await page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1] == 360
+        assert await page.locator("[data-charger=carport]").is_visible()
+        if SHOTS:
+            await page.screenshot(path=str(Path(SHOTS) / "status-phone.png"), full_page=True)
+        assert problems == []
