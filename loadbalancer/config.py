@@ -30,6 +30,7 @@ from loadbalancer.errors import ConfigError, UsageError
 from loadbalancer.fuse_profiles import fuse_profile_from_mapping, load_fuse_profile
 from loadbalancer.http.settings import HttpConfig, read_site_http
 from loadbalancer.meter.gcm import parse_key
+from loadbalancer.mqtt.settings import MqttConfig, read_site_mqtt
 from loadbalancer.meter.options import ParserOptions
 from loadbalancer.meter.parsers import PROTOCOLS
 from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
@@ -42,7 +43,7 @@ T = TypeVar("T")
 #: (docs/control.md §The charger's own watchdog)
 DEFAULT_FAILSAFE_TIMEOUT_S = 60.0
 
-_TOP = {"meter", "fuse", "chargers", "control", "log", "tariff", "http"}
+_TOP = {"meter", "fuse", "chargers", "control", "log", "tariff", "http", "mqtt"}
 _METER = {"source", "protocol", "key", "telegram_period_s", "stale_after_s"}
 #: the keys of one ``chargers[]`` entry (a simulated scenario's extra chargers take the same)
 CHARGER_KEYS = {
@@ -107,6 +108,7 @@ class SiteConfig:
     warnings: tuple[str, ...] = ()
     tariff: TariffConfig | None = None  # issue 15: the capacity tariff's budget, if any
     http: HttpConfig | None = None  # issue 16: the status page, health and metrics, if any
+    mqtt: MqttConfig | None = None  # issue 17: MQTT and Home Assistant, if any
 
     def summary(self) -> str:
         """A few lines for ``check``: what the service will do with this file."""
@@ -134,7 +136,7 @@ class SiteConfig:
             f"{self.poll_interval_s:g} s, failsafe timeout {self.failsafe_timeout_s:g} s"
         )
         lines.append(f"decision log: {self.decisions_path}")
-        lines += [part.summary() for part in (self.tariff, self.http) if part is not None]
+        lines += [p.summary() for p in (self.tariff, self.http, self.mqtt) if p is not None]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -252,6 +254,7 @@ class _SiteReader(YamlReader):
             decisions_path=decisions,
             tariff=read_site_tariff(self, top, self.referenced, fuse, chargers, self.warnings),
             http=read_site_http(self, top, self.base),
+            mqtt=read_site_mqtt(self, top, self.base, chargers, "tariff" in top, self.warnings),
             warnings=tuple(self.warnings),
         )
 
@@ -486,8 +489,7 @@ class _SiteReader(YamlReader):
 
 
 def _multiple_of(value: float, step: float) -> bool:
-    steps = value / step
-    return abs(steps - round(steps)) <= 1e-6
+    return abs(value / step - round(value / step)) <= 1e-6
 
 
 def _granularity(step_a: float) -> float | None:

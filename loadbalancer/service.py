@@ -29,7 +29,7 @@ import signal
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadbalancer import __version__
 from loadbalancer.chargers.driver import ChargerClient
@@ -54,6 +54,9 @@ from loadbalancer.shutdown import (
     signal_name,
     stop_signals,
 )
+
+if TYPE_CHECKING:
+    from loadbalancer.mqtt.bridge import MqttBridge
 
 Clock = Callable[[], float]
 Status = Callable[[str], None]
@@ -114,6 +117,12 @@ class Service:
         self.last_step_s: float | None = None
         #: called with each decision (the HTTP status's events and counters)
         self.decision_listeners: list[Callable[[Decision], None]] = []
+        #: MQTT and Home Assistant (issue 17): off by default, nothing of it imported
+        self.mqtt: MqttBridge | None = None
+        if site.mqtt is not None:
+            from loadbalancer.mqtt.bridge import MqttBridge
+
+            self.mqtt = MqttBridge(self, site.mqtt)
 
     @property
     def writes(self) -> int:
@@ -142,6 +151,8 @@ class Service:
                     from loadbalancer.http.server import serve_http
 
                     group.create_task(serve_http(self, self.site.http), name="http")
+                if self.mqtt is not None:
+                    group.create_task(self.mqtt.run(), name="mqtt")
         except* _Stop:
             pass
         except* Exception as errors:  # a bug: still leave the chargers safe, then fail
@@ -253,8 +264,11 @@ class Service:
         now_s = self.clock()
         self.intake.flush_rejections(now_s)
         self.intake.check_stale(now_s)
-        inputs = Inputs(meter=self.intake.meter, chargers=self._reads())
-        self.state, decision = decide(self.state, inputs, self.site.control, now_s)
+        control, paused = self.site.control, frozenset[str]()
+        if self.mqtt is not None:  # commands from Home Assistant (issue 17): inputs of the core
+            control, paused = self.mqtt.commanded()
+        inputs = Inputs(meter=self.intake.meter, chargers=self._reads(), paused=paused)
+        self.state, decision = decide(self.state, inputs, control, now_s)
         changed = False
         for link, outcome in zip(self.links, decision.chargers, strict=True):
             changed = link.decided(outcome) or changed
