@@ -11,10 +11,12 @@ junk must not fill the disk); the rest are counted in the next one's ``problem``
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from loadbalancer.backoff import Backoff
 from loadbalancer.control.config import ControlConfig
 from loadbalancer.control.decision import Decision
 from loadbalancer.mqtt.commands import (
@@ -40,6 +42,12 @@ if TYPE_CHECKING:
     from loadbalancer.service import Service
 
 MAX_REFUSALS_PER_MIN = 10
+#: no answer from the broker (CONNACK, SUBACK, a write) within this long: a stalled broker
+TIMEOUT_S = 5.0
+#: at a stop, the MQTT task ends within this long (its goodbye: ``offline``, a disconnect)
+STOP_WITHIN_S = 2.5
+#: the pauses between tries while the broker is away
+BACKOFF_INITIAL_S, BACKOFF_MAX_S = 1.0, 60.0
 #: how much of a refused payload the record keeps
 SHOWN_PAYLOAD_CHARS = 40
 
@@ -57,6 +65,8 @@ class MqttBridge:
         for topic, payload in self.discovery.items():
             self.store.put(topic, payload)
         self.overrides = Overrides()
+        self.timeout_s = TIMEOUT_S
+        self.backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
         self._control = self.site.control
         self.commands = self._command_topics()
         self._telegrams = -1
@@ -64,6 +74,8 @@ class MqttBridge:
         self._refusals: list[float] = []
         self._unlogged = 0
         self._failed = False
+        #: the decision whose state went into the store last
+        self.published: Decision | None = None
         #: the records of what ``persist: true`` restored, written once the log has started
         self._restored: list[dict[str, Any]] = []
         self._restore()
@@ -76,17 +88,17 @@ class MqttBridge:
         """The control settings with the commanded maximums, and the paused chargers."""
         return self._control, self.overrides.paused
 
-    def on_decision(self, _decision: Decision) -> None:
+    def on_decision(self, decision: Decision) -> None:
         """After a step: the state into the store on a telegram, or once a telegram period.
         Never raises into the control step (a bug here is told once, control goes on)."""
         try:
-            self._snapshot()
+            self._snapshot(decision)
         except Exception as exc:
             if not self._failed:
                 self._failed = True
                 self.service.status(f"mqtt: state not published: internal error {exc!r}")
 
-    def _snapshot(self) -> None:
+    def _snapshot(self, decision: Decision) -> None:
         service = self.service
         now_s = service.last_step_s if service.last_step_s is not None else service.clock()
         telegrams = service.intake.valid_telegrams
@@ -94,6 +106,7 @@ class MqttBridge:
         if telegrams == self._telegrams and now_s - self._published_s < period_s:
             return
         self._telegrams, self._published_s = telegrams, now_s
+        self.published = decision
         values = state_values(status_of(service, now_s), self.overrides, self.site, self.topics)
         for topic, payload in values.items():
             self.store.put(topic, payload.encode())
@@ -104,7 +117,15 @@ class MqttBridge:
         for fields in self._restored:
             self.service.log.record("command", **fields)
         self._restored.clear()
-        await run_client(self)
+        client = asyncio.create_task(run_client(self), name="mqtt client")
+        try:
+            await asyncio.shield(client)
+        except asyncio.CancelledError:
+            # a stop: the client says goodbye, but never holds the stop up for long (Python
+            # 3.11's wait_for can swallow a cancel that comes as its future completes)
+            client.cancel()
+            await asyncio.wait([client], timeout=STOP_WITHIN_S)
+            raise
 
     # ---- commands ----------------------------------------------------------------------------
 

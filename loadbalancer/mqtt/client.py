@@ -4,7 +4,7 @@ Connects (the last will says ``offline`` on the availability topic), says ``onli
 subscribes to Home Assistant's status and the allowed command topics, then publishes whatever
 the store holds that has not gone out, one message at a time (the library's own queue never
 holds more than that one). A broker that is down, refuses the login, drops the connection or
-stalls (no answer within :data:`TIMEOUT_S`, or to the keep-alive) is an outage: one line on
+stalls (no answer within the bridge's ``timeout_s``, or to the keep-alive) is an outage: one line on
 stderr when it begins and one when it ends, and a new try after an exponential back-off, for
 ever. Nothing here is awaited by the control loop. At a stop, ``offline`` goes out (a last will
 is only sent for a connection that was lost).
@@ -20,20 +20,15 @@ from collections.abc import Awaitable
 
 import aiomqtt
 
-from loadbalancer.backoff import Backoff
 from loadbalancer.mqtt.bridge import MqttBridge
 from loadbalancer.mqtt.settings import MqttConfig
 from loadbalancer.mqtt.store import LatestStore
 from loadbalancer.printable import printable
 
-#: no answer from the broker (CONNACK, SUBACK, a write) within this long: a stalled broker
-TIMEOUT_S = 5.0
 #: at a stop: how long ``offline`` and the goodbye may take
 GOODBYE_S = 1.0
 #: the most incoming messages held before the receiver reads them (a flood is dropped)
 MAX_INCOMING = 100
-BACKOFF_INITIAL_S = 1.0
-BACKOFF_MAX_S = 60.0
 
 #: the library's own log (paho's): kept quiet, the outage lines say what happened
 _QUIET = logging.getLogger("loadbalancer.mqtt.library")
@@ -69,11 +64,9 @@ class Outage:
         self.connected_once = True
 
 
-async def run_client(
-    bridge: MqttBridge, *, timeout_s: float = TIMEOUT_S, backoff: Backoff | None = None
-) -> None:
+async def run_client(bridge: MqttBridge) -> None:
     """Connected, or trying to be, until cancelled."""
-    backoff = backoff or Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
+    backoff, timeout_s = bridge.backoff, bridge.timeout_s
     outage = Outage(bridge)
     while True:
         client = _client(bridge, timeout_s)
@@ -81,7 +74,7 @@ async def run_client(
             await client.__aenter__()
         except aiomqtt.MqttError as exc:
             outage.down(_why(exc))
-            await asyncio.sleep(backoff.next_delay_s())
+            await _pause(backoff.next_delay_s())
             continue
         try:
             outage.up()
@@ -96,7 +89,7 @@ async def run_client(
             raise
         finally:
             await _bounded(client.__aexit__(None, None, None))
-        await asyncio.sleep(backoff.next_delay_s())
+        await _pause(backoff.next_delay_s())
 
 
 def _client(bridge: MqttBridge, timeout_s: float) -> aiomqtt.Client:
@@ -131,6 +124,7 @@ async def _session(client: aiomqtt.Client, bridge: MqttBridge, timeout_s: float)
     await client.subscribe(topics.ha_status, timeout=timeout_s)
     for topic in bridge.commands:
         await client.subscribe(topic, qos=1, timeout=timeout_s)
+    _raise_if_cancelled()
     bridge.store.resend()  # a broker may have lost what it kept: all of it again
     publisher = asyncio.create_task(_publisher(client, bridge.store, timeout_s))
     receiver = asyncio.create_task(_receiver(client, bridge))
@@ -157,6 +151,7 @@ async def _publisher(client: aiomqtt.Client, store: LatestStore, timeout_s: floa
             store.failed(topic)
             raise
         store.sent(topic, payload)
+        _raise_if_cancelled()
 
 
 async def _receiver(client: aiomqtt.Client, bridge: MqttBridge) -> None:
@@ -169,6 +164,19 @@ async def _receiver(client: aiomqtt.Client, bridge: MqttBridge) -> None:
                 bridge.store.resend()
         elif topic in bridge.commands:
             bridge.on_command(topic, raw, retained=message.retain)
+
+
+def _raise_if_cancelled() -> None:
+    """Python 3.11's ``wait_for`` (inside the library's calls) can swallow a cancel that
+    comes as its future completes: a task asked to stop stops here all the same."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def _pause(delay_s: float) -> None:
+    _raise_if_cancelled()
+    await asyncio.sleep(delay_s)
 
 
 async def _bounded(step: Awaitable[object]) -> None:

@@ -63,8 +63,10 @@ class Bounds:
 
 
 def max_current_bounds(site: SiteConfig, charger: str) -> Bounds:
+    """Its minimum to the site file's maximum; the step is the box's, at least 0.1 A (a
+    slider in milliamps helps nobody: the core rounds down to the box's step anyway)."""
     spec = next(c.spec for c in site.chargers if c.name == charger)
-    return Bounds(spec.min_current_a, spec.max_current_a, spec.granularity_a)
+    return Bounds(spec.min_current_a, spec.max_current_a, max(spec.granularity_a, 0.1))
 
 
 def budget_bounds(site: SiteConfig) -> Bounds:
