@@ -59,6 +59,7 @@ class Topics:
         self.ha_status = f"{config.discovery_prefix}/status"
         self.phases = tuple(topic_id(p) for p in site.fuse.phase_names)
         self.chargers = dict(config.charger_ids)
+        self.commands = config.commands
 
     def charger(self, name: str, value: str) -> str:
         return f"{self.base}/charger/{self.chargers[name]}/{value}"
@@ -123,13 +124,17 @@ def state_values(
 
 
 def setting_values(overrides: Overrides, site: SiteConfig, topics: Topics) -> dict[str, str]:
-    """The settings commands may change, as in force now (the site file's unless commanded)."""
+    """The settings commands may change (those the site file allows), as in force now: the
+    site file's unless commanded."""
     out = {}
+    allowed = topics.commands
     for charger in site.chargers:
         max_a = overrides.max_current_a.get(charger.name, charger.spec.max_current_a)
-        out[topics.charger(charger.name, "max_current_a")] = number(max_a)
-        out[topics.charger(charger.name, "pause")] = flag(charger.name in overrides.paused)
-    if site.tariff is not None:
+        if "max_current_a" in allowed:
+            out[topics.charger(charger.name, "max_current_a")] = number(max_a)
+        if "pause" in allowed:
+            out[topics.charger(charger.name, "pause")] = flag(charger.name in overrides.paused)
+    if site.tariff is not None and "budget_kw" in allowed:
         budget = overrides.budget_kw if overrides.budget_kw is not None else site.tariff.budget_kw
         out[f"{topics.base}/budget_kw"] = number(budget)
     return out
