@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import os
 import shutil
 import socket
@@ -45,12 +46,22 @@ class Mosquitto:
     """One broker process on ``port``; ``stop()`` kills it, ``start()`` runs it again on the
     same port (retained messages are not kept across: persistence is off)."""
 
-    def __init__(self, tmp: Path, *, users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, tmp: Path, *, users: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
         self.binary = need_mosquitto()
-        self.port = free_port()
+        self.port = port or free_port()
         self.tmp = tmp
         self.proc: subprocess.Popen[bytes] | None = None
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest none"]
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence false",
+            "log_dest stderr",
+            "log_type error",
+            # started as root it would switch to the mosquitto user, who cannot read the
+            # temporary password file: it stays who started it
+            f"user {getpass.getuser()}",
+        ]
         if users:
             assert MOSQUITTO_PASSWD is not None
             passwd = tmp / "mosquitto.passwd"
@@ -93,8 +104,10 @@ class Mosquitto:
 
 
 @contextlib.asynccontextmanager
-async def mosquitto(tmp: Path, *, users: dict[str, str] | None = None) -> AsyncIterator[Mosquitto]:
-    broker = Mosquitto(tmp, users=users)
+async def mosquitto(
+    tmp: Path, *, users: dict[str, str] | None = None, port: int | None = None
+) -> AsyncIterator[Mosquitto]:
+    broker = Mosquitto(tmp, users=users, port=port)
     await broker.start()
     try:
         yield broker

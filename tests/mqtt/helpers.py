@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ async def mqtt_site(
     timeout_s: float = 1.0,
     keepalive_s: int | None = None,
     meter_settings: dict[str, Any] | None = None,
+    clock: Callable[[], float] = time.monotonic,
     **control: Any,
 ) -> AsyncIterator[MqttSite]:
     """The site with ``mqtt`` as its ``mqtt:`` section, the service running; short timeouts
@@ -89,6 +90,7 @@ async def mqtt_site(
             log=open_decision_log(str(log_path)),
             notifier=Notifier({}),
             status=messages.append,
+            clock=clock,
         )
         assert service.mqtt is not None
         service.mqtt.timeout_s = timeout_s
