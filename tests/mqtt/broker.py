@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import itertools
 import os
 import shutil
 import socket
@@ -26,6 +27,7 @@ MOSQUITTO = shutil.which("mosquitto") or next(
     (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if os.path.exists(p)), None
 )
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
+_CLIENT_IDS = itertools.count()
 
 
 def need_mosquitto() -> str:
@@ -208,7 +210,9 @@ class HomeAssistant:
 async def home_assistant(
     port: int, topics: tuple[str, ...] = ("homeassistant/#", "loadbalancer/#")
 ) -> AsyncIterator[HomeAssistant]:
-    async with aiomqtt.Client("127.0.0.1", port, identifier=f"ha-{os.getpid()}-{port}") as client:
+    # each its own client id: a second client with the same id would push the first out
+    identifier = f"ha-{os.getpid()}-{next(_CLIENT_IDS)}"
+    async with aiomqtt.Client("127.0.0.1", port, identifier=identifier) as client:
         ha = HomeAssistant(client)
         for topic in topics:
             await client.subscribe(topic)
