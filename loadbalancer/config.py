@@ -30,10 +30,10 @@ from loadbalancer.errors import ConfigError, UsageError
 from loadbalancer.fuse_profiles import fuse_profile_from_mapping, load_fuse_profile
 from loadbalancer.http.settings import HttpConfig, read_site_http
 from loadbalancer.meter.gcm import parse_key
-from loadbalancer.mqtt.settings import MqttConfig, read_site_mqtt
 from loadbalancer.meter.options import ParserOptions
 from loadbalancer.meter.parsers import PROTOCOLS
 from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
+from loadbalancer.mqtt.settings import MqttConfig, read_site_mqtt
 from loadbalancer.tariff.settings import TariffConfig, read_site_tariff
 from loadbalancer.yamlcheck import YamlReader, read_yaml_file
 

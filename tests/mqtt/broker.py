@@ -81,7 +81,7 @@ class Mosquitto:
         self.conf.write_text("\n".join(lines) + "\n")
 
     async def start(self) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 - started, not waited for
             [self.binary, "-c", str(self.conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -34,9 +34,7 @@ async def main(site_path: str, seconds: float) -> None:
     stop.set()
     await runner
     loaded = sorted(
-        m
-        for m in sys.modules
-        if m.split(".")[0] in MQTT_MODULES or m == "loadbalancer.mqtt.client"
+        m for m in sys.modules if m.split(".")[0] in MQTT_MODULES or m == "loadbalancer.mqtt.client"
     )
     print(json.dumps({"modules": loaded, "decisions": service.decisions}))
 

@@ -140,23 +140,30 @@ async def test_without_persist_a_command_reverts_at_restart_with_it_it_is_kept(
     tmp_path: Path,
 ) -> None:
     async with mosquitto(tmp_path) as broker:
-        for persist, after in ((False, "16"), (True, "9")):
-            state_dir = tmp_path / f"state-{persist}"
-            section = mqtt_section(
-                broker.port, commands=["max_current_a"], persist=persist, state_dir=str(state_dir)
-            )
-            async with mqtt_site(tmp_path, section) as live, home_assistant(broker.port) as ha:
-                await drive(live, lambda: live.site.setpoint("carport") == 16.0)
-                assert (await command(live, ha, MAX_SET, "9"))["accepted"]
-                await drive(live, lambda: live.site.setpoint("carport") == 9.0)
-            assert (state_dir / "mqtt-commands.json").exists() is persist
-            async with mqtt_site(tmp_path, section) as live, home_assistant(broker.port) as ha:
-                topic = f"{BASE}/charger/carport/max_current_a"
-                await ha.until(lambda: ha.text(topic) == after and not ha.retained[topic])
-                expected = float(after)
-                await drive(live, lambda: live.site.setpoint("carport") == expected)
-                restored = [r for r in commands(live) if r["source"].startswith("state file")]
-                assert len(restored) == (1 if persist else 0)
-                if persist:
-                    assert (restored[0]["previous"], restored[0]["value"]) == (16.0, 9.0)
-                    assert any("mqtt: commands kept from" in m for m in live.site.messages)
+        await restart_after_a_command(tmp_path, broker.port, persist=False, after_a=16.0)
+        await restart_after_a_command(tmp_path, broker.port, persist=True, after_a=9.0)
+
+
+async def restart_after_a_command(
+    tmp_path: Path, port: int, *, persist: bool, after_a: float
+) -> None:
+    """Set the maximum to 9 A, stop, start again: the maximum in force is ``after_a``."""
+    state_dir = tmp_path / f"state-{persist}"
+    section = mqtt_section(
+        port, commands=["max_current_a"], persist=persist, state_dir=str(state_dir)
+    )
+    async with mqtt_site(tmp_path, section) as live, home_assistant(port) as ha:
+        await drive(live, lambda: live.site.setpoint("carport") == 16.0)
+        assert (await command(live, ha, MAX_SET, "9"))["accepted"]
+        await drive(live, lambda: live.site.setpoint("carport") == 9.0)
+    assert (state_dir / "mqtt-commands.json").exists() is persist
+    async with mqtt_site(tmp_path, section) as live, home_assistant(port) as ha:
+        topic = f"{BASE}/charger/carport/max_current_a"
+        # the new service's own message, not the broker's copy from before
+        await ha.until(lambda: ha.text(topic) == f"{after_a:g}" and not ha.retained[topic])
+        await drive(live, lambda: live.site.setpoint("carport") == after_a)
+        restored = [r for r in commands(live) if r["source"].startswith("state file")]
+        assert len(restored) == (1 if persist else 0)
+        if persist:
+            assert (restored[0]["previous"], restored[0]["value"]) == (16.0, 9.0)
+            assert any("mqtt: commands kept from" in m for m in live.site.messages)

@@ -48,7 +48,10 @@ async def test_broker_down_at_start_then_up(tmp_path: Path) -> None:
 
 
 async def test_broker_gone_mid_run_one_line_then_back_with_everything(tmp_path: Path) -> None:
-    async with mosquitto(tmp_path) as broker, mqtt_site(tmp_path, mqtt_section(broker.port)) as live:
+    async with (
+        mosquitto(tmp_path) as broker,
+        mqtt_site(tmp_path, mqtt_section(broker.port)) as live,
+    ):
         await each_telegram_decided(live, 3)
         await live.site.until(lambda: live.lines("mqtt: connected to") != [], 5)
         broker.stop()
@@ -60,7 +63,7 @@ async def test_broker_gone_mid_run_one_line_then_back_with_everything(tmp_path: 
             await live.site.until(lambda: any("again after" in m for m in live.site.messages), 5)
             await ha.until(lambda: ha.text(f"{BASE}/charger/carport/limit_a") is not None)
             await ha.until(
-                lambda: f"homeassistant/sensor/loadbalancer-site/carport_limit_a/config" in ha.latest
+                lambda: "homeassistant/sensor/loadbalancer-site/carport_limit_a/config" in ha.latest
             )
         assert len(outage_lines(live)) == 1
 
@@ -126,7 +129,9 @@ async def test_stalled_broker_control_goes_on_memory_stays_bounded(tmp_path: Pat
             await each_telegram_decided(live, 5)
             proxy.go_on()
             async with home_assistant(broker.port) as ha:
-                await live.site.until(lambda: any("again after" in m for m in live.site.messages), 8)
+                await live.site.until(
+                    lambda: any("again after" in m for m in live.site.messages), 8
+                )
                 await live.telegram_decided((5.0, 2.0, 2.0))
                 await ha.until(lambda: ha.text(f"{BASE}/phase/l1/meter_a") is not None)
             assert len(outage_lines(live)) == 1
