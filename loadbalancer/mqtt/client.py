@@ -20,9 +20,8 @@ from collections.abc import Awaitable
 
 import aiomqtt
 
-from loadbalancer.mqtt.bridge import MqttBridge
+from loadbalancer.mqtt.bridge import PUBLISH_AFTER_S, MqttBridge
 from loadbalancer.mqtt.settings import MqttConfig
-from loadbalancer.mqtt.store import LatestStore
 from loadbalancer.printable import printable
 
 #: at a stop: how long ``offline`` and the goodbye may take
@@ -126,7 +125,7 @@ async def _session(client: aiomqtt.Client, bridge: MqttBridge, timeout_s: float)
         await client.subscribe(topic, qos=1, timeout=timeout_s)
     _raise_if_cancelled()
     bridge.store.resend()  # a broker may have lost what it kept: all of it again
-    publisher = asyncio.create_task(_publisher(client, bridge.store, timeout_s))
+    publisher = asyncio.create_task(_publisher(client, bridge, timeout_s))
     receiver = asyncio.create_task(_receiver(client, bridge))
     try:
         done, _ = await asyncio.wait((publisher, receiver), return_when=asyncio.FIRST_COMPLETED)
@@ -138,11 +137,14 @@ async def _session(client: aiomqtt.Client, bridge: MqttBridge, timeout_s: float)
         await asyncio.gather(publisher, receiver, return_exceptions=True)
 
 
-async def _publisher(client: aiomqtt.Client, store: LatestStore, timeout_s: float) -> None:
+async def _publisher(client: aiomqtt.Client, bridge: MqttBridge, timeout_s: float) -> None:
+    store = bridge.store
     while True:
+        bridge.refresh()
         item = store.take()
         if item is None:
             await store.changed.wait()
+            await asyncio.sleep(PUBLISH_AFTER_S)  # the decision's writes go first
             continue
         topic, payload = item
         try:

@@ -20,6 +20,8 @@ class LatestStore:
         self._pending: dict[str, None] = {}
         #: puts refused because the store already holds ``max_topics`` topics
         self.refused = 0
+        #: messages that went out
+        self.messages_sent = 0
         self.changed = asyncio.Event()
 
     def __len__(self) -> int:
@@ -55,6 +57,7 @@ class LatestStore:
 
     def sent(self, topic: str, payload: bytes) -> None:
         self._sent[topic] = payload
+        self.messages_sent += 1
 
     def failed(self, topic: str) -> None:
         """``topic``'s payload did not go out: it goes out again (its newest) later."""

@@ -46,7 +46,7 @@ async def test_discovery_and_retained_state_as_home_assistant_sees_them(tmp_path
         assert bridge is not None
         await settle(live)
         await live.telegram_decided(HOUSE)
-        await live.site.until(lambda: not bridge.store.pending, 5)
+        await live.site.until(lambda: bridge.idle, 5)
         decision = bridge.published
         assert decision is not None
         # Home Assistant starts later: everything it needs is retained at the broker
