@@ -25,6 +25,10 @@ demo: $(VENV)/.installed-demo
 	    $(BIN)/loadbalancer log --help >/dev/null 2>&1; then \
 	  $(BIN)/loadbalancer log out/decisions.jsonl --plot out/demo.png && echo "plot: out/demo.png"; \
 	fi
+	@# the live status page (issue 16), where the test tools and Debian's Chromium are there
+	@if [ -x /usr/bin/chromium ] && $(BIN)/python -c 'import playwright, aiohttp' 2>/dev/null; then \
+	  $(BIN)/python -m tests.http.demo_page out/status.png && echo "status page: out/status.png"; \
+	fi
 	@echo "decision log: out/decisions.jsonl"
 
 lint: $(VENV)/.installed-test
@@ -44,6 +48,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/parse_adversarial.py
 	$(BIN)/python benchmarks/hdlc.py
 	$(BIN)/python benchmarks/reaction.py
+	$(BIN)/python -m benchmarks.http_load
 	$(BIN)/python benchmarks/log_summary.py
 	$(BIN)/python benchmarks/evenings.py
 	$(BIN)/python benchmarks/tariff_month.py

@@ -52,10 +52,9 @@ class Rig:
         self, tmp: Path, chargers: int, *, fast: bool, extra: dict[str, Any] | None = None
     ) -> None:
         self.tmp = tmp
+        self.extra = extra or {}  # more site keys (benchmarks/http_load.py: http; mqtt.py: mqtt)
         self.count = chargers
         self.fast = fast
-        #: more top-level keys of the site file (benchmarks/mqtt.py: an ``mqtt:`` section)
-        self.extra = extra or {}
         self.meter = MeterServer()
         self.emulators: list[ChargerEmulator] = []
         self.process: asyncio.subprocess.Process | None = None
@@ -147,9 +146,11 @@ async def until(condition: Any, timeout_s: float) -> None:
             await asyncio.sleep(0.0005)
 
 
-async def reaction(chargers: int, events: int) -> tuple[list[float], list[float]]:
+async def reaction(
+    chargers: int, events: int, extra: dict[str, Any] | None = None
+) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
-        rig = Rig(Path(tmp), chargers, fast=True)
+        rig = Rig(Path(tmp), chargers, fast=True, extra=extra)
         await rig.start()
         try:
             return await reaction_of(rig, events)

@@ -49,6 +49,7 @@ def test_wheel_carries_profiles_examples_and_the_console_script(built: Built) ->
     for scenario in (REPO / "examples" / "scenarios").glob("*.yaml"):
         assert f"loadbalancer/examples/scenarios/{scenario.name}" in names
     assert "loadbalancer/py.typed" in names
+    assert "loadbalancer/http/page.html" in names  # the live page (issue 16)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(built.wheel).read(entry_points).decode()
     assert "loadbalancer = loadbalancer.cli:main" in text

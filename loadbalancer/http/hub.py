@@ -10,12 +10,12 @@ old ones, never holds the loop or grows memory.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from loadbalancer.control.decision import Decision
+from loadbalancer.jsontext import dumps
 from loadbalancer.status import Status, status_of
 
 if TYPE_CHECKING:
@@ -33,7 +33,8 @@ Sample = tuple[float, dict[str, Any]]
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    """Strict JSON: a non-finite number (a bug elsewhere) is null."""
+    return dumps(value, separators=(",", ":"))
 
 
 class StatusHub:

@@ -5,7 +5,8 @@ handler that fails answers 500 and control goes on; a slow or vanished client on
 own task. Headers are bounded (:data:`MAX_HEADERS` fields of at most
 :data:`MAX_FIELD_BYTES`: 64 KB in all) and a body over :data:`MAX_BODY_BYTES` is refused. With
 a token (required off loopback) every request needs ``Authorization: Bearer <token>`` or the
-cookie the page sets after ``/?token=<token>``.
+cookie the page sets after ``/?token=<token>``; without one, the ``Host`` must be an address
+(a web page's host name pointed at 127.0.0.1, DNS rebinding, gets nothing).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import re
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -95,6 +97,9 @@ class StatusServer:
             denied = self._check_token(request)
             if denied is not None:
                 return denied
+        elif not _plain_host(request.host):
+            # no token: only addresses, never a name a web page's DNS could point here
+            return _json({"error": "use the address (127.0.0.1), not a host name"}, 421)
         response = await handler(request)
         response.headers.update(
             {
@@ -113,10 +118,10 @@ class StatusServer:
             given.removeprefix("Bearer ").strip() if given.startswith("Bearer ") else "",
             request.cookies.get(TOKEN_COOKIE, ""),
         ]
-        if any(hmac.compare_digest(o.encode(), token.encode()) for o in offered if o):
+        if any(_same(o, token) for o in offered if o):
             return None
         query = request.query.get("token", "")
-        if request.path == "/" and query and hmac.compare_digest(query.encode(), token.encode()):
+        if request.path == "/" and query and _same(query, token):
             # the token leaves the address bar for a cookie
             found = web.Response(status=303, headers={"Location": "/"})
             found.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/")
@@ -159,6 +164,8 @@ class StatusServer:
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-Sent Events: the status now, then after every decision."""
+        if request.method == "HEAD":
+            return web.Response(headers={"Content-Type": "text/event-stream"})
         queue = self.hub.subscribe()
         if queue is None:
             return _json({"error": "too many event streams"}, 503)
@@ -177,6 +184,23 @@ class StatusServer:
         finally:
             self.hub.unsubscribe(queue)
         return response
+
+
+def _same(given: str, token: str) -> bool:
+    """In constant time (whatever bytes a client sent)."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), token.encode())
+
+
+def _plain_host(host: str) -> bool:
+    """``Host`` is an IP address or localhost (with any port)."""
+    name = host.rsplit("]", 1)[0].lstrip("[") if host.startswith("[") else host.split(":")[0]
+    if name == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _json(body: object, status: int = 200, **headers: str) -> web.Response:

@@ -80,7 +80,7 @@ class MqttBridge:
         self._unlogged = 0
         self._failed = False
         self._due = False
-        #: the decision whose state went into the store last
+        #: the decision whose state went into the store last (the latest when it was taken)
         self.published: Decision | None = None
         #: the records of what ``persist: true`` restored, written once the log has started
         self._restored: list[dict[str, Any]] = []
@@ -94,7 +94,7 @@ class MqttBridge:
         """The control settings with the commanded maximums, and the paused chargers."""
         return self._control, self.overrides.paused
 
-    def on_decision(self, decision: Decision) -> None:
+    def on_decision(self, _decision: Decision) -> None:
         """After a step: on a telegram, or once a telegram period, the state is due. Only a
         flag here: the snapshot is taken by the MQTT task (:meth:`refresh`) after the step's
         writes went out, and not at all while the broker is away."""
@@ -105,7 +105,6 @@ class MqttBridge:
         if telegrams == self._telegrams and now_s - self._published_s < period_s:
             return
         self._telegrams, self._published_s = telegrams, now_s
-        self.published = decision
         self._due = True
         self.store.changed.set()
 
@@ -121,6 +120,7 @@ class MqttBridge:
             return
         self._due = False
         try:
+            self.published = self.service.last_decision
             status = status_of(self.service, self.service.clock())
             values = state_values(status, self.overrides, self.site, self.topics)
         except Exception as exc:

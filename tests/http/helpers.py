@@ -79,7 +79,9 @@ async def live_site(
         messages: list[str] = []
         async with (
             service_running(site_file, log_path, status=messages.append) as service,
-            aiohttp.ClientSession(headers=headers, cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+            aiohttp.ClientSession(
+                headers=headers, cookie_jar=aiohttp.CookieJar(unsafe=True)
+            ) as session,
         ):
             await meter.wait_for_client()
             site = Site(tmp, meter, {b.name: b for b in boxes}, service, log_path, messages)

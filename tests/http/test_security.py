@@ -50,12 +50,14 @@ async def test_nothing_changes_anything_and_oversized_requests_are_refused(
             async with live.session.request(method, f"{live.base}/status", data=b"{}") as reply:
                 assert reply.status == 405, method
         big_header = b"X-Big: " + b"a" * 70_000 + b"\r\n"
-        line = await raw_request(live, b"GET /status HTTP/1.1\r\nHost: x\r\n" + big_header + b"\r\n")
+        line = await raw_request(
+            live, b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + big_header + b"\r\n"
+        )
         assert line.split()[1] in (b"400", b"431"), line
         many = b"".join(b"X-H%d: %s\r\n" % (i, b"b" * 2000) for i in range(40))  # 80 KB
-        line = await raw_request(live, b"GET /status HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+        line = await raw_request(live, b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many + b"\r\n")
         assert line.split()[1] in (b"400", b"431"), line
-        body = b"GET /status HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n" + b"x" * 70_000
+        body = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 70000\r\n\r\n" + b"x" * 70_000
         assert (await raw_request(live, body)).split()[1] == b"413"
         # and the service still answers
         assert (await live.get("/livez"))[0] == 200
@@ -98,5 +100,21 @@ async def test_a_port_in_use_is_reported_and_control_goes_on(tmp_path: Path) -> 
             async with service_running(site_file, log_path, status=messages.append) as second:
                 await first.site.until(lambda: second.decisions > 0, 5.0)
                 await first.site.until(lambda: any("cannot listen" in m for m in messages), 5.0)
-                assert any(f"http: cannot listen on http://127.0.0.1:{port}/" in m for m in messages)
+                assert any(
+                    f"http: cannot listen on http://127.0.0.1:{port}/" in m for m in messages
+                )
                 await first.site.until(lambda: second.decisions > 2, 5.0)
+
+
+async def test_without_a_token_a_host_name_is_refused(tmp_path: Path) -> None:
+    """A web page whose name was pointed at 127.0.0.1 (DNS rebinding) reads nothing."""
+    async with live_site(tmp_path) as live:
+        rebound = await raw_request(
+            live, b"GET /status HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n"
+        )
+        assert rebound.split()[1] == b"421"
+        for host in (b"127.0.0.1:8080", b"localhost", b"[::1]:8080"):
+            line = await raw_request(live, b"GET /livez HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+            assert line.split()[1] == b"200", host
+        async with live.session.head(live.base + "/events") as reply:
+            assert reply.status == 200  # and returns: no stream for a HEAD

@@ -53,7 +53,9 @@ def test_another_address_with_a_token_is_valid_and_check_warns_it_is_reachable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "token").write_text(TOKEN + "\n")
-    code, out, _ = check(site_file(tmp_path, {"listen": "[::]:9000", "token_file": "token"}), capsys)
+    code, out, _ = check(
+        site_file(tmp_path, {"listen": "[::]:9000", "token_file": "token"}), capsys
+    )
     assert code == 0
     assert "http://[::]:9000/ (NOT loopback: reachable from the network, every request" in out
     assert TOKEN not in out  # the token itself is never printed
