@@ -29,9 +29,10 @@ def mqtt_section(port: int, **more: Any) -> dict[str, Any]:
     return {"url": f"mqtt://127.0.0.1:{port}", "keepalive_s": 5, **more}
 
 
-def add_mqtt(site_file: Path, mqtt: dict[str, Any]) -> None:
+def add_mqtt(site_file: Path, mqtt: dict[str, Any], **more: Any) -> None:
+    """The site file with ``mqtt`` as its ``mqtt:`` section (and ``more`` top-level keys)."""
     raw = yaml.safe_load(site_file.read_text())
-    raw["mqtt"] = mqtt
+    raw.update(mqtt=mqtt, **more)
     site_file.write_text(yaml.safe_dump(raw))
 
 
@@ -67,6 +68,7 @@ async def mqtt_site(
     keepalive_s: int | None = None,
     meter_settings: dict[str, Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    tariff: dict[str, Any] | None = None,
     **control: Any,
 ) -> AsyncIterator[MqttSite]:
     """The site with ``mqtt`` as its ``mqtt:`` section, the service running; short timeouts
@@ -77,7 +79,7 @@ async def mqtt_site(
         site_file, log_path = write_site(
             tmp, meter.url, boxes, ports, meter_settings=meter_settings, **control
         )
-        add_mqtt(site_file, mqtt)
+        add_mqtt(site_file, mqtt, **({"tariff": tariff} if tariff else {}))
         config = load_site(site_file)
         if keepalive_s is not None:
             from dataclasses import replace

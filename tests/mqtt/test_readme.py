@@ -33,9 +33,7 @@ def test_the_card_names_only_discovered_entities(tmp_path: Path) -> None:
     section = readme.split("### Home Assistant and MQTT", 1)[1]
     card_text = next(b for b in re.findall(r"```yaml\n(.*?)```", section, re.S) if "cards:" in b)
     card = yaml.safe_load(card_text)
-    named = [
-        e if isinstance(e, str) else e["entity"] for c in card["cards"] for e in c["entities"]
-    ]
+    named = [e if isinstance(e, str) else e["entity"] for c in card["cards"] for e in c["entities"]]
     raw = yaml.safe_load((REPO / "examples" / "site.yaml").read_text())
     raw["mqtt"] = {"url": "mqtt://127.0.0.1", "commands": ["max_current_a", "pause"]}
     site_file = tmp_path / "home.yaml"
