@@ -71,7 +71,7 @@ async def run_client(bridge: MqttBridge) -> None:
         client = _client(bridge, timeout_s)
         try:
             await client.__aenter__()
-        except aiomqtt.MqttError as exc:
+        except Exception as exc:  # MqttError, and whatever else a connect may raise
             outage.down(_why(exc))
             await _pause(backoff.next_delay_s())
             continue
@@ -187,6 +187,6 @@ async def _bounded(step: Awaitable[object]) -> None:
         await asyncio.wait_for(step, GOODBYE_S)
 
 
-def _why(exc: aiomqtt.MqttError) -> str:
+def _why(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text[:200]

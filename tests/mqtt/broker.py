@@ -49,8 +49,14 @@ class Mosquitto:
     same port (retained messages are not kept across: persistence is off)."""
 
     def __init__(
-        self, tmp: Path, *, users: dict[str, str] | None = None, port: int | None = None
+        self,
+        tmp: Path,
+        *,
+        users: dict[str, str] | None = None,
+        port: int | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """``tls``: the server's certificate and key files (then it speaks only TLS)."""
         self.binary = need_mosquitto()
         self.port = port or free_port()
         self.tmp = tmp
@@ -64,6 +70,8 @@ class Mosquitto:
             # temporary password file: it stays who started it
             f"user {getpass.getuser()}",
         ]
+        if tls is not None:
+            lines += [f"certfile {tls[0]}", f"keyfile {tls[1]}"]
         if users:
             assert MOSQUITTO_PASSWD is not None
             passwd = tmp / "mosquitto.passwd"
@@ -107,9 +115,13 @@ class Mosquitto:
 
 @contextlib.asynccontextmanager
 async def mosquitto(
-    tmp: Path, *, users: dict[str, str] | None = None, port: int | None = None
+    tmp: Path,
+    *,
+    users: dict[str, str] | None = None,
+    port: int | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> AsyncIterator[Mosquitto]:
-    broker = Mosquitto(tmp, users=users, port=port)
+    broker = Mosquitto(tmp, users=users, port=port, tls=tls)
     await broker.start()
     try:
         yield broker

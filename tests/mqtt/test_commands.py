@@ -206,3 +206,27 @@ async def test_budget_within_the_tariffs_bounds(tmp_path: Path) -> None:
         decision = live.site.records("decision")[-1]
         if decision.get("tariff") is not None:
             assert decision["tariff"]["budget_kw"] <= 3.5
+
+
+async def test_at_most_ten_refusals_a_minute_are_logged(tmp_path: Path) -> None:
+    """A client sending junk must not fill the disk: 25 junk commands, 10 records; what was
+    not logged is counted in the next record once the minute is over."""
+    async with (
+        mosquitto(tmp_path) as broker,
+        mqtt_site(tmp_path, mqtt_section(broker.port, commands=["max_current_a"])) as live,
+        home_assistant(broker.port) as ha,
+    ):
+        mqtt = live.service.mqtt
+        assert mqtt is not None
+        # subscribed: the settings' state goes out after the subscriptions
+        await ha.until(lambda: ha.text(f"{BASE}/charger/carport/max_current_a") == "16")
+        for i in range(25):
+            await ha.publish(MAX_SET, f"junk{i}")
+        await ha.publish(MAX_SET, "12")  # a valid one still goes through, and is logged
+        await live.site.until(lambda: commands(live)[-1:] != [] and commands(live)[-1]["accepted"])
+        refused = [r for r in commands(live) if not r["accepted"]]
+        assert len(refused) == 10
+        assert mqtt.commanded()[0].chargers[0].max_current_a == 12.0
+        mqtt._refusals = [t - 60.0 for t in mqtt._refusals]  # the minute is over
+        record = await command(live, ha, MAX_SET, "junk")
+        assert record["problem"] == "'junk' is not a number (15 more refused before, not logged)"
