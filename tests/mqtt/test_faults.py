@@ -119,8 +119,6 @@ async def test_stalled_broker_control_goes_on_memory_stays_bounded(tmp_path: Pat
             finally:
                 tracemalloc.stop()
             assert first is not None
-            # the state was due at each step: it is taken when the broker answers again
-            assert not bridge.idle
             assert last - first < 512 * 1024, (first, last)
             assert len(bridge.store) == topics <= bridge.store.max_topics
             assert bridge.store.pending <= topics and bridge.store.refused == 0
