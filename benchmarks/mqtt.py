@@ -1,7 +1,7 @@
 """What publishing to MQTT costs ``loadbalancer run``: the reaction and the memory, with and
 without an ``mqtt:`` section.
 
-    .venv/bin/python benchmarks/mqtt.py [--events 100]
+    .venv/bin/python -m benchmarks.mqtt [--events 100]
 
 The rig of benchmarks/reaction.py (the service as its own process, a TCP meter, one emulated
 Modbus charger on loopback, an overload telegram per event, the latency until the reduced
