@@ -9,6 +9,9 @@ limit reaches the box), run twice: without MQTT, and with the service publishing
 a Mosquitto broker on loopback (Debian's package) while a client subscribed to everything, as
 Home Assistant is, takes each message (each event's cut and recovery are published before the
 next event). The RSS of the process at the end of each run.
+In process, without the noise of a shared machine's scheduling: what one control step costs
+with and without the MQTT bridge (a step only marks the state due), and what taking the state
+costs the MQTT task (the status snapshot and its ~40 topics into the store).
 Targets (issue 17): publishing adds <= 0.5 ms to the p99 and <= 5 MB to the RSS.
 """
 
@@ -19,11 +22,17 @@ import asyncio
 import contextlib
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import aiomqtt
+import yaml
 
 from benchmarks.reaction import Rig, pct, reaction_of, rss_mb
+from loadbalancer.config import load_site
+from loadbalancer.logwriter import open_decision_log
+from loadbalancer.sdnotify import Notifier
+from loadbalancer.service import Service
 from tests.mqtt.broker import MOSQUITTO, Mosquitto
 
 #: after each cut, time for its state to go out (50 ms after the decision) before the next
@@ -45,6 +54,48 @@ async def run(events: int, port: int | None) -> tuple[list[float], float]:
             await rig.stop()
 
 
+def step_costs_us(tmp: Path, rounds: int = 2000) -> tuple[float, float, float]:
+    """Microseconds per control step without and with the bridge, and per state taken."""
+    site = {
+        "meter": {"source": "tcp://127.0.0.1:9", "protocol": "p1", "telegram_period_s": 1},
+        "fuse": "3x20A-gG",
+        "chargers": [
+            {"name": "carport", "profile": "vestel-evc04", "host": "127.0.0.1", "port": 9,
+             "phases": ["L1", "L2", "L3"], "max_current_a": 16}
+        ],
+        "log": {"decisions": "-"},
+    }  # fmt: skip
+    out = []
+    now = [0.0]
+
+    def clock() -> float:
+        return now[0]
+
+    for mqtt in (None, {"url": "mqtt://127.0.0.1:9", "commands": ["max_current_a", "pause"]}):
+        path = tmp / f"site-{mqtt is not None}.yaml"
+        path.write_text(yaml.safe_dump({**site, **({"mqtt": mqtt} if mqtt else {})}))
+        service = Service(
+            load_site(path),
+            log=open_decision_log(str(tmp / "d.jsonl")),
+            notifier=Notifier({}),
+            status=lambda _m: None,
+            clock=clock,
+        )
+        started = time.perf_counter()
+        for _ in range(rounds):
+            now[0] += 1.0  # a telegram period: every step makes the state due
+            service.step()
+        out.append((time.perf_counter() - started) / rounds * 1e6)
+        if service.mqtt is not None:
+            started = time.perf_counter()
+            for _ in range(rounds):
+                now[0] += 1.0
+                service.mqtt.on_decision(service.step())
+                service.mqtt.refresh()
+            out.append((time.perf_counter() - started) / rounds * 1e6 - out[1])
+    return out[0], out[1], out[2]
+
+
 async def count_messages(port: int, counter: list[int]) -> None:
     async with aiomqtt.Client("127.0.0.1", port, identifier="benchmark-ha") as client:
         await client.subscribe("#")
@@ -58,6 +109,8 @@ async def main() -> None:
     args = cli.parse_args()
     if MOSQUITTO is None:
         sys.exit("benchmarks/mqtt.py: no MQTT broker: apt-get install mosquitto")
+    with tempfile.TemporaryDirectory() as tmp:
+        step_off_us, step_on_us, take_us = step_costs_us(Path(tmp))
     without, rss_without = await run(args.events, None)
     with tempfile.TemporaryDirectory() as tmp:
         broker = Mosquitto(Path(tmp))
@@ -80,6 +133,11 @@ async def main() -> None:
         f"{'RSS at the end (MB)':<40} {rss_without:>9.1f} {rss_with:>10.1f} "
         f"{rss_with - rss_without:>8.1f} {'<=5':>8}"
     )
+    print(
+        f"{'control step, in process (us)':<40} {step_off_us:>9.1f} {step_on_us:>10.1f} "
+        f"{step_on_us - step_off_us:>8.1f}"
+    )
+    print(f"{'taking the state, in the MQTT task (us)':<40} {'':>9} {take_us:>10.1f}")
     print(f"({args.events} events per run; {counter[0]} messages reached the subscriber)")
 
 
