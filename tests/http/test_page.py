@@ -27,13 +27,25 @@ ARGS = [
 SHOTS = os.environ.get("LOADBALANCER_SCREENSHOTS")
 
 
+def no_chromium(*, ci: bool) -> None:
+    """Skip with one line on a developer's machine; fail in CI, which installs it (.ci/run)."""
+    message = "no /usr/bin/chromium: apt-get install chromium"
+    if ci:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def test_without_chromium_ci_fails_where_a_developer_skips() -> None:
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
+        no_chromium(ci=True)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        no_chromium(ci=False)
+
+
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     if not HAVE_CHROMIUM:
-        message = "no /usr/bin/chromium: apt-get install chromium"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)  # CI installs it (.ci/run): never skipped there
-        pytest.skip(message)
+        no_chromium(ci=os.environ.get("CI") == "true")
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:

@@ -11,6 +11,7 @@ from tests.http.helpers import Live, add_http, live_site
 from tests.service.harness import Box, served_boxes, service_running, write_site
 
 TOKEN = "s3cret-token-0123456789"
+GET_STATUS = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
 
 async def raw_request(live: Live, request: bytes) -> bytes:
@@ -50,14 +51,12 @@ async def test_nothing_changes_anything_and_oversized_requests_are_refused(
             async with live.session.request(method, f"{live.base}/status", data=b"{}") as reply:
                 assert reply.status == 405, method
         big_header = b"X-Big: " + b"a" * 70_000 + b"\r\n"
-        line = await raw_request(
-            live, b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + big_header + b"\r\n"
-        )
+        line = await raw_request(live, GET_STATUS + big_header + b"\r\n")
         assert line.split()[1] in (b"400", b"431"), line
         many = b"".join(b"X-H%d: %s\r\n" % (i, b"b" * 2000) for i in range(40))  # 80 KB
-        line = await raw_request(live, b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many + b"\r\n")
+        line = await raw_request(live, GET_STATUS + many + b"\r\n")
         assert line.split()[1] in (b"400", b"431"), line
-        body = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 70000\r\n\r\n" + b"x" * 70_000
+        body = GET_STATUS + b"Content-Length: 70000\r\n\r\n" + b"x" * 70_000
         assert (await raw_request(live, body)).split()[1] == b"413"
         # and the service still answers
         assert (await live.get("/livez"))[0] == 200
