@@ -90,6 +90,15 @@ def _log(args: argparse.Namespace) -> int:
     return run_log(request, prog=f"{PROG} log")
 
 
+def _tariff(args: argparse.Namespace) -> int:
+    from loadbalancer.review.tariff_command import TariffRequest, run_tariff
+
+    request = TariffRequest(
+        args.files, args.profile, args.budget_kw, args.margin_kw, args.month, args.json
+    )
+    return run_tariff(request, prog=f"{PROG} tariff")
+
+
 def _add_meter(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "meter",
@@ -252,6 +261,32 @@ def _add_log(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.set_defaults(handler=_log)
 
 
+def _add_tariff(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "tariff",
+        help="estimate a month's capacity-tariff bill from a decision log, with and without "
+        "the limiter",
+        description="From decision logs, estimate a month's billed peak under a capacity tariff "
+        "profile: as it would be without the limiter and with it at --budget-kw (a model of the "
+        "limiter run on the log's house load), with the billed intervals and the cars' energy.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="decision log files")
+    parser.add_argument(
+        "--profile", required=True, metavar="NAME", help="a bundled tariff profile or a file"
+    )
+    parser.add_argument(
+        "--budget-kw", required=True, type=float, metavar="KW", help="the limiter's budget"
+    )
+    parser.add_argument(
+        "--margin-kw", type=float, default=0.2, metavar="KW", help="kept free (default 0.2)"
+    )
+    parser.add_argument(
+        "--month", metavar="YYYY-MM", help="the month (default: the log's last with meter data)"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    parser.set_defaults(handler=_tariff)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand; each one's arguments are added by its ``_add_*``."""
     parser = _Parser(
@@ -262,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     for add in (_add_meter, _add_charger, _add_run, _add_check, _add_simulate, _add_log):
         add(commands)
+    _add_tariff(commands)
     return parser
 
 

@@ -71,6 +71,8 @@ class MeterIntake:
         self.rejected_by_kind: Counter[str] = Counter()
         self._rejections = RejectionTally()
         self._started_s = clock()
+        #: called with every valid reading, currents or not (the capacity tariff's register)
+        self.on_valid: Callable[[Reading], None] | None = None
 
     # ---- the task -------------------------------------------------------------------------
 
@@ -157,6 +159,8 @@ class MeterIntake:
             )
             return
         self.valid_telegrams += 1
+        if self.on_valid is not None:
+            self.on_valid(reading)
         if all(current is None for current in reading.current_a):
             # a list without currents (Kaifa and Aidon list 1: power only, every 2 s between
             # the full lists): nothing to control on, and it must not hide the last currents

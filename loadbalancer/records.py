@@ -42,6 +42,9 @@ EVENTS = (
     "keep_alive_failed",
     # issue 17: a command from Home Assistant (MQTT), taken or refused
     "command",
+    # issue 15: the capacity tariff (only with a ``tariff:`` section)
+    "tariff_interval",
+    "tariff_month",
 )
 
 # ---- the schema: every record as written --------------------------------------------------------
@@ -78,7 +81,21 @@ class ChargerEntry(msgspec.Struct, forbid_unknown_fields=True):
     phases: list[str]
 
 
-class DecisionRecord(LogRecord, tag="decision"):
+class DecisionTariff(msgspec.Struct, forbid_unknown_fields=True):
+    """A decision's capacity tariff (issue 15): what the core was given and what it allowed."""
+
+    #: the limit on the interval's mean power: the budget (follow_peak: raised), / the weight
+    budget_kw: float
+    #: the running interval's start, ISO 8601 Stockholm time with its offset
+    interval_start: str
+    energy_kwh_so_far: float
+    #: what the cars may still take in the interval (the core's P); null without meter currents
+    cars_kw: float | None
+    #: per ``ready_by`` charger, the power it needs from now on to be ready in time
+    needed_kw: dict[str, float]
+
+
+class DecisionRecord(LogRecord, tag="decision", omit_defaults=True):
     trigger: str
     meter_a: ByPhase | None
     meter_age_s: float | None
@@ -86,6 +103,8 @@ class DecisionRecord(LogRecord, tag="decision"):
     allowed_a: ByPhase | None
     budget_used_s: ByPhase
     chargers: list[ChargerEntry]
+    #: absent without a capacity tariff, or in an interval it does not limit
+    tariff: DecisionTariff | None = None
 
 
 class StartupCharger(msgspec.Struct, forbid_unknown_fields=True):
@@ -106,7 +125,14 @@ class StartupControl(msgspec.Struct, forbid_unknown_fields=True):
     resume_margin_a: float
 
 
-class StartupRecord(LogRecord, tag="startup"):
+class StartupTariff(msgspec.Struct, forbid_unknown_fields=True):
+    profile: str
+    budget_kw: float
+    mode: str
+    margin_kw: float
+
+
+class StartupRecord(LogRecord, tag="startup", omit_defaults=True):
     version: str
     site: str | None
     shadow: bool
@@ -117,6 +143,8 @@ class StartupRecord(LogRecord, tag="startup"):
     meter: str
     chargers: list[StartupCharger]
     control: StartupControl
+    #: the capacity tariff (absent without one)
+    tariff: StartupTariff | None = None
 
 
 class ShutdownRecord(LogRecord, tag="shutdown"):
@@ -264,6 +292,42 @@ class CommandRecord(LogRecord, tag="command"):
     problem: str | None
 
 
+class TariffInterval(LogRecord, tag="tariff_interval"):
+    """A billing interval closed (issue 15)."""
+
+    profile: str
+    #: the interval's edges, ISO 8601 Stockholm time with the offset
+    start: str
+    end: str
+    interval_s: int
+    #: from the meter's import register at the edges
+    energy_kwh: float
+    mean_kw: float
+    #: an edge was estimated (a gap in the register: active power integrated)
+    estimated: bool
+    #: the component it counted in (null: none, a free interval) and its weight there (0: none)
+    component: str | None
+    weight: float
+    #: the limit on its mean power while it ran, as in the decision's ``tariff.budget_kw``
+    budget_kw: float | None
+    #: its place among the month's N billed peaks of its component now (null: not among them)
+    peak_rank: int | None
+
+
+class TariffMonth(LogRecord, tag="tariff_month"):
+    """At start: where the month's peaks came from (issue 15)."""
+
+    month: str
+    #: ``state_file``, or ``decision_log`` when the file was missing, another profile's or corrupt
+    source: str
+    state_file: str
+    #: why the state file was refused (null: it was read, or there was none)
+    problem: str | None
+    intervals: int
+    #: each component's billed figure so far (the mean of its N highest peaks)
+    billed_kw: dict[str, float]
+
+
 #: any record of the log
 AnyRecord = (
     DecisionRecord
@@ -290,6 +354,8 @@ AnyRecord = (
     | WriteAccepted
     | KeepAliveFailed
     | CommandRecord
+    | TariffInterval
+    | TariffMonth
 )
 
 #: the record type of each event name

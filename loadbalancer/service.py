@@ -16,6 +16,9 @@ beside it (the fault table: docs/ARCHITECTURE.md §Faults and what the service d
   every reachable charger to ``safe_current_a``, retried within the shutdown budget, a
   ``shutdown`` record with what each box acknowledged, exit 0; SIGHUP reopens the decision log
   and control goes on;
+* a capacity tariff (a ``tariff:`` section, :mod:`loadbalancer.tariff_intake`): each valid
+  telegram's register on the wall clock, the running interval for each decision, the month's
+  peaks in a state file;
 * the decision log cannot be written (a full disk): control goes on, the log says so once on
   stderr and in systemd's status and tries the file again (:mod:`loadbalancer.logwriter`).
 """
@@ -37,7 +40,7 @@ from loadbalancer.chargers.modbus import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S
 from loadbalancer.config import ChargerConfig, SiteConfig
 from loadbalancer.control.core import decide
 from loadbalancer.control.decision import Decision
-from loadbalancer.control.inputs import ChargerRead, Inputs
+from loadbalancer.control.inputs import ChargerRead, Inputs, TariffInput
 from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError
 from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext, modbus_charger
@@ -57,6 +60,8 @@ from loadbalancer.shutdown import (
 
 if TYPE_CHECKING:
     from loadbalancer.mqtt.bridge import MqttBridge
+    from loadbalancer.tariff.settings import TariffConfig
+    from loadbalancer.tariff_intake import TariffIntake
 
 Clock = Callable[[], float]
 Status = Callable[[str], None]
@@ -84,6 +89,7 @@ class Service:
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         box_response_s: float = BOX_RESPONSE_S,
+        wall_clock: Clock = time.time,
     ) -> None:
         self.site = site
         self.shadow = shadow
@@ -93,6 +99,13 @@ class Service:
         self.status = status
         self.clock = clock
         self.intake = MeterIntake(site, self.log, status, clock, source, self._on_meter)
+        #: the capacity tariff (issue 15), only with a ``tariff:`` section; on the wall clock
+        self.tariff: TariffIntake | None = None
+        if site.tariff is not None:
+            from loadbalancer.tariff_intake import TariffIntake
+
+            self.tariff = TariffIntake(site, self.log, status, clock, wall_clock)
+            self.intake.on_valid = self.tariff.on_reading
         self._timeouts_s = (connect_timeout_s, request_timeout_s)
         context = LinkContext(
             site, self.log, status, clock, self._trigger_step, shadow, box_response_s
@@ -134,6 +147,8 @@ class Service:
     async def run(self, stop: asyncio.Event) -> int:
         """Run until ``stop`` is set; returns the exit code (0 after a clean shutdown)."""
         self.log.record("startup", **startup_fields(self.site, self.shadow))
+        if self.tariff is not None:
+            self.tariff.start()
         mode = " in shadow mode (no writes)" if self.shadow else ""
         meter = redact_key(self.site.meter.source.url)
         self.status(f"started{mode}: {len(self.links)} charger(s), meter {meter}")
@@ -267,7 +282,10 @@ class Service:
         control, paused = self.site.control, frozenset[str]()
         if self.mqtt is not None:  # commands from Home Assistant (issue 17): inputs of the core
             control, paused = self.mqtt.commanded()
-        inputs = Inputs(meter=self.intake.meter, chargers=self._reads(), paused=paused)
+        tariff = self._tariff_input(now_s)
+        inputs = Inputs(
+            meter=self.intake.meter, chargers=self._reads(), tariff=tariff, paused=paused
+        )
         self.state, decision = decide(self.state, inputs, control, now_s)
         changed = False
         for link, outcome in zip(self.links, decision.chargers, strict=True):
@@ -276,7 +294,11 @@ class Service:
         self._telegram_pending = False
         if telegram or changed or self.decisions == 0:
             trigger = "telegram" if telegram else "event"
-            self.log.write(validated("decision", trigger=trigger, **decision.to_record()))
+            fields = decision.to_record()
+            if tariff is not None and self.tariff is not None:
+                phases = self.site.fuse.phases
+                fields["tariff"] = self.tariff.decision_fields(tariff, decision, phases, now_s)
+            self.log.write(validated("decision", trigger=trigger, **fields))
         self.decisions += 1
         self.last_decision = decision
         self.last_step_s = now_s
@@ -284,6 +306,13 @@ class Service:
             listener(decision)
         self._watchdog(now_s)
         return decision
+
+    def _tariff_input(self, now_s: float) -> TariffInput | None:
+        """The capacity tariff's running interval for the core (None: none, or not limited)."""
+        if self.tariff is None:
+            return None
+        latest = {link.name: link.read for link in self.links if link.read is not None}
+        return self.tariff.input(now_s, latest)
 
     def _reads(self) -> dict[str, ChargerRead]:
         """Each online charger's latest read, with the current it drew when the meter's
@@ -369,6 +398,17 @@ def startup_fields(site: SiteConfig, shadow: bool) -> dict[str, Any]:
             "stale_after_s": site.control.stale_after_s,
             "resume_margin_a": site.control.resume_margin_a,
         },
+        **({"tariff": _startup_tariff(site.tariff)} if site.tariff is not None else {}),
+    }
+
+
+def _startup_tariff(config: TariffConfig) -> dict[str, Any]:
+    """The ``startup`` record's ``tariff`` object."""
+    return {
+        "profile": config.profile.name,
+        "budget_kw": config.budget_kw,
+        "mode": config.mode,
+        "margin_kw": config.margin_kw,
     }
 
 

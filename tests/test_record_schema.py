@@ -256,6 +256,7 @@ def _schema_fields() -> set[str]:
     """Every field name of every record type and of the objects nested in them."""
     types: list[type[msgspec.Struct]] = [*RECORD_TYPES.values(), ChargerEntry]
     types += [records.StartupCharger, records.StartupControl]
+    types += [records.DecisionTariff, records.StartupTariff]
     return {"event"}.union(*(fields_of(t) for t in types))
 
 

@@ -34,6 +34,8 @@ def test_required_directives() -> None:
     assert d["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
     assert any("ttyUSB" in v for v in d["DeviceAllow"])
     assert d["LogsDirectory"] == ["loadbalancer"]
+    # ProtectSystem=strict: the tariff's state file can only be written under StateDirectory
+    assert d["StateDirectory"] == ["loadbalancer"]
     assert any(" run --config " in v for v in d["ExecStart"])
 
 

@@ -19,6 +19,7 @@ from loadbalancer.review.explain import explain
 from loadbalancer.review.plot import plot_data
 from loadbalancer.review.read import read_logs
 from loadbalancer.review.summary import summarize
+from loadbalancer.review.tariff_text import section_json, section_lines, tariff_section
 from loadbalancer.review.text import format_summary
 
 
@@ -74,10 +75,15 @@ def run_log(request: LogRequest, *, prog: str = "loadbalancer log") -> int:
         print(f"{prog}: wrote {request.plot}", file=sys.stderr)
         return 0
     summary = summarize(records, since_s=since_s, until_s=until_s, charger=request.charger)
+    tariff = tariff_section(records, (summary.from_s, summary.to_s))
     if request.as_json:
         out = summary.to_json()
         out["unreadable_lines"] = contents.unreadable_lines
+        if tariff is not None:
+            out["tariff"] = section_json(tariff)
         print(jsontext.dumps(out, indent=2))
     else:
         print(format_summary(summary))
+        if tariff is not None:
+            print("\n".join(section_lines(tariff)))
     return 0

@@ -45,7 +45,7 @@ def draw(data: PlotData, out: str | Path) -> None:
     if times:  # the last decision holds to the end of the window: draw it there
         times.append(_day(data.end_s))
     phases = list(data.meter_a)
-    rows = len(phases) + 1
+    rows = len(phases) + 1 + (data.tariff is not None)
     fig, axes = plt.subplots(
         rows, 1, figsize=(12, 2.4 * rows + 1.0), sharex=True, squeeze=False, layout="constrained"
     )
@@ -57,6 +57,10 @@ def draw(data: PlotData, out: str | Path) -> None:
     )
     for ax, phase in zip(axes, phases, strict=False):
         _phase_panel(ax, data, phase, times, top)
+    if data.tariff is not None:
+        from loadbalancer.review.tariff_plot import draw_panel
+
+        draw_panel(axes.pop(-2), data.tariff)  # above the chargers, the time axis below
     ax = axes[-1]
     _charger_panel(ax, data, times)
     _time_axis(ax, data)

@@ -21,6 +21,7 @@ from loadbalancer.review.lines import (
     Record,
     TimedRecord,
 )
+from loadbalancer.review.tariff_explain import TARIFF_REASONS, tariff_lines
 from loadbalancer.review.timeline import (
     Episode,
     Site,
@@ -255,6 +256,7 @@ def _explain_charger(
     everyone = charger_entries(at.record)
     lines += _phase_lines(at, entry, everyone, reason, setpoint, numbers)
     lines += _reason_lines(at.record, entry, everyone, reason, phases)
+    lines += tariff_lines(at.records, at.index, (at.t_s, at.record), at.zone, entry, numbers)
     lines.append("  " + _next_rise(at, name, setpoint, reason))
     return lines, numbers
 
@@ -281,8 +283,10 @@ def _phase_lines(
         if phase in as_list(c.get("phases")) and _measured_on(c, phase) is not None
     ]
     over = reason == Reason.OVERLOAD_CUT
+    tariff = reason in TARIFF_REASONS  # the phase did not bind, the tariff did
     lines = [
-        f"  {'Overloaded' if over else 'Limiting'} phase {phase}: the meter showed "
+        f"  {'Overloaded' if over else 'Fuse on' if tariff else 'Limiting'} phase {phase}: "
+        "the meter showed "
         f"{_a(meter_a)}, of which the house {_a(house_a)} and the car(s) {_a(cars_a)}"
         + (f" ({', '.join(sharing)})" if sharing else "")
         + ".",

@@ -27,6 +27,10 @@ from loadbalancer.review.lines import (
 OVERLOAD_TOLERANCE_A = 0.01
 
 
+#: a decision with a charger the capacity tariff held is read whole, even ``compact``
+TARIFF_BOUND = b'"tariff_limit"'
+
+
 #: a current beyond this is no current (inf, 1e308, 10**400 in a hostile log): unknown
 MAX_CURRENT_A = 1e9
 
@@ -215,8 +219,10 @@ def decode_compact(
     append = records.append
     for (number, raw), line in zip(chunk, lines, strict=True):
         seconds = None if line is None or line.event != "decision" else posix_s(line.ts)
-        if line is None or seconds is None:
-            one = parse_record(raw)  # not a decision, or not one the fast decoder takes
+        if line is None or seconds is None or TARIFF_BOUND in raw:
+            # not a decision, not one the fast decoder takes, or one the capacity tariff bound
+            # (what it cost is reckoned from the whole record: tariff_cost)
+            one = parse_record(raw)
             if one is None:
                 unreadable += 1
                 first = first if first is not None else f"{path}:{number}"

@@ -16,6 +16,7 @@ from loadbalancer.review.facts import (
 )
 from loadbalancer.review.lines import Record, TimedRecord
 from loadbalancer.review.summary import summarize
+from loadbalancer.review.tariff_plot import TariffSeries, tariff_series
 from loadbalancer.review.timeline import (
     Episode,
     Site,
@@ -47,6 +48,8 @@ class PlotData:
     #: 0, or the length of the time buckets a long log was reduced to: per bucket the highest
     #: currents and the lowest limits and set-points, so that no peak and no cut is lost
     bucket_s: float = 0.0
+    #: with a capacity tariff, each interval's power and the budget (None: no tariff records)
+    tariff: TariffSeries | None = None
 
 
 def plot_data(
@@ -83,6 +86,7 @@ def plot_data(
         pauses={n: tuple(v) for n, v in series.pauses.items()},
         end_s=window[1],
         bucket_s=bucket_s,
+        tariff=tariff_series(records, window),
     )
 
 

@@ -15,7 +15,7 @@ from loadbalancer.tariff.profile import TariffProfile, load_tariff_profile
 from loadbalancer.tariff.settings import MODES, TariffConfig, TariffMode
 from loadbalancer.yamlcheck import YamlReader
 
-TARIFF_KEYS = {"profile", "budget_kw", "mode", "margin_kw", "state_dir"}
+TARIFF_KEYS = {"profile", "budget_kw", "mode", "margin_kw", "state_dir", "ready_by"}
 #: kept from the budget for what the house does between two decisions
 DEFAULT_MARGIN_KW = 0.2
 #: where the month's peaks are kept (systemd: StateDirectory=loadbalancer)

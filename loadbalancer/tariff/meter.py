@@ -104,17 +104,31 @@ class IntervalMeter:
             share = (edge_s - last.t_s) / (sample.t_s - last.t_s)
             kwh = before + share * (after - before)
             return _Edge(kwh, estimated=sample.t_s - last.t_s > self.max_gap_s)
-        now = self._register_now()
-        if now is None:
+        if self.anchor is None:
             return None
-        return _Edge(now + _integral_kwh(last, sample, last.t_s, edge_s), estimated=True)
+        to_edge_kwh = self.since_anchor_kwh + _integral_kwh(last, sample, last.t_s, edge_s)
+        anchor_kwh = self.anchor[1]
+        if after is not None and after >= anchor_kwh:
+            # registers on both sides (a meter that sends it now and then): the power's shape
+            # shares out what the registers say was imported between them
+            to_sample_kwh = self.since_anchor_kwh + _integral_kwh(
+                last, sample, last.t_s, sample.t_s
+            )
+            if to_sample_kwh > 0:
+                share = min(1.0, to_edge_kwh / to_sample_kwh)
+            else:
+                share = (edge_s - self.anchor[0]) / (sample.t_s - self.anchor[0])
+            return _Edge(anchor_kwh + share * (after - anchor_kwh), estimated=True)
+        return _Edge(anchor_kwh + to_edge_kwh, estimated=True)
 
     def _advance(self, sample: MeterSample) -> IntervalMeter:
         last = self.last
         assert last is not None
         if sample.import_kwh is not None:
-            previous = self._register_now()
-            if previous is not None and sample.import_kwh < previous - 1e-6 and self.anchor:
+            # against the last register read, not the estimate since: power that reads a
+            # little high must not make a register that is on time look like one that went back
+            previous = None if self.anchor is None else self.anchor[1]
+            if previous is not None and sample.import_kwh < previous - 1e-6:
                 # the register went back (a meter swapped): the open interval cannot be measured
                 return replace(
                     self,

@@ -72,10 +72,7 @@ def load_month(path: Path, profile_name: str) -> MonthPeaks | None:
         return _month(data, profile_name)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
-        raise StateFileError(
-            str(path),
-            f"corrupt tariff state ({problem[:120]}): move it away to start the month afresh",
-        ) from None
+        raise StateFileError(str(path), f"corrupt tariff state ({problem[:120]})") from None
 
 
 def _month(data: Any, profile_name: str) -> MonthPeaks | None:

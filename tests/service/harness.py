@@ -151,13 +151,15 @@ def write_site(
     fuse: str = "3x20A-gG",
     *,
     meter_settings: dict[str, Any] | None = None,
+    sections: dict[str, Any] | None = None,
     **control: Any,
 ) -> tuple[Path, Path]:
-    """``tmp/site.yaml`` for the boxes (``meter_settings`` override the meter's); returns it
-    and the decision log's path."""
+    """``tmp/site.yaml`` for the boxes (``meter_settings`` override the meter's; ``sections``
+    are further top-level keys, ``tariff:``); returns it and the decision log's path."""
     log_path = tmp / "decisions.jsonl"
     raw = site_yaml(meter_url, boxes, ports, log_path, protocol, fuse, **control)
     raw["meter"].update(meter_settings or {})
+    raw.update(sections or {})
     site_file = tmp / "site.yaml"
     site_file.write_text(yaml.safe_dump(raw))
     return site_file, log_path

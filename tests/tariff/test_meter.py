@@ -89,6 +89,23 @@ def test_without_a_register_at_the_edge_the_power_bridges_it() -> None:
     assert [c.energy_kwh for c in closed] == pytest.approx([4.0, 4.0], abs=0.01)
 
 
+def test_a_register_sent_now_and_then_is_not_taken_for_a_swapped_meter() -> None:
+    """List 3 once an hour, a few seconds after it, and power that reads 2.5 % high: each
+    register is below the estimate the power made since the last one. Both hours are measured
+    from the registers on either side, the power only sharing out what they say."""
+    samples = [MeterSample(T0 + 5, 500.0, 4000)]
+    samples += [MeterSample(t, None, 4000) for t in range(T0 + 15, T0 + 3600, 10)]
+    samples += [MeterSample(T0 + 3605, 503.9, 4000)]
+    samples += [MeterSample(t, None, 4000) for t in range(T0 + 3615, T0 + 7200, 10)]
+    samples += [MeterSample(T0 + 7205, 507.8, 4000)]
+    _, closed = run(IntervalMeter(3600), samples)
+    assert [c.start_s for c in closed] == [T0, T0 + 3600]
+    # the registers' 3.9 kWh an hour, shared out at the edges by the power's shape; the first
+    # hour's start is extrapolated back 5 s at 4 kW
+    first_kwh = 3.9 * 3595 / 3600 + 4 * 5 / 3600
+    assert [c.energy_kwh for c in closed] == pytest.approx([first_kwh, 3.9], abs=1e-9)
+
+
 def test_a_wall_clock_step_back_is_ignored() -> None:
     meter, _ = run(IntervalMeter(3600), steady(1.0, T0, T0 + 100, 10))
     assert meter.step(MeterSample(T0 + 50, 999.0, 0)) == (meter, ())
