@@ -132,6 +132,8 @@ class Service:
         self.decision_listeners: list[Callable[[Decision], None]] = []
         #: MQTT and Home Assistant (issue 17): off by default, nothing of it imported
         self.mqtt: MqttBridge | None = None
+        #: the last decision record's ``tariff`` object (None: no tariff, or a free interval)
+        self.last_tariff: dict[str, Any] | None = None
         if site.mqtt is not None:
             from loadbalancer.mqtt.bridge import MqttBridge
 
@@ -298,6 +300,7 @@ class Service:
             if tariff is not None and self.tariff is not None:
                 phases = self.site.fuse.phases
                 fields["tariff"] = self.tariff.decision_fields(tariff, decision, phases, now_s)
+            self.last_tariff = fields.get("tariff")  # for MQTT's tariff figures (issue 17)
             self.log.write(validated("decision", trigger=trigger, **fields))
         self.decisions += 1
         self.last_decision = decision

@@ -49,6 +49,8 @@ def discovery_messages(site: SiteConfig, config: MqttConfig, topics: Topics) -> 
             entities.append(("sensor", f"{topic_id(phase)}_{value}", sensor))
     for charger in site.chargers:
         entities += _charger_entities(site, config, topics, charger.name)
+    if site.tariff is not None:
+        entities += _tariff_entities(topics)
     if "budget_kw" in config.commands and site.tariff is not None:
         bounds = budget_bounds(site)
         state = f"{topics.base}/budget_kw"
@@ -66,6 +68,29 @@ def discovery_messages(site: SiteConfig, config: MqttConfig, topics: Topics) -> 
         topic = f"{config.discovery_prefix}/{component}/{node}/{object_id}/config"
         out[topic] = json.dumps(entity, sort_keys=True).encode()
     return out
+
+
+def _tariff_entities(topics: Topics) -> list[tuple[str, str, dict[str, Any]]]:
+    """The capacity tariff's figures of the last decision: the limit on the interval's mean
+    power, what the cars may still take, the energy of the interval so far."""
+    kw = {"device_class": "power", "unit_of_measurement": "kW", "state_class": "measurement"}
+    kwh = {"device_class": "energy", "unit_of_measurement": "kWh"}
+    return [
+        (
+            "sensor",
+            f"tariff_{key}",
+            {"name": name, "state_topic": f"{topics.base}/tariff/{key}", **kind},
+        )
+        for key, name, kind in (
+            ("budget_kw", "Tariff limit now", kw),
+            ("cars_kw", "Tariff room for the cars", kw),
+            (
+                "energy_kwh_so_far",
+                "Tariff interval energy",
+                kwh | {"state_class": "total_increasing"},
+            ),
+        )
+    ]
 
 
 def _site_name(config: MqttConfig) -> str:

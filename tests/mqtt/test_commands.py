@@ -5,10 +5,9 @@ file does not allow them, kept across a restart only with ``persist: true``."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.mqtt.broker import HomeAssistant, home_assistant, mosquitto
 from tests.mqtt.helpers import BASE, MqttSite, mqtt_section, mqtt_site
@@ -177,35 +176,46 @@ BUDGET_SET = f"{BASE}/budget_kw/set"
 
 async def test_budget_within_the_tariffs_bounds(tmp_path: Path) -> None:
     """budget_kw: more than the margin, at most what the fuse lets through (3 x 19 A x 230 V
-    = 13.1 kW); the budget in force is published."""
+    = 13.1 kW); the budget in force is published, and the core is given it (the decision's
+    limit on the interval's mean power follows it: budget / the hour's weight)."""
     tariff = {**TARIFF, "state_dir": str(tmp_path / "tariff")}
-    async with (
-        mosquitto(tmp_path) as broker,
-        mqtt_site(
-            tmp_path, mqtt_section(broker.port, commands=["budget_kw"]), tariff=tariff
-        ) as live,
-        home_assistant(broker.port) as ha,
-    ):
-        await ha.until(lambda: ha.text(f"{BASE}/budget_kw") == "5")
-        record = await command(live, ha, BUDGET_SET, "3.5")
-        assert record["accepted"] and (record["previous"], record["value"]) == (5.0, 3.5)
-        assert record["charger"] is None
-        await ha.until(lambda: ha.text(f"{BASE}/budget_kw") == "3.5")
-        for payload, problem in (
-            ("0.2", "0.2 kW is outside 0.3..13.1 kW"),
-            ("13.2", "13.2 kW is outside"),
+    async with mosquitto(tmp_path) as broker:
+        section = mqtt_section(broker.port, commands=["budget_kw"])
+        async with (
+            mqtt_site(tmp_path, section, tariff=tariff) as live,
+            home_assistant(broker.port) as ha,
         ):
-            refused = await command(live, ha, BUDGET_SET, payload)
-            assert not refused["accepted"] and refused["problem"].startswith(problem), refused
-        intake = getattr(live.service, "tariff", None)
-        if intake is None:
-            pytest.skip("the tariff at run time (issue 15) is not in this build yet")
-        # the capacity tariff's shell gives the core the commanded budget
-        assert intake.config.budget_kw == 3.5
-        await live.telegram_decided(HOUSE)
-        decision = live.site.records("decision")[-1]
-        if decision.get("tariff") is not None:
-            assert decision["tariff"]["budget_kw"] <= 3.5
+            await ha.until(lambda: ha.text(f"{BASE}/budget_kw") == "5")
+            before = await tariff_budget_kw(live)
+            record = await command(live, ha, BUDGET_SET, "3.5")
+            assert record["accepted"] and (record["previous"], record["value"]) == (5.0, 3.5)
+            assert record["charger"] is None
+            await ha.until(lambda: ha.text(f"{BASE}/budget_kw") == "3.5")
+            after = await tariff_budget_kw(live)
+            assert abs(after / before - 3.5 / 5.0) < 1e-3, (before, after)
+            # the tariff's figures, as the decision record has them
+            await ha.until(lambda: ha.text(f"{BASE}/tariff/budget_kw") == f"{after:g}")
+            energy = f"{BASE}/tariff/energy_kwh_so_far"
+            await ha.until(lambda: ha.text(energy) not in (None, "None"))
+            sensor = json.loads(
+                ha.latest["homeassistant/sensor/loadbalancer-site/tariff_energy_kwh_so_far/config"]
+            )
+            assert (sensor["device_class"], sensor["state_class"]) == ("energy", "total_increasing")
+            for payload, problem in (
+                ("0.2", "0.2 kW is outside 0.3..13.1 kW"),
+                ("13.2", "13.2 kW is outside"),
+            ):
+                refused = await command(live, ha, BUDGET_SET, payload)
+                assert not refused["accepted"] and refused["problem"].startswith(problem)
+            assert await tariff_budget_kw(live) == after
+
+
+async def tariff_budget_kw(live: MqttSite) -> float:
+    """The next telegram's decision: the capacity tariff's limit the core was given."""
+    await live.telegram_decided(HOUSE)
+    tariff = live.site.records("decision")[-1].get("tariff")
+    assert tariff is not None, "no tariff in the decision"
+    return float(tariff["budget_kw"])
 
 
 async def test_at_most_ten_refusals_a_minute_are_logged(tmp_path: Path) -> None:
