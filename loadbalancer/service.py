@@ -130,14 +130,9 @@ class Service:
         self.last_step_s: float | None = None
         #: called with each decision (the HTTP status's events and counters)
         self.decision_listeners: list[Callable[[Decision], None]] = []
-        #: MQTT and Home Assistant (issue 17): off by default, nothing of it imported
-        self.mqtt: MqttBridge | None = None
         #: the last decision record's ``tariff`` object (None: no tariff, or a free interval)
         self.last_tariff: dict[str, Any] | None = None
-        if site.mqtt is not None:
-            from loadbalancer.mqtt.bridge import MqttBridge
-
-            self.mqtt = MqttBridge(self, site.mqtt)
+        self.mqtt = _mqtt_bridge(self)
 
     @property
     def writes(self) -> int:
@@ -364,6 +359,15 @@ class Service:
         self.log.close()
         self.notifier.close()
         self.status("stopped")
+
+
+def _mqtt_bridge(service: Service) -> MqttBridge | None:
+    """MQTT and Home Assistant (issue 17): off by default, nothing of it imported."""
+    if service.site.mqtt is None:
+        return None
+    from loadbalancer.mqtt.bridge import MqttBridge
+
+    return MqttBridge(service, service.site.mqtt)
 
 
 class _Stop(Exception):
