@@ -52,6 +52,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/log_summary.py
 	$(BIN)/python benchmarks/evenings.py
 	$(BIN)/python benchmarks/tariff_month.py
+	$(BIN)/python -m benchmarks.mqtt
 	$(BIN)/loadbalancer simulate
 
 # the parser fuzz and attack corpus of the test suite, run longer (a few minutes)

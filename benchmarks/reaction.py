@@ -52,7 +52,7 @@ class Rig:
         self, tmp: Path, chargers: int, *, fast: bool, extra: dict[str, Any] | None = None
     ) -> None:
         self.tmp = tmp
-        self.extra = extra or {}  # more site keys (benchmarks/http_load.py: http)
+        self.extra = extra or {}  # more site keys (benchmarks/http_load.py: http; mqtt.py: mqtt)
         self.count = chargers
         self.fast = fast
         self.meter = MeterServer()
@@ -149,38 +149,49 @@ async def until(condition: Any, timeout_s: float) -> None:
 async def reaction(
     chargers: int, events: int, extra: dict[str, Any] | None = None
 ) -> tuple[list[float], list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        rig = Rig(Path(tmp), chargers, fast=True, extra=extra)
+        await rig.start()
+        try:
+            return await reaction_of(rig, events)
+        finally:
+            await rig.stop()
+
+
+async def reaction_of(
+    rig: Rig, events: int, after_cut_s: float = 0.0
+) -> tuple[list[float], list[float]]:
+    """``events`` overloads on a started rig: per event the seconds until the first and the
+    last charger got its cut; ``after_cut_s``: a pause after each cut (what follows a cut
+    gets its turn, as it does between a real meter's telegrams)."""
+    chargers = rig.count
     high = 16.0 if chargers == 1 else 10.0
     overload = 12.0 if chargers == 1 else 102.0  # leaves 7 A (1 box) or 7.35 A each (20)
     first: list[float] = []
     last: list[float] = []
     missed: list[int] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rig = Rig(Path(tmp), chargers, fast=True, extra=extra)
-        await rig.start()
+    for event in range(WARM_UP_EVENTS + events):
+        recovered_by = time.monotonic() + 30.0
+        while min(rig.setpoints()) < high:  # back to full before each event
+            if time.monotonic() > recovered_by:
+                break  # e.g. a pause waiting for its resume delay: the event runs anyway
+            await rig.telegram(2.0)
+            # 5 telegrams a second: faster than any meter, but within what the service
+            # takes from a meter before it counts the port as flooded (meter/flood.py)
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
+        sent = await rig.telegram(overload)
         try:
-            for event in range(WARM_UP_EVENTS + events):
-                recovered_by = time.monotonic() + 30.0
-                while min(rig.setpoints()) < high:  # back to full before each event
-                    if time.monotonic() > recovered_by:
-                        break  # e.g. a pause waiting for its resume delay: the event runs anyway
-                    await rig.telegram(2.0)
-                    # 5 telegrams a second: faster than any meter, but within what the service
-                    # takes from a meter before it counts the port as flooded (meter/flood.py)
-                    await asyncio.sleep(0.2)
-                await asyncio.sleep(0.1)
-                sent = await rig.telegram(overload)
-                try:
-                    await until(lambda: max(rig.setpoints()) < high, 5.0)
-                except TimeoutError:
-                    missed.append(event)  # reported, never hidden: no cut within 5 s
-                    continue
-                if event < WARM_UP_EVENTS:
-                    continue  # start-up: the boxes' own default limits, the first polls
-                changes = rig.last_change_s()
-                first.append(min(changes) - sent)
-                last.append(max(changes) - sent)
-        finally:
-            await rig.stop()
+            await until(lambda: max(rig.setpoints()) < high, 5.0)
+        except TimeoutError:
+            missed.append(event)  # reported, never hidden: no cut within 5 s
+            continue
+        if event < WARM_UP_EVENTS:
+            continue  # start-up: the boxes' own default limits, the first polls
+        changes = rig.last_change_s()
+        first.append(min(changes) - sent)
+        last.append(max(changes) - sent)
+        await asyncio.sleep(after_cut_s)
     if missed:
         print(f"{chargers} charger(s): no cut within 5 s after events {missed}", file=sys.stderr)
     return first, last

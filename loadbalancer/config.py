@@ -30,6 +30,7 @@ from loadbalancer.meter.gcm import parse_key
 from loadbalancer.meter.options import ParserOptions
 from loadbalancer.meter.parsers import PROTOCOLS
 from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
+from loadbalancer.mqtt.settings import MqttConfig, read_site_mqtt
 from loadbalancer.ocpp import site as ocpp_site
 from loadbalancer.tariff.settings import TariffConfig, read_site_tariff
 from loadbalancer.yamlcheck import YamlReader, read_yaml_file
@@ -40,7 +41,7 @@ T = TypeVar("T")
 #: (docs/control.md §The charger's own watchdog)
 DEFAULT_FAILSAFE_TIMEOUT_S = 60.0
 
-_TOP = {"meter", "fuse", "chargers", "control", "log", "tariff", "http", "ocpp"}
+_TOP = {"meter", "fuse", "chargers", "control", "log", "tariff", "http", "mqtt", "ocpp"}
 _METER = {"source", "protocol", "key", "telegram_period_s", "stale_after_s"}
 #: the keys of one ``chargers[]`` entry (a simulated scenario's extra chargers take the same)
 CHARGER_KEYS = {
@@ -111,6 +112,7 @@ class SiteConfig:
     tariff: TariffConfig | None = None  # issue 15: the capacity tariff's budget, if any
     http: HttpConfig | None = None  # issue 16: the status page, health and metrics, if any
     ocpp: ocpp_site.OcppSite | None = None  # issue 18: the OCPP central system, if needed
+    mqtt: MqttConfig | None = None  # issue 17: MQTT and Home Assistant, if any
 
     def summary(self) -> str:
         """A few lines for ``check``: what the service will do with this file."""
@@ -138,7 +140,8 @@ class SiteConfig:
             f"{self.poll_interval_s:g} s, failsafe timeout {self.failsafe_timeout_s:g} s"
         )
         lines.append(f"decision log: {self.decisions_path}")
-        lines += [p.summary() for p in (self.tariff, self.http, self.ocpp) if p is not None]
+        parts = (self.tariff, self.http, self.mqtt, self.ocpp)
+        lines += [p.summary() for p in parts if p is not None]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -257,6 +260,7 @@ class _SiteReader(YamlReader):
             tariff=read_site_tariff(self, top, self.referenced, fuse, chargers, self.warnings),
             http=read_site_http(self, top, self.base),
             ocpp=ocpp_site.read_site_ocpp(self, top, chargers),
+            mqtt=read_site_mqtt(self, top, self.base, chargers, "tariff" in top, self.warnings),
             warnings=tuple(self.warnings),
         )
 

@@ -40,6 +40,8 @@ EVENTS = (
     "write_refused",
     "write_accepted",
     "keep_alive_failed",
+    # issue 17: a command from Home Assistant (MQTT), taken or refused
+    "command",
     # issue 15: the capacity tariff (only with a ``tariff:`` section)
     "tariff_interval",
     "tariff_month",
@@ -280,6 +282,22 @@ class KeepAliveFailed(ChargerRecord, tag="keep_alive_failed"):
     exception_code: int | None = None
 
 
+class CommandRecord(LogRecord, tag="command"):
+    """A command (issue 17): where it came from (``source``: ``mqtt`` and its topic, or the
+    state file of ``persist: true`` at start), what it sets (``charger`` null for the site's
+    budget), the payload as received (shortened), whether it was taken, the value in force
+    before and after, and why it was refused."""
+
+    source: str
+    command: str
+    charger: str | None
+    payload: str
+    accepted: bool
+    previous: float | bool | None
+    value: float | bool | None
+    problem: str | None
+
+
 class TariffInterval(LogRecord, tag="tariff_interval"):
     """A billing interval closed (issue 15)."""
 
@@ -378,6 +396,7 @@ AnyRecord = (
     | WriteRefused
     | WriteAccepted
     | KeepAliveFailed
+    | CommandRecord
     | TariffInterval
     | TariffMonth
     | OcppConnected

@@ -35,7 +35,6 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from loadbalancer import __version__
 from loadbalancer.chargers.modbus import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S
 from loadbalancer.config import ChargerConfig, SiteConfig
 from loadbalancer.control.core import decide
@@ -63,10 +62,11 @@ from loadbalancer.shutdown import (
     signal_name,
     stop_signals,
 )
+from loadbalancer.startup_record import startup_fields
 
 if TYPE_CHECKING:
+    from loadbalancer.mqtt.bridge import MqttBridge
     from loadbalancer.ocpp.central import CentralSystem
-    from loadbalancer.tariff.settings import TariffConfig
     from loadbalancer.tariff_intake import TariffIntake
 
 Clock = Callable[[], float]
@@ -142,6 +142,9 @@ class Service:
         self.last_step_s: float | None = None
         #: called with each decision (the HTTP status's events and counters)
         self.decision_listeners: list[Callable[[Decision], None]] = []
+        #: the last decision record's ``tariff`` object (None: no tariff, or a free interval)
+        self.last_tariff: dict[str, Any] | None = None
+        self.mqtt = _mqtt_bridge(self)
 
     @property
     def writes(self) -> int:
@@ -174,6 +177,8 @@ class Service:
                     from loadbalancer.http.server import serve_http
 
                     group.create_task(serve_http(self, self.site.http), name="http")
+                if self.mqtt is not None:
+                    group.create_task(self.mqtt.run(), name="mqtt")
         except* _Stop:
             pass
         except* Exception as errors:  # a bug: still leave the chargers safe, then fail
@@ -316,9 +321,14 @@ class Service:
         now_s = self.clock()
         self.intake.flush_rejections(now_s)
         self.intake.check_stale(now_s)
+        control, paused = self.site.control, frozenset[str]()
+        if self.mqtt is not None:  # commands from Home Assistant (issue 17): inputs of the core
+            control, paused = self.mqtt.commanded()
         tariff = self._tariff_input(now_s)
-        inputs = Inputs(meter=self.intake.meter, chargers=self._reads(), tariff=tariff)
-        self.state, decision = decide(self.state, inputs, self.site.control, now_s)
+        inputs = Inputs(
+            meter=self.intake.meter, chargers=self._reads(), tariff=tariff, paused=paused
+        )
+        self.state, decision = decide(self.state, inputs, control, now_s)
         changed = False
         for link, outcome in zip(self.links, decision.chargers, strict=True):
             changed = link.decided(outcome) or changed
@@ -330,6 +340,7 @@ class Service:
             if tariff is not None and self.tariff is not None:
                 phases = self.site.fuse.phases
                 fields["tariff"] = self.tariff.decision_fields(tariff, decision, phases, now_s)
+            self.last_tariff = fields.get("tariff")  # for MQTT's tariff figures (issue 17)
             self.log.write(validated("decision", trigger=trigger, **fields))
         self.decisions += 1
         self.last_decision = decision
@@ -425,53 +436,17 @@ def _central_system(
     return central_for(site, log=log, status=status, clock=clock, request_timeout_s=timeout_s)
 
 
+def _mqtt_bridge(service: Service) -> MqttBridge | None:
+    """MQTT and Home Assistant (issue 17): off by default, nothing of it imported."""
+    if service.site.mqtt is None:
+        return None
+    from loadbalancer.mqtt.bridge import MqttBridge
+
+    return MqttBridge(service, service.site.mqtt)
+
+
 class _Stop(Exception):
     """Raised inside the TaskGroup to end it when a stop was asked for."""
-
-
-def startup_fields(site: SiteConfig, shadow: bool) -> dict[str, Any]:
-    """The ``startup`` record: the version, the site, the fuse, the chargers and the control
-    settings (what ``loadbalancer log --explain`` needs to tell the rule behind a limit)."""
-    return {
-        "version": __version__,
-        "site": site.file,
-        "shadow": shadow,
-        "fuse": site.fuse.name,
-        "fuse_rating_a": site.fuse.rating_a,
-        "fuse_margin_a": site.fuse.margin_a,
-        "fuse_phases": site.fuse.phases,
-        "meter": redact_key(site.meter.source.url),
-        "chargers": [
-            {
-                "name": c.name,
-                "profile": c.profile.name,
-                "endpoint": c.endpoint,
-                "phases": list(c.spec.phases),
-                "min_current_a": c.spec.min_current_a,
-                "max_current_a": c.spec.max_current_a,
-                "priority": c.spec.priority,
-            }
-            for c in site.chargers
-        ],
-        "control": {
-            "safe_current_a": site.control.safe_current_a,
-            "ramp_up_delay_s": site.control.ramp_up_delay_s,
-            "resume_delay_s": site.control.resume_delay_s,
-            "stale_after_s": site.control.stale_after_s,
-            "resume_margin_a": site.control.resume_margin_a,
-        },
-        **({"tariff": _startup_tariff(site.tariff)} if site.tariff is not None else {}),
-    }
-
-
-def _startup_tariff(config: TariffConfig) -> dict[str, Any]:
-    """The ``startup`` record's ``tariff`` object."""
-    return {
-        "profile": config.profile.name,
-        "budget_kw": config.budget_kw,
-        "mode": config.mode,
-        "margin_kw": config.margin_kw,
-    }
 
 
 def run_service(site: SiteConfig, *, shadow: bool) -> int:

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from loadbalancer.control.commanded import pause_commanded
 from loadbalancer.control.config import ControlConfig
 from loadbalancer.control.cut import cut_unknown, overloaded_phases
 from loadbalancer.control.decision import ChargerDecision, Decision
@@ -62,6 +63,9 @@ def decide(
         memories[i], outcomes[i] = pause_if_ignored(
             read, since_s, memories[i], outcomes[i], config, now_s
         )
+        if spec.name in inputs.paused:  # a user's pause (issue 17)
+            before = state.chargers[i]
+            memories[i], outcomes[i] = pause_commanded(before, memories[i], outcomes[i], now_s)
     return replace(after, chargers=tuple(memories)), replace(decision, chargers=tuple(outcomes))
 
 

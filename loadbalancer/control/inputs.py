@@ -82,8 +82,10 @@ class TariffInput:
 @dataclass(frozen=True, slots=True)
 class Inputs:
     """``meter`` is None until the first valid telegram; a charger missing here is offline.
-    ``tariff`` None: no capacity tariff, only the fuse limits the cars."""
+    ``tariff`` None: no capacity tariff, only the fuse limits the cars. ``paused``: the
+    chargers a user paused (issue 17, :mod:`loadbalancer.control.commanded`)."""
 
     meter: MeterInput | None
     chargers: Mapping[str, ChargerRead] = field(default_factory=dict)
     tariff: TariffInput | None = None
+    paused: frozenset[str] = frozenset()

@@ -51,3 +51,6 @@ class Reason(StrEnum):
     #: above what the capacity tariff's budget allows, because its user asked it to be ready by a
     #: time (``ready_by``): the budget may be exceeded, the fuse still holds
     TARIFF_OVERRIDE = "tariff_override"
+    #: paused (0) because a user commanded it (issue 17: mqtt.commands pause); an offline
+    #: charger keeps its failsafe current
+    COMMANDED_PAUSE = "commanded_pause"

@@ -72,6 +72,8 @@ REASON_MEANINGS: Mapping[str, str] = {
     "paused below its minimum",
     Reason.TARIFF_OVERRIDE: "above what the capacity tariff's budget allows, because its user "
     "asked it to be ready by a time (ready_by): the budget may be exceeded, the fuse still holds",
+    Reason.COMMANDED_PAUSE: "paused (0) because a user commanded it (issue 17: mqtt.commands "
+    "pause); an offline charger keeps its failsafe current",
     SETPOINT_IGNORED_PAUSE: "paused by the service because the car drew more than its limit "
     "after a rewrite (setpoint_ignored); it resumes after resume_delay_s once the car stops",
 }

@@ -20,7 +20,11 @@ from loadbalancer.control import (
     decide,
     initial_state,
 )
+from loadbalancer.control.config import ControlConfig
+from loadbalancer.control.decision import Decision
 from loadbalancer.control.fuse import BudgetState
+from loadbalancer.control.state import ChargerMemory, ControllerState
+from loadbalancer.electric import PHASES
 from tests.control.builders import at, config_of, ev, read, step
 
 ONE = config_of(ev())
@@ -289,3 +293,55 @@ def test_tariff_override() -> None:
     roomy = hourly(20.0, needed_kw={"ev": 11.0})
     _, within = step(ONE, (2, 2, 2), {"ev": read(10)}, {"ev": at(10)}, tariff=roomy)
     assert within.charger("ev").reason is Reason.HOLD_RAMP_DELAY
+
+
+def paused_step(
+    config: ControlConfig,
+    reads: dict[str, ChargerRead],
+    memories: dict[str, ChargerMemory],
+    now_s: float,
+    paused: frozenset[str],
+) -> tuple[ControllerState, Decision]:
+    """A decision on a fresh telegram (house 3 A a phase) with ``paused`` in the inputs."""
+    meter = [3.0, 3.0, 3.0]
+    reads = {name: replace(r, read_s=now_s) for name, r in reads.items()}  # read just now
+    for spec in config.chargers:
+        for phase, current in zip(spec.phases, reads[spec.name].measured_a, strict=False):
+            meter[PHASES.index(phase)] += current
+    state = ControllerState(tuple(memories.get(s.name, ChargerMemory()) for s in config.chargers))
+    inputs = Inputs(MeterInput((meter[0], meter[1], meter[2]), now_s), reads, paused=paused)
+    return decide(state, inputs, config, now_s)
+
+
+def test_commanded_pause() -> None:
+    """Issue 17: a charger the user paused is set to 0 whatever the rules gave it; its share
+    goes to the other charger from the next decision; lifted, it resumes once its minimum has
+    fitted for resume_delay_s (counted while it was paused). An offline one keeps its
+    failsafe current."""
+    two = config_of(ev("a"), ev("b"))
+    reads = {"a": read(8), "b": read(8)}
+    memories = {"a": at(8), "b": at(8)}
+    state, decision = paused_step(two, reads, memories, 0.0, frozenset({"a"}))
+    a = decision.charger("a")
+    assert (a.setpoint_a, a.reason) == (0, Reason.COMMANDED_PAUSE)
+    assert decision.setpoint("b") == 8  # its raise waits for the ramp-up delay
+    assert state.chargers[0].pauses_s == ()  # a user's pause is no contactor wear
+    # near miss: not paused, the same inputs keep a at its set-point
+    _, plain = paused_step(two, reads, memories, 0.0, frozenset())
+    assert plain.setpoint("a") == 8 and plain.charger("a").reason is not Reason.COMMANDED_PAUSE
+    # a draws nothing now: b's raise (after the ramp-up delay) takes what a left
+    reads = {"a": read(0), "b": read(8)}
+    memories = {"a": state.chargers[0], "b": state.chargers[1]}
+    for now_s in (10.0, 20.0, 41.0):
+        state, decision = paused_step(two, reads, memories, now_s, frozenset({"a"}))
+        memories = {"a": state.chargers[0], "b": state.chargers[1]}
+    assert decision.charger("a").reason is Reason.COMMANDED_PAUSE
+    assert decision.setpoint("b") == 16
+    # lifted after its minimum fitted for resume_delay_s (120 s) while paused: it resumes
+    reads = {"a": read(0), "b": read(10)}
+    state, decision = paused_step(two, reads, memories, 125.0, frozenset())
+    assert decision.setpoint("a") > 0 and decision.charger("a").reason is Reason.RESUME
+    # offline: its failsafe current is what it draws, a pause changes nothing
+    offline = {"a": ChargerRead((), None, False, 0.0), "b": read(8)}
+    _, decision = paused_step(two, offline, {"b": at(8)}, 0.0, frozenset({"a"}))
+    assert decision.charger("a").reason is Reason.CHARGER_OFFLINE_RESERVED

@@ -1,0 +1,237 @@
+"""A real MQTT broker for the tests: Mosquitto (Debian's package; .ci/run installs it) on a
+free port of 127.0.0.1 with a temporary configuration, a TCP proxy in front of it that can
+stall, and a client that listens as Home Assistant does.
+
+Without Mosquitto the tests are skipped with one line saying how to install it, except under
+CI (``CI=true``), where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+MOSQUITTO = shutil.which("mosquitto") or next(
+    (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if os.path.exists(p)), None
+)
+MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
+_CLIENT_IDS = itertools.count()
+
+
+def need_mosquitto() -> str:
+    if MOSQUITTO is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("mosquitto is missing under CI: .ci/run installs it (apt-get)")
+        pytest.skip("no MQTT broker: apt-get install mosquitto")
+    return MOSQUITTO
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Mosquitto:
+    """One broker process on ``port``; ``stop()`` kills it, ``start()`` runs it again on the
+    same port (retained messages are not kept across: persistence is off)."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        users: dict[str, str] | None = None,
+        port: int | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        """``tls``: the server's certificate and key files (then it speaks only TLS)."""
+        self.binary = need_mosquitto()
+        self.port = port or free_port()
+        self.tmp = tmp
+        self.proc: subprocess.Popen[bytes] | None = None
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence false",
+            "log_dest stderr",
+            "log_type error",
+            # started as root it would switch to the mosquitto user, who cannot read the
+            # temporary password file: it stays who started it
+            f"user {getpass.getuser()}",
+        ]
+        if tls is not None:
+            lines += [f"certfile {tls[0]}", f"keyfile {tls[1]}"]
+        if users:
+            assert MOSQUITTO_PASSWD is not None
+            passwd = tmp / "mosquitto.passwd"
+            passwd.touch(mode=0o600)
+            for user, password in users.items():
+                subprocess.run(
+                    [MOSQUITTO_PASSWD, "-b", str(passwd), user, password],
+                    check=True,
+                    capture_output=True,
+                )
+            lines += ["allow_anonymous false", f"password_file {passwd}"]
+        else:
+            lines.append("allow_anonymous true")
+        self.conf = tmp / "mosquitto.conf"
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    async def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 - started, not waited for
+            [self.binary, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    err = self.proc.stderr.read() if self.proc.stderr else b""
+                    raise RuntimeError(f"mosquitto did not start: {err!r}") from None
+                await asyncio.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+
+@contextlib.asynccontextmanager
+async def mosquitto(
+    tmp: Path,
+    *,
+    users: dict[str, str] | None = None,
+    port: int | None = None,
+    tls: tuple[Path, Path] | None = None,
+) -> AsyncIterator[Mosquitto]:
+    broker = Mosquitto(tmp, users=users, port=port, tls=tls)
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+class StallingProxy:
+    """A TCP proxy on 127.0.0.1 in front of ``port``: ``stall()`` makes it stop passing bytes
+    either way (a broker that hangs, the connection still open), ``go_on()`` lets them pass."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.port = 0
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.connections = 0
+
+    async def __aenter__(self) -> StallingProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def stall(self) -> None:
+        self.flowing.clear()
+
+    def go_on(self) -> None:
+        self.flowing.set()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pump(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await self.flowing.wait()
+                data = await source.read(65536)
+                if not data:
+                    break
+                await self.flowing.wait()  # bytes read before a stall are held, not passed
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            sink.close()
+
+
+class HomeAssistant:
+    """A client that listens as Home Assistant does: every retained and live message under
+    the discovery prefix and the site's base topic, the latest per topic and a count."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.client = client
+        self.latest: dict[str, bytes] = {}
+        self.retained: dict[str, bool] = {}
+        self.count: dict[str, int] = {}
+        self.changed = asyncio.Event()
+
+    async def listen(self) -> None:
+        async for message in self.client.messages:
+            payload = message.payload
+            topic = message.topic.value
+            self.latest[topic] = payload if isinstance(payload, bytes) else str(payload).encode()
+            self.retained[topic] = message.retain
+            self.count[topic] = self.count.get(topic, 0) + 1
+            self.changed.set()
+
+    def text(self, topic: str) -> str | None:
+        payload = self.latest.get(topic)
+        return None if payload is None else payload.decode()
+
+    async def until(self, condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+        async with asyncio.timeout(timeout_s):
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
+        await self.client.publish(topic, payload.encode(), qos=1, retain=retain)
+
+
+@contextlib.asynccontextmanager
+async def home_assistant(
+    port: int, topics: tuple[str, ...] = ("homeassistant/#", "loadbalancer/#")
+) -> AsyncIterator[HomeAssistant]:
+    # each its own client id: a second client with the same id would push the first out
+    identifier = f"ha-{os.getpid()}-{next(_CLIENT_IDS)}"
+    async with aiomqtt.Client("127.0.0.1", port, identifier=identifier) as client:
+        ha = HomeAssistant(client)
+        for topic in topics:
+            await client.subscribe(topic)
+        listener = asyncio.create_task(ha.listen())
+        try:
+            yield ha
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await listener
