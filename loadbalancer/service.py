@@ -100,6 +100,7 @@ class Service:
         self.intake = MeterIntake(site, self.log, status, clock, source, self._on_meter)
         #: the capacity tariff (issue 15), only with a ``tariff:`` section; on the wall clock
         self.tariff: TariffIntake | None = None
+        self.last_tariff: TariffInput | None = None  # what the last decision was given
         if site.tariff is not None:
             from loadbalancer.tariff_intake import TariffIntake
 
@@ -286,7 +287,7 @@ class Service:
                 fields["tariff"] = self.tariff.decision_fields(tariff, decision, phases, now_s)
             self.log.write(validated("decision", trigger=trigger, **fields))
         self.decisions += 1
-        self.last_decision = decision
+        self.last_decision, self.last_tariff = decision, tariff
         self.last_step_s = now_s
         for listener in self.decision_listeners:
             listener(decision)
