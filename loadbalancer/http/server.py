@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
-from loadbalancer.http.hub import StatusHub, to_json
+from loadbalancer.http.hub import StatusHub, status_json, to_json
 from loadbalancer.http.metrics import exposition, registry_for
 from loadbalancer.http.settings import HttpConfig
 
@@ -331,7 +331,7 @@ class StatusServer:
         return _json(body, 200 if status.ready else 503)
 
     def status(self) -> Reply:
-        return _json(self.hub.snapshot().to_dict())
+        return Reply(200, status_json(self.hub.snapshot()), JSON)
 
     def history(self) -> Reply:
         return _json(self.hub.history_json())

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 from pathlib import Path
 
 import pytest
 
 from loadbalancer.config import load_site
+from loadbalancer.http.hub import status_json, to_json
 from loadbalancer.logwriter import open_decision_log
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
@@ -98,3 +102,15 @@ async def test_with_a_tariff_the_status_tells_the_interval_as_the_decision_did(
     assert tariff["cars_kw"] is not None and tariff["cars_kw"] > 0
     for key in ("budget_kw", "interval_start", "energy_kwh_so_far", "needed_kw"):
         assert tariff[key] == last["tariff"][key], key
+
+
+def test_the_status_json_is_to_dict_with_a_non_finite_number_as_null(tmp_path: Path) -> None:
+    service, now = idle_service(tmp_path)
+    service.step()
+    status = status_of(service, now[0])
+    assert json.loads(status_json(status)) == json.loads(to_json(status.to_dict()))
+    phase = dataclasses.replace(status.phases[0], meter_a=math.nan, house_a=math.inf)
+    broken = dataclasses.replace(status, phases=(phase, *status.phases[1:]))
+    body = json.loads(status_json(broken))  # strict JSON (no NaN): never a 500
+    assert (body["phases"][0]["meter_a"], body["phases"][0]["house_a"]) == (None, None)
+    assert body == json.loads(to_json(broken.to_dict()))
