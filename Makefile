@@ -9,9 +9,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# the service with the plot and sim extras (what demo needs: the figure and the LP bound)
+# the service with the plot, sim and http extras (what demo needs: the figure, the LP bound and
+# the live page), Playwright's Python package to drive Debian's Chromium (never its own browser
+# download) and the HTTP client of the tests' harness that the page's demo runs on (the same
+# ranges as the test extra)
 $(VENV)/.installed-demo: pyproject.toml setup.py | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[plot,sim]'
+	$(BIN)/python -m pip install --quiet -e '.[plot,sim,http]' 'playwright>=1.45,<2' 'aiohttp>=3.9,<4'
 	touch $@
 
 # everything, with the test tools
@@ -25,9 +28,11 @@ demo: $(VENV)/.installed-demo
 	    $(BIN)/loadbalancer log --help >/dev/null 2>&1; then \
 	  $(BIN)/loadbalancer log out/decisions.jsonl --plot out/demo.png && echo "plot: out/demo.png"; \
 	fi
-	@# the live status page (issue 16), where the test tools and Debian's Chromium are there
-	@if [ -x /usr/bin/chromium ] && $(BIN)/python -c 'import playwright, aiohttp' 2>/dev/null; then \
+	@# the live status page (issue 16) in Debian's Chromium
+	@if [ -x /usr/bin/chromium ]; then \
 	  $(BIN)/python -m tests.http.demo_page out/status.png && echo "status page: out/status.png"; \
+	else \
+	  echo "status page: no /usr/bin/chromium, no out/status.png (apt-get install chromium)"; \
 	fi
 	@echo "decision log: out/decisions.jsonl"
 

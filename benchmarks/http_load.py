@@ -2,8 +2,11 @@
 
     .venv/bin/python benchmarks/http_load.py [--events 100] [--window-s 20]
 
-Load: 10 clients polling ``/status`` at 10 Hz and 5 holding ``/events``, in a process of their
-own (so that they do not share the benchmark's loop with the meter and the chargers).
+Load: 10 clients polling ``/status`` at 10 Hz (each on one kept-alive connection, their polls
+spread over the 100 ms as independent clients' are, not all at once) and 5 holding
+``/events``, in a process of their own (so that they do not share the benchmark's loop with the
+meter and the chargers), with asyncio streams (a light client: its own time is little of what
+it measures).
 
 1. Reaction (as in ``benchmarks/reaction.py``: telegram to the reduced limit at the emulated
    box, 1 charger), without the ``http`` key and with it under the load: p50 and p99.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import socket
 import sys
 import tempfile
@@ -47,41 +51,52 @@ def http_site(port: int) -> dict[str, Any]:
 # ---- the load, in its own process ---------------------------------------------------------
 
 
+async def get(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str
+) -> tuple[int, bytes]:
+    """One GET on a kept-alive connection (a client as light as it gets: its own time does not
+    hide the server's): the status code and the body."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    assert length is not None, head
+    return int(head.split(b" ", 2)[1]), await reader.readexactly(int(length[1]))
+
+
 async def load(port: int) -> None:
     """Poll and stream until stdin closes; then print the ``/status`` latencies (JSON)."""
-    import aiohttp
-
-    base = f"http://127.0.0.1:{port}"
     latencies: list[float] = []
     events = [0]
-    async with aiohttp.ClientSession() as session:
-        while True:  # the service is starting
-            try:
-                async with session.get(base + "/livez") as reply:
-                    if reply.status in (200, 503):
-                        break
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
+    while True:  # the service is starting
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            break
+        except OSError:
+            await asyncio.sleep(0.1)
+    writer.close()
 
-        async def poll() -> None:
-            while True:
-                start = time.perf_counter()
-                async with session.get(base + "/status") as reply:
-                    await reply.read()
-                latencies.append(time.perf_counter() - start)
-                await asyncio.sleep(max(0.0, 1 / POLL_HZ - (time.perf_counter() - start)))
+    async def poll(index: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(index / POLL_HZ / POLLERS)  # independent clients: not in step
+        while True:
+            start = time.perf_counter()
+            code, _body = await get(reader, writer, "/status")
+            latencies.append(time.perf_counter() - start)
+            assert code == 200, code
+            await asyncio.sleep(max(0.0, 1 / POLL_HZ - (time.perf_counter() - start)))
 
-        async def stream() -> None:
-            async with session.get(base + "/events", timeout=aiohttp.ClientTimeout()) as reply:
-                async for line in reply.content:
-                    events[0] += line.startswith(b"data: ")
+    async def stream() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        while line := await reader.readline():
+            events[0] += line.startswith(b"data: ")
 
-        tasks = [asyncio.create_task(poll()) for _ in range(POLLERS)]
-        tasks += [asyncio.create_task(stream()) for _ in range(STREAMS)]
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    tasks = [asyncio.create_task(poll(i)) for i in range(POLLERS)]
+    tasks += [asyncio.create_task(stream()) for _ in range(STREAMS)]
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     print(json.dumps({"latencies": latencies, "events": events[0]}))
 
 

@@ -112,6 +112,7 @@ class Service:
         self.intake = MeterIntake(site, self.log, status, clock, source, self._on_meter)
         #: the capacity tariff (issue 15), only with a ``tariff:`` section; on the wall clock
         self.tariff = _tariff_intake(site, self.log, status, clock, wall_clock)
+        self.last_tariff: TariffInput | None = None  # what the last decision was given
         if self.tariff is not None:
             self.intake.on_valid = self.tariff.on_reading
         self._timeouts_s = (connect_timeout_s, request_timeout_s)
@@ -142,8 +143,6 @@ class Service:
         self.last_step_s: float | None = None
         #: called with each decision (the HTTP status's events and counters)
         self.decision_listeners: list[Callable[[Decision], None]] = []
-        #: the last decision record's ``tariff`` object (None: no tariff, or a free interval)
-        self.last_tariff: dict[str, Any] | None = None
         self.mqtt = _mqtt_bridge(self)
 
     @property
@@ -340,10 +339,9 @@ class Service:
             if tariff is not None and self.tariff is not None:
                 phases = self.site.fuse.phases
                 fields["tariff"] = self.tariff.decision_fields(tariff, decision, phases, now_s)
-            self.last_tariff = fields.get("tariff")  # for MQTT's tariff figures (issue 17)
             self.log.write(validated("decision", trigger=trigger, **fields))
         self.decisions += 1
-        self.last_decision = decision
+        self.last_decision, self.last_tariff = decision, tariff
         self.last_step_s = now_s
         for listener in self.decision_listeners:
             listener(decision)

@@ -102,7 +102,7 @@ class Status:
     meter: MeterStatus
     phases: tuple[PhaseStatus, ...]
     chargers: tuple[ChargerStatus, ...]
-    #: the capacity tariff's running interval: None until the service keeps one (issue 15)
+    #: the capacity tariff's running interval (:func:`tariff_status`); None without a tariff
     tariff: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,7 +145,31 @@ def status_of(service: Service, now_s: float) -> Status:
         meter=meter,
         phases=_phases(service),
         chargers=chargers,
+        tariff=tariff_status(service, now_s),
     )
+
+
+def tariff_status(service: Service, now_s: float) -> dict[str, Any] | None:
+    """The capacity tariff's running interval as the last decision saw it: the decision
+    record's ``tariff`` object (``budget_kw``, ``interval_start``, ``energy_kwh_so_far``,
+    ``cars_kw``, ``needed_kw``) with the profile's name and ``interval_s``; ``limited`` is false
+    (and those fields null) while the interval is not limited (a free one, or no register
+    reading yet). None: no tariff configured."""
+    intake = service.tariff
+    if intake is None:
+        return None
+    out: dict[str, Any] = {
+        "profile": intake.profile.name,
+        "interval_s": intake.profile.interval_s,
+        "limited": False,
+        **dict.fromkeys(("budget_kw", "interval_start", "energy_kwh_so_far", "cars_kw")),
+        "needed_kw": {},
+    }
+    given, decision = service.last_tariff, service.last_decision
+    if given is not None and decision is not None:
+        phases = service.site.fuse.phases
+        out |= {"limited": True, **intake.decision_fields(given, decision, phases, now_s)}
+    return out
 
 
 def _meter(service: Service, now_s: float) -> MeterStatus:

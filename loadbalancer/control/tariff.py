@@ -329,7 +329,9 @@ def _with_needs(
     fixed: dict[int, float] = {}
     while True:
         wanted_w = {
-            c.index: min(needed_kw.get(c.spec.name, 0.0) * 1000.0, c.claim.demand_a * _volts(c))
+            # no more than the most it may take: a ceiling at what it wants now would stop
+            # its ramp there
+            c.index: min(needed_kw.get(c.spec.name, 0.0) * 1000.0, _max_w(c))
             for c in cars
             if c.index not in fixed
         }

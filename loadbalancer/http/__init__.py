@@ -2,6 +2,6 @@
 ``/events``, ``/metrics``; read-only, off by default.
 
 Only :mod:`loadbalancer.http.settings` is imported by a site without an ``http`` section (to
-read it); the server (:mod:`loadbalancer.http.server`, aiohttp and prometheus-client) is
-imported by the service only when the section is there.
+read it); the server (:mod:`loadbalancer.http.server`: asyncio streams with h11, and
+prometheus-client) is imported by the service only when the section is there.
 """

@@ -14,6 +14,8 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from loadbalancer.control.decision import Decision
 from loadbalancer.jsontext import dumps
 from loadbalancer.status import Status, status_of
@@ -30,11 +32,19 @@ EVENTS_QUEUED = 4
 MAX_SUBSCRIBERS = 32
 
 Sample = tuple[float, dict[str, Any]]
+_STATUS_ENCODER = msgspec.json.Encoder()
 
 
 def to_json(value: Any) -> str:
     """Strict JSON: a non-finite number (a bug elsewhere) is null."""
     return dumps(value, separators=(",", ":"))
+
+
+def status_json(status: Status) -> bytes:
+    """``/status``'s body: :meth:`Status.to_dict` as JSON, encoded straight from the frozen
+    dataclasses by msgspec (C: about a tenth of ``asdict`` and :func:`to_json`), with a
+    non-finite number as null just the same."""
+    return _STATUS_ENCODER.encode(status)
 
 
 class StatusHub:
@@ -93,7 +103,7 @@ class StatusHub:
 
     def event(self) -> bytes:
         """The status as one Server-Sent Event."""
-        return f"data: {to_json(self.snapshot().to_dict())}\n\n".encode()
+        return b"data: " + status_json(self.snapshot()) + b"\n\n"
 
     def subscribe(self) -> asyncio.Queue[bytes] | None:
         if len(self.subscribers) >= MAX_SUBSCRIBERS:

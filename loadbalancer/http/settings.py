@@ -20,7 +20,7 @@ HTTP_KEYS = {"listen", "token", "token_file"}
 #: a shorter token is guessed too easily
 MIN_TOKEN_CHARS = 16
 #: the libraries the server needs (the ``http`` extra)
-HTTP_LIBRARIES = ("aiohttp", "prometheus_client")
+HTTP_LIBRARIES = ("h11", "prometheus_client")
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,8 +122,6 @@ class MqttBridge:
         try:
             self.published = self.service.last_decision
             status = status_of(self.service, self.service.clock())
-            if self.site.tariff is not None:  # the decision record's tariff figures
-                status = replace(status, tariff=self.service.last_tariff)
             values = state_values(status, self.overrides, self.site, self.topics)
         except Exception as exc:
             if not self._failed:

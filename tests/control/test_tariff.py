@@ -99,6 +99,17 @@ def test_a_ready_by_charger_takes_its_need_and_the_others_share_the_rest() -> No
     assert (decision.setpoint("b"), decision.charger("b").reason) == (0, Reason.TARIFF_LIMIT)
 
 
+def test_a_ready_by_charger_ramps_up_to_its_need() -> None:
+    one = config_of(ev())
+    # at 8 A, the ramp-up delay over, 3 kW of budget; it needs 11 kW (15.9 A): it is raised to
+    # that, not held at what it takes now (the ceiling is its need, not its present claim)
+    needs = replace(hourly(3.0), needed_kw={"ev": 11.0})
+    memory = at(8, headroom_since_s=-100.0, headroom_floor_a=16.0)
+    _, decision = step(one, (0, 0, 0), {"ev": read(8)}, {"ev": memory}, tariff=needs)
+    assert decision.setpoint("ev") >= 15
+    assert decision.charger("ev").reason is Reason.TARIFF_OVERRIDE
+
+
 def test_a_need_within_the_share_changes_nothing() -> None:
     two = config_of(ev("a"), ev("b"))
     reads = {"a": read(12), "b": read(8)}

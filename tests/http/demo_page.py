@@ -9,8 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.http.helpers import THREE, live_site
-from tests.http.test_page import ARGS, CHROMIUM
+from tests.http.helpers import ARGS, CHROMIUM, THREE, live_site
 from tests.service.harness import Box
 
 #: seconds of the evening, and the house per phase in each (the oven on L1 from 10 s to 20 s)

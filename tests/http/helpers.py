@@ -18,6 +18,18 @@ from loadbalancer.meter.emulator import MeterServer
 from tests.service.harness import Box, Site, served_boxes, service_running, write_site
 
 THREE = ["L1", "L2", "L3"]
+#: Debian's Chromium (``apt-get install chromium``), headless, for the page's tests and demo
+CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:

@@ -15,7 +15,7 @@ from loadbalancer.logwriter import open_decision_log
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
 
-HTTP_LIBRARIES = ("aiohttp", "prometheus_client", "multidict", "yarl")
+HTTP_LIBRARIES = ("h11", "aiohttp", "prometheus_client", "multidict", "yarl")
 
 
 def listening_ports() -> list[int]:

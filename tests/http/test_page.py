@@ -3,6 +3,7 @@ the real service (TCP meter, emulated charger)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,19 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.http.helpers import Live, live_site
+from tests.http.helpers import ARGS, CHROMIUM, HAVE_CHROMIUM, Live, live_site
 
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: set to a folder to keep the screenshots (to look at the page)
 SHOTS = os.environ.get("LOADBALANCER_SCREENSHOTS")
 
@@ -104,6 +94,7 @@ async def test_the_page_shows_what_status_says_and_follows_each_decision(
         assert await shown(page, f"{card} .reason") == charger["reason"]
         assert await shown(page, f"{card} .reason-words") == charger["reason_words"]
         assert await shown(page, "#ready") == "ready"
+        assert await page.locator("#tariff").is_hidden()  # no tariff on this site
         # the house load changes: the page follows over /events, without a reload
         await live.site.telegram((9.0, 1.0, 2.0))
         await page.wait_for_function(
@@ -129,4 +120,26 @@ async def test_on_a_phone_nothing_overflows_sideways(tmp_path: Path, browser: An
         assert await page.locator("[data-charger=carport]").is_visible()
         if SHOTS:
             await page.screenshot(path=str(Path(SHOTS) / "status-phone.png"), full_page=True)
+        assert problems == []
+
+
+async def test_the_page_tells_the_tariff_interval_energy_against_its_budget(
+    tmp_path: Path, browser: Any
+) -> None:
+    tariff = {"profile": "generic-hourly", "budget_kw": 5.0, "state_dir": str(tmp_path / "st")}
+    async with live_site(tmp_path, sections={"tariff": tariff}) as live:
+        while not (await live.status())["tariff"]["limited"]:  # a register reading or two
+            await live.site.telegram((2.0, 2.0, 2.0))
+            await asyncio.sleep(0.2)
+        page, problems = await open_page(browser, live)
+        status = await live.status()
+        await page.wait_for_function(
+            f"() => document.body.dataset.decisions >= {status['decisions']}"
+        )
+        status = await live.status()
+        t = status["tariff"]
+        line = await shown(page, "#tariff")
+        assert line.startswith("Capacity tariff (generic-hourly): ")
+        assert f"{t['energy_kwh_so_far']:.2f} kWh so far of 5.00 kWh" in line
+        assert f"from {t['interval_start'][11:16]} (budget 5 kW)" in line
         assert problems == []

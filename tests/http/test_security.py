@@ -117,3 +117,23 @@ async def test_without_a_token_a_host_name_is_refused(tmp_path: Path) -> None:
             assert line.split()[1] == b"200", host
         async with live.session.head(live.base + "/events") as reply:
             assert reply.status == 200  # and returns: no stream for a HEAD
+
+
+async def test_one_connection_serves_requests_one_after_the_other(tmp_path: Path) -> None:
+    """Keep-alive: two requests sent at once on one connection get two replies, in order, and
+    a chunked body over 64 KB is refused like a declared one."""
+    async with live_site(tmp_path) as live:
+        host, port = live.base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 2)
+        for _ in range(2):
+            assert (await asyncio.wait_for(reader.readline(), 5)).split()[1] == b"200"
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            length = int(re.search(rb"(?i)content-length: (\d+)", head)[1])  # type: ignore[index]
+            assert b'"live":true' in await reader.readexactly(length)
+        writer.close()
+        chunk = b"%x\r\n%s\r\n" % (10_000, b"c" * 10_000)
+        chunked = b"POST /status HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        line = await raw_request(live, chunked + chunk * 7 + b"0\r\n\r\n")
+        assert line.split()[1] == b"413"
+        assert (await live.get("/livez"))[0] == 200
