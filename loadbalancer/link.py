@@ -133,6 +133,9 @@ class ChargerLink:
     desired_a: float | None = None  # the set-point decided last
     written_a: float | None = None  # the set-point the box acknowledged last
     written_at_s: float | None = None  # when ``written_a`` was acknowledged
+    #: when the latest read's currents were measured (the read's request, or the box's own
+    #: time of them where it says, as OCPP's MeterValues)
+    measured_s: float = -math.inf
     compliance: ComplianceState = field(default_factory=ComplianceState)
     last_keep_alive_s: float = -math.inf
     retry_at_s: float = -math.inf  # no write before this (back-off after a refusal)
@@ -164,7 +167,15 @@ class ChargerLink:
         was taken before the car's response time after that write was over)."""
         if self.read is None or self.written_at_s is None:
             return False
-        return self.read.read_s < self.written_at_s + FOLLOW_CHECK_S
+        return self.measured_s < self.written_at_s + FOLLOW_CHECK_S
+
+    def measured_for_telegram(self, read: ChargerRead) -> tuple[float, ...]:
+        """``read``'s currents for the telegram that asked for it: counted at no more than the
+        limit last written while they were measured before that write (a box that reports its
+        currents only now and then: what it said is the car's old current)."""
+        if self.written_at_s is not None and self.measured_s < self.written_at_s:
+            return self.at_most_written(read.measured_a)
+        return read.measured_a
 
     def at_most_written(self, measured_a: tuple[float, ...]) -> tuple[float, ...]:
         """``measured_a`` counted at no more than the limit last written (a car that follows
@@ -232,6 +243,7 @@ class ChargerLink:
         came_back = self.reach is not Reach.ONLINE
         previous = self.read
         self.reading = reading
+        self.measured_s = asked_s if reading.measured_at_s is None else reading.measured_at_s
         measured = reading.current_a[: len(self.config.spec.phases)]
         self.read = ChargerRead(
             # "not available" reaches the core as NaN, which its plausibility gate refuses

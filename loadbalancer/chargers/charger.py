@@ -31,6 +31,9 @@ class ChargerReading:
     phases: int | None  # phases in use
     max_current_a: float | None  # hardware maximum, where the box says
     failsafe: FailsafeSettings
+    #: when the currents were measured, on the service's clock; None: at this read (a box that
+    #: reports them only now and then, like OCPP's MeterValues, says when)
+    measured_at_s: float | None = None
 
     def to_record(self, profile: str) -> dict[str, Any]:
         """The ``charger --json`` object."""

@@ -198,6 +198,7 @@ class OcppCharger:
             phases=sum(1 for value in known if value > PHASE_IN_USE_A) or None,
             max_current_a=None,
             failsafe=self._failsafe,
+            measured_at_s=self.meter_at_s,
         )
 
     async def write_limit(self, current_a: float) -> float:

@@ -216,3 +216,28 @@ async def test_a_mixed_site_shares_the_fuse_between_modbus_and_ocpp(tmp_path: Pa
         )
         last = site.records("decision")[-1]["chargers"]
         assert {c["name"]: c["setpoint_a"] for c in last} == {"carport": 6.0, "garage": 6.0}
+
+
+async def test_currents_older_than_the_last_cut_count_at_no_more_than_that_limit(
+    tmp_path: Path,
+) -> None:
+    """A charge point reports its currents only now and then (MeterValues; Easee every 30 s).
+    Set against a telegram after the car followed a cut, the last MeterValues still show the
+    car's old current and the house looks smaller by the difference: a load that comes then
+    must still get its cut, before the box reports again."""
+    carport = point("carport", fast(tmp_path))
+    async with ocpp_site(tmp_path, [carport]) as site:
+        box = carport.box
+        await site.ticks((2.0, 2.0, 2.0), lambda: box.state.limit_a == 16.0, 10)
+        for _ in range(3):
+            await box.send_meter_values()
+            await site.telegram((2.0, 2.0, 2.0))
+            await asyncio.sleep(0.2)
+        # the oven on L1: cut to 7 A; the box's last MeterValues (16 A) came before the cut
+        await site.telegram((12.0, 2.0, 2.0))
+        await site.until(lambda: box.state.limit_a == 7.0, 2.0)
+        await asyncio.sleep(0.3)
+        # no MeterValues from here on; a kettle beside the oven leaves nothing of the 19 A
+        await site.telegram((20.0, 2.0, 2.0))
+        await site.until(lambda: box.state.limit_a is not None and box.state.limit_a < 7.0, 2.0)
+        assert site.records("decision")[-1]["house_a"]["L1"] >= 19.5
