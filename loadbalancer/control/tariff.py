@@ -80,14 +80,14 @@ EPSILON_W = 1e-3
 #: reasons that mean "the share it was given": when the tariff's ceiling was that share, the
 #: tariff is what bound
 _SHARED = frozenset({Reason.SHARE_CUT, Reason.AT_MAX, Reason.STEADY, Reason.MIN_CURRENT_PAUSE})
-#: reasons of a charger running at what it was given, raised or kept
+#: reasons of a charger running at what it was given, raised or kept (not ``start``: a first
+#: set-point, or the first after a fallback, keeps its own reason and its own timing rule)
 _RUNNING = frozenset(
     {
         Reason.AT_MAX,
         Reason.STEADY,
         Reason.RAMP_UP,
         Reason.HOLD_RAMP_DELAY,
-        Reason.START,
         Reason.RESUME,
         Reason.SHARE_CUT,
     }
