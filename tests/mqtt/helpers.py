@@ -54,7 +54,12 @@ class MqttSite:
         before = len(self.site.records("decision"))
         started = time.monotonic()
         await self.site.telegram(house)
-        await self.site.until(lambda: len(self.site.records("decision")) > before, 5.0)
+
+        def decided() -> bool:  # not an event's decision that came in between
+            new = self.site.records("decision")[before:]
+            return any(r["trigger"] == "telegram" for r in new)
+
+        await self.site.until(decided, 5.0)
         return time.monotonic() - started
 
 
