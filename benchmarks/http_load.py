@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import re
-import socket
 import sys
 import tempfile
 import time
@@ -32,16 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.reaction import Rig, pct, reaction, rss_mb
+from tests.service.harness import free_port
 
 POLLERS = 10
 POLL_HZ = 10.0
 STREAMS = 5
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def http_site(port: int) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import sys
 import tempfile
 import time
@@ -32,14 +31,9 @@ from benchmarks.reaction import T0, WARM_UP_EVENTS, Rig, pct, rss_mb, until
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.ocpp.emulator import EmulatedChargePoint
+from tests.service.harness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class OcppRig:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ import aiohttp
 import yaml
 
 from loadbalancer.meter.emulator import MeterServer
-from tests.service.harness import Box, Site, served_boxes, service_running, write_site
+from tests.service.harness import Box, Site, free_port, served_boxes, service_running, write_site
 
 THREE = ["L1", "L2", "L3"]
 #: Debian's Chromium (``apt-get install chromium``), headless, for the page's tests and demo
@@ -30,12 +29,6 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def add_http(site_file: Path, http: dict[str, Any]) -> None:

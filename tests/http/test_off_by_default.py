@@ -3,41 +3,17 @@ one, it does both (so the probe can tell)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.service.harness import free_port
+from tests.service.probe_run import probe as probe_run
 
-from tests.http.helpers import THREE, free_port
-from tests.service.harness import Box, site_yaml
-
-REPO = Path(__file__).resolve().parents[2]
+HTTP_LIBRARIES = ("h11", "aiohttp", "prometheus_client", "multidict", "yarl")
 
 
 def probe(tmp_path: Path, http: dict[str, Any] | None) -> dict[str, Any]:
-    """The real service for 1 s in a fresh interpreter (a meter and a charger that are not
-    there: it runs its fallbacks)."""
-    box = Box("carport", "alfen-eve", THREE)
-    raw = site_yaml(
-        f"tcp://127.0.0.1:{free_port()}", [box], {"carport": free_port()}, tmp_path / "d.jsonl"
-    )
-    if http is not None:
-        raw["http"] = http
-    site = tmp_path / "site.yaml"
-    site.write_text(yaml.safe_dump(raw))
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.http.probe_off", str(site), "1.0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return dict(json.loads(proc.stdout))
+    return probe_run(tmp_path, "http", http, HTTP_LIBRARIES)
 
 
 def test_no_http_section_no_port_and_no_http_library(tmp_path: Path) -> None:

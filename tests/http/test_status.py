@@ -15,8 +15,8 @@ from loadbalancer.logwriter import open_decision_log
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
 from loadbalancer.status import LIVE_WITHIN_S, status_of
-from tests.http.helpers import THREE, free_port
-from tests.service.harness import Box, write_site
+from tests.http.helpers import THREE
+from tests.service.harness import Box, free_port, write_site
 from tests.service.tariff_harness import local_s, tariff_site
 
 

@@ -14,7 +14,6 @@ import getpass
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+
+from tests.service.harness import free_port
 
 MOSQUITTO = shutil.which("mosquitto") or next(
     (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if os.path.exists(p)), None
@@ -36,12 +37,6 @@ def need_mosquitto() -> str:
             pytest.fail("mosquitto is missing under CI: .ci/run installs it (apt-get)")
         pytest.skip("no MQTT broker: apt-get install mosquitto")
     return MOSQUITTO
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Mosquitto:

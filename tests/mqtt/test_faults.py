@@ -9,8 +9,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from tests.mqtt.broker import StallingProxy, free_port, home_assistant, mosquitto
+from tests.mqtt.broker import StallingProxy, home_assistant, mosquitto
 from tests.mqtt.helpers import BASE, MqttSite, mqtt_section, mqtt_site
+from tests.service.harness import free_port
 
 HOUSE = (2.0, 2.0, 2.0)
 #: a decision comes within this of its telegram even on a busy test machine (the control

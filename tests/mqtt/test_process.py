@@ -5,19 +5,15 @@ stop); without an ``mqtt:`` section the MQTT library is never imported."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from loadbalancer.meter.emulator import MeterServer
-from tests.mqtt.broker import free_port, home_assistant, mosquitto
+from tests.mqtt.broker import home_assistant, mosquitto
 from tests.mqtt.helpers import BASE, THREE, add_mqtt, mqtt_section
-from tests.service.harness import Box, one_box_site, site_yaml
+from tests.service.harness import Box, free_port, one_box_site
+from tests.service.probe_run import probe as probe_run
 from tests.service.test_process import start_process, telegram
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,27 +48,13 @@ async def test_last_will_on_kill_9_and_offline_on_sigterm(tmp_path: Path) -> Non
                         await later.until(lambda: later.text(STATUS) == "offline")
 
 
+#: the library, what it is built on, and this package's client (the one module importing it)
+MQTT_MODULES = ("aiomqtt", "paho", "loadbalancer.mqtt.client")
+
+
 def probe(tmp_path: Path, mqtt: dict[str, Any] | None) -> dict[str, Any]:
-    """The real service for 1 s in a fresh interpreter (a meter and a charger that are not
-    there: it runs its fallbacks); which MQTT modules it imported."""
-    box = Box("carport", "alfen-eve", THREE)
-    raw = site_yaml(
-        f"tcp://127.0.0.1:{free_port()}", [box], {"carport": free_port()}, tmp_path / "d.jsonl"
-    )
-    if mqtt is not None:
-        raw["mqtt"] = mqtt
-    site = tmp_path / "site.yaml"
-    site.write_text(yaml.safe_dump(raw))
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.mqtt.probe_imports", str(site), "1.0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return dict(json.loads(proc.stdout))
+    """Which MQTT modules the real service imported in 1 s (see probe_run)."""
+    return probe_run(tmp_path, "mqtt", mqtt, MQTT_MODULES)
 
 
 def test_without_an_mqtt_section_no_mqtt_library_is_imported(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import socket
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,12 +15,7 @@ import yaml
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.ocpp.emulator import EmulatedChargePoint
 from tests.ocpp.harness import fast
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.service.harness import free_port
 
 
 async def test_sigterm_sends_the_safe_limit_to_the_charge_point(tmp_path: Path) -> None:
