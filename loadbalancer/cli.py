@@ -327,10 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
-    for add in (_add_meter, _add_charger, _add_run, _add_check, _add_simulate, _add_log):
-        add(commands)
-    _add_tariff(commands)
-    for add in (_add_ocpp_probe,):  # issue 18
+    adders = (_add_meter, _add_charger, _add_run, _add_check, _add_simulate, _add_log)
+    for add in (*adders, _add_tariff, _add_ocpp_probe):
         add(commands)
     return parser
 

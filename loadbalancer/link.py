@@ -146,8 +146,9 @@ class ChargerLink:
     writes: int = 0  # set-points written (keep-alives not counted)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the writer: something to do
     poll_now: asyncio.Event = field(default_factory=asyncio.Event)  # read before the next poll
-    #: who gets the first read asked for at or after a time (:meth:`read_again_for`)
-    _read_wanted: tuple[float, Callable[[ChargerRead], None]] | None = None
+    #: who gets the currents of the first read asked for at or after a time
+    #: (:meth:`read_again_for`)
+    _read_wanted: tuple[float, Callable[[tuple[float, ...]], None]] | None = None
 
     def __post_init__(self) -> None:
         self.applied_backoff = Backoff(self.context.box_response_s, BACKOFF_MAX_S)
@@ -169,7 +170,7 @@ class ChargerLink:
             return False
         return self.measured_s < self.written_at_s + FOLLOW_CHECK_S
 
-    def measured_for_telegram(self, read: ChargerRead) -> tuple[float, ...]:
+    def _measured_for_telegram(self, read: ChargerRead) -> tuple[float, ...]:
         """``read``'s currents for the telegram that asked for it: counted at no more than the
         limit last written while they were measured before that write (a box that reports its
         currents only now and then: what it said is the car's old current)."""
@@ -185,9 +186,10 @@ class ChargerLink:
             return measured_a
         return tuple(min(value, self.written_a) for value in measured_a)
 
-    def read_again_for(self, booked: Callable[[ChargerRead], None]) -> None:
-        """Read the box now; ``booked`` gets the first read asked for from now on (not one
-        already under way), unless the box stops answering first."""
+    def read_again_for(self, booked: Callable[[tuple[float, ...]], None]) -> None:
+        """Read the box now; ``booked`` gets the currents of the first read asked for from now
+        on (not one already under way; see :meth:`_measured_for_telegram`), unless the box
+        stops answering first."""
         self._read_wanted = (self.context.clock(), booked)
         self.poll_now.set()
 
@@ -263,7 +265,7 @@ class ChargerLink:
         wanted = self._read_wanted
         if wanted is not None and asked_s >= wanted[0]:
             self._read_wanted = None
-            wanted[1](self.read)
+            wanted[1](self._measured_for_telegram(self.read))
 
     async def _came_back(self, reading: ChargerReading) -> None:
         assert self.read is not None

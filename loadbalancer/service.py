@@ -255,7 +255,7 @@ class Service:
             self._measured_at_meter[link.name] = link.read.measured_a
             if link.following():
                 self._awaiting.add(link.name)
-                link.read_again_for(partial(self._book_for_telegram, link, self._telegrams))
+                link.read_again_for(partial(self._book_for_telegram, link.name, self._telegrams))
         self._telegram_pending = True
         if self._awaiting:
             loop = asyncio.get_running_loop()
@@ -263,13 +263,13 @@ class Service:
         else:
             self._trigger.set()
 
-    def _book_for_telegram(self, link: ChargerLink, telegram: int, read: ChargerRead) -> None:
-        """A read asked for by telegram number ``telegram``: its currents are what the car drew
+    def _book_for_telegram(self, name: str, telegram: int, measured_a: tuple[float, ...]) -> None:
+        """The currents of a read asked for by telegram number ``telegram``: what the car drew
         then (unless a newer telegram came in the meantime); the decision once all are in."""
         if telegram != self._telegrams:
             return
-        self._measured_at_meter[link.name] = link.measured_for_telegram(read)
-        self._awaiting.discard(link.name)
+        self._measured_at_meter[name] = measured_a
+        self._awaiting.discard(name)
         if not self._awaiting:
             self._trigger.set()
 
