@@ -65,35 +65,49 @@ def amps(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f} A"
 
 
+async def same_decision(page: Any, live: Live) -> tuple[dict[str, Any], dict[str, str]]:
+    """``/status`` and the page's texts for one decision (retried while ticks come between)."""
+    selectors = [
+        f"[data-phase={phase}] {cell}"
+        for phase in ("L1", "L2", "L3")
+        for cell in (".meter-a", ".house-a", ".allowed-a", ".rating-a")
+    ]
+    selectors += [f"[data-charger=carport] {c}" for c in (".limit", ".reason", ".reason-words")]
+    selectors.append("#ready")
+    for _ in range(50):
+        status = await live.status()
+        await page.wait_for_function(
+            f"() => document.body.dataset.decisions >= {status['decisions']}"
+        )
+        before = int(await page.evaluate("document.body.dataset.decisions"))
+        seen = {selector: await shown(page, selector) for selector in selectors}
+        after = int(await page.evaluate("document.body.dataset.decisions"))
+        if before == after == status["decisions"]:
+            return status, seen
+    raise AssertionError("the page and /status never showed the same decision in 50 tries")
+
+
 async def test_the_page_shows_what_status_says_and_follows_each_decision(
     tmp_path: Path, browser: Any
 ) -> None:
     async with live_site(tmp_path) as live:
         await live.settle((3.0, 1.0, 2.0), "carport", 16.0)
         page, problems = await open_page(browser, live)
-        # the page shows the decision /status has at the same moment (no telegram between)
-        await page.wait_for_function("() => document.body.dataset.decisions > 0")
-        status = await live.status()
-        shown_decision = await page.evaluate("document.body.dataset.decisions")
-        if int(shown_decision) != status["decisions"]:  # a control tick between: the next one
-            await page.wait_for_function(
-                f"() => document.body.dataset.decisions >= {status['decisions']}"
-            )
-            status = await live.status()
+        # the page shows what /status says for the same decision: both are read, and the page's
+        # decision counter checked before and after, until no control tick came in between
+        status, seen = await same_decision(page, live)
         for phase in status["phases"]:
             row = f"[data-phase={phase['phase']}]"
-            assert await shown(page, f"{row} .meter-a") == amps(phase["meter_a"])
-            assert await shown(page, f"{row} .house-a") == amps(phase["house_a"])
-            assert await shown(page, f"{row} .allowed-a") == amps(phase["allowed_a"])
-            assert await shown(page, f"{row} .rating-a") == amps(phase["rating_a"], 0)
+            assert seen[f"{row} .meter-a"] == amps(phase["meter_a"])
+            assert seen[f"{row} .house-a"] == amps(phase["house_a"])
+            assert seen[f"{row} .allowed-a"] == amps(phase["allowed_a"])
+            assert seen[f"{row} .rating-a"] == amps(phase["rating_a"], 0)
         (charger,) = status["chargers"]
         card = "[data-charger=carport]"
-        assert (
-            await shown(page, f"{card} .limit") == "16 A" == f"{round(charger['limit_a'], 1):g} A"
-        )
-        assert await shown(page, f"{card} .reason") == charger["reason"]
-        assert await shown(page, f"{card} .reason-words") == charger["reason_words"]
-        assert await shown(page, "#ready") == "ready"
+        assert seen[f"{card} .limit"] == "16 A" == f"{round(charger['limit_a'], 1):g} A"
+        assert seen[f"{card} .reason"] == charger["reason"]
+        assert seen[f"{card} .reason-words"] == charger["reason_words"]
+        assert seen["#ready"] == "ready"
         assert await page.locator("#tariff").is_hidden()  # no tariff on this site
         # the house load changes: the page follows over /events, without a reload
         await live.site.telegram((9.0, 1.0, 2.0))
