@@ -16,7 +16,6 @@ service's central system (:mod:`loadbalancer.ocpp`), chosen by the charger's pro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,7 @@ from loadbalancer.errors import ChargerError, ChargerExceptionReply, ChargerUnsu
 from loadbalancer.link_checks import check_applied, check_compliance, check_plausible, finite
 from loadbalancer.link_state import Due, Episode, Reach
 from loadbalancer.logwriter import DecisionLog
+from loadbalancer.waiting import woken_or_timed_out
 
 Clock = Callable[[], float]
 Status = Callable[[str], None]
@@ -227,10 +227,7 @@ class ChargerLink:
 
     async def poll_task(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.context.site.poll_interval_s):
-                    await self.poll_now.wait()
-            self.poll_now.clear()
+            await woken_or_timed_out(self.poll_now, self.context.site.poll_interval_s)
             await self.poll_once()
 
     async def poll_once(self) -> None:
@@ -319,11 +316,7 @@ class ChargerLink:
 
     async def write_task(self) -> None:
         while True:
-            interval = self.charger.keep_alive_interval_s
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
-                    await self.wake.wait()
-            self.wake.clear()
+            await woken_or_timed_out(self.wake, self.charger.keep_alive_interval_s)
             if self.context.shadow or not self.online:
                 continue
             await self.write_once()

@@ -63,6 +63,7 @@ from loadbalancer.shutdown import (
     stop_signals,
 )
 from loadbalancer.startup_record import startup_fields
+from loadbalancer.waiting import woken_or_timed_out
 
 if TYPE_CHECKING:
     from loadbalancer.mqtt.bridge import MqttBridge
@@ -299,11 +300,7 @@ class Service:
 
     async def _control_task(self) -> None:
         while True:
-            timeout = self._next_wake_s()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await self._trigger.wait()
-            self._trigger.clear()
+            await woken_or_timed_out(self._trigger, self._next_wake_s())
             self.step()
 
     def _next_wake_s(self) -> float:

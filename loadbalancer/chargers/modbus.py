@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn
 
 from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
 from loadbalancer.backoff import Backoff
@@ -281,8 +281,11 @@ class ModbusConnection:
     ) -> NoReturn:
         """No answer in time: why (closed, an answer to another request, silence); raises."""
         request.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ModbusException):
-            await request
+        # wait for it to end without taking its outcome as ours: a cancel of this task that comes
+        # meanwhile must go on up (``await request`` under a suppress would swallow it)
+        await asyncio.wait([request])
+        if not request.cancelled():
+            request.exception()  # retrieved: a late answer or error is of no interest now
         if lost.done():
             reason = f"connection closed by the charger ({what})"
             self._failed(reason)
