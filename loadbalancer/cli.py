@@ -232,7 +232,7 @@ def _add_simulate(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "simulate",
         help="closed-loop simulation: the real service against emulated meter and chargers",
-        description="Run the real service in accelerated time against a simulated meter (TCP) "
+        description="Run the real service in simulated time against a simulated meter (TCP) "
         "and simulated chargers (Modbus TCP) on loopback, through a scenario of household "
         "loads, cars and faults; print the quality figures (overload seconds, energy, pauses for "
         "spikes) beside a static limiter, the peers' max-phase controller and an upper bound on "
@@ -254,7 +254,8 @@ def _add_simulate(commands: argparse._SubParsersAction[_Parser]) -> None:
         type=float,
         default=None,
         metavar="X",
-        help="simulated seconds per wall-clock second (default 400)",
+        help="tie simulated time to the wall clock, X times faster (default: virtual time, "
+        "as fast as the work allows, whatever the machine's load)",
     )
     parser.add_argument(
         "--log",

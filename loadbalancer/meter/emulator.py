@@ -165,7 +165,8 @@ class MeterServer:
                 writer.write(data)
                 await writer.drain()
             except ConnectionError:
-                self._writers.remove(writer)
+                if writer in self._writers:  # its reader may have seen the hang-up first
+                    self._writers.remove(writer)
 
     async def drop_clients(self) -> None:
         for writer in self._writers:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from loadbalancer import jsontext
 from loadbalancer.errors import UsageError
-from loadbalancer.sim.run import DEFAULT_SPEED, default_site_path, simulate
+from loadbalancer.sim.run import default_site_path, simulate
 
 
 def run_simulate(
@@ -19,7 +19,7 @@ def run_simulate(
     report = simulate(
         site_path,
         scenario,
-        speed=speed or DEFAULT_SPEED,
+        speed=speed,
         log_path=Path(log),
         status=lambda message: None,
     )

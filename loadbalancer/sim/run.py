@@ -1,12 +1,13 @@
-"""``loadbalancer simulate``: the real service, in accelerated time, against a scenario.
+"""``loadbalancer simulate``: the real service, in simulated time, against a scenario.
 
 The service (the same run loop, configuration loading and decision log as ``run``) reads an
 emulated meter over TCP and drives emulated chargers over Modbus TCP, all on 127.0.0.1, inside
-an event loop whose clock runs ``speed`` times faster than the wall clock
-(:mod:`loadbalancer.sim.clock`). A sampler integrates what really flowed each simulated second
-into the quality figures. The same scenario then goes through the fast discrete model with our
-core, a static limiter and the peers' max-phase controller, and the upper bound on the energy
-(:mod:`loadbalancer.sim.bound`) is computed, so the table compares them in one run.
+an event loop on virtual time, or with ``speed`` on a clock that many times faster than the
+wall clock (:mod:`loadbalancer.sim.clock`). A sampler integrates what really flowed each
+simulated second into the quality figures. The same scenario then goes through the fast
+discrete model with our core, a static limiter and the peers' max-phase controller, and the
+upper bound on the energy (:mod:`loadbalancer.sim.bound`) is computed, so the table compares
+them in one run.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from loadbalancer.chargers.emulator import ChargerEmulator
+from loadbalancer.chargers.modbus import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import ModbusChargerConfig, SiteConfig, site_from_data
 from loadbalancer.electric import NOMINAL_VOLTAGE_V, PHASE_IN_USE_A
@@ -34,7 +36,7 @@ from loadbalancer.resources import example_file
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
 from loadbalancer.sim.bound import Bound, bound_kwh
-from loadbalancer.sim.clock import run_accelerated
+from loadbalancer.sim.clock import run_simulated
 from loadbalancer.sim.figures import ChargerSlot, Figures, Tally, count_spike_pauses, plugged
 from loadbalancer.sim.model import (
     core_policy,
@@ -46,16 +48,18 @@ from loadbalancer.sim.model import (
 from loadbalancer.sim.scenario import CarPlan, Scenario, load_scenario
 from loadbalancer.yamlcheck import read_yaml_file
 
-#: a simulated 4-hour evening in well under a minute
-DEFAULT_SPEED = 400.0
-#: charger timeouts in simulated seconds: generous, since at 400x a busy millisecond of the
-#: machine is 0.4 simulated seconds
+#: tied to the wall clock (``--speed``), charger timeouts in simulated seconds are generous,
+#: since at 400x a busy millisecond of the machine is 0.4 simulated seconds; in virtual time
+#: (the default) the service keeps its own
 SIM_CONNECT_TIMEOUT_S = 20.0
 SIM_REQUEST_TIMEOUT_S = 20.0
-#: a charger read older than this counts as lost in the simulation (see _World.start)
+#: ... and a charger read older than this counts as lost (see _World.start)
 SIM_READ_STALE_S = 120.0
 #: the sampler's step (simulated seconds)
 SAMPLE_S = 1.0
+#: the most the simulation's tasks may wake late (simulated s) for its figures to stand for the
+#: service in real time (a telegram period is 10 s; the control rules count in seconds)
+LAG_TRUSTED_S = 2.0
 #: Swedish meters keep normal time: UTC+1 (docs/meters.md §Swedish HAN-P1)
 METER_TZ = timezone(timedelta(hours=1))
 
@@ -63,7 +67,8 @@ METER_TZ = timezone(timedelta(hours=1))
 @dataclass(frozen=True, slots=True)
 class Report:
     scenario: Scenario
-    speed: float
+    #: None: virtual time (as fast as the work allows); else simulated s per wall-clock s
+    speed: float | None
     wall_s: float
     service: Figures
     model: Figures
@@ -72,6 +77,17 @@ class Report:
     static_limit_a: float
     log_path: Path
     bound: Bound
+    #: the worst lateness of the simulation's tasks (simulated s); above LAG_TRUSTED_S the
+    #: machine did not keep up with ``speed`` and the service reacted later than it would
+    max_lag_s: float = 0.0
+
+    @property
+    def pace(self) -> str:
+        return "virtual time" if self.speed is None else f"{self.speed:g}x the wall clock"
+
+    @property
+    def kept_up(self) -> bool:
+        return self.max_lag_s <= LAG_TRUSTED_S
 
     def rows(self) -> list[Figures]:
         return [self.service, self.model, self.static, self.peer]
@@ -82,7 +98,7 @@ class Report:
         versus = f"{self.service.energy_kwh / peers:.2f}" if peers > 0 else "-"
         head = (
             f"scenario {self.scenario.name}: {hours:.1f} h simulated in {self.wall_s:.0f} s "
-            f"({self.speed:g}x); upper bound {self.bound.kwh:.1f} kWh ({self.bound.method}); "
+            f"({self.pace}); upper bound {self.bound.kwh:.1f} kWh ({self.bound.method}); "
             f"ours / peers' energy {versus}"
         )
         lines = [
@@ -103,6 +119,12 @@ class Report:
             "overload_s: beyond the fuse budget while a charger drew what it was allowed; "
             "ignored_s: while a charger drew against its limit; house_s: the house alone"
         )
+        if not self.kept_up:
+            lines.append(
+                f"warning: this machine fell behind {self.pace} by up to "
+                f"{self.max_lag_s:.1f} simulated s: the service's reactions came that much "
+                "later than in real time; run again with a lower --speed"
+            )
         lines.append(f"decision log: {self.log_path}")
         return "\n".join(lines)
 
@@ -112,6 +134,8 @@ class Report:
         peers = self.peer.energy_kwh
         out["energy_vs_peers"] = round(self.service.energy_kwh / peers, 4) if peers > 0 else None
         out["wall_s"] = round(self.wall_s, 1)
+        out["max_lag_s"] = round(self.max_lag_s, 2)
+        out["kept_up"] = self.kept_up
         out["baselines"] = {
             "model_core": self.model.to_dict(),
             "static_limiter": {**self.static.to_dict(), "limit_a": self.static_limit_a},
@@ -128,7 +152,7 @@ def simulate(
     site_path: Path,
     scenario_ref: str,
     *,
-    speed: float = DEFAULT_SPEED,
+    speed: float | None = None,
     log_path: Path,
     status: Callable[[str], None] = lambda _m: None,
 ) -> Report:
@@ -150,8 +174,9 @@ def simulate(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.unlink(missing_ok=True)
     started = time.monotonic()
-    tally, pause_times, cuts, writes = run_accelerated(
-        _run_service(raw, site, site_path, scenario, log_path, status), speed
+    tally, pause_times, cuts, writes, max_lag_s = run_simulated(
+        _run_service(raw, site, site_path, scenario, log_path, status, lenient=speed is not None),
+        speed,
     )
     wall_s = time.monotonic() - started
     config = site.control
@@ -173,7 +198,9 @@ def simulate(
     )
     model, static, peer = model_rows(site, scenario, bound.kwh)
     limit = static_limit_a(config, scenario)
-    return Report(scenario, speed, wall_s, service, model, static, peer, limit, log_path, bound)
+    return Report(
+        scenario, speed, wall_s, service, model, static, peer, limit, log_path, bound, max_lag_s
+    )
 
 
 def with_scenario_chargers(raw: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
@@ -227,19 +254,26 @@ async def _run_service(
     scenario: Scenario,
     log_path: Path,
     status: Callable[[str], None],
-) -> tuple[Tally, list[float], int, int]:
+    *,
+    lenient: bool,
+) -> tuple[Tally, list[float], int, int, float]:
     """The service against the scenario: an emulated meter and boxes on 127.0.0.1, the
     scenario's cars and faults, and a sampler of what really flowed."""
-    world = await _World.start(raw, site, site_path, scenario, log_path)
+    world = await _World.start(raw, site, site_path, scenario, log_path, lenient=lenient)
     clock = world.clock
+    connect_s, request_s = (
+        (SIM_CONNECT_TIMEOUT_S, SIM_REQUEST_TIMEOUT_S)
+        if lenient
+        else (CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S)
+    )
     service = Service(
         world.site,
         log=open_decision_log(str(log_path), wall_clock=world.wall, mono_clock=clock),
         notifier=Notifier({}),
         status=status,
         clock=clock,
-        connect_timeout_s=SIM_CONNECT_TIMEOUT_S,
-        request_timeout_s=SIM_REQUEST_TIMEOUT_S,
+        connect_timeout_s=connect_s,
+        request_timeout_s=request_s,
     )
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
@@ -259,7 +293,7 @@ async def _run_service(
             await task
     await world.stop()
     pause_times, cuts = _pauses_and_cuts(log_path, world.start_time)
-    return world.tally, pause_times, cuts, service.writes
+    return world.tally, pause_times, cuts, service.writes, world.max_lag_s
 
 
 class _World:
@@ -279,6 +313,8 @@ class _World:
         self.start_time = scenario.start_time.replace(tzinfo=scenario.start_time.tzinfo or METER_TZ)
         self.plans = {plan.charger: plan for plan in scenario.cars}
         self.tally = Tally(site.fuse)
+        #: how late the sampler woke at worst (simulated s): the machine not keeping up
+        self.max_lag_s = 0.0
 
     @classmethod
     async def start(
@@ -288,6 +324,8 @@ class _World:
         site_path: Path,
         scenario: Scenario,
         log_path: Path,
+        *,
+        lenient: bool,
     ) -> _World:
         clock = asyncio.get_running_loop().time
         meter = MeterServer()
@@ -308,6 +346,8 @@ class _World:
             data["chargers"][i]["host"] = "127.0.0.1"
             data["chargers"][i]["port"] = emulator.port
         sim_site = site_from_data(data, str(site_path), base=site_path.parent)
+        if not lenient:
+            return cls(scenario, sim_site, meter, emulators)
         # At 400x a busy millisecond of this machine is 0.4 simulated seconds: a charger read
         # may look stale to the core without any outage. Real outages still show at once.
         control = replace(sim_site.control, charger_stale_after_s=SIM_READ_STALE_S)
@@ -360,6 +400,8 @@ class _World:
         while True:
             await asyncio.sleep(SAMPLE_S)
             now = self.clock()
+            # a process starved by the machine wakes late: every task, the service's included
+            self.max_lag_s = max(self.max_lag_s, now - last - SAMPLE_S)
             phase_a, car_total, allowed, ignoring = self.truth(now - self.t0)
             self.tally.sample(
                 tuple(phase_a), car_total, now - last, tuple(allowed), tuple(ignoring)

@@ -15,7 +15,7 @@ from loadbalancer.electric import NOMINAL_VOLTAGE_V as NOMINAL_V
 from loadbalancer.errors import ConfigError
 from loadbalancer.fuse_profiles import load_fuse_profile
 from loadbalancer.sim.bound import bound_kwh, cap_bound_kwh, lp_bound_kwh
-from loadbalancer.sim.clock import run_accelerated
+from loadbalancer.sim.clock import run_accelerated, run_simulated
 from loadbalancer.sim.figures import ChargerSlot, Tally
 from loadbalancer.sim.model import max_phase_policy, run_model, static_limit_a, static_policy
 from loadbalancer.sim.run import (
@@ -270,6 +270,45 @@ def test_accelerated_loop_runs_timers_faster_than_the_wall_clock() -> None:
     simulated = run_accelerated(nap(), 400.0)
     assert simulated >= 200.0
     assert time.monotonic() - wall < 2.0
+
+
+def test_virtual_time_jumps_to_the_next_timer_and_stands_still_while_there_is_work() -> None:
+    """A day of timers passes in well under a wall-clock second, exactly; a burst of CPU work
+    in a task costs no simulated time (a busy machine cannot make the service look late); a
+    loopback socket's reply is read before the clock moves on to a later timer."""
+
+    async def day() -> tuple[float, float, float, bytes]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for _ in range(24):
+            await asyncio.sleep(3600.0)
+        slept = loop.time() - start
+        before = loop.time()
+        sum(i * i for i in range(300_000))  # a few ms of work: no simulated time
+        worked = loop.time() - before
+
+        async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(await reader.readexactly(4))
+            await writer.drain()
+
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        asked = loop.time()
+        writer.write(b"ping")
+        # a reply that needs the clock to move would lose against this timeout
+        answer = await asyncio.wait_for(reader.readexactly(4), timeout=0.001)
+        answered = loop.time() - asked
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return slept, worked, answered, answer
+
+    wall = time.monotonic()
+    slept, worked, answered, answer = run_simulated(day(), None)
+    assert time.monotonic() - wall < 2.0
+    assert slept == pytest.approx(24 * 3600.0)
+    assert worked == 0.0 and answered == 0.0 and answer == b"ping"
 
 
 @pytest.mark.parametrize(
