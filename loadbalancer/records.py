@@ -85,6 +85,8 @@ class ChargerEntry(msgspec.Struct, forbid_unknown_fields=True):
     setpoint_a: float | None
     reason: str
     phases: list[str]
+    #: 1 or 3: what the box is to be set to (issue 19); absent in logs before it
+    phase_count: int | None = None
 
 
 class DecisionTariff(msgspec.Struct, forbid_unknown_fields=True):
