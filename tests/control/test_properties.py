@@ -16,7 +16,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from loadbalancer.control import (
     ChargerSpec,
     ControlConfig,
-    ControllerState,
     Decision,
     FuseProfile,
     MeterInput,
