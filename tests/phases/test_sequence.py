@@ -110,9 +110,9 @@ async def test_a_car_that_does_not_resume_is_reported_and_switching_ends(tmp_pat
         assert read is not None and read.phase_switch_failed
 
 
-@settings(max_examples=6, deadline=None, derandomize=True, database=None)
+@settings(max_examples=4, deadline=None, derandomize=True, database=None)
 @given(
-    delay_s=st.sampled_from((0.0, 0.2, 0.5, 0.8, 1.5)),
+    delay_s=st.sampled_from((0.0, 0.4, 1.5)),
     drawing_a=st.sampled_from((0.0, 6.0, 16.0)),
     target=st.sampled_from((1, 3)),
 )
