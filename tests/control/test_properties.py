@@ -7,9 +7,9 @@ example database) so CI runs the same few thousand steps every time.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -55,7 +55,7 @@ def charger_specs(draw: st.DrawFn, fuse: FuseProfile, index: int) -> ChargerSpec
         priority=draw(st.integers(1, 2)),
         granularity_a=draw(st.sampled_from((1.0, 0.1, 0.001))),
         failsafe_current_a=draw(st.sampled_from((0.0, 6.0, 8.0))),
-        phase_switch=None if __import__("os").environ.get("NOSW") else switch,
+        phase_switch=switch,
     )
 
 
@@ -134,20 +134,6 @@ class ControlMachine(RuleBasedStateMachine):
             self.record(self.site.telegram(self.now_s, (spiked[0], spiked[1], spiked[2])))
         self.now_s += 10.0
         self.record(self.site.telegram(self.now_s, base))
-
-    @rule(
-        light=st.integers(0, 2),
-        light_a=st.sampled_from((0.0, 3.0, 8.0)),
-        full_by_a=st.sampled_from((0.5, 2.0, 4.5)),
-        telegrams=st.integers(1, 15),
-    )
-    def lopsided(self, light: int, light_a: float, full_by_a: float, telegrams: int) -> None:
-        """Issue 19: two phases nearly full, one light, for a while (a one-phase load)."""
-        target_a = self.site.config.fuse.target_a
-        house = tuple(light_a if p == light else target_a - full_by_a for p in range(3))
-        for _ in range(telegrams):
-            self.now_s += 10.0
-            self.record(self.site.telegram(self.now_s, (house[0], house[1], house[2])))
 
     @rule(steady_telegrams=st.integers(1, 12))
     def quiet_house(self, steady_telegrams: int) -> None:
@@ -363,7 +349,6 @@ def clamp(current_a: float, spec: ChargerSpec) -> float:
 
 ControlMachine.TestCase.settings = settings(
     max_examples=150,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # DEV-NO-SHRINK
     stateful_step_count=40,
     derandomize=True,
     database=None,
@@ -371,3 +356,59 @@ ControlMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestControlProperties = ControlMachine.TestCase
+
+
+class PhaseSwitchMachine(ControlMachine):
+    """Issue 19: the same machine and invariants on three-phase fuses where every three-phase
+    charger switches, with houses full on two phases and light on the third for a while (down
+    to one phase), then light on all (back up)."""
+
+    @initialize(data=st.data())
+    def build(self, data: st.DataObject) -> None:
+        ControlMachine.build(self, data)
+        config = self.site.config
+        if config.fuse.phases != 3:
+            return
+        specs = tuple(
+            spec
+            if len(spec.phases) != 3 or spec.phase_switch is not None
+            else replace(
+                spec,
+                phase_switch=PhaseSwitchSpec(
+                    "auto",
+                    data.draw(st.sampled_from(spec.phases)),
+                    up_after_s=data.draw(st.sampled_from((0.0, 30.0, 120.0))),
+                    max_per_session=data.draw(st.sampled_from((1, 3, 5))),
+                ),
+            )
+            for spec in config.chargers
+        )
+        cars = self.site.cars
+        self.site = Site(replace(config, chargers=specs))
+        self.site.cars.update(cars)
+
+    @rule(light_a=st.sampled_from((0.0, 2.0, 5.0)), telegrams=st.integers(1, 20))
+    def light_house(self, light_a: float, telegrams: int) -> None:
+        for _ in range(telegrams):
+            self.now_s += 10.0
+            self.record(self.site.telegram(self.now_s, (light_a, light_a, light_a)))
+
+    @rule(
+        light=st.integers(0, 2),
+        light_a=st.sampled_from((0.0, 3.0, 8.0)),
+        full_by_a=st.sampled_from((0.5, 2.0, 4.5)),
+        telegrams=st.integers(1, 15),
+    )
+    def lopsided(self, light: int, light_a: float, full_by_a: float, telegrams: int) -> None:
+        """Issue 19: two phases nearly full, one light, for a while (a one-phase load)."""
+        target_a = self.site.config.fuse.target_a
+        house = tuple(light_a if p == light else target_a - full_by_a for p in range(3))
+        for _ in range(telegrams):
+            self.now_s += 10.0
+            self.record(self.site.telegram(self.now_s, (house[0], house[1], house[2])))
+
+
+PhaseSwitchMachine.TestCase.settings = settings(
+    ControlMachine.TestCase.settings, max_examples=100, stateful_step_count=30
+)
+TestPhaseSwitchProperties = PhaseSwitchMachine.TestCase
