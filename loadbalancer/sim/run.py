@@ -72,6 +72,8 @@ class Report:
     static_limit_a: float
     log_path: Path
     bound: Bound
+    #: issue 19: the box's phase switches the service completed (phase_switch_done records)
+    phase_switches: int = 0
 
     def rows(self) -> list[Figures]:
         return [self.service, self.model, self.static, self.peer]
@@ -103,6 +105,12 @@ class Report:
             "overload_s: beyond the fuse budget while a charger drew what it was allowed; "
             "ignored_s: while a charger drew against its limit; house_s: the house alone"
         )
+        if self.scenario.phase_switching not in (None, "off"):
+            lines.append(
+                f"1p/3p switching {self.scenario.phase_switching}: {self.phase_switches} "
+                "switch(es) by the service; the discrete model's boxes cannot switch (its row: "
+                "without)"
+            )
         lines.append(f"decision log: {self.log_path}")
         return "\n".join(lines)
 
@@ -112,6 +120,7 @@ class Report:
         peers = self.peer.energy_kwh
         out["energy_vs_peers"] = round(self.service.energy_kwh / peers, 4) if peers > 0 else None
         out["wall_s"] = round(self.wall_s, 1)
+        out["phase_switches"] = self.phase_switches
         out["baselines"] = {
             "model_core": self.model.to_dict(),
             "static_limiter": {**self.static.to_dict(), "limit_a": self.static_limit_a},
@@ -138,7 +147,7 @@ def simulate(
         raise ConfigError(str(site_path), "", "expected a mapping")
     # validate the site as written first: errors name the user's file and keys
     site = site_from_data(raw, str(site_path), base=site_path.parent)
-    if scenario.chargers:
+    if scenario.chargers or scenario.phase_switching:
         raw = with_scenario_chargers(raw, scenario)
         label = f"{site_path} with the chargers of scenario {scenario.name}"
         site = site_from_data(raw, label, base=site_path.parent)
@@ -173,7 +182,12 @@ def simulate(
     )
     model, static, peer = model_rows(site, scenario, bound.kwh)
     limit = static_limit_a(config, scenario)
-    return Report(scenario, speed, wall_s, service, model, static, peer, limit, log_path, bound)
+    switches = sum(
+        1 for line in log_path.read_bytes().splitlines() if b'"phase_switch_done"' in line
+    )
+    return Report(
+        scenario, speed, wall_s, service, model, static, peer, limit, log_path, bound, switches
+    )
 
 
 def with_scenario_chargers(raw: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
@@ -186,6 +200,10 @@ def with_scenario_chargers(raw: dict[str, Any], scenario: Scenario) -> dict[str,
     for extra in scenario.chargers:
         if extra.get("name") not in known:
             chargers.append({"host": "127.0.0.1", **extra})
+    for charger in chargers:  # issue 19: the scenario's switching where the site says none
+        three = isinstance(charger, dict) and len(charger.get("phases") or ()) == 3
+        if scenario.phase_switching and three and "phase_switching" not in charger:
+            charger["phase_switching"] = scenario.phase_switching
     return data
 
 
@@ -421,4 +439,5 @@ def _car(plan: CarPlan | None) -> SimulatedCar:
         max_current_a=plan.max_current_a,
         delay_s=plan.delay_s,
         shortfall_a=plan.shortfall_a,
+        resumes_after_switch=plan.resumes_after_switch,
     )
