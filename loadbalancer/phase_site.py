@@ -25,6 +25,13 @@ PHASE_SWITCH_KEYS = frozenset(
     {"phase_switching", "one_phase_on", "phase_switch_up_after_s", "phase_switches_max"}
 )
 MODES = ("auto", "off", "1p", "3p")
+
+
+def phase_switching_mode(reader: YamlReader, value: object, path: str) -> str:
+    """One of :data:`MODES` (an unquoted ``off``, which YAML reads as false, is off)."""
+    return reader.choice("off" if value is False else value, path, MODES, "phase switching")
+
+
 #: defaults: peers wait 1 to 10 minutes before a switch back; five switches per session
 DEFAULT_UP_AFTER_S = 300.0
 DEFAULT_SWITCHES_MAX = 5
@@ -47,8 +54,8 @@ def _charger(
 ) -> ChargerConfig:
     if not isinstance(entry, dict) or not PHASE_SWITCH_KEYS & set(entry):
         return charger
-    mode = reader.choice(
-        entry.get("phase_switching", "off"), f"{path}.phase_switching", MODES, "phase switching"
+    mode = phase_switching_mode(
+        reader, entry.get("phase_switching", "off"), f"{path}.phase_switching"
     )
     if mode == "off":
         extra = sorted(PHASE_SWITCH_KEYS & set(entry) - {"phase_switching"})

@@ -18,7 +18,7 @@ from pathlib import Path
 from loadbalancer.config import CHARGER_KEYS
 from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError
-from loadbalancer.phase_site import MODES as PHASE_SWITCHING
+from loadbalancer.phase_site import phase_switching_mode
 from loadbalancer.resources import example_file
 from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file
 
@@ -254,9 +254,7 @@ class _ScenarioReader(YamlReader):
             chargers=chargers,
             phase_switching=None
             if "phase_switching" not in top
-            else self.choice(
-                top["phase_switching"], "phase_switching", PHASE_SWITCHING, "phase switching"
-            ),
+            else phase_switching_mode(self, top["phase_switching"], "phase_switching"),
         )
 
     def phase_values(self, value: object, path: str) -> tuple[float, float, float]:

@@ -93,3 +93,11 @@ def test_the_one_phase_must_carry_the_chargers_minimum(tmp_path: Path) -> None:
     data["control"]["safe_current_a"] = 0
     with pytest.raises(ConfigError, match=r"chargers\[0\]\.one_phase_on: L1 carries at most 5 A"):
         load_site(write(tmp_path, data))
+
+
+def test_an_unquoted_off_is_off(tmp_path: Path) -> None:
+    text = write(tmp_path, charger_with()).read_text()
+    path = tmp_path / "off.yaml"
+    path.write_text(text.replace("priority: 1", "priority: 1\n  phase_switching: off"))
+    assert "phase_switching: off" in path.read_text()
+    assert load_site(path).control.chargers[0].phase_switch is None
