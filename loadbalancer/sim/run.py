@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -147,7 +148,11 @@ def simulate(
         raise ConfigError(str(site_path), "", "expected a mapping")
     # validate the site as written first: errors name the user's file and keys
     site = site_from_data(raw, str(site_path), base=site_path.parent)
-    if scenario.chargers or scenario.phase_switching:
+    if scenario.tariff is not None and "tariff" not in raw:
+        state_dir = log_path.parent / f"{log_path.stem}-tariff"
+        shutil.rmtree(state_dir, ignore_errors=True)  # a fresh month for every run
+        raw = {**raw, "tariff": {"state_dir": str(state_dir), **scenario.tariff}}
+    if scenario.chargers or scenario.phase_switching or scenario.tariff:
         raw = with_scenario_chargers(raw, scenario)
         label = f"{site_path} with the chargers of scenario {scenario.name}"
         site = site_from_data(raw, label, base=site_path.parent)
@@ -256,6 +261,7 @@ async def _run_service(
         notifier=Notifier({}),
         status=status,
         clock=clock,
+        wall_clock=lambda: world.wall().replace(tzinfo=METER_TZ).timestamp(),
         connect_timeout_s=SIM_CONNECT_TIMEOUT_S,
         request_timeout_s=SIM_REQUEST_TIMEOUT_S,
     )

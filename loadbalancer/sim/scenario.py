@@ -20,6 +20,7 @@ from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError
 from loadbalancer.phase_site import phase_switching_mode
 from loadbalancer.resources import example_file
+from loadbalancer.tariff.config import TARIFF_KEYS
 from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file
 
 FAULT_KINDS = ("meter_silent", "corrupt_telegrams", "charger_offline", "ignore_setpoint")
@@ -115,6 +116,8 @@ class Scenario:
     #: issue 19: ``phase_switching`` for every three-phase charger of the site that does not
     #: say (None: as the site says)
     phase_switching: str | None = None
+    #: a site-file ``tariff:`` section for a site that has none (its state kept beside the log)
+    tariff: dict[str, object] | None = None
 
     def house_a(self, t_s: float) -> tuple[float, float, float]:
         """The house's own signed current on L1, L2, L3 at ``t_s`` (no chargers)."""
@@ -187,6 +190,7 @@ _TOP = {
     "faults",
     "chargers",
     "phase_switching",
+    "tariff",
 }
 _HOUSE = {"base_a", "noise_a", "seed", "events", "solar"}
 _EVENT = {"name", "at_s", "duration_s", "phases", "current_a", "inrush_a", "inrush_s", "repeat"}
@@ -252,6 +256,11 @@ class _ScenarioReader(YamlReader):
             faults=faults,
             solar=solar,
             chargers=chargers,
+            tariff=dict(
+                self.mapping(top["tariff"], "tariff", TARIFF_KEYS, {"profile", "budget_kw"})
+            )
+            if "tariff" in top
+            else None,
             phase_switching=None
             if "phase_switching" not in top
             else phase_switching_mode(self, top["phase_switching"], "phase_switching"),

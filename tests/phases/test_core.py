@@ -15,14 +15,18 @@ LOPSIDED = (5.0, 15.0, 15.0)
 
 
 def test_a_tariff_budget_below_three_phases_but_above_one_switches_down() -> None:
-    # 5 kW over the hour, nothing used yet, the house 1.4 kW: 3.6 kW left, 4.1 kW needed on three
-    tariff = TariffInput(5.0, 0.0, 3600.0, 0.0)
+    # 5 kW over a quarter hour, nothing used yet, the house 1.4 kW: 3.6 kW left, 4.1 kW needed
+    tariff = TariffInput(5.0, 0.0, 900.0, 0.0)
     _, decision = step(SWITCHING, (2, 2, 2), PLUGGED, {"ev": at(0)}, tariff=tariff)
     assert decision.charger("ev").reason is Reason.PHASE_SWITCH_DOWN
-    roomy = TariffInput(8.0, 0.0, 3600.0, 0.0)
+    # over an hour the tariff plans runs at the minimum on three phases: no switch for it
+    hourly = TariffInput(5.0, 0.0, 3600.0, 0.0)
+    _, planned = step(SWITCHING, (2, 2, 2), PLUGGED, {"ev": at(0)}, tariff=hourly)
+    assert planned.charger("ev").phase_count == 3
+    roomy = TariffInput(8.0, 0.0, 900.0, 0.0)
     _, stays = step(SWITCHING, (2, 2, 2), PLUGGED, {"ev": at(0)}, tariff=roomy)
     assert stays.charger("ev").phase_count == 3
-    tight = TariffInput(2.5, 0.0, 3600.0, 0.0)  # 1.1 kW left: not even one phase fits
+    tight = TariffInput(2.5, 0.0, 900.0, 0.0)  # 1.1 kW left: not even one phase fits
     _, none = step(SWITCHING, (2, 2, 2), PLUGGED, {"ev": at(0)}, tariff=tight)
     assert none.charger("ev").phase_count == 3
 
