@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from loadbalancer.errors import ConfigError
 from loadbalancer.sim.run import default_site_path, simulate
 from loadbalancer.sim.scenario import load_scenario
 
@@ -31,3 +34,17 @@ def test_a_scenario_says_which_cars_do_not_resume_after_a_switch(tmp_path: Path)
     )
     scenario = load_scenario(str(path))
     assert scenario.phase_switching == "off" and not scenario.cars[0].resumes_after_switch
+
+
+def test_a_scenario_may_bring_a_tariff_section_checked_by_key(tmp_path: Path) -> None:
+    scenario = load_scenario("tariff-evening")
+    assert scenario.tariff == {"profile": "generic-15min", "budget_kw": 5.0}
+    assert scenario.phase_switching == "auto"
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: bad\nduration_s: 600\ntariff: {profile: generic-15min, budget: 5}\n"
+        "house: {base_a: [1, 1, 1]}\ncars: {carport: {}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"tariff") as caught:
+        load_scenario(str(path))
+    assert "\n" not in str(caught.value)
