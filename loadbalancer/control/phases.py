@@ -266,10 +266,8 @@ def _switched(
     memory: ChargerMemory, outcome: ChargerDecision, spec: ChargerSpec, target: int, now_s: float
 ) -> tuple[ChargerMemory, ChargerDecision]:
     """A switch to ``target`` phases: the charger paused (0) for the shell's sequence, counted,
-    the car's phases forgotten (it draws on others now)."""
-    switch = spec.phase_switch
-    assert switch is not None
-    phases = (switch.one_phase_on,) if target == 1 else spec.phases
+    the car's phases forgotten (it draws on others next). It stays counted on the phases it was
+    counted on: its car may still draw there until the box reads back the new count."""
     memory = remember(memory, memory, 0.0, None, now_s)
     memory = replace(
         memory,
@@ -280,5 +278,4 @@ def _switched(
         room_since_s=None,
     )
     reason = Reason.PHASE_SWITCH_DOWN if target == 1 else Reason.PHASE_SWITCH_UP
-    outcome = replace(outcome, setpoint_a=0.0, reason=reason, phase_count=target, phases=phases)
-    return memory, outcome
+    return memory, replace(outcome, setpoint_a=0.0, reason=reason, phase_count=target)

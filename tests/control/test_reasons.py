@@ -360,7 +360,7 @@ def test_phase_switch_down() -> None:
         Reason.PHASE_SWITCH_DOWN,
         1,
     )
-    assert outcome.phases == ("L1",)
+    assert outcome.phases == PHASES  # counted where it may still draw until the box reads back
     # near misses: L1 is full too; the box's count unknown; a box that cannot switch
     _, full = step(SWITCHING, (15, 15, 15), plugged, {"ev": at(0)})
     assert (full.charger("ev").reason, full.charger("ev").phase_count) == (
@@ -388,7 +388,7 @@ def test_phase_switch_up() -> None:
         Reason.PHASE_SWITCH_UP,
         3,
     )
-    assert outcome.phases == PHASES
+    assert outcome.phases == ("L1",)
     # near miss: fitted for 100 s only: it stays on one phase, the timer running
     short = replace(long, phase_fit_since_s=-100.0)
     state, waiting = step(SWITCHING, (2, 2, 2), on_one, {"ev": short})
