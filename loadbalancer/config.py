@@ -32,6 +32,7 @@ from loadbalancer.meter.parsers import PROTOCOLS
 from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
 from loadbalancer.mqtt.settings import MqttConfig, read_site_mqtt
 from loadbalancer.ocpp import site as ocpp_site
+from loadbalancer.phase_site import PHASE_SWITCH_KEYS, with_phase_switching
 from loadbalancer.tariff.settings import TariffConfig, read_site_tariff
 from loadbalancer.yamlcheck import YamlReader, read_yaml_file
 
@@ -55,6 +56,7 @@ CHARGER_KEYS = {
     "priority",
     "min_current_a",
     "protocol",  # modbus (the default); ocpp: loadbalancer/ocpp/site.py reads the entry
+    *PHASE_SWITCH_KEYS,  # issue 19: 1p/3p switching, loadbalancer/phase_site.py
 }
 _CONTROL = {
     "safe_current_a",
@@ -233,7 +235,9 @@ class _SiteReader(YamlReader):
                 f"{safe_a:g} A is below the {IEC_MIN_CURRENT_A:g} A minimum a charger can offer "
                 "(use 0 to pause on meter loss, or at least 6)",
             )
-        chargers = self.chargers(top["chargers"], fuse, safe_a)
+        chargers = with_phase_switching(
+            self, top["chargers"], self.chargers(top["chargers"], fuse, safe_a), fuse
+        )
         log = self.mapping(top.get("log", {}), "log", {"decisions"})
         decisions = self.text(log.get("decisions", "-"), "log.decisions")
         control = self.control(raw_control, fuse, chargers, meter, safe_a)

@@ -33,6 +33,7 @@ from loadbalancer.errors import ChargerError, ChargerExceptionReply, ChargerUnsu
 from loadbalancer.link_checks import check_applied, check_compliance, check_plausible, finite
 from loadbalancer.link_state import Due, Episode, Reach
 from loadbalancer.logwriter import DecisionLog
+from loadbalancer.phase_switch import PhaseSequence, phase_sequence
 from loadbalancer.waiting import woken_or_timed_out
 
 Clock = Callable[[], float]
@@ -149,9 +150,13 @@ class ChargerLink:
     #: who gets the currents of the first read asked for at or after a time
     #: (:meth:`read_again_for`)
     _read_wanted: tuple[float, Callable[[tuple[float, ...]], None]] | None = None
+    #: issue 19: its 1p/3p switching sequence (None: the box stays as wired)
+    phase: PhaseSequence | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.applied_backoff = Backoff(self.context.box_response_s, BACKOFF_MAX_S)
+        context = self.context
+        self.phase = phase_sequence(self.config, self.charger, context.log, context.clock)
 
     @property
     def name(self) -> str:
@@ -211,12 +216,14 @@ class ChargerLink:
         )
         if measured_at_meter is not None and len(measured_at_meter) == len(read.measured_a):
             read = replace(read, measured_a=measured_at_meter)
-        return read
+        return read if self.phase is None else self.phase.booked(read)
 
     def decided(self, outcome: ChargerDecision) -> bool:
         """The core's outcome for this charger; True if its set-point changed."""
         if self.compliance.stage >= 2 and outcome.reason is not Reason.SETPOINT_IGNORED_PAUSE:
             self.compliance = ComplianceState()  # the core's pause is over: a new watch
+        if self.phase is not None and self.phase.wants(outcome.phase_count):
+            self.wake.set()  # the switching sequence is due (issue 19)
         if outcome.reason in _BOOKED_ONLY or outcome.setpoint_a == self.desired_a:
             return False
         self.desired_a = outcome.setpoint_a
@@ -256,6 +263,8 @@ class ChargerLink:
             await self._came_back(reading)
         elif previous is None or previous.status != reading.status:
             self.context.wake_control()
+        if self.phase is not None and self.phase.after_read(self.read, now_s):
+            self.context.wake_control()
         if check_plausible(self, measured):
             check_applied(self, now_s)
             check_compliance(self, now_s)
@@ -274,6 +283,8 @@ class ChargerLink:
         )
         self.context.status(f"charger {self.name}: online ({self.config.endpoint})")
         self.due.add(Due.SETPOINT)  # it may have restarted or fallen back: re-assert
+        if self.phase is not None:
+            await self.phase.refresh()
         if Due.FAILSAFE in self.due:
             await self.configure_failsafe()
         self.wake.set()
@@ -326,6 +337,11 @@ class ChargerLink:
         now_s = self.context.clock()
         if now_s < self.retry_at_s:
             return  # a refused write is retried after its back-off (a wake is scheduled)
+        if self.phase is not None and self.phase.due():  # issue 19: the switch first
+            await self.phase.run(lambda: self._write_setpoint(0.0, self.context.clock()))
+            self.due.add(Due.SETPOINT)
+            self.context.wake_control()
+            return
         setpoint = desired is not None and (Due.SETPOINT in self.due or desired != self.written_a)
         log = self.context.log
         try:
@@ -352,6 +368,8 @@ class ChargerLink:
         self.written_a = await self.charger.write_limit(desired_a)
         self.written_at_s = self.context.clock()
         self.writes += 1
+        if self.phase is not None:
+            self.phase.offered(self.written_a, self.written_at_s)
         # read it again once the car has had time to follow, so that the next telegram is not
         # set against a current the car drew before the change
         loop = asyncio.get_running_loop()

@@ -51,6 +51,11 @@ EVENTS = (
     "ocpp_boot",
     "ocpp_refused",
     "ocpp_write_deferred",
+    # issue 19: 1p/3p switching, the shell's sequence (the decision is phase_switch_down/up)
+    "phase_switch_started",
+    "phase_switch_done",
+    "phase_switch_failed",
+    "phase_switch_no_resume",
 )
 
 # ---- the schema: every record as written --------------------------------------------------------
@@ -85,6 +90,8 @@ class ChargerEntry(msgspec.Struct, forbid_unknown_fields=True):
     setpoint_a: float | None
     reason: str
     phases: list[str]
+    #: 1 or 3: what the box is to be set to (issue 19); absent in logs before it
+    phase_count: int | None = None
 
 
 class DecisionTariff(msgspec.Struct, forbid_unknown_fields=True):
@@ -282,6 +289,36 @@ class KeepAliveFailed(ChargerRecord, tag="keep_alive_failed"):
     exception_code: int | None = None
 
 
+class PhaseSwitchStarted(ChargerRecord, tag="phase_switch_started"):
+    """The car has stopped drawing: the phase register is written now (issue 19)."""
+
+    from_count: int | None
+    to_count: int
+
+
+class PhaseSwitchDone(ChargerRecord, tag="phase_switch_done"):
+    """The box reads back the new count and its own wait is over."""
+
+    phase_count: int
+    took_s: float
+
+
+class PhaseSwitchFailed(ChargerRecord, tag="phase_switch_failed"):
+    """No switch: the car kept drawing, the box refused or its read-back stayed, or its count
+    could not be read; switching ends for the session (until the car is unplugged)."""
+
+    error: str
+    to_count: int | None
+
+
+class PhaseSwitchNoResume(ChargerRecord, tag="phase_switch_no_resume"):
+    """A car that drew before a switch drew nothing ``waited_s`` after the box offered current
+    again: switching ends for the session."""
+
+    phase_count: int | None
+    waited_s: float
+
+
 class CommandRecord(LogRecord, tag="command"):
     """A command (issue 17): where it came from (``source``: ``mqtt`` and its topic, or the
     state file of ``persist: true`` at start), what it sets (``charger`` null for the site's
@@ -396,6 +433,10 @@ AnyRecord = (
     | WriteRefused
     | WriteAccepted
     | KeepAliveFailed
+    | PhaseSwitchStarted
+    | PhaseSwitchDone
+    | PhaseSwitchFailed
+    | PhaseSwitchNoResume
     | CommandRecord
     | TariffInterval
     | TariffMonth

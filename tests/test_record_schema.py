@@ -49,7 +49,16 @@ DEMO_FIELDS = {
         "trigger",
         "ts",
     },
-    "decision.chargers[]": {"measured_a", "name", "phases", "previous_a", "reason", "setpoint_a"},
+    # issue 19 added phase_count (1 or 3)
+    "decision.chargers[]": {
+        "measured_a",
+        "name",
+        "phases",
+        "previous_a",
+        "reason",
+        "setpoint_a",
+        "phase_count",
+    },
     "failsafe_unverified": {
         "charger",
         "current_a",

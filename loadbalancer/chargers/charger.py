@@ -8,7 +8,7 @@ charger can be another. The service's link (:mod:`loadbalancer.link`) knows only
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,19 @@ class Charger(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class PhaseSwitching(Protocol):
+    """A charger whose firmware switches between one and three phases (issue 19)."""
+
+    async def write_phases(self, count: int) -> None:
+        """Charge on ``count`` (1 or 3) phases; raises a ``ChargerError`` leaf when it fails."""
+        ...
+
+    async def read_phases(self) -> int | None:
+        """The phase count the box says it is set to (None: it does not say)."""
+        ...
 
 
 def _rounded(value: float | None) -> float | None:

@@ -237,6 +237,23 @@ class ChargerClient:
         self._last_limit_a = value
         return value
 
+    async def write_phases(self, count: int) -> None:
+        """Tell the box's firmware to charge on ``count`` (1 or 3) phases (issue 19): one write
+        of the profile's ``phase_switch`` register. The caller has stopped the car first."""
+        switch = self.profile.phase_switch
+        if switch is None:
+            raise ChargerUnsupported(
+                f"charger {self.endpoint}: profile {self.profile.name} cannot switch phases"
+            )
+        await self.write_value(switch.register, switch.value_for(count))
+
+    async def read_phases(self) -> int | None:
+        """The phase count the box's read-back says (None: neither 1 nor 3, or no section)."""
+        switch = self.profile.phase_switch
+        if switch is None:
+            return None
+        return switch.count_of(_number(await self.read_value(switch.readback)))
+
     async def configure_failsafe(self, current_a: float, timeout_s: float) -> FailsafeResult:
         """Write the box's failsafe current and timeout where the profile can, read them back."""
         failsafe = self.profile.failsafe

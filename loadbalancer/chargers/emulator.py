@@ -17,6 +17,9 @@ the misbehaving box of issue 11: ``faults.reject_reads`` (an exception to every 
 ``faults.wrong_unit`` / ``faults.wrong_transaction`` (answer with another unit or transaction
 id), ``faults.ignore_writes`` (acknowledge a write and keep the old value) and
 ``faults.words`` (raw words a register answers instead of its value: NaN, inf, 3e38, all-ones).
+Issue 19: a profile's ``phase_switch`` register switches ``box.phase_count``;
+``box.phase_switch_stuck`` (the read-back does not change), ``faults.reject_writes_to`` on that
+register (an exception) and ``car.resumes_after_switch = False`` (a car that does not wake).
 """
 
 from __future__ import annotations
@@ -332,6 +335,7 @@ class ChargerEmulator:
             readers[phases.register] = lambda: _code_value(
                 phases, phases.first_code(str(box.car.phases))
             )
+        readers.update(_phase_readers(profile, box))
         main, override = readings.status.main, readings.status.override
         readers[main.register] = lambda: _code_value(main, _main_code(main, box.status()))
         if override is not None:
@@ -361,7 +365,27 @@ class ChargerEmulator:
         keep = profile.keep_alive
         if keep.action == "write":
             on(keep.register, lambda value: box.life_bit() if value != 0 else None)
+        switch = profile.phase_switch
+        if switch is not None:
+            on(
+                switch.register,
+                lambda value: box.switch_phases(1 if value == switch.one_phase else 3),
+            )
         return writers
+
+
+def _phase_readers(profile: ChargerProfile, box: SimulatedBox) -> dict[str, Callable[[], Value]]:
+    """Issue 19: the box's phase switch register and its read-back, from its phase count."""
+    switch = profile.phase_switch
+    if switch is None:
+        return {}
+    readers: dict[str, Callable[[], Value]] = {}
+    if profile.register(switch.register).readable:
+        readers[switch.register] = lambda: switch.value_for(box.phase_count)
+    readers[switch.readback] = lambda: (
+        switch.readback_one if box.phase_count == 1 else switch.readback_three
+    )
+    return readers
 
 
 def _as_float(value: float | str) -> float:

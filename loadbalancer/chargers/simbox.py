@@ -42,9 +42,13 @@ class SimulatedCar:
     delay_s: float = 2.0  # how long it takes to follow a new offer
     shortfall_a: float = 0.2  # draws this much less than offered
     min_current_a: float = IEC_MIN_CURRENT_A
+    #: issue 19: False: after its box switches phases the car draws nothing until re-plugged
+    #: (a car that does not wake after a switch); ``asleep`` is that state
+    resumes_after_switch: bool = True
+    asleep: bool = False
 
     def draw_a(self, offered_a: float) -> float:
-        if not self.plugged:
+        if not self.plugged or self.asleep:
             return 0.0
         return car_draw_a(offered_a, self.max_current_a, self.shortfall_a, self.min_current_a)
 
@@ -68,6 +72,11 @@ class SimulatedBox:
     last_alive_s: float = 0.0
     #: (since_s, offered_a): what the box offered the car from when
     offers: list[tuple[float, float]] = field(default_factory=list)
+    #: issue 19: the phases the box charges on (its firmware's switch), a fault switch that
+    #: leaves it there whatever is written, and (time, count, what the car drew) per switch
+    phase_count: int = 3
+    phase_switch_stuck: bool = False
+    phase_switches: list[tuple[float, int, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.last_alive_s = self.now_s
@@ -105,7 +114,7 @@ class SimulatedBox:
 
     def phase_currents_a(self) -> tuple[float, float, float]:
         draw = self.draw_a()
-        if self.car.phases == 1:
+        if self.car.phases == 1 or self.phase_count == 1:
             return (draw, 0.0, 0.0)
         return (draw, draw, draw)
 
@@ -151,8 +160,19 @@ class SimulatedBox:
         if self.profile.failsafe.trigger == "life_bit":
             self.last_alive_s = self.now_s
 
+    def switch_phases(self, count: int) -> None:
+        """The firmware's phase switch (issue 19), logged with what the car drew at that moment;
+        a car that does not resume after one falls asleep."""
+        self.phase_switches.append((self.now_s, count, self.draw_a()))
+        if self.phase_switch_stuck or count == self.phase_count:
+            return
+        self.phase_count = count
+        if not self.car.resumes_after_switch:
+            self.car.asleep = True
+
     def unplug(self) -> None:
         self.car.plugged = False
+        self.car.asleep = False
 
     def plug_in(self) -> None:
         self.car.plugged = True

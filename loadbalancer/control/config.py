@@ -17,6 +17,27 @@ GRANULARITIES_A: tuple[float, ...] = (1.0, 0.1, 0.001)
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseSwitchSpec:
+    """A box whose firmware switches between one and three phases (docs/phase-switching.md):
+    ``mode`` auto (the core decides, :mod:`.phases`), 1p or 3p (held there); the grid phase
+    that carries its one-phase output; how long three phases must fit before a switch up; the
+    most switches in one session (plug-in to unplug)."""
+
+    mode: str = "auto"
+    one_phase_on: str = "L1"
+    up_after_s: float = 300.0
+    max_per_session: int = 5
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("auto", "1p", "3p") or self.one_phase_on not in PHASES:
+            raise ValueError("phase switching: mode auto, 1p or 3p and one_phase_on L1..L3")
+        if not (
+            math.isfinite(self.up_after_s) and self.up_after_s >= 0 and self.max_per_session >= 0
+        ):
+            raise ValueError("phase switching: up_after_s and max_per_session must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
 class ChargerSpec:
     """One wallbox. ``phases``: the grid phase wired to the charger's phase 1..n."""
 
@@ -30,6 +51,8 @@ class ChargerSpec:
     #: the most the box itself can be set to (its profile's set-point maximum): before the first
     #: write, or in its own fallback, a car may draw that much, above ``max_current_a``
     box_max_current_a: float | None = None
+    #: 1p/3p switching through the box's firmware (None: the box stays as wired)
+    phase_switch: PhaseSwitchSpec | None = None
 
     def __post_init__(self) -> None:
         box_max = self.box_max_current_a if self.box_max_current_a is not None else 0.0
@@ -48,6 +71,8 @@ class ChargerSpec:
             raise ValueError(f"charger {self.name}: min_current_a is not a multiple of granularity")
         if self.failsafe_current_a < 0:
             raise ValueError(f"charger {self.name}: failsafe_current_a must be >= 0")
+        if self.phase_switch is not None and self.phase_switch.one_phase_on not in self.phases:
+            raise ValueError(f"charger {self.name}: one_phase_on must be one of its phases")
 
     @property
     def plausible_max_a(self) -> float:

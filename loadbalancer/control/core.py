@@ -40,6 +40,7 @@ from loadbalancer.control.ignored import pause_if_ignored
 from loadbalancer.control.inputs import Inputs, TariffInput
 from loadbalancer.control.loads import PhaseLoads, phase_loads
 from loadbalancer.control.offer import unused_a, with_unused
+from loadbalancer.control.phases import in_force, switch_phases
 from loadbalancer.control.reasons import Reason
 from loadbalancer.control.resume import Waiting, waiting
 from loadbalancer.control.setpoint import setpoint_rule
@@ -54,7 +55,16 @@ from loadbalancer.electric import PHASES
 def decide(
     state: ControllerState, inputs: Inputs, config: ControlConfig, now_s: float
 ) -> tuple[ControllerState, Decision]:
-    """One control decision: a new state and per charger a set-point (0 = pause) and a reason."""
+    """One control decision: a new state and per charger a set-point (0 = pause) and a reason;
+    a box on one phase is decided on that phase, and 1p/3p switching comes last (:mod:`.phases`)."""
+    narrowed, narrowed_inputs = in_force(state, inputs, config)
+    after, decision = _decide_in_force(state, narrowed_inputs, narrowed, now_s)
+    return switch_phases(state, after, decision, inputs, config, now_s)
+
+
+def _decide_in_force(
+    state: ControllerState, inputs: Inputs, config: ControlConfig, now_s: float
+) -> tuple[ControllerState, Decision]:
     after, decision = _decide_by_the_rules(state, inputs, config, now_s)
     memories, outcomes = list(after.chargers), list(decision.chargers)
     for i, spec in enumerate(config.chargers):  # last: the pause of a car ignoring its limit

@@ -30,6 +30,8 @@ class ChargerDecision:
     previous_a: float | None
     measured_a: tuple[float, ...]
     phases: tuple[str, ...]
+    #: what the box is to be set to, 1 or 3 phases (a box that cannot switch: as wired)
+    phase_count: int = 3
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -39,6 +41,7 @@ class ChargerDecision:
             "setpoint_a": _rounded(self.setpoint_a),
             "reason": str(self.reason),
             "phases": list(self.phases),
+            "phase_count": self.phase_count,
         }
 
 

@@ -44,6 +44,10 @@ class ChargerRead:
     limit_a: float | None = None
     controlled: bool = True
     ignores_limit: bool = False
+    #: 1p/3p switching: the phase count the box reports (None: not known), and whether the
+    #: shell gave up switching it in this session (refused, or the car did not resume)
+    phase_count: int | None = None
+    phase_switch_failed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

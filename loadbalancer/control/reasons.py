@@ -54,3 +54,9 @@ class Reason(StrEnum):
     #: paused (0) because a user commanded it (issue 17: mqtt.commands pause); an offline
     #: charger keeps its failsafe current
     COMMANDED_PAUSE = "commanded_pause"
+    #: paused (0) to switch the box to one phase (issue 19): three phases do not fit its minimum
+    #: (the fuse on one of them, or the capacity tariff), its one_phase_on phase does
+    PHASE_SWITCH_DOWN = "phase_switch_down"
+    #: paused (0) to switch the box back to three phases: they have fitted its minimum, and given
+    #: it more than one phase, for ``phase_switch_up_after_s``
+    PHASE_SWITCH_UP = "phase_switch_up"

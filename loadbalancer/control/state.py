@@ -44,6 +44,11 @@ class ChargerMemory:
     fallback: bool = False
     ignored_since_s: float | None = None
     run_since_s: float | None = None
+    #: 1p/3p switching (:mod:`loadbalancer.control.phases`): the phase count last decided
+    #: (None: never), the switches in this session, since when three phases have fitted
+    phase_count: int | None = None
+    phase_switches: int = 0
+    phase_fit_since_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,11 @@ REASON_MEANINGS: Mapping[str, str] = {
     "asked it to be ready by a time (ready_by): the budget may be exceeded, the fuse still holds",
     Reason.COMMANDED_PAUSE: "paused (0) because a user commanded it (issue 17: mqtt.commands "
     "pause); an offline charger keeps its failsafe current",
+    Reason.PHASE_SWITCH_DOWN: "paused (0) to switch the box to one phase (issue 19): three phases "
+    "do not fit its minimum (the fuse on one of them, or the capacity tariff), its one_phase_on "
+    "phase does",
+    Reason.PHASE_SWITCH_UP: "paused (0) to switch the box back to three phases: they have fitted "
+    "its minimum, and given it more than one phase, for phase_switch_up_after_s",
     SETPOINT_IGNORED_PAUSE: "paused by the service because the car drew more than its limit "
     "after a rewrite (setpoint_ignored); it resumes after resume_delay_s once the car stops",
 }

@@ -18,7 +18,9 @@ from pathlib import Path
 from loadbalancer.config import CHARGER_KEYS
 from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError
+from loadbalancer.phase_site import phase_switching_mode
 from loadbalancer.resources import example_file
+from loadbalancer.tariff.config import TARIFF_KEYS
 from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file
 
 FAULT_KINDS = ("meter_silent", "corrupt_telegrams", "charger_offline", "ignore_setpoint")
@@ -81,6 +83,8 @@ class CarPlan:
     shortfall_a: float = 0.3
     plug_in_s: float = 0.0
     unplug_s: float | None = None
+    #: issue 19: False for a car that does not wake after its box switched phases
+    resumes_after_switch: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,11 @@ class Scenario:
     solar: Solar | None = None
     #: chargers the scenario adds to the site (a second wallbox), as site-file entries
     chargers: tuple[dict[str, object], ...] = ()
+    #: issue 19: ``phase_switching`` for every three-phase charger of the site that does not
+    #: say (None: as the site says)
+    phase_switching: str | None = None
+    #: a site-file ``tariff:`` section for a site that has none (its state kept beside the log)
+    tariff: dict[str, object] | None = None
 
     def house_a(self, t_s: float) -> tuple[float, float, float]:
         """The house's own signed current on L1, L2, L3 at ``t_s`` (no chargers)."""
@@ -171,11 +180,30 @@ def load_scenario(name_or_path: str) -> Scenario:
     return _ScenarioReader(file).scenario(parse_yaml(text, file))
 
 
-_TOP = {"name", "description", "duration_s", "start", "house", "cars", "faults", "chargers"}
+_TOP = {
+    "name",
+    "description",
+    "duration_s",
+    "start",
+    "house",
+    "cars",
+    "faults",
+    "chargers",
+    "phase_switching",
+    "tariff",
+}
 _HOUSE = {"base_a", "noise_a", "seed", "events", "solar"}
 _EVENT = {"name", "at_s", "duration_s", "phases", "current_a", "inrush_a", "inrush_s", "repeat"}
 _REPEAT = {"every_s", "count"}
-_CAR = {"phases", "max_current_a", "delay_s", "shortfall_a", "plug_in_s", "unplug_s"}
+_CAR = {
+    "phases",
+    "max_current_a",
+    "delay_s",
+    "shortfall_a",
+    "plug_in_s",
+    "unplug_s",
+    "resumes_after_switch",
+}
 _FAULT = {"kind", "at_s", "duration_s", "charger"}
 _SOLAR = {"peak_a", "start_s", "end_s"}
 #: a charger the scenario adds: a site-file charger entry whose address the simulation sets
@@ -228,6 +256,14 @@ class _ScenarioReader(YamlReader):
             faults=faults,
             solar=solar,
             chargers=chargers,
+            tariff=dict(
+                self.mapping(top["tariff"], "tariff", TARIFF_KEYS, {"profile", "budget_kw"})
+            )
+            if "tariff" in top
+            else None,
+            phase_switching=None
+            if "phase_switching" not in top
+            else phase_switching_mode(self, top["phase_switching"], "phase_switching"),
         )
 
     def phase_values(self, value: object, path: str) -> tuple[float, float, float]:
@@ -290,6 +326,9 @@ class _ScenarioReader(YamlReader):
             shortfall_a=self.number(raw.get("shortfall_a", 0.3), f"{path}.shortfall_a", 0, 10),
             plug_in_s=self.number(raw.get("plug_in_s", 0), f"{path}.plug_in_s", 0),
             unplug_s=None if unplug is None else self.number(unplug, f"{path}.unplug_s", 0),
+            resumes_after_switch=self.flag(
+                raw.get("resumes_after_switch", True), f"{path}.resumes_after_switch"
+            ),
         )
 
     def fault_of(self, value: object, path: str) -> Fault:

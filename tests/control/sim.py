@@ -70,28 +70,45 @@ class Site:
     meter: MeterInput | None = None
     last: Decision | None = None
     last_inputs: Inputs | None = None
+    #: issue 19: per box that can switch, the phases it is set to (1 or 3), as the last
+    #: decision's inputs saw them, the boxes that refuse a switch and those given up on
+    box_phases: dict[str, int] = field(default_factory=dict)
+    seen_box_phases: dict[str, int] = field(default_factory=dict)
+    refusing: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    #: (time, charger, what its car drew) at every phase change the shell made
+    switches: list[tuple[float, str, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.state = initial_state(self.config)
         for spec in self.config.chargers:
             self.cars.setdefault(spec.name, Car())
+            if spec.phase_switch is not None and len(spec.phases) == 3:
+                self.box_phases.setdefault(spec.name, 3)
+
+    def _wired(self, name: str, box_phases: dict[str, int]) -> tuple[str, ...]:
+        """The grid phases a box's output is on: its one-phase grid phase when on one."""
+        spec = next(spec for spec in self.config.chargers if spec.name == name)
+        if box_phases.get(name) == 1 and spec.phase_switch is not None:
+            return (spec.phase_switch.one_phase_on,)
+        return spec.phases
 
     def car_grid_draw(self, name: str) -> list[float]:
         """What a charger's car draws on L1, L2, L3."""
-        spec = next(spec for spec in self.config.chargers if spec.name == name)
         car = self.cars[name]
         draw = [0.0, 0.0, 0.0]
-        for _i, phase in enumerate(spec.phases[: car.phases_used]):
+        for _i, phase in enumerate(self._wired(name, self.box_phases)[: car.phases_used]):
             draw[PHASES.index(phase)] += car.draw_a
         return draw
 
     def seen_grid_draw(self, name: str) -> list[float]:
         """What the last decision was told a charger draws, on L1, L2, L3."""
         assert self.last_inputs is not None
-        spec = next(spec for spec in self.config.chargers if spec.name == name)
         draw = [0.0, 0.0, 0.0]
         for phase, current in zip(
-            spec.phases, self.last_inputs.chargers[name].measured_a, strict=False
+            self._wired(name, self.seen_box_phases),
+            self.last_inputs.chargers[name].measured_a,
+            strict=False,
         ):
             draw[PHASES.index(phase)] += current
         return draw
@@ -99,7 +116,8 @@ class Site:
     def measured(self, name: str) -> tuple[float, ...]:
         spec = next(spec for spec in self.config.chargers if spec.name == name)
         car = self.cars[name]
-        return tuple(car.draw_a if i < car.phases_used else 0.0 for i in range(len(spec.phases)))
+        used = min(car.phases_used, len(self._wired(name, self.box_phases)))
+        return tuple(car.draw_a if i < used else 0.0 for i in range(len(spec.phases)))
 
     def meter_current(self) -> tuple[float, float, float]:
         total = list(self.house_a)
@@ -110,7 +128,14 @@ class Site:
 
     def inputs(self, now_s: float) -> Inputs:
         reads = {
-            name: ChargerRead(self.measured(name), car.status, name not in self.offline, now_s)
+            name: ChargerRead(
+                self.measured(name),
+                car.status,
+                name not in self.offline,
+                now_s,
+                phase_count=self.box_phases.get(name),
+                phase_switch_failed=name in self.failed,
+            )
             for name, car in self.cars.items()
         }
         return Inputs(self.meter, reads)
@@ -127,10 +152,30 @@ class Site:
         self.last_inputs = self.inputs(now_s)
         self.state, decision = decide(self.state, self.last_inputs, self.config, now_s)
         self.last = decision
+        self.seen_box_phases = dict(self.box_phases)
         for charger in decision.chargers:
             if charger.name not in self.offline:
                 self.cars[charger.name].follow(charger.setpoint_a)
+        self._switch_boxes(decision, now_s)
         return decision
+
+    def _switch_boxes(self, decision: Decision, now_s: float) -> None:
+        """The shell's sequence, in one step: a box asked for another phase count is switched
+        once its car draws nothing (a refusing box is given up on for the session)."""
+        for charger in decision.chargers:
+            name, car = charger.name, self.cars[charger.name]
+            if not car.plugged:
+                self.failed.discard(name)
+            count = self.box_phases.get(name)
+            if count is None or name in self.offline or charger.phase_count == count:
+                continue
+            if car.draw_a > 0 or name in self.failed:
+                continue
+            self.switches.append((now_s, name, car.draw_a))
+            if name in self.refusing:
+                self.failed.add(name)
+            else:
+                self.box_phases[name] = charger.phase_count
 
 
 def run_trace(

@@ -7,7 +7,7 @@ example database) so CI runs the same few thousand steps every time.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -21,6 +21,7 @@ from loadbalancer.control import (
     MeterInput,
     Reason,
 )
+from loadbalancer.control.config import PhaseSwitchSpec
 from loadbalancer.electric import PHASES
 from loadbalancer.fuse_profiles import load_fuse_profile
 from tests.control.sim import Car, Site
@@ -39,6 +40,14 @@ def charger_specs(draw: st.DrawFn, fuse: FuseProfile, index: int) -> ChargerSpec
         phases: tuple[str, ...] = tuple(draw(st.permutations(phase_names)))
     else:
         phases = (draw(st.sampled_from(phase_names)),)
+    switch = None
+    if len(phases) == 3 and draw(st.booleans()):  # issue 19: a box that switches 1p/3p
+        switch = PhaseSwitchSpec(
+            "auto",
+            draw(st.sampled_from(phases)),
+            up_after_s=draw(st.sampled_from((0.0, 30.0, 300.0))),
+            max_per_session=draw(st.sampled_from((0, 1, 2, 5))),
+        )
     return ChargerSpec(
         name=f"c{index}",
         phases=phases,
@@ -46,6 +55,7 @@ def charger_specs(draw: st.DrawFn, fuse: FuseProfile, index: int) -> ChargerSpec
         priority=draw(st.integers(1, 2)),
         granularity_a=draw(st.sampled_from((1.0, 0.1, 0.001))),
         failsafe_current_a=draw(st.sampled_from((0.0, 6.0, 8.0))),
+        phase_switch=switch,
     )
 
 
@@ -76,6 +86,8 @@ class ControlMachine(RuleBasedStateMachine):
         self.site: Site
         self.now_s = 0.0
         self.history: dict[str, History] = {}
+        #: issue 19: per charger the phase switches decided since its car was plugged in
+        self.session_switches: dict[str, int] = {}
 
     @initialize(data=st.data())
     def build(self, data: st.DataObject) -> None:
@@ -155,6 +167,11 @@ class ControlMachine(RuleBasedStateMachine):
         self.site.cars[self.name_of(index)].unplug()
 
     @rule(index=st.integers(0, 2))
+    def toggle_refusing(self, index: int) -> None:
+        """Issue 19: the box refuses (or stops refusing) a phase switch."""
+        self.site.refusing ^= {self.name_of(index)}
+
+    @rule(index=st.integers(0, 2))
     def toggle_outage(self, index: int) -> None:
         name = self.name_of(index)
         self.site.offline ^= {name}
@@ -166,6 +183,7 @@ class ControlMachine(RuleBasedStateMachine):
     # ---- checks ----------------------------------------------------------------------------
 
     def record(self, decision: Decision) -> None:
+        self.check_switches(decision)
         for charger in decision.chargers:
             self.history[charger.name].entries.append(
                 (self.now_s, charger.setpoint_a, charger.reason)
@@ -290,6 +308,33 @@ class ControlMachine(RuleBasedStateMachine):
         else:
             raise AssertionError(f"{spec.name} raised {previous} -> {setpoint} by {reason}")
 
+    def check_switches(self, decision: Decision) -> None:
+        """Issue 19: a switch only on a fresh meter with no phase over, for an online car, at
+        set-point 0, at most ``max_per_session`` per plug-in; the shell switched no box under
+        load."""
+        config, site = self.site.config, self.site
+        inputs = site.last_inputs
+        assert inputs is not None
+        for charger in decision.chargers:
+            read = inputs.chargers[charger.name]
+            if read.status == "A":
+                self.session_switches[charger.name] = 0
+            if charger.reason not in (Reason.PHASE_SWITCH_DOWN, Reason.PHASE_SWITCH_UP):
+                continue
+            spec = next(spec for spec in config.chargers if spec.name == charger.name)
+            assert spec.phase_switch is not None and charger.setpoint_a == 0
+            assert site.meter is not None
+            assert self.now_s - site.meter.received_s <= config.stale_after_s
+            assert charger.name not in site.offline and not read.phase_switch_failed
+            for p, name in enumerate(PHASES):
+                meter_a = site.meter.current_a[p]
+                if name in config.fuse.phase_names and meter_a is not None:
+                    assert abs(meter_a) <= config.fuse.target_a + EPS, (name, meter_a)
+            count = self.session_switches.get(charger.name, 0) + 1
+            self.session_switches[charger.name] = count
+            assert count <= spec.phase_switch.max_per_session
+        assert all(drawn_a == 0 for _, _, drawn_a in site.switches)
+
     @invariant()
     def time_moves_forward(self) -> None:
         assert self.now_s >= 0
@@ -311,3 +356,59 @@ ControlMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestControlProperties = ControlMachine.TestCase
+
+
+class PhaseSwitchMachine(ControlMachine):
+    """Issue 19: the same machine and invariants on three-phase fuses where every three-phase
+    charger switches, with houses full on two phases and light on the third for a while (down
+    to one phase), then light on all (back up)."""
+
+    @initialize(data=st.data())
+    def build(self, data: st.DataObject) -> None:
+        ControlMachine.build(self, data)
+        config = self.site.config
+        if config.fuse.phases != 3:
+            return
+        specs = tuple(
+            spec
+            if len(spec.phases) != 3 or spec.phase_switch is not None
+            else replace(
+                spec,
+                phase_switch=PhaseSwitchSpec(
+                    "auto",
+                    data.draw(st.sampled_from(spec.phases)),
+                    up_after_s=data.draw(st.sampled_from((0.0, 30.0, 120.0))),
+                    max_per_session=data.draw(st.sampled_from((1, 3, 5))),
+                ),
+            )
+            for spec in config.chargers
+        )
+        cars = self.site.cars
+        self.site = Site(replace(config, chargers=specs))
+        self.site.cars.update(cars)
+
+    @rule(light_a=st.sampled_from((0.0, 2.0, 5.0)), telegrams=st.integers(1, 20))
+    def light_house(self, light_a: float, telegrams: int) -> None:
+        for _ in range(telegrams):
+            self.now_s += 10.0
+            self.record(self.site.telegram(self.now_s, (light_a, light_a, light_a)))
+
+    @rule(
+        light=st.integers(0, 2),
+        light_a=st.sampled_from((0.0, 3.0, 8.0)),
+        full_by_a=st.sampled_from((0.5, 2.0, 4.5)),
+        telegrams=st.integers(1, 15),
+    )
+    def lopsided(self, light: int, light_a: float, full_by_a: float, telegrams: int) -> None:
+        """Issue 19: two phases nearly full, one light, for a while (a one-phase load)."""
+        target_a = self.site.config.fuse.target_a
+        house = tuple(light_a if p == light else target_a - full_by_a for p in range(3))
+        for _ in range(telegrams):
+            self.now_s += 10.0
+            self.record(self.site.telegram(self.now_s, (house[0], house[1], house[2])))
+
+
+PhaseSwitchMachine.TestCase.settings = settings(
+    ControlMachine.TestCase.settings, max_examples=100, stateful_step_count=30
+)
+TestPhaseSwitchProperties = PhaseSwitchMachine.TestCase

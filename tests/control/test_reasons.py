@@ -20,7 +20,7 @@ from loadbalancer.control import (
     decide,
     initial_state,
 )
-from loadbalancer.control.config import ControlConfig
+from loadbalancer.control.config import ControlConfig, PhaseSwitchSpec
 from loadbalancer.control.decision import Decision
 from loadbalancer.control.fuse import BudgetState
 from loadbalancer.control.state import ChargerMemory, ControllerState
@@ -345,3 +345,53 @@ def test_commanded_pause() -> None:
     offline = {"a": ChargerRead((), None, False, 0.0), "b": read(8)}
     _, decision = paused_step(two, offline, {"b": at(8)}, 0.0, frozenset({"a"}))
     assert decision.charger("a").reason is Reason.CHARGER_OFFLINE_RESERVED
+
+
+SWITCHING = config_of(replace(ev(), phase_switch=PhaseSwitchSpec(one_phase_on="L1")))
+
+
+def test_phase_switch_down() -> None:
+    # issue 19: L2 and L3 leave 4 A (< 6 A), L1 leaves 14 A: paused on three, fits on one
+    plugged = {"ev": replace(read(0, status="B"), phase_count=3)}
+    _, decision = step(SWITCHING, (5, 15, 15), plugged, {"ev": at(0)})
+    outcome = decision.charger("ev")
+    assert (outcome.setpoint_a, outcome.reason, outcome.phase_count) == (
+        0,
+        Reason.PHASE_SWITCH_DOWN,
+        1,
+    )
+    assert outcome.phases == PHASES  # counted where it may still draw until the box reads back
+    # near misses: L1 is full too; the box's count unknown; a box that cannot switch
+    _, full = step(SWITCHING, (15, 15, 15), plugged, {"ev": at(0)})
+    assert (full.charger("ev").reason, full.charger("ev").phase_count) == (
+        Reason.PAUSED_WAIT_RESUME,
+        3,
+    )
+    unknown = {"ev": read(0, status="B")}
+    _, unsaid = step(SWITCHING, (5, 15, 15), unknown, {"ev": at(0)})
+    assert unsaid.charger("ev").reason is Reason.PAUSED_WAIT_RESUME
+    _, fixed = step(ONE, (5, 15, 15), plugged, {"ev": at(0)})
+    assert (fixed.charger("ev").reason, fixed.charger("ev").phase_count) == (
+        Reason.PAUSED_WAIT_RESUME,
+        3,
+    )
+
+
+def test_phase_switch_up() -> None:
+    # on one phase at 10 A; three phases have fitted (17 A each) for 400 s > 300 s
+    on_one = {"ev": replace(read(10, phases=1), phase_count=1)}
+    long = replace(at(10), phase_count=1, phase_fit_since_s=-400.0)
+    _, decision = step(SWITCHING, (2, 2, 2), on_one, {"ev": long})
+    outcome = decision.charger("ev")
+    assert (outcome.setpoint_a, outcome.reason, outcome.phase_count) == (
+        0,
+        Reason.PHASE_SWITCH_UP,
+        3,
+    )
+    assert outcome.phases == ("L1",)
+    # near miss: fitted for 100 s only: it stays on one phase, the timer running
+    short = replace(long, phase_fit_since_s=-100.0)
+    state, waiting = step(SWITCHING, (2, 2, 2), on_one, {"ev": short})
+    assert (waiting.charger("ev").phase_count, waiting.charger("ev").phases) == (1, ("L1",))
+    assert waiting.charger("ev").reason is not Reason.PHASE_SWITCH_UP
+    assert state.chargers[0].phase_fit_since_s == -100.0

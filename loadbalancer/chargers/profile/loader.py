@@ -26,6 +26,7 @@ from loadbalancer.chargers.profile.model import (
     StartupWrite,
     StatusMap,
 )
+from loadbalancer.chargers.profile.phase import read_phase_switch
 from loadbalancer.chargers.profile.registers import RegisterReader
 from loadbalancer.resources import find_profile
 from loadbalancer.yamlcheck import kind_of, parse_yaml
@@ -57,6 +58,7 @@ _TOP_KEYS = {
     "startup",
     "prerequisites",
     "hooks",
+    "phase_switch",  # issue 19: loadbalancer/chargers/profile/phase.py
 }
 _REQUIRED_TOP = {"name", "vendor", "sources", "transport", "registers", "setpoint", "readings"}
 _CODE_MAP_KEYS = {"register", "map", "shift", "mask"}
@@ -103,6 +105,9 @@ class _Parser(RegisterReader):
             startup=startup,
             prerequisites=prerequisites,
             hooks=hooks,
+            phase_switch=read_phase_switch(self, top["phase_switch"])
+            if "phase_switch" in top
+            else None,
         )
 
     def setpoint(self, value: object) -> Setpoint:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from loadbalancer.chargers.codec import Codec, quantise_down
+from loadbalancer.chargers.profile.phase import PhaseSwitch
 
 Table = Literal["holding", "input"]
 Access = Literal["r", "w", "rw"]
@@ -218,6 +219,8 @@ class ChargerProfile:
     startup: tuple[StartupWrite, ...] = ()
     prerequisites: tuple[str, ...] = ()
     hooks: tuple[str, ...] = field(default=())
+    #: issue 19: 1p/3p switching through the box's firmware (None: it cannot)
+    phase_switch: PhaseSwitch | None = None
 
     def register(self, name: str) -> Register:
         return self.registers[name]
