@@ -152,8 +152,10 @@ class _Reader:
             self.period_s = num(as_dict(startup.get("control")).get("telegram_period_s"))
 
     def _break(self, t_s: float, why: str) -> None:
-        """A gap begins at ``t_s`` (the step before it holds until then)."""
+        """A gap begins at ``t_s``, or a telegram period after the last step if that is sooner
+        (the step before it holds until then, and no longer)."""
         if self.last_s is not None:
+            t_s = min(t_s, self.last_s + (self.period_s or 10.0))
             self.trace.dt_s[-1] = max(0.0, t_s - self.last_s)
             self.last_s = None
         if self.broken is None:
@@ -161,15 +163,17 @@ class _Reader:
 
     def _decision(self, t_s: float, record: Record) -> None:
         entries = [c for c in as_list(record.get("chargers")) if isinstance(c, dict)]
+        if record.get("trigger") == "telegram":
+            self._telegram(t_s, record, entries)
         self._count(entries)
-        if record.get("trigger") != "telegram":
-            return
+
+    def _telegram(self, t_s: float, record: Record, entries: list[dict[str, Any]]) -> None:
         meter = _phases(record.get("meter_a"))
         if meter is None or self.stale:
             self._break(t_s, "no meter currents in the decision")
             return
         if self.last_s is not None and t_s - self.last_s > GAP_PERIODS * (self.period_s or 10.0):
-            self._break(self.last_s + (self.period_s or 10.0), "no telegram decision logged")
+            self._break(t_s, "no telegram decision logged")
         measured = self._measured(entries)
         if measured is None:
             self._break(t_s, "a charger was not read")
