@@ -121,8 +121,29 @@ def generate(path: Path, days: int, seed: int = 6) -> int:
             fuse_rating_a=20.0,
             fuse_margin_a=1.0,
             fuse_phases=3,
-            chargers=[{"name": "carport", "profile": "alfen-eve", "phases": list(PHASES)}],
-            control={"safe_current_a": 6.0, "ramp_up_delay_s": 60, "resume_delay_s": 300},
+            meter="tcp://127.0.0.1:2000",
+            chargers=[
+                {
+                    "name": "carport",
+                    "profile": "alfen-eve",
+                    "endpoint": "127.0.0.1:502",
+                    "phases": list(PHASES),
+                    "min_current_a": MIN_A,
+                    "max_current_a": MAX_A,
+                    "priority": 1,
+                }
+            ],
+            control={
+                "safe_current_a": 6.0,
+                "ramp_up_delay_s": RAMP_UP_DELAY_S,
+                "resume_delay_s": RESUME_DELAY_S,
+                "stale_after_s": 25.0,
+                "resume_margin_a": 0.0,
+                "resume_delay_max_s": RESUME_DELAY_S,
+                "telegram_period_s": PERIOD_S,
+                "poll_interval_s": 2.0,
+                "failsafe_timeout_s": 60.0,
+            },
         )
         stand = _StandIn(rng, write, fallbacks, outage_at)
         for step in range(steps):

@@ -236,6 +236,7 @@ def bound_kwh(trace: Trace, config: ControlConfig) -> float:
 @dataclass(frozen=True, slots=True)
 class ReplayReport:
     files: tuple[str, ...]
+    candidate: Path | None
     trace: Trace
     logged: ReplayFigures
     runs: tuple[ReplayFigures, ...]
@@ -248,6 +249,7 @@ class ReplayReport:
         trace = self.trace
         return {
             "files": list(self.files),
+            "candidate": None if self.candidate is None else str(self.candidate),
             "from_s": trace.t_s[0],
             "to_s": trace.t_s[-1] + trace.dt_s[-1],
             "telegrams": trace.steps,
@@ -275,9 +277,10 @@ def run_replay(files: Sequence[str], candidate: Path | None) -> ReplayReport:
     site, defaults = logged_site(trace.startup)
     runs = [replay(trace, site, "replay: logged site")]
     if candidate is not None:
-        runs.append(replay(trace, candidate_site(candidate), f"replay: {candidate}"))
+        runs.append(replay(trace, candidate_site(candidate), "replay: candidate"))
     return ReplayReport(
         files=tuple(files),
+        candidate=candidate,
         trace=trace,
         logged=logged_figures(trace, site.control.fuse),
         runs=tuple(runs),

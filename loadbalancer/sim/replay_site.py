@@ -53,11 +53,7 @@ def logged_site(startup: Record | None) -> tuple[SiteConfig, list[str]]:
         "meter": meter,
         "fuse": startup.get("fuse"),
         "chargers": chargers,
-        "control": {
-            key: control[key]
-            for key in settings
-            if num(control.get(key)) is not None
-        },
+        "control": {key: control[key] for key in settings if num(control.get(key)) is not None},
     }
     try:
         return site_from_data(data, "the log's startup record"), missing

@@ -73,11 +73,13 @@ def table(report: ReplayReport) -> str:
             "the startup record does not say "
             f"{', '.join(report.defaults)}: the site loader's defaults were taken"
         )
+    if report.candidate is not None:
+        lines.append(f"candidate: {report.candidate}")
     columns = [report.logged, *report.runs]
-    width = max(24, *(len(c.name) for c in columns))
+    width = max(len(c.name) for c in columns)
     head = f"{'':<24}" + "".join(f" {c.name:>{width}}" for c in columns)
     if len(report.runs) > 1:
-        head += f" {'candidate - logged site':>{width}}"
+        head += f" {'difference':>{width}}"
     lines.append(head)
     for key, label, fmt in ROWS:
         values = [c.to_dict()[key] for c in columns]
