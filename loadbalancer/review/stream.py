@@ -11,12 +11,28 @@ anew), so a review that needs two passes keeps no record between them.
 from __future__ import annotations
 
 import heapq
-import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loadbalancer.review.lines import UNREADABLE, TimedRecord, file_lines, parse_record
+from loadbalancer.review.facts import decode_compact
+from loadbalancer.review.lines import (
+    UNREADABLE,
+    TimedRecord,
+    decode_whole,
+    file_lines,
+    parse_record,
+)
+from loadbalancer.review.scan import quick_ts
+
+#: lines decoded at once (as one JSON array: the decoder shares its key cache)
+CHUNK_LINES = 2000
+
+#: decodes a chunk of ``(line number, line)`` into records (appended); returns the count of
+#: lines it could not read and the first of them
+Decode = Callable[
+    [Path, list[tuple[int, bytes]], list[TimedRecord], int, str | None], tuple[int, str | None]
+]
 
 #: records held per file to put back in order those a little out of it
 REORDER_RECORDS = 256
@@ -27,12 +43,14 @@ class Unreadable:
     """Lines that are not a usable record, counted while a stream is walked."""
 
     count: int = 0
-    #: ``file:line`` of the first one
+    #: ``file:line`` of the first one (in the order the files were given)
     first: str | None = None
+    _first_key: tuple[int, int] | None = None
 
-    def add(self, path: Path, number: int) -> None:
+    def add(self, path: Path, index: int, number: int) -> None:
         self.count += 1
-        if self.first is None:
+        if self._first_key is None or (index, number) < self._first_key:
+            self._first_key = (index, number)
             self.first = f"{path}:{number}"
 
     def report(self) -> str | None:
@@ -48,45 +66,82 @@ class Unreadable:
 
 @dataclass
 class LogStream:
-    """The records of ``paths`` in time order; iterate it (again) to read the files (again)."""
+    """The records of ``paths`` in time order; iterate it (again) to read the files (again).
+
+    ``compact``: decisions come as :class:`~loadbalancer.review.facts.CompactDecision` (what the
+    summary counts of them, read fast). ``after_s``: only the records after this time (the
+    lines before it of the service's shape are passed by without being decoded, and not
+    counted if unreadable)."""
 
     paths: tuple[Path, ...]
+    compact: bool = False
+    after_s: float | None = None
     unreadable: Unreadable = field(default_factory=Unreadable)
+    #: how many times it was walked
+    walks: int = 0
 
     @classmethod
-    def of(cls, paths: Iterable[str | Path]) -> LogStream:
-        return cls(tuple(Path(p) for p in paths))
+    def of(
+        cls, paths: Iterable[str | Path], *, compact: bool = False, after_s: float | None = None
+    ) -> LogStream:
+        return cls(tuple(Path(p) for p in paths), compact, after_s)
+
+    def after(self, after_s: float) -> LogStream:
+        """The same files, from ``after_s`` on."""
+        return LogStream(self.paths, self.compact, after_s)
 
     def __iter__(self) -> Iterator[TimedRecord]:
         self.unreadable = Unreadable()
-        order = itertools.count()
-        files = [_ordered(_file_records(path, self.unreadable), order) for path in self.paths]
-        for _, _, record in heapq.merge(*files):
+        self.walks += 1
+        files = [
+            _ordered(self._records(index, path), index) for index, path in enumerate(self.paths)
+        ]
+        for _, _, _, record in heapq.merge(*files):
             yield record
 
+    def _records(self, index: int, path: Path) -> Iterator[TimedRecord]:
+        """The records of one file in its order, decoded a chunk of lines at once."""
+        decode = decode_compact if self.compact else decode_whole
+        after_s, unreadable = self.after_s, self.unreadable
+        chunk: list[tuple[int, bytes]] = []
+        for number, line in file_lines(path):
+            if line is UNREADABLE:
+                if after_s is None:
+                    unreadable.add(path, index, number)
+                continue
+            if not line.strip():
+                continue
+            if after_s is not None and (t_s := quick_ts(line)) is not None and t_s <= after_s:
+                continue
+            chunk.append((number, line))
+            if len(chunk) == CHUNK_LINES:
+                yield from self._decoded(decode, path, index, chunk)
+                chunk = []
+        yield from self._decoded(decode, path, index, chunk)
 
-def _file_records(path: Path, unreadable: Unreadable) -> Iterator[TimedRecord]:
-    for number, line in file_lines(path):
-        if line is UNREADABLE:
-            unreadable.add(path, number)
-            continue
-        if not line.strip():
-            continue
-        record = parse_record(line)
-        if record is None:
-            unreadable.add(path, number)
-        else:
-            yield record
+    def _decoded(
+        self, decode: Decode, path: Path, index: int, chunk: list[tuple[int, bytes]]
+    ) -> list[TimedRecord]:
+        records: list[TimedRecord] = []
+        count, _ = decode(path, chunk, records, 0, None)
+        if count:  # which lines: decoded again one by one (rare: a torn or hostile line)
+            for number, line in chunk:
+                if parse_record(line) is None:
+                    self.unreadable.add(path, index, number)
+        if self.after_s is not None:
+            records = [r for r in records if r[0] > self.after_s]
+        return records
 
 
 def _ordered(
-    records: Iterator[TimedRecord], order: Iterator[int]
-) -> Iterator[tuple[float, int, TimedRecord]]:
-    """``(time, sequence, record)`` in time order, within a window of :data:`REORDER_RECORDS`
-    (records of the same instant keep their order: the sequence breaks ties)."""
-    window: list[tuple[float, int, TimedRecord]] = []
-    for record in records:
-        item = (record[0], next(order), record)
+    records: Iterator[TimedRecord], index: int
+) -> Iterator[tuple[float, int, int, TimedRecord]]:
+    """``(time, file, sequence, record)`` in time order, within a window of
+    :data:`REORDER_RECORDS` (records of the same instant keep their order: the file and the
+    sequence break ties)."""
+    window: list[tuple[float, int, int, TimedRecord]] = []
+    for sequence, record in enumerate(records):
+        item = (record[0], index, sequence, record)
         if len(window) < REORDER_RECORDS:
             heapq.heappush(window, item)
         else:
