@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.log_summary import generate
+from benchmarks.month_log import generate
 from loadbalancer.sim.run import default_site_path
 
 TARGET_S = 60.0

@@ -2,7 +2,7 @@
 
 The service appends in time order and logrotate renames whole files (``decisions.jsonl.1``,
 ``decisions.jsonl.2.gz``), so each file is in order and the files follow each other: the stream
-merges the files by time, holding one record per file and a small reorder window
+merges the files by time, holding a chunk of lines per file and a reorder window
 (:data:`REORDER_RECORDS`) that puts back in order the few records a step of the wall clock (NTP
 setting the clock) leaves out of it. The stream can be walked again (each walk reads the files
 anew), so a review that needs two passes keeps no record between them.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from loadbalancer.review.facts import decode_compact
@@ -93,14 +94,25 @@ class LogStream:
     def __iter__(self) -> Iterator[TimedRecord]:
         self.unreadable = Unreadable()
         self.walks += 1
-        files = [
-            _ordered(self._records(index, path), index) for index, path in enumerate(self.paths)
-        ]
-        for _, _, _, record in heapq.merge(*files):
-            yield record
+        files = [self._records(index, path) for index, path in enumerate(self.paths)]
+        if len(files) == 1:
+            yield from files[0]
+        else:  # ties: the file given first first
+            yield from heapq.merge(*files, key=itemgetter(0))
 
     def _records(self, index: int, path: Path) -> Iterator[TimedRecord]:
-        """The records of one file in its order, decoded a chunk of lines at once."""
+        """The records of one file in time order, decoded a chunk of lines at once; the last
+        :data:`REORDER_RECORDS` of a chunk wait to be sorted with the next (a step of the
+        clock back puts the records it displaced back in order)."""
+        held: list[TimedRecord] = []
+        for records in self._chunks(index, path):
+            held += records
+            held.sort(key=itemgetter(0))  # stable: records of the same instant keep their order
+            yield from held[:-REORDER_RECORDS]
+            held = held[-REORDER_RECORDS:]
+        yield from held
+
+    def _chunks(self, index: int, path: Path) -> Iterator[list[TimedRecord]]:
         decode = decode_compact if self.compact else decode_whole
         after_s, unreadable = self.after_s, self.unreadable
         chunk: list[tuple[int, bytes]] = []
@@ -115,9 +127,9 @@ class LogStream:
                 continue
             chunk.append((number, line))
             if len(chunk) == CHUNK_LINES:
-                yield from self._decoded(decode, path, index, chunk)
+                yield self._decoded(decode, path, index, chunk)
                 chunk = []
-        yield from self._decoded(decode, path, index, chunk)
+        yield self._decoded(decode, path, index, chunk)
 
     def _decoded(
         self, decode: Decode, path: Path, index: int, chunk: list[tuple[int, bytes]]
@@ -131,20 +143,3 @@ class LogStream:
         if self.after_s is not None:
             records = [r for r in records if r[0] > self.after_s]
         return records
-
-
-def _ordered(
-    records: Iterator[TimedRecord], index: int
-) -> Iterator[tuple[float, int, int, TimedRecord]]:
-    """``(time, file, sequence, record)`` in time order, within a window of
-    :data:`REORDER_RECORDS` (records of the same instant keep their order: the file and the
-    sequence break ties)."""
-    window: list[tuple[float, int, int, TimedRecord]] = []
-    for sequence, record in enumerate(records):
-        item = (record[0], index, sequence, record)
-        if len(window) < REORDER_RECORDS:
-            heapq.heappush(window, item)
-        else:
-            yield heapq.heappushpop(window, item)
-    while window:
-        yield heapq.heappop(window)

@@ -249,7 +249,8 @@ class _Walk:
 
 
 class Consumer(Protocol):
-    """Another figure made in the same walk over the records (the capacity tariff's)."""
+    """Another figure made in the same walk over the records (the capacity tariff's): told
+    every record but the decisions, and every decision interval."""
 
     def add(self, item: TimedRecord) -> None: ...
 
@@ -285,19 +286,28 @@ def summarize(
     intervals, episodes, names = Intervals(), EpisodeFinder(), Names()
     w0, w1 = window
     in_window = 0
+    decisions_in_window = 0
     for item in records:
-        if w0 <= item[0] <= w1:
+        t_s, record = item
+        decision = record["event"] == "decision"
+        if w0 <= t_s <= w1:
             in_window += 1
-            counts.add(*item)
+            if decision:
+                decisions_in_window += 1
+            else:
+                counts.add(t_s, record)
         interval = intervals.add(item)
         if interval is not None:
             walk.add(*interval)
             for other in also:
                 other.interval(*interval)
-        episodes.add(item)
         names.add(item)
-        for other in also:
-            other.add(item)
+        if not decision:
+            episodes.add(item)
+            for other in also:
+                other.add(item)
+    if decisions_in_window:
+        counts.events["decision"] += decisions_in_window
     interval = intervals.finish()
     if interval is not None:
         walk.add(*interval)
@@ -307,7 +317,7 @@ def summarize(
         known_charger(charger, list(names.names))
     tallies = walk.tallies if charger is None else {charger: walk.tally(charger)}
     counts.settle(tallies)
-    found = episodes.finish()
+    found = episodes.finish(intervals.last)
     return Summary(
         from_s=window[0],
         to_s=window[1],

@@ -155,9 +155,12 @@ class EpisodeFinder:
             self.outages.setdefault(name, []).append(_episode(start, end, ended, error))
         self.offline.clear()
 
-    def finish(self) -> Episodes:
-        if self.last is not None:
-            self._close(self.last, ended=False)
+    def finish(self, last: TimedRecord | None = None) -> Episodes:
+        """The episodes; those still open end with the log's ``last`` record (default: the
+        last one added)."""
+        last = self.last if last is None else last
+        if last is not None:
+            self._close(last, ended=False)
         return Episodes(tuple(self.fallbacks), {k: tuple(v) for k, v in self.outages.items()})
 
 
@@ -232,12 +235,18 @@ class Names:
 
     def __init__(self) -> None:
         self.names: dict[str, None] = {}
+        #: the ``chargers`` last seen (compact decisions with the same names share theirs)
+        self._seen: object = None
 
     def add(self, item: TimedRecord) -> None:
         record = item[1]
         event = record["event"]
         names = self.names
         if event == "decision":
+            chargers = record.get("chargers")
+            if chargers is self._seen:
+                return
+            self._seen = chargers
             for charger in charger_entries(record):
                 names.setdefault(str(charger["name"]), None)
         elif event == "startup":

@@ -46,7 +46,7 @@ def _seconds(stamp: str) -> float:
 
 def logs(folder: Path) -> dict[str, list[Path]]:
     """The logs compared, by name (each one or more files)."""
-    from benchmarks.log_summary import generate
+    from benchmarks.month_log import generate
     from tests.review.test_tariff_log import JANUARY, limited_evening, month_log
 
     folder.mkdir(parents=True, exist_ok=True)
