@@ -257,6 +257,61 @@ class Consumer(Protocol):
     def interval(self, start_s: float, end_s: float, record: Record) -> None: ...
 
 
+class _Pass:
+    """The summary's one walk over the records (private, mutable): decision intervals to the
+    walk, other records to the counts, episodes and charger names, and all to ``also``."""
+
+    def __init__(
+        self,
+        window: tuple[float, float],
+        charger: str | None,
+        rating_a: float | None,
+        also: Sequence[Consumer],
+    ) -> None:
+        self.window, self.also = window, also
+        self.walk = _Walk(window, charger, rating_a)
+        self.counts = _Events(charger)
+        self.intervals, self.episodes, self.names = Intervals(), EpisodeFinder(), Names()
+        self.in_window = 0
+
+    def run(self, records: Iterable[TimedRecord]) -> None:
+        w0, w1 = self.window
+        walk, counts, intervals, names, also = (
+            self.walk,
+            self.counts,
+            self.intervals,
+            self.names,
+            self.also,
+        )
+        decisions_in_window = 0
+        for item in records:
+            t_s, record = item
+            decision = record["event"] == "decision"
+            if w0 <= t_s <= w1:
+                self.in_window += 1
+                if decision:
+                    decisions_in_window += 1
+                else:
+                    counts.add(t_s, record)
+            interval = intervals.add(item)
+            if interval is not None:
+                walk.add(*interval)
+                for other in also:
+                    other.interval(*interval)
+            names.add(item)
+            if not decision:
+                self.episodes.add(item)
+                for other in also:
+                    other.add(item)
+        if decisions_in_window:
+            counts.events["decision"] += decisions_in_window
+        interval = intervals.finish()
+        if interval is not None:
+            walk.add(*interval)
+            for other in also:
+                other.interval(*interval)
+
+
 def summarize(
     records: Iterable[TimedRecord],
     *,
@@ -275,55 +330,27 @@ def summarize(
     meter figures stay site-wide).
     """
     if bounds is None:
-        bounds = Bounds.of(list(records) if not isinstance(records, Sequence) else records)
+        records = records if isinstance(records, Sequence) else list(records)
+        bounds = Bounds.of(records)
     if bounds is None:
         raise LoadBalancerError("the log has no records")
     window = summary_window(bounds, since_s, until_s)
     startup = bounds.last_startup(window[1])
     site = Site.from_startup(None if startup is None else startup[1])
-    walk = _Walk(window, charger, site.rating_a)
-    counts = _Events(charger)
-    intervals, episodes, names = Intervals(), EpisodeFinder(), Names()
-    w0, w1 = window
-    in_window = 0
-    decisions_in_window = 0
-    for item in records:
-        t_s, record = item
-        decision = record["event"] == "decision"
-        if w0 <= t_s <= w1:
-            in_window += 1
-            if decision:
-                decisions_in_window += 1
-            else:
-                counts.add(t_s, record)
-        interval = intervals.add(item)
-        if interval is not None:
-            walk.add(*interval)
-            for other in also:
-                other.interval(*interval)
-        names.add(item)
-        if not decision:
-            episodes.add(item)
-            for other in also:
-                other.add(item)
-    if decisions_in_window:
-        counts.events["decision"] += decisions_in_window
-    interval = intervals.finish()
-    if interval is not None:
-        walk.add(*interval)
-        for other in also:
-            other.interval(*interval)
+    walked = _Pass(window, charger, site.rating_a, also)
+    walked.run(records)
+    walk, counts, names = walked.walk, walked.counts, walked.names
     if charger is not None:
         known_charger(charger, list(names.names))
     tallies = walk.tallies if charger is None else {charger: walk.tally(charger)}
     counts.settle(tallies)
-    found = episodes.finish(intervals.last)
+    found = walked.episodes.finish(walked.intervals.last)
     return Summary(
         from_s=window[0],
         to_s=window[1],
         zone=bounds.zone,
         site=site,
-        records=in_window,
+        records=walked.in_window,
         decisions=walk.decisions,
         restarts=counts.restarts,
         chargers=tuple(
@@ -369,7 +396,11 @@ class _Events:
         self.alarms: list[Alarm] = []
         self.restarts = 0
         #: per charger name: alarms, write failures, set-points ignored
-        self.by_name: dict[str, Counter[str]] = {}
+        self.by_name = {
+            "alarm": Counter[str](),
+            "write_failed": Counter[str](),
+            "setpoint_ignored": Counter[str](),
+        }
 
     def add(self, t_s: float, record: Record) -> None:
         event = record["event"]
@@ -386,18 +417,18 @@ class _Events:
             )
         elif event == "startup":
             self.restarts += 1
-        elif event in ("alarm", "write_failed", "setpoint_ignored") and isinstance(name, str):
-            self.by_name.setdefault(name, Counter())[event] += 1
+        elif event in self.by_name and isinstance(name, str):
+            self.by_name[event][name] += 1
         if event == "alarm" and (self.charger is None or name == self.charger):
             problem = record.get("problem")
             self.alarms.append(Alarm(t_s, name, problem if isinstance(problem, str) else "alarm"))
 
     def settle(self, tallies: Mapping[str, _Tally]) -> None:
+        alarms, failures, ignored = self.by_name.values()
         for name, tally in tallies.items():
-            counted = self.by_name.get(name, Counter())
-            tally.alarms += counted["alarm"]
-            tally.write_failures += counted["write_failed"]
-            tally.setpoint_ignored += counted["setpoint_ignored"]
+            tally.alarms += alarms[name]
+            tally.write_failures += failures[name]
+            tally.setpoint_ignored += ignored[name]
 
 
 def _charger_summary(

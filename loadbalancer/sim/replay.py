@@ -243,6 +243,8 @@ class ReplayReport:
     bound_kwh: float
     #: the startup record's fields that were missing (defaults taken)
     defaults: tuple[str, ...]
+    #: what the replay leaves out, in words
+    notes: tuple[str, ...]
     wall_s: float
 
     def to_json(self) -> dict[str, Any]:
@@ -258,6 +260,7 @@ class ReplayReport:
             "restarts": trace.restarts,
             "meter_fallbacks": trace.fallbacks,
             "defaults_taken": list(self.defaults),
+            "notes": list(self.notes),
             "logged": self.logged.to_dict(),
             "replays": {run.name: run.to_dict() for run in self.runs},
             "bound_kwh": round(self.bound_kwh, 3),
@@ -276,8 +279,12 @@ def run_replay(files: Sequence[str], candidate: Path | None) -> ReplayReport:
     trace = read_trace(files)
     site, defaults = logged_site(trace.startup)
     runs = [replay(trace, site, "replay: logged site")]
+    notes = []
     if candidate is not None:
-        runs.append(replay(trace, candidate_site(candidate), "replay: candidate"))
+        other = candidate_site(candidate)
+        runs.append(replay(trace, other, "replay: candidate"))
+        if other.tariff is not None:
+            notes.append("the candidate's capacity tariff is not replayed (the fuse alone)")
     return ReplayReport(
         files=tuple(files),
         candidate=candidate,
@@ -286,5 +293,6 @@ def run_replay(files: Sequence[str], candidate: Path | None) -> ReplayReport:
         runs=tuple(runs),
         bound_kwh=bound_kwh(trace, site.control),
         defaults=tuple(defaults),
+        notes=tuple(notes),
         wall_s=time.monotonic() - started,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from loadbalancer import jsontext
@@ -12,7 +12,7 @@ from loadbalancer.review.clock import duration
 from loadbalancer.sim.replay import ReplayReport, run_replay
 from loadbalancer.sim.replay_trace import Gap
 
-#: the log's clock for the text: Swedish normal time, as the meter keeps it
+#: the clock for the text when the log's startup record has no offset: Swedish normal time
 ZONE = timezone(timedelta(hours=1))
 #: gaps listed one by one up to this many (the rest counted)
 GAPS_SHOWN = 10
@@ -38,22 +38,32 @@ def run_replay_command(files: Sequence[str], candidate: str | None, *, as_json: 
     return 0
 
 
-def _when(t_s: float) -> str:
-    return datetime.fromtimestamp(t_s, ZONE).strftime("%Y-%m-%d %H:%M:%S")
+def _zone(report: ReplayReport) -> tzinfo:
+    """The log's offset (of its startup record's time)."""
+    stamp = (report.trace.startup or {}).get("ts")
+    try:
+        zone = datetime.fromisoformat(stamp).tzinfo if isinstance(stamp, str) else None
+    except ValueError:
+        zone = None
+    return zone or ZONE
 
 
-def _gap_line(gap: Gap) -> str:
+def _when(t_s: float, zone: tzinfo) -> str:
+    return datetime.fromtimestamp(t_s, zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _gap_line(gap: Gap, zone: tzinfo) -> str:
     return (
-        f"  {_when(gap.start_s)} to {_when(gap.end_s)} "
+        f"  {_when(gap.start_s, zone)} to {_when(gap.end_s, zone)} "
         f"({duration(gap.end_s - gap.start_s)}): {gap.why}"
     )
 
 
 def table(report: ReplayReport) -> str:
-    trace = report.trace
+    trace, zone = report.trace, _zone(report)
     start, end = trace.t_s[0], trace.t_s[-1] + trace.dt_s[-1]
     lines = [
-        f"replay of {', '.join(report.files)}: {_when(start)} to {_when(end)}, "
+        f"replay of {', '.join(report.files)}: {_when(start, zone)} to {_when(end, zone)}, "
         f"{trace.steps} telegrams, {duration(trace.replayed_s)} replayed "
         f"in {report.wall_s:.1f} s",
     ]
@@ -63,7 +73,7 @@ def table(report: ReplayReport) -> str:
             f"gaps, not replayed and not counted in any column: {len(trace.gaps)} "
             f"({duration(gap_s)}); {trace.restarts} restarts, {trace.fallbacks} meter fallbacks"
         )
-        lines += [_gap_line(g) for g in trace.gaps[:GAPS_SHOWN]]
+        lines += [_gap_line(g, zone) for g in trace.gaps[:GAPS_SHOWN]]
         if len(trace.gaps) > GAPS_SHOWN:
             lines.append(f"  and {len(trace.gaps) - GAPS_SHOWN} more")
     else:
@@ -73,6 +83,13 @@ def table(report: ReplayReport) -> str:
             "the startup record does not say "
             f"{', '.join(report.defaults)}: the site loader's defaults were taken"
         )
+    tariff = (trace.startup or {}).get("tariff")
+    if isinstance(tariff, dict):
+        lines.append(
+            f"the log's site has a capacity tariff ({tariff.get('profile')}, "
+            f"{tariff.get('budget_kw')} kW): the replays run without it (the fuse alone)"
+        )
+    lines += list(report.notes)
     if report.candidate is not None:
         lines.append(f"candidate: {report.candidate}")
     columns = [report.logged, *report.runs]

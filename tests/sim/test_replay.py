@@ -142,7 +142,7 @@ def test_a_restart_is_said_and_not_replayed(served_log: Path, tmp_path: Path) ->
     assert "the service restarted" in text and "1 restarts" in text
 
 
-def test_an_older_startup_record_takes_the_defaults_and_says_so(
+def test_an_older_startup_record_takes_the_defaults_and_a_tariff_is_said(
     served_log: Path, tmp_path: Path
 ) -> None:
     records = [json.loads(line) for line in served_log.read_text().splitlines()]
@@ -150,11 +150,15 @@ def test_an_older_startup_record_takes_the_defaults_and_says_so(
         if record["event"] == "startup":
             for key in ("telegram_period_s", "poll_interval_s", "resume_delay_max_s"):
                 del record["control"][key]
+            record["tariff"] = {"profile": "ellevio", "budget_kw": 5.0, "mode": "fixed"}
     old = tmp_path / "old.jsonl"
     old.write_text("".join(json.dumps(r) + "\n" for r in records))
     report = run_replay([str(old)], None)
     assert set(report.defaults) == {"telegram_period_s", "poll_interval_s", "resume_delay_max_s"}
-    assert "the site loader's defaults were taken" in table(report)
+    text = table(report)
+    assert "the site loader's defaults were taken" in text
+    # what the replay leaves out is said
+    assert "capacity tariff (ellevio, 5.0 kW): the replays run without it" in text
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
