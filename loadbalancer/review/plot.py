@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 
 from loadbalancer.control.reasons import Reason
@@ -16,6 +16,7 @@ from loadbalancer.review.facts import (
 )
 from loadbalancer.review.lines import Record, TimedRecord
 from loadbalancer.review.scan import Bounds
+from loadbalancer.review.stream import LogStream
 from loadbalancer.review.summary import summarize
 from loadbalancer.review.tariff_plot import TariffSeries, tariff_series
 from loadbalancer.review.timeline import (
@@ -69,8 +70,10 @@ def plot_data(
         records = records if isinstance(records, Sequence) else list(records)
         bounds = Bounds.of(records)
     intervals = _TariffIntervals()
+    # the summary counts a few facts of each decision: a stream reads only those for it
+    counted = replace(records, compact=True) if isinstance(records, LogStream) else records
     summary_window = summarize(
-        records, since_s=since_s, until_s=until_s, charger=charger, bounds=bounds, also=[intervals]
+        counted, since_s=since_s, until_s=until_s, charger=charger, bounds=bounds, also=[intervals]
     )
     window = (summary_window.from_s, summary_window.to_s)
     series = _Reduced([c.name for c in summary_window.chargers], window)
