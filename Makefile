@@ -56,7 +56,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/hdlc.py
 	$(BIN)/python benchmarks/reaction.py
 	$(BIN)/python -m benchmarks.http_load
-	$(BIN)/python benchmarks/log_summary.py
+	$(BIN)/python -m benchmarks.log_summary
+	$(BIN)/python -m benchmarks.replay
 	$(BIN)/python benchmarks/evenings.py
 	$(BIN)/python benchmarks/tariff_month.py
 	$(BIN)/python -m benchmarks.mqtt

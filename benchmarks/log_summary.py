@@ -1,306 +1,135 @@
-"""``loadbalancer log FILE --json`` on a month of decisions, as a whole process.
+"""``loadbalancer log`` on a month of decisions: the summary, ``--explain`` and ``--plot``, each
+as a whole process, its peak RSS and wall time, beside the build before the review streamed.
 
-    .venv/bin/python benchmarks/log_summary.py [--days 30]
+    .venv/bin/python -m benchmarks.log_summary [--days 30] [--runs 3] [--keep DIR] [--base REF]
 
-Writes a 30-day decision log at a 10 s telegram period (about 260 000 decision records) into a
-temporary directory: a Swedish winter pattern (a low base load, cooking on L1 and a water heater
-on L3 in the evening, a sauna on L2 on Fridays and Saturdays), one three-phase charger with the
-car plugged in from the evening to the morning, cuts when the house load leaves less room, a
-pause when not even 6 A fits, a few meter fallbacks, rejected telegrams and a charger outage.
-The decisions come from a small stand-in for the control rules (cut at once, raise after 60 s,
-resume after 300 s), written in the service's record format. Then it times the command on the
-plain file and on the same log gzip-compressed, best of 3.
+Writes (once: kept in ``--keep``, default ``out/bench``) a month-long log
+(:mod:`benchmarks.month_log`: a decision every 10 s telegram, about 260 000, and the other
+records), and the same log gzip-compressed. Each command runs in its own child process; its
+peak RSS is the child's own ``ru_maxrss`` (``os.wait4``, as ``/usr/bin/time -v`` reports it),
+its wall and CPU time the best of ``--runs``. The baseline is the code of ``--base`` (default
+``main``), exported with ``git archive`` into a temporary folder and run the same way in the
+same run (skipped, and said, when git or the ref is not there).
 
-Target (issue 6): under 5 s.
+Targets (issue 20): the summary <= 64 MB and <= 5 s, ``--explain`` <= 96 MB, ``--plot``
+<= 200 MB.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import json
-import math
 import os
-import random
-import resource
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from loadbalancer.electric import NOMINAL_VOLTAGE_V, PHASES
+from benchmarks.month_log import generate
 
-TARGET_S = 5.0
-PERIOD_S = 10
-CET = timezone(timedelta(hours=1))
-START = datetime(2026, 1, 1, 0, 0, 0, tzinfo=CET)
-TARGET_A = 19.0  # 3x20A-gG, 1 A margin
-MIN_A, MAX_A = 6.0, 16.0
-RAMP_UP_DELAY_S, RESUME_DELAY_S = 60, 300
+REPO = Path(__file__).resolve().parents[1]
+SUMMARY_MB, SUMMARY_S, EXPLAIN_MB, PLOT_MB = 64, 5.0, 96, 200
 
 
-def _house(rng: random.Random, t: datetime, loads: dict[str, int]) -> list[float]:
-    """Per phase house current: base load plus the appliances running now."""
-    hour = t.hour + t.minute / 60
-    evening = 17 <= hour < 21
-    base = 0.8 + (0.7 if 6 <= hour < 23 else 0.0)
-    house = [base + rng.uniform(-0.2, 0.2) for _ in PHASES]
-    # appliances: (phase, current, chance per record to switch on, run length in records)
-    appliances = (
-        ("oven", 0, 9.5, 0.002 if evening else 0.0, 120),
-        ("kettle", 0, 8.7, 0.0005 if 6 <= hour < 22 else 0.0, 12),
-        ("heater", 2, 8.0, 0.001 if evening else 0.0002, 180),
-        ("sauna", 1, 15.0, 0.004 if evening and t.weekday() in (4, 5) else 0.0, 360),
-    )
-    for name, phase, current, chance, length in appliances:
-        if loads.get(name, 0) == 0 and rng.random() < chance:
-            loads[name] = length
-        if loads.get(name, 0) > 0:
-            loads[name] -= 1
-            house[phase] += current
-    return [round(x, 1) for x in house]
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    cpu_s: float
+    rss_mb: float
 
 
-def _decision(
-    trigger: str,
-    figures: tuple[list[float], list[float], list[float]] | None,
-    measured: list[float],
-    previous: float | None,
-    setpoint: float | None,
-    reason: str,
-    age_s: float = 25.0,
-) -> dict[str, Any]:
-    """A decision record's fields as the service writes them (figures None: meter stale)."""
-    meter, house, allowed = figures if figures is not None else ([], [], [])
-
-    def by_phase(values: list[float]) -> dict[str, float | None]:
-        return dict(zip(PHASES, values, strict=True)) if values else dict.fromkeys(PHASES)
-
-    return {
-        "trigger": trigger,
-        "meter_a": by_phase(meter),
-        "meter_age_s": round(age_s, 3),
-        "house_a": by_phase(house),
-        "allowed_a": by_phase(allowed),
-        "budget_used_s": dict.fromkeys(PHASES, 0.0),
-        "chargers": [
-            {
-                "name": "carport",
-                "measured_a": measured,
-                "previous_a": previous,
-                "setpoint_a": setpoint,
-                "reason": reason,
-                "phases": list(PHASES),
-            }
-        ],
-    }
+def measure(command: list[str], env: dict[str, str], runs: int, cwd: Path) -> Run:
+    """Best wall and CPU time of ``runs`` runs, and the highest peak RSS, of the child alone
+    (run in ``cwd``: ``python -m`` puts the working directory first on the path)."""
+    wall = cpu = float("inf")
+    rss = 0.0
+    with tempfile.TemporaryFile() as out:
+        for _ in range(runs):
+            started = time.perf_counter()
+            child = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.DEVNULL, env=env, cwd=cwd
+            )
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            wall = min(wall, time.perf_counter() - started)
+            if child.returncode != 0:
+                raise SystemExit(f"{' '.join(command)}: exit {child.returncode}")
+            cpu = min(cpu, usage.ru_utime + usage.ru_stime)
+            rss = max(rss, usage.ru_maxrss / 1024)  # KiB on Linux
+    return Run(wall, cpu, rss)
 
 
-def generate(path: Path, days: int, seed: int = 6) -> int:
-    """Write the log; returns the number of decision records."""
-    rng = random.Random(seed)
-    steps = days * 86400 // PERIOD_S
-    fallbacks = {rng.randrange(steps) for _ in range(4)}
-    outage_at = rng.randrange(steps)
-    with path.open("w") as out:
-
-        def write(t: datetime, event: str, **fields: Any) -> None:
-            out.write(json.dumps({"ts": _ts(t), "event": event, **fields}) + "\n")
-
-        write(
-            START,
-            "startup",
-            version="0.1.0",
-            fuse="3x20A-gG",
-            fuse_rating_a=20.0,
-            fuse_margin_a=1.0,
-            fuse_phases=3,
-            chargers=[{"name": "carport", "profile": "alfen-eve", "phases": list(PHASES)}],
-            control={"safe_current_a": 6.0, "ramp_up_delay_s": 60, "resume_delay_s": 300},
-        )
-        stand = _StandIn(rng, write, fallbacks, outage_at)
-        for step in range(steps):
-            stand.step(step)
-        end = START + timedelta(seconds=steps * PERIOD_S)
-        write(end, "shutdown", reason="signal", safe_current_a=6.0)
-    return stand.decisions
-
-
-def _ts(t: datetime) -> str:
-    return t.isoformat(timespec="milliseconds")
-
-
-@dataclass
-class _StandIn:
-    """The house, the car, the faults and a stand-in for the control rules, one telegram
-    period per :meth:`step`, writing what the service would write."""
-
-    rng: random.Random
-    write: Callable[..., None]
-    fallbacks: set[int]
-    outage_at: int
-    loads: dict[str, int] = field(default_factory=dict)
-    setpoint: float | None = None
-    headroom_since: float | None = None
-    paused_since: float | None = None
-    stale_left: int = 0
-    offline_left: int = 0
-    decisions: int = 0
-    energy_left_kwh: float = 0.0
-
-    def step(self, step: int) -> None:
-        rng = self.rng
-        now_s = step * PERIOD_S
-        t = START + timedelta(seconds=now_s, milliseconds=rng.randrange(0, 40))
-        hour = t.hour + t.minute / 60
-        if now_s % 86400 == 17.5 * 3600:
-            self.energy_left_kwh = rng.uniform(10, 40)  # the car comes home
-        plugged = self.energy_left_kwh > 0 and (hour >= 17.5 or hour < 7)
-        house = _house(rng, t, self.loads)
-        setpoint = self.setpoint or 0.0
-        drawing = setpoint - 0.3 if plugged and setpoint >= MIN_A else 0.0
-        used_kwh = drawing * 3 * NOMINAL_VOLTAGE_V * PERIOD_S / 3.6e6
-        self.energy_left_kwh = max(0.0, self.energy_left_kwh - used_kwh)
-        if step in self.fallbacks:
-            self._fallback(t, drawing)
-            return
-        if self.stale_left:
-            self.stale_left -= 1
-            if self.stale_left:
-                return
-            self.write(t, "meter_recovered", meter_time=_ts(t))
-        online = self._faults(t, step)
-        measured = [round(drawing, 1)] * 3 if online else []
-        meter = [round(h + drawing, 1) for h in house]
-        allowed = [round(TARGET_A - h - (0 if online else 6.0), 1) for h in house]
-        previous = self.setpoint
-        self.setpoint, reason = self._control(now_s, math.floor(min(allowed)), online)
-        self.decisions += 1
-        figures = (meter, house, allowed)
-        age_s = rng.uniform(0.05, 0.4)
-        fields = _decision("telegram", figures, measured, previous, self.setpoint, reason, age_s)
-        self.write(t, "decision", **fields)
-
-    def _fallback(self, t: datetime, drawing: float) -> None:
-        self.stale_left = 9
-        self.write(t, "meter_stale", meter_age_s=25.0, rejected_telegrams=0)
-        self.decisions += 1
-        self.write(t, "decision", **_decision("event", None, [drawing] * 3, self.setpoint, 6.0,
-                                              "meter_stale_fallback"))  # fmt: skip
-        self.setpoint = 6.0
-
-    def _faults(self, t: datetime, step: int) -> bool:
-        """A rare rejected telegram, the charger's outage; whether the charger is online."""
-        if self.rng.random() < 0.0005:
-            self.write(t, "meter_rejected", reason="bad CRC: got 1A2B, computed 3C4D",
-                       size_bytes=640, header="/ELL5")  # fmt: skip
-        if step == self.outage_at:
-            self.offline_left = 30
-            self.write(t, "charger_offline", charger="carport", error="connection timed out")
-        online = self.offline_left == 0
-        if self.offline_left:
-            self.offline_left -= 1
-            if self.offline_left == 0:
-                self.write(t, "charger_online", charger="carport", status="C", measured_a=[0.0] * 3)
-        return online
-
-    def _control(self, now_s: float, room: int, online: bool) -> tuple[float, str]:
-        """The next set-point and its reason: cut at once, raise after 60 s, resume after 300 s."""
-        previous = self.setpoint
-        if not online:
-            return 6.0, "charger_offline_reserved"
-        if previous is None:
-            return MIN_A, "start"
-        if previous == 0:
-            return self._paused(now_s, room)
-        if room < MIN_A:
-            self.headroom_since = None
-            return 0.0, "min_current_pause"
-        if room < previous:
-            self.headroom_since = None
-            return float(room), "overload_cut"
-        if min(room, MAX_A) > previous:
-            if self.headroom_since is None:
-                self.headroom_since = now_s
-            if now_s - self.headroom_since >= RAMP_UP_DELAY_S:
-                self.headroom_since = None
-                return float(min(room, MAX_A)), "ramp_up"
-            return previous, "hold_ramp_delay"
-        return previous, "at_max" if previous >= MAX_A else "steady"
-
-    def _paused(self, now_s: float, room: int) -> tuple[float, str]:
-        if room >= MIN_A + 1:
-            if self.paused_since is None:
-                self.paused_since = now_s
-        else:
-            self.paused_since = None
-        if self.paused_since is not None and now_s - self.paused_since >= RESUME_DELAY_S:
-            self.paused_since = None
-            return MIN_A, "resume"
-        return 0.0, "paused_wait_resume"
-
-
-def best_of(runs: int, command: list[str]) -> tuple[float, float, str]:
-    """Best wall time and best CPU time (user + system) of the child, and its output.
-
-    On a shared machine the wall time includes waiting for a core; the CPU time does not.
-    """
-    best_wall = best_cpu = math.inf
-    out = ""
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, check=True)
-        best_wall = min(best_wall, time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-        best_cpu = min(best_cpu, cpu)
-        out = result.stdout
-    return best_wall, best_cpu, out
+def baseline(ref: str, folder: Path) -> Path | None:
+    """The package at ``ref``, exported into ``folder``; None when git cannot give it."""
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", ref, "loadbalancer"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    with tempfile.TemporaryFile() as tar:
+        tar.write(archive)
+        tar.seek(0)
+        with tarfile.open(fileobj=tar) as unpacked:
+            unpacked.extractall(folder, filter="data")
+    return folder
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", type=Path, default=Path("out/bench"))
+    parser.add_argument("--base", default="main", help="git ref of the baseline (default main)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        plain = Path(tmp) / "decisions.jsonl"
-        decisions = generate(plain, args.days)
-        packed = Path(tmp) / "decisions.jsonl.1.gz"
+    args.keep.mkdir(parents=True, exist_ok=True)
+    args.keep = args.keep.resolve()
+    plain = args.keep / f"decisions-{args.days}d.jsonl"
+    if not plain.exists():
+        generate(plain, args.days)
+    packed = args.keep / f"decisions-{args.days}d.jsonl.1.gz"
+    if not packed.exists():
         with plain.open("rb") as src, gzip.open(packed, "wb") as dst:
             shutil.copyfileobj(src, dst)
-        command = [sys.executable, "-m", "loadbalancer", "log"]
-        rows = []
-        summary: dict[str, Any] = {}
-        for label, path in (("plain", plain), ("gzip", packed)):
-            wall, cpu, out = best_of(args.runs, [*command, str(path), "--json"])
-            summary = json.loads(out)
-            rows.append((label, path.stat().st_size, wall, cpu))
-    carport = summary["chargers"]["carport"]
-    print(f"{args.days} days at {PERIOD_S} s: {decisions:,} decision records")
-    print(
-        f"  cuts {carport['cuts']}, pauses {carport['pauses']}, fallbacks {summary['fallbacks']}, "
-        f"outages {carport['outages']}, overload {summary['overload_s']:.0f} s, "
-        f"drawn {carport['drawn_kwh']:.0f} kWh (estimate)"
-    )
-    print(
-        f"{'loadbalancer log FILE --json':<30} {'file MB':>8} {'wall s':>8} {'CPU s':>8} "
-        f"{'target':>8}"
-    )
-    for label, size, wall, cpu in rows:
-        verdict = "ok" if wall < TARGET_S else "SLOW"
+    at = "2026-01-16T19:30:05+01:00"  # a Friday evening: the sauna, the car cut
+    png = args.keep / "month.png"
+    commands = {
+        "summary (plain)": (["log", str(plain), "--json"], SUMMARY_MB, SUMMARY_S),
+        "summary (gzip)": (["log", str(packed), "--json"], SUMMARY_MB, SUMMARY_S),
+        "--explain": (["log", str(plain), "--explain", at], EXPLAIN_MB, None),
+        "--plot": (["log", str(plain), "--plot", str(png)], PLOT_MB, None),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        builds = {"this build": REPO}
+        base = baseline(args.base, Path(tmp) / "base")
+        if base is not None:
+            builds[f"{args.base} (before)"] = base
         print(
-            f"{label:<30} {size / 1e6:>8.1f} {wall:>8.2f} {cpu:>8.2f} "
-            f"{f'< {TARGET_S:g} s':>8} {verdict}"
+            f"{args.days} days, {plain.stat().st_size / 1e6:.0f} MB plain, "
+            f"{packed.stat().st_size / 1e6:.0f} MB gzip; best of {args.runs}"
         )
-    print(f"(best of {args.runs}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        print(f"{'command':<18} {'build':<16} {'peak MB':>8} {'wall s':>7} {'CPU s':>6}  target")
+        for label, (arguments, target_mb, target_s) in commands.items():
+            for build, root in builds.items():
+                env = {**os.environ, "PYTHONPATH": str(root)}
+                command = [sys.executable, "-m", "loadbalancer", *arguments]
+                run = measure(command, env, args.runs, Path(tmp))
+                target = f"<= {target_mb} MB" + (f", <= {target_s:g} s" if target_s else "")
+                met = run.rss_mb <= target_mb and (target_s is None or run.wall_s <= target_s)
+                verdict = ("ok" if met else "MISSED") if build == "this build" else ""
+                print(
+                    f"{label:<18} {build:<16} {run.rss_mb:>8.0f} {run.wall_s:>7.2f} "
+                    f"{run.cpu_s:>6.2f}  {target} {verdict}"
+                )
+        if base is None:
+            print(f"(no baseline: git archive {args.base} failed)")
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

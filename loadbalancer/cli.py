@@ -66,6 +66,10 @@ def _check(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from loadbalancer.sim.command import run_simulate
 
+    if args.replay:
+        from loadbalancer.sim.replay_text import run_replay_command
+
+        return run_replay_command(args.replay, args.config, as_json=args.json)
     return run_simulate(
         config=args.config,
         scenario=args.scenario,
@@ -262,6 +266,13 @@ def _add_simulate(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="FILE",
         default="out/simulate-decisions.jsonl",
         help="where the decision log goes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--replay",
+        nargs="+",
+        metavar="LOG",
+        help="instead of a scenario: run the period of these decision logs (plain, rotated or "
+        ".gz) again through the core with the logged site and, with --config, a candidate site",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the figures as one JSON object (last line)"

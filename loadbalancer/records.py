@@ -136,6 +136,11 @@ class StartupControl(msgspec.Struct, forbid_unknown_fields=True):
     resume_delay_s: float
     stale_after_s: float
     resume_margin_a: float
+    #: what ``simulate --replay`` needs to run the logged site again (absent in older logs)
+    resume_delay_max_s: float | None = None
+    telegram_period_s: float | None = None
+    poll_interval_s: float | None = None
+    failsafe_timeout_s: float | None = None
 
 
 class StartupTariff(msgspec.Struct, forbid_unknown_fields=True):

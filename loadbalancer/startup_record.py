@@ -43,6 +43,10 @@ def startup_fields(site: SiteConfig, shadow: bool) -> dict[str, Any]:
             "resume_delay_s": site.control.resume_delay_s,
             "stale_after_s": site.control.stale_after_s,
             "resume_margin_a": site.control.resume_margin_a,
+            "resume_delay_max_s": site.control.resume_delay_max_s,
+            "telegram_period_s": site.meter.telegram_period_s,
+            "poll_interval_s": site.poll_interval_s,
+            "failsafe_timeout_s": site.failsafe_timeout_s,
         },
         **({"tariff": _startup_tariff(site.tariff)} if site.tariff is not None else {}),
     }

@@ -112,6 +112,11 @@ DEMO_FIELDS = {
         "resume_margin_a",
         "safe_current_a",
         "stale_after_s",
+        # issue 20: what simulate --replay needs to run the logged site again
+        "failsafe_timeout_s",
+        "poll_interval_s",
+        "resume_delay_max_s",
+        "telegram_period_s",
     },
     "write_failed": {"charger", "error", "event", "mono_s", "setpoint_a", "ts"},
 }

@@ -10,6 +10,7 @@ from loadbalancer.errors import UsageError
 from loadbalancer.review.lines import (
     TimedRecord,
 )
+from loadbalancer.review.scan import Bounds
 
 _CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
 
@@ -25,17 +26,21 @@ def log_timezone(records: Sequence[TimedRecord]) -> tzinfo:
     return zone if zone is not None else UTC
 
 
-def parse_when(text: str, records: Sequence[TimedRecord], option: str) -> float:
+def parse_when(text: str, records: Sequence[TimedRecord] | Bounds, option: str) -> float:
     """``--since``/``--until``/``--explain`` as POSIX seconds.
 
     ISO 8601 (a time without an offset is in the log's offset), or ``HH:MM[:SS]``: that time on
-    the log's last day.
+    the log's last day. ``records``: the log's records sorted by time, or its :class:`Bounds`.
     """
-    zone = log_timezone(records)
+    last: TimedRecord | None
+    if isinstance(records, Bounds):
+        zone, last = records.zone, records.last
+    else:
+        zone, last = log_timezone(records), records[-1] if records else None
     if _CLOCK_TIME.fullmatch(text.strip()):
-        if not records:
+        if last is None:
             raise UsageError(f"{option} {text}: the log has no records to take the day from")
-        day = datetime.fromtimestamp(records[-1][0], zone).date()
+        day = datetime.fromtimestamp(last[0], zone).date()
         parts = [float(part) for part in text.strip().split(":")]
         hour, minute, second = int(parts[0]), int(parts[1]), parts[2] if len(parts) > 2 else 0.0
         if hour > 23 or minute > 59 or second >= 60:

@@ -1,13 +1,12 @@
 """``loadbalancer log``: read the files, hand the records to :mod:`loadbalancer.review`, print.
 
-The shell of the review: it reads (:mod:`loadbalancer.review.read`), reports unreadable lines
-once on stderr, resolves the times given on the command line, and prints the summary, the
-explanation or writes the plot.
+The shell of the review: it streams the files (:mod:`loadbalancer.review.stream`), reports
+unreadable lines once on stderr, resolves the times given on the command line, and prints the
+summary, the explanation or writes the plot.
 """
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ from loadbalancer.errors import UsageError
 from loadbalancer.review.clock import parse_when
 from loadbalancer.review.explain import explain
 from loadbalancer.review.plot import plot_data
-from loadbalancer.review.read import read_logs
-from loadbalancer.review.summary import summarize
-from loadbalancer.review.tariff_text import section_json, section_lines, tariff_section
+from loadbalancer.review.scan import scan
+from loadbalancer.review.stream import LogStream
+from loadbalancer.review.summary import summarize, summary_window
+from loadbalancer.review.tariff_text import TariffPass, section_json, section_lines
 from loadbalancer.review.text import format_summary
 
 
@@ -37,31 +37,59 @@ class LogRequest:
 
 
 def run_log(request: LogRequest, *, prog: str = "loadbalancer log") -> int:
-    """The command; returns the exit code (errors are raised as :class:`LoadBalancerError`)."""
+    """The command; returns the exit code (errors are raised as :class:`LoadBalancerError`).
+
+    The files are read as a stream (:mod:`loadbalancer.review.stream`), after a quick first look
+    at their first and last records and their starts (:mod:`loadbalancer.review.scan`): no
+    record is kept beyond what the figures need, so a month takes the memory of a day. The
+    lines that could not be read are told once on stderr, also when the command fails."""
     # the summary counts a few facts of each decision: read only those (a month: 260 000)
     summary_only = request.explain is None and request.plot is None
-    # the records live as long as the command: the collector need not scan them, not even once
-    # (re-enabled before they are frozen, it would: the first allocation starts a collection of
-    # every object made while it was off, a second and more for a month)
-    collecting = gc.isenabled()
-    gc.disable()
+    stream = LogStream.of(request.files, compact=summary_only)
+    note = _Note(stream, prog)
     try:
-        contents = read_logs(request.files, compact=summary_only)
-        gc.freeze()
+        return _run(request, stream, note, prog)
     finally:
-        if collecting:
-            gc.enable()
-    note = contents.report()
-    if note is not None:
-        print(f"{prog}: {note}", file=sys.stderr)
-    records = contents.records
-    if not records:
+        note.tell()
+
+
+@dataclass
+class _Note:
+    """The one line about lines that could not be read, told once on stderr."""
+
+    stream: LogStream
+    prog: str
+    told: bool = False
+
+    def tell(self) -> None:
+        if self.told:
+            return
+        self.told = True
+        if not self.stream.walks:  # stopped before the records were read: count them now
+            for _ in self.stream:
+                pass
+        report = self.stream.unreadable.report()
+        if report is not None:
+            print(f"{self.prog}: {report}", file=sys.stderr)
+
+
+def _run(request: LogRequest, stream: LogStream, note: _Note, prog: str) -> int:
+    bounds = scan(stream.paths)
+    if bounds is None:
+        note.tell()
         raise UsageError(f"{', '.join(request.files)}: no readable records")
-    since_s = None if request.since is None else parse_when(request.since, records, "--since")
-    until_s = None if request.until is None else parse_when(request.until, records, "--until")
+    since_s = None if request.since is None else parse_when(request.since, bounds, "--since")
+    until_s = None if request.until is None else parse_when(request.until, bounds, "--until")
     if request.explain is not None:
-        at_s = parse_when(request.explain, records, "--explain")
-        explanation = explain(records, at_s, charger=request.charger)
+        at_s = parse_when(request.explain, bounds, "--explain")
+        explanation = explain(
+            stream,
+            at_s,
+            charger=request.charger,
+            bounds=bounds,
+            later=lambda: stream.after(at_s),
+        )
+        note.tell()
         if request.as_json:
             print(jsontext.dumps({**explanation.facts, "text": list(explanation.lines)}, indent=2))
         else:
@@ -70,20 +98,32 @@ def run_log(request: LogRequest, *, prog: str = "loadbalancer log") -> int:
     if request.plot is not None:
         from loadbalancer.review.draw import draw
 
-        data = plot_data(records, since_s=since_s, until_s=until_s, charger=request.charger)
+        data = plot_data(
+            stream, since_s=since_s, until_s=until_s, charger=request.charger, bounds=bounds
+        )
+        note.tell()
         draw(data, request.plot)
         print(f"{prog}: wrote {request.plot}", file=sys.stderr)
         return 0
-    summary = summarize(records, since_s=since_s, until_s=until_s, charger=request.charger)
-    tariff = tariff_section(records, (summary.from_s, summary.to_s))
+    tariff = TariffPass(summary_window(bounds, since_s, until_s), bounds.startups)
+    summary = summarize(
+        stream,
+        since_s=since_s,
+        until_s=until_s,
+        charger=request.charger,
+        bounds=bounds,
+        also=[tariff],
+    )
+    note.tell()
+    section = tariff.section()
     if request.as_json:
         out = summary.to_json()
-        out["unreadable_lines"] = contents.unreadable_lines
-        if tariff is not None:
-            out["tariff"] = section_json(tariff)
+        out["unreadable_lines"] = stream.unreadable.count
+        if section is not None:
+            out["tariff"] = section_json(section)
         print(jsontext.dumps(out, indent=2))
     else:
         print(format_summary(summary))
-        if tariff is not None:
-            print("\n".join(section_lines(tariff)))
+        if section is not None:
+            print("\n".join(section_lines(section)))
     return 0

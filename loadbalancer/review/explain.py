@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
 from loadbalancer.control.reasons import Reason
 from loadbalancer.errors import LoadBalancerError
-from loadbalancer.review.clock import clock, duration, iso, log_timezone
+from loadbalancer.review.clock import clock, duration, iso
 from loadbalancer.review.facts import (
     as_dict,
     as_list,
@@ -21,14 +21,14 @@ from loadbalancer.review.lines import (
     Record,
     TimedRecord,
 )
-from loadbalancer.review.tariff_explain import TARIFF_REASONS, tariff_lines
+from loadbalancer.review.scan import Bounds
+from loadbalancer.review.tariff_explain import TARIFF_REASONS, interval_length_s, tariff_lines
 from loadbalancer.review.timeline import (
     Episode,
+    EpisodeFinder,
+    Names,
     Site,
-    charger_names,
-    find_episodes,
     known_charger,
-    last_startup,
     record_time,
 )
 
@@ -100,35 +100,77 @@ class Explanation:
 class _InForce:
     """The decision in force at the time asked, with what telling it needs."""
 
-    records: Sequence[TimedRecord]
-    #: of the last record at or before the time asked
-    index: int
+    #: the records after the time asked, read again for each question
+    later: Callable[[], Iterable[TimedRecord]]
     t_s: float
     record: Record
     site: Site
     zone: tzinfo
+    #: the capacity tariff's interval length (None: the log does not say)
+    interval_s: int | None
+
+
+class _Look:
+    """One walk over the records for ``--explain`` (private, mutable): the charger names, the
+    episodes, the last decision (or start or stop) at or before the time asked, and the first
+    ``tariff_interval``'s length."""
+
+    def __init__(self, at_s: float) -> None:
+        self.at_s = at_s
+        self.names = Names()
+        self.episodes = EpisodeFinder()
+        self.marker: TimedRecord | None = None
+        self.interval_s: int | None = None
+
+    def add(self, item: TimedRecord) -> None:
+        self.names.add(item)
+        self.episodes.add(item)
+        event = item[1]["event"]
+        if item[0] <= self.at_s and event in ("decision", "startup", "shutdown"):
+            self.marker = item
+        elif event == "tariff_interval" and self.interval_s is None:
+            length = num(item[1].get("interval_s"))
+            if length is not None and length > 0:
+                self.interval_s = int(length)
 
 
 def explain(
-    records: Sequence[TimedRecord], at_s: float, *, charger: str | None = None
+    records: Iterable[TimedRecord],
+    at_s: float,
+    *,
+    charger: str | None = None,
+    bounds: Bounds | None = None,
+    later: Callable[[], Iterable[TimedRecord]] | None = None,
 ) -> Explanation:
-    """Why the limits were what they were at ``at_s``."""
-    if not records:
+    """Why the limits were what they were at ``at_s``: from a list of records sorted by time,
+    or a :class:`~.stream.LogStream` with the ``bounds`` of a first look and ``later``, the
+    stream of the records after ``at_s`` (read again for each charger's next rise)."""
+    if bounds is None or later is None:
+        listed = records if isinstance(records, Sequence) else list(records)
+        bounds = Bounds.of(listed)
+        after = bisect.bisect_right(listed, at_s, key=record_time)
+        records, later = listed, lambda: listed[after:]
+    if bounds is None:
         raise LoadBalancerError("the log has no records")
-    zone = log_timezone(records)
+    look = _Look(at_s)
+    for item in records:
+        look.add(item)
+    zone = bounds.zone
     if charger is not None:
-        known_charger(charger, charger_names(records))
-    if at_s < records[0][0]:
+        known_charger(charger, list(look.names.names))
+    if at_s < bounds.first[0]:
         raise LoadBalancerError(
-            f"--explain {iso(at_s, zone)}: before the log starts ({iso(records[0][0], zone)})"
+            f"--explain {iso(at_s, zone)}: before the log starts ({iso(bounds.first[0], zone)})"
         )
-    index = bisect.bisect_right(records, at_s, key=record_time) - 1
-    found, boundary = _decision_at(records, index)
-    if found is None:
-        return _no_decision(records, index, at_s, boundary, zone)
-    t_s, record = found
-    at = _InForce(records, index, t_s, record, Site.from_startup(last_startup(records, t_s)), zone)
-    episodes = find_episodes(records)
+    marker = look.marker
+    if marker is None or marker[1]["event"] != "decision":
+        return _no_decision(bounds, at_s, marker, zone)
+    t_s, record = marker
+    startup, at_startup = bounds.last_startup(t_s), bounds.last_startup(at_s)
+    length_s = interval_length_s(None if at_startup is None else at_startup[1], look.interval_s)
+    site = Site.from_startup(None if startup is None else startup[1])
+    at = _InForce(later, t_s, record, site, zone, length_s)
+    episodes = look.episodes.finish()
     lines = _decision_lines(at, at_s, episodes.fallbacks)
     facts: dict[str, Any] = {"decision": iso(t_s, zone), "chargers": {}}
     entries = [c for c in charger_entries(record) if charger is None or c["name"] == charger]
@@ -147,28 +189,12 @@ def explain(
     return Explanation(at_s, tuple(lines), facts)
 
 
-def _decision_at(
-    records: Sequence[TimedRecord], index: int
-) -> tuple[TimedRecord | None, TimedRecord | None]:
-    """The decision in force at ``records[index]``, or else the startup or shutdown before it."""
-    for t_s, record in reversed(records[: index + 1]):
-        if record["event"] == "decision":
-            return (t_s, record), None
-        if record["event"] in ("startup", "shutdown"):
-            return None, (t_s, record)
-    return None, None
-
-
 def _no_decision(
-    records: Sequence[TimedRecord],
-    index: int,
-    at_s: float,
-    boundary: TimedRecord | None,
-    zone: tzinfo,
+    bounds: Bounds, at_s: float, boundary: TimedRecord | None, zone: tzinfo
 ) -> Explanation:
     head = f"At {clock(at_s, zone, date=True)}"
     if boundary is not None and boundary[1]["event"] == "shutdown":
-        later = _next(records, index + 1, "startup")
+        later = next((s for s in bounds.startups if s[0] > at_s), None)
         back = f"; it started again at {clock(later[0], zone)}" if later else ""
         line = (
             f"{head} the service was not running: it shut down at "
@@ -216,13 +242,6 @@ def _per_phase(record: Record) -> str:
     )
 
 
-def _next(records: Sequence[TimedRecord], start: int, event: str) -> TimedRecord | None:
-    for item in records[start:]:
-        if item[1]["event"] == event:
-            return item
-    return None
-
-
 def _a(value: float | None, digits: int = 1) -> str:
     return "unknown" if value is None else f"{value:.{digits}f} A"
 
@@ -261,7 +280,7 @@ def _explain_charger(
     everyone = charger_entries(at.record)
     lines += _phase_lines(at, entry, everyone, reason, setpoint, numbers)
     lines += _reason_lines(at.record, entry, everyone, reason, phases)
-    lines += tariff_lines(at.records, at.index, (at.t_s, at.record), at.zone, entry, numbers)
+    lines += tariff_lines(at.interval_s, (at.t_s, at.record), at.zone, entry, numbers)
     lines.append("  " + _next_rise(at, name, setpoint, reason))
     return lines, numbers
 
@@ -406,7 +425,7 @@ def _next_rise(at: _InForce, name: str, setpoint: float | None, reason: str) -> 
     rule = _rise_rule(reason, setpoint, at.site)
     zone = at.zone
     headroom_s: float | None = None
-    for later_s, later in at.records[at.index + 1 :]:
+    for later_s, later in at.later():
         event = later["event"]
         if event in ("startup", "shutdown"):
             return f"{rule} It did not rise before the service stopped at {clock(later_s, zone)}."

@@ -122,8 +122,9 @@ MAX_LINE_BYTES = 1 << 20
 MAX_UNPACKED_BYTES = 4 << 30
 
 
-def file_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """``(line number, bytes)`` of one file; a broken gzip stream ends with one unreadable line."""
+def open_log(path: Path) -> tuple[IO[bytes], bool]:
+    """The file to read (gzip unpacked) and whether it is compressed; a usage error when it
+    cannot be read."""
     try:
         with open(path, "rb") as raw:
             compressed = raw.read(2) == GZIP_MAGIC
@@ -133,8 +134,14 @@ def file_lines(path: Path) -> Iterator[tuple[int, bytes]]:
         raise UsageError(f"{path}: is a directory, not a decision log") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    number = 0
     stream = cast(IO[bytes], gzip.open(path, "rb") if compressed else open(path, "rb"))  # noqa: SIM115
+    return stream, compressed
+
+
+def file_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """``(line number, bytes)`` of one file; a broken gzip stream ends with one unreadable line."""
+    stream, compressed = open_log(path)
+    number = 0
     unpacked = 0
     with stream:
         try:
@@ -156,3 +163,33 @@ def file_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, line
         except (EOFError, OSError, zlib.error):
             yield number + 1, UNREADABLE
+
+
+def decode_whole(
+    path: Path,
+    chunk: list[tuple[int, bytes]],
+    records: list[TimedRecord],
+    unreadable: int,
+    first: str | None,
+) -> tuple[int, str | None]:
+    """Decode a chunk of ``(line number, line)`` at once into records (appended); where that
+    fails (a torn line), line by line. Returns the updated unreadable count and first place."""
+    if not chunk:
+        return unreadable, first
+    try:
+        decoded = json.loads(b"[" + b",".join(line for _, line in chunk) + b"]")
+    except (ValueError, RecursionError):
+        decoded = None
+    if decoded is not None and len(decoded) == len(chunk):
+        parsed = [timed(record) for record in decoded]
+        if None not in parsed:
+            records.extend(cast(list[TimedRecord], parsed))  # no None in it
+            return unreadable, first
+    for number, line in chunk:
+        one = parse_record(line)
+        if one is None:
+            unreadable += 1
+            first = first if first is not None else f"{path}:{number}"
+        else:
+            records.append(one)
+    return unreadable, first

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 
 from loadbalancer.control.reasons import Reason
@@ -15,6 +15,8 @@ from loadbalancer.review.facts import (
     num,
 )
 from loadbalancer.review.lines import Record, TimedRecord
+from loadbalancer.review.scan import Bounds
+from loadbalancer.review.stream import LogStream
 from loadbalancer.review.summary import summarize
 from loadbalancer.review.tariff_plot import TariffSeries, tariff_series
 from loadbalancer.review.timeline import (
@@ -53,41 +55,125 @@ class PlotData:
 
 
 def plot_data(
-    records: Sequence[TimedRecord],
+    records: Iterable[TimedRecord],
     *,
     since_s: float | None = None,
     until_s: float | None = None,
     charger: str | None = None,
+    bounds: Bounds | None = None,
 ) -> PlotData:
-    """The series ``--plot`` draws, one point per decision in the window."""
-    summary_window = summarize(records, since_s=since_s, until_s=until_s, charger=charger)
+    """The series ``--plot`` draws, one point per decision in the window, or per time bucket
+    for a long log: from a list of records sorted by time, or a :class:`~.stream.LogStream`
+    with the ``bounds`` of a first look (walked twice: the summary of the window, the series;
+    neither keeps the records)."""
+    if bounds is None:
+        records = records if isinstance(records, Sequence) else list(records)
+        bounds = Bounds.of(records)
+    intervals = _TariffIntervals()
+    # the summary counts a few facts of each decision: a stream reads only those for it
+    counted = replace(records, compact=True) if isinstance(records, LogStream) else records
+    summary_window = summarize(
+        counted, since_s=since_s, until_s=until_s, charger=charger, bounds=bounds, also=[intervals]
+    )
     window = (summary_window.from_s, summary_window.to_s)
-    series = _Series([c.name for c in summary_window.chargers])
+    series = _Reduced([c.name for c in summary_window.chargers], window)
     for start_s, end_s, record in decision_intervals(records):
         if end_s < window[0] or start_s > window[1]:
             continue
-        series.add(start_s, record, window[0])
-    bucket_s = 0.0
-    if len(series.times) > MAX_PLOT_POINTS:
-        bucket_s = (window[1] - window[0]) / MAX_PLOT_POINTS
-        series.reduce(_bucket_starts(series.times, window[0], bucket_s))
+        series.add(start_s, record)
+    kept, bucket_s = series.result()
     return PlotData(
         zone=summary_window.zone,
         site=summary_window.site,
-        times_s=tuple(series.times),
-        meter_a={p: tuple(v) for p, v in sorted(series.meter.items())},
-        house_a={p: tuple(v) for p, v in sorted(series.house.items())},
-        limit_a={p: tuple(v) for p, v in sorted(series.limit.items())},
-        setpoint_a={n: tuple(v) for n, v in series.setpoints.items()},
-        measured_a={n: tuple(v) for n, v in series.measured.items()},
+        times_s=tuple(kept.times),
+        meter_a={p: tuple(v) for p, v in sorted(kept.meter.items())},
+        house_a={p: tuple(v) for p, v in sorted(kept.house.items())},
+        limit_a={p: tuple(v) for p, v in sorted(kept.limit.items())},
+        setpoint_a={n: tuple(v) for n, v in kept.setpoints.items()},
+        measured_a={n: tuple(v) for n, v in kept.measured.items()},
         fallbacks=summary_window.fallbacks,
         outages={c.name: c.outages for c in summary_window.chargers},
-        cuts={n: tuple(v) for n, v in series.cuts.items()},
-        pauses={n: tuple(v) for n, v in series.pauses.items()},
+        cuts={n: tuple(v) for n, v in kept.cuts.items()},
+        pauses={n: tuple(v) for n, v in kept.pauses.items()},
         end_s=window[1],
         bucket_s=bucket_s,
-        tariff=tariff_series(records, window),
+        tariff=tariff_series(intervals.items, window),
     )
+
+
+class _TariffIntervals:
+    """The ``tariff_interval`` records, kept in the summary's walk (one per interval)."""
+
+    def __init__(self) -> None:
+        self.items: list[TimedRecord] = []
+
+    def add(self, item: TimedRecord) -> None:
+        if item[1]["event"] == "tariff_interval":
+            self.items.append(item)
+
+    def interval(self, start_s: float, end_s: float, record: Record) -> None:
+        pass
+
+
+class _Reduced:
+    """The series as the decisions come, in bounded memory: every point while there are at
+    most :data:`MAX_PLOT_POINTS`, and at the same time one point per time bucket (a pixel
+    column: the highest currents and the lowest limits and set-points of its points, so that no
+    peak and no cut is lost), which is what a longer log draws."""
+
+    def __init__(self, names: list[str], window: tuple[float, float]) -> None:
+        self.names, self.start_s = names, window[0]
+        self.bucket_s = (window[1] - window[0]) / MAX_PLOT_POINTS
+        self.every: _Series | None = _Series(names)
+        self.buckets = _Series(names)
+        self.current = _Series(names)
+        self.bucket = -1
+        self.count = 0
+
+    def add(self, start_s: float, record: Record) -> None:
+        self.count += 1
+        if self.every is not None:
+            self.every.add(start_s, record, self.start_s)
+            if self.count > MAX_PLOT_POINTS:
+                self.every = None
+        if self.bucket_s > 0:
+            bucket = int((max(start_s, self.start_s) - self.start_s) / self.bucket_s)
+            if bucket != self.bucket:
+                self._flush()
+                self.bucket = bucket
+        self.current.add(start_s, record, self.start_s)
+
+    def _flush(self) -> None:
+        """The bucket being filled, as one point of :attr:`buckets`."""
+        current, out = self.current, self.buckets
+        if not current.times:
+            return
+        current.reduce([0])
+        for phase in current.meter:
+            if phase not in out.meter:
+                for by_phase in (out.meter, out.house, out.limit):
+                    by_phase[phase] = [math.nan] * len(out.times)
+        out.times += current.times
+        for mine, theirs in (
+            (out.meter, current.meter),
+            (out.house, current.house),
+            (out.limit, current.limit),
+            (out.setpoints, current.setpoints),
+            (out.measured, current.measured),
+        ):
+            for key, values in mine.items():
+                values += theirs.get(key, [math.nan])
+        for marks, new in ((out.cuts, current.cuts), (out.pauses, current.pauses)):
+            for key, values in marks.items():
+                values += new.get(key, [])
+        self.current = _Series(self.names)
+
+    def result(self) -> tuple[_Series, float]:
+        """Every point, or one per bucket for a long log, and the bucket's length (0: none)."""
+        if self.every is not None:
+            return self.every, 0.0
+        self._flush()
+        return self.buckets, self.bucket_s
 
 
 class _Series:
@@ -145,18 +231,6 @@ class _Series:
         self.meter, self.house, self.limit = most(self.meter), most(self.house), least(self.limit)
         self.setpoints, self.measured = least(self.setpoints), most(self.measured)
         self.times = [self.times[i] for i in starts]
-
-
-def _bucket_starts(times: Sequence[float], start_s: float, bucket_s: float) -> list[int]:
-    """Index of the first point of each time bucket that has points."""
-    starts: list[int] = []
-    last = -1
-    for index, t_s in enumerate(times):
-        bucket = int((t_s - start_s) / bucket_s)
-        if bucket != last:
-            starts.append(index)
-            last = bucket
-    return starts
 
 
 def _reduced(

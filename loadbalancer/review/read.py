@@ -12,12 +12,10 @@ once (:mod:`loadbalancer.review.halves`); any line that way does not take is rea
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import cast
 
 from loadbalancer.review.facts import (
     decode_compact,
@@ -26,9 +24,8 @@ from loadbalancer.review.halves import read_halves, split_point
 from loadbalancer.review.lines import (
     UNREADABLE,
     TimedRecord,
+    decode_whole,
     file_lines,
-    parse_record,
-    timed,
 )
 
 
@@ -64,7 +61,7 @@ def read_logs(paths: Iterable[str | Path], *, compact: bool = False) -> LogConte
     records: list[TimedRecord] = []
     unreadable = 0
     first: str | None = None
-    decode = decode_compact if compact else _decode
+    decode = decode_compact if compact else decode_whole
     # hundreds of thousands of small dicts that all stay alive: the cyclic collector would scan
     # them again and again while they are made (three times the parse time) and find nothing
     collecting = gc.isenabled()
@@ -113,32 +110,3 @@ def _read_one(
                 unreadable, first = decode(path, chunk, records, unreadable, first)
                 chunk = []
     return decode(path, chunk, records, unreadable, first)
-
-
-def _decode(
-    path: Path,
-    chunk: list[tuple[int, bytes]],
-    records: list[TimedRecord],
-    unreadable: int,
-    first: str | None,
-) -> tuple[int, str | None]:
-    """Decode a chunk of lines at once; where that fails (a torn line), line by line."""
-    if not chunk:
-        return unreadable, first
-    try:
-        decoded = json.loads(b"[" + b",".join(line for _, line in chunk) + b"]")
-    except (ValueError, RecursionError):
-        decoded = None
-    if decoded is not None and len(decoded) == len(chunk):
-        parsed = [timed(record) for record in decoded]
-        if None not in parsed:
-            records.extend(cast(list[TimedRecord], parsed))  # no None in it
-            return unreadable, first
-    for number, line in chunk:
-        one = parse_record(line)
-        if one is None:
-            unreadable += 1
-            first = first if first is not None else f"{path}:{number}"
-        else:
-            records.append(one)
-    return unreadable, first

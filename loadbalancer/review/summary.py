@@ -7,19 +7,18 @@ every figure is right within one record period.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 from loadbalancer.control.reasons import Reason
 from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from loadbalancer.errors import LoadBalancerError, UsageError
 from loadbalancer.meter.rejections import reason_kind
-from loadbalancer.review.clock import iso, log_timezone
+from loadbalancer.review.clock import iso
 from loadbalancer.review.facts import (
     OVERLOAD_TOLERANCE_A,
     CompactDecision,
@@ -29,18 +28,17 @@ from loadbalancer.review.lines import (
     Record,
     TimedRecord,
 )
+from loadbalancer.review.scan import Bounds
 from loadbalancer.review.timeline import (
     Episode,
+    EpisodeFinder,
+    Intervals,
+    Names,
     Site,
-    charger_names,
     clipped,
-    decision_intervals,
-    find_episodes,
-    in_window,
     known_charger,
-    last_startup,
-    record_time,
 )
+from loadbalancer.review.timeline import in_window as in_window_of
 
 #: ampere-seconds on one phase at the nominal voltage, in kWh
 KWH_PER_AS = NOMINAL_VOLTAGE_V / 3.6e6
@@ -207,90 +205,159 @@ class _Walk:
             tally = self.tallies[name] = _Tally()
         return tally
 
-    def run(self, records: Sequence[TimedRecord]) -> None:
-        """Integrate each decision in force over its interval, clipped to the window (one loop,
-        the per-charger part inline: it runs for every decision of the log)."""
+    def add(self, start_s: float, end_s: float, record: Record) -> None:
+        """Integrate one decision in force over its interval, clipped to the window (the
+        per-charger part inline: it runs for every decision of the log)."""
         w0, w1 = self.window
-        only, limit_a, keys = self.charger, self.limit_a, self._keys
-        tallies, by_phase = self.tallies, self.overload_by_phase
-        for start_s, end_s, record in decision_intervals(records):
-            if start_s > w1:
-                return
-            facts = record.facts if type(record) is CompactDecision else decision_facts(record)
-            dt = min(end_s, w1) - max(start_s, w0)
-            in_window = w0 <= start_s <= w1
+        if start_s > w1:
+            return
+        facts = record.facts if type(record) is CompactDecision else decision_facts(record)
+        dt = min(end_s, w1) - max(start_s, w0)
+        in_window = w0 <= start_s <= w1
+        if in_window:
+            self.decisions += 1
+        elif dt <= 0:
+            return
+        dt = max(dt, 0.0)
+        only, keys, tallies = self.charger, self._keys, self.tallies
+        chargers, metered, over, peak = facts
+        for name, reason, setpoint, phases, drawn in chargers:
+            if only is not None and name != only:
+                continue
+            tally = tallies.get(name) or self.tally(name)
             if in_window:
-                self.decisions += 1
-            elif dt <= 0:
+                tally.reasons[reason] += 1
+            if dt <= 0 or setpoint is None:
                 continue
-            dt = max(dt, 0.0)
-            chargers, metered, over, peak = facts
-            for name, reason, setpoint, phases, drawn in chargers:
-                if only is not None and name != only:
-                    continue
-                tally = tallies.get(name) or self.tally(name)
-                if in_window:
-                    tally.reasons[reason] += 1
-                if dt <= 0 or setpoint is None:
-                    continue
-                key = keys.get(setpoint)
-                if key is None:
-                    key = keys[setpoint] = limit_key(setpoint)
-                tally.time_at_limit_s[key] += dt
-                tally.offered_as += setpoint * phases * dt
-                if drawn is None:
-                    tally.unmeasured_s += dt
+            key = keys.get(setpoint)
+            if key is None:
+                key = keys[setpoint] = limit_key(setpoint)
+            tally.time_at_limit_s[key] += dt
+            tally.offered_as += setpoint * phases * dt
+            if drawn is None:
+                tally.unmeasured_s += dt
+            else:
+                tally.drawn_as += drawn * dt
+        if dt <= 0 or not metered:
+            return
+        for phase in over:
+            self.overload_by_phase[phase] += dt
+        if over:
+            self.overload_s += dt
+        if peak is not None and peak > self.limit_a:
+            self.above_rating_s += dt
+
+
+class Consumer(Protocol):
+    """Another figure made in the same walk over the records (the capacity tariff's): told
+    every record but the decisions, and every decision interval."""
+
+    def add(self, item: TimedRecord) -> None: ...
+
+    def interval(self, start_s: float, end_s: float, record: Record) -> None: ...
+
+
+class _Pass:
+    """The summary's one walk over the records (private, mutable): decision intervals to the
+    walk, other records to the counts, episodes and charger names, and all to ``also``."""
+
+    def __init__(
+        self,
+        window: tuple[float, float],
+        charger: str | None,
+        rating_a: float | None,
+        also: Sequence[Consumer],
+    ) -> None:
+        self.window, self.also = window, also
+        self.walk = _Walk(window, charger, rating_a)
+        self.counts = _Events(charger)
+        self.intervals, self.episodes, self.names = Intervals(), EpisodeFinder(), Names()
+        self.in_window = 0
+
+    def run(self, records: Iterable[TimedRecord]) -> None:
+        w0, w1 = self.window
+        walk, counts, intervals, names, also = (
+            self.walk,
+            self.counts,
+            self.intervals,
+            self.names,
+            self.also,
+        )
+        decisions_in_window = 0
+        for item in records:
+            t_s, record = item
+            decision = record["event"] == "decision"
+            if w0 <= t_s <= w1:
+                self.in_window += 1
+                if decision:
+                    decisions_in_window += 1
                 else:
-                    tally.drawn_as += drawn * dt
-            if dt <= 0 or not metered:
-                continue
-            for phase in over:
-                by_phase[phase] += dt
-            if over:
-                self.overload_s += dt
-            if peak is not None and peak > limit_a:
-                self.above_rating_s += dt
+                    counts.add(t_s, record)
+            interval = intervals.add(item)
+            if interval is not None:
+                walk.add(*interval)
+                for other in also:
+                    other.interval(*interval)
+            names.add(item)
+            if not decision:
+                self.episodes.add(item)
+                for other in also:
+                    other.add(item)
+        if decisions_in_window:
+            counts.events["decision"] += decisions_in_window
+        interval = intervals.finish()
+        if interval is not None:
+            walk.add(*interval)
+            for other in also:
+                other.interval(*interval)
 
 
 def summarize(
-    records: Sequence[TimedRecord],
+    records: Iterable[TimedRecord],
     *,
     since_s: float | None = None,
     until_s: float | None = None,
     charger: str | None = None,
+    bounds: Bounds | None = None,
+    also: Sequence[Consumer] = (),
 ) -> Summary:
     """The summary of the records between ``since_s`` and ``until_s`` (the whole log by default).
 
-    ``records`` must be sorted by time (as :func:`loadbalancer.review.read.read_logs` gives
-    them) and may start before ``since_s``: the decision in force at ``since_s`` counts from
-    there. ``charger`` keeps one charger (the meter figures stay site-wide).
+    One walk over ``records`` in time order (a list, or a :class:`~.stream.LogStream` that reads
+    the files as it goes, with the ``bounds`` of a first look at them); ``also`` are told every
+    record and every decision interval on the way. The records may start before ``since_s``:
+    the decision in force at ``since_s`` counts from there. ``charger`` keeps one charger (the
+    meter figures stay site-wide).
     """
-    window = _window(records, since_s, until_s)
-    site = Site.from_startup(last_startup(records, window[1]))
-    walk = _Walk(window, charger, site.rating_a)
-    walk.run(records)
+    if bounds is None:
+        records = records if isinstance(records, Sequence) else list(records)
+        bounds = Bounds.of(records)
+    if bounds is None:
+        raise LoadBalancerError("the log has no records")
+    window = summary_window(bounds, since_s, until_s)
+    startup = bounds.last_startup(window[1])
+    site = Site.from_startup(None if startup is None else startup[1])
+    walked = _Pass(window, charger, site.rating_a, also)
+    walked.run(records)
+    walk, counts, names = walked.walk, walked.counts, walked.names
     if charger is not None:
-        known_charger(charger, charger_names(records))
+        known_charger(charger, list(names.names))
     tallies = walk.tallies if charger is None else {charger: walk.tally(charger)}
-    lo = bisect.bisect_left(records, window[0], key=record_time)
-    hi = bisect.bisect_right(records, window[1], key=record_time)
-    counts = _Events(tallies, charger)
-    for item in records[lo:hi]:
-        counts.add(*item)
-    episodes = find_episodes(records)
+    counts.settle(tallies)
+    found = walked.episodes.finish(walked.intervals.last)
     return Summary(
         from_s=window[0],
         to_s=window[1],
-        zone=log_timezone(records),
+        zone=bounds.zone,
         site=site,
-        records=hi - lo,
+        records=walked.in_window,
         decisions=walk.decisions,
         restarts=counts.restarts,
         chargers=tuple(
-            _charger_summary(name, tally, episodes.outages.get(name, ()), window)
+            _charger_summary(name, tally, found.outages.get(name, ()), window)
             for name, tally in tallies.items()
         ),
-        fallbacks=tuple(clipped(in_window(episodes.fallbacks, window), window)),
+        fallbacks=tuple(clipped(in_window_of(found.fallbacks, window), window)),
         overload_s=walk.overload_s,
         overload_by_phase_s=dict(sorted(walk.overload_by_phase.items())),
         above_rating_s=walk.above_rating_s if site.rating_a is not None else None,
@@ -301,35 +368,39 @@ def summarize(
     )
 
 
-def _window(
-    records: Sequence[TimedRecord], since_s: float | None, until_s: float | None
+def summary_window(
+    bounds: Bounds, since_s: float | None, until_s: float | None
 ) -> tuple[float, float]:
     """The window asked for, within the log's first and last record."""
-    if not records:
-        raise LoadBalancerError("the log has no records")
-    first_s, last_s = records[0][0], records[-1][0]
+    first_s, last_s = bounds.first[0], bounds.last[0]
     window = (
         first_s if since_s is None else max(since_s, first_s),
         last_s if until_s is None else min(until_s, last_s),
     )
     if window[1] < window[0]:
         raise UsageError(
-            f"nothing in the window: the log runs from {iso(first_s, log_timezone(records))} "
-            f"to {iso(last_s, log_timezone(records))}"
+            f"nothing in the window: the log runs from {iso(first_s, bounds.zone)} "
+            f"to {iso(last_s, bounds.zone)}"
         )
     return window
 
 
 class _Events:
-    """The records other than decisions in the window, counted (private, mutable)."""
+    """The records other than decisions in the window, counted (private, mutable); what they
+    count per charger goes to the chargers' tallies at the end (:meth:`settle`)."""
 
-    def __init__(self, tallies: Mapping[str, _Tally], charger: str | None) -> None:
-        self.tallies = tallies
+    def __init__(self, charger: str | None) -> None:
         self.charger = charger
         self.events: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         self.alarms: list[Alarm] = []
         self.restarts = 0
+        #: per charger name: alarms, write failures, set-points ignored
+        self.by_name = {
+            "alarm": Counter[str](),
+            "write_failed": Counter[str](),
+            "setpoint_ignored": Counter[str](),
+        }
 
     def add(self, t_s: float, record: Record) -> None:
         event = record["event"]
@@ -337,7 +408,6 @@ class _Events:
         if event == "decision":
             return
         name = record.get("charger")
-        tally = self.tallies.get(name) if isinstance(name, str) else None
         if event == "meter_rejected":
             reason = record.get("reason")
             # one record per reason per minute carries its count (older logs: one each)
@@ -347,15 +417,18 @@ class _Events:
             )
         elif event == "startup":
             self.restarts += 1
-        elif event == "alarm" and (self.charger is None or tally is not None):
+        elif event in self.by_name and isinstance(name, str):
+            self.by_name[event][name] += 1
+        if event == "alarm" and (self.charger is None or name == self.charger):
             problem = record.get("problem")
             self.alarms.append(Alarm(t_s, name, problem if isinstance(problem, str) else "alarm"))
-            if tally is not None:
-                tally.alarms += 1
-        elif tally is not None and event == "write_failed":
-            tally.write_failures += 1
-        elif tally is not None and event == "setpoint_ignored":
-            tally.setpoint_ignored += 1
+
+    def settle(self, tallies: Mapping[str, _Tally]) -> None:
+        alarms, failures, ignored = self.by_name.values()
+        for name, tally in tallies.items():
+            tally.alarms += alarms[name]
+            tally.write_failures += failures[name]
+            tally.setpoint_ignored += ignored[name]
 
 
 def _charger_summary(
@@ -372,7 +445,7 @@ def _charger_summary(
         offered_kwh=tally.offered_as * KWH_PER_AS,
         drawn_kwh=tally.drawn_as * KWH_PER_AS,
         unmeasured_s=tally.unmeasured_s,
-        outages=tuple(clipped(in_window(outages, window), window)),
+        outages=tuple(clipped(in_window_of(outages, window), window)),
         write_failures=tally.write_failures,
         setpoint_ignored=tally.setpoint_ignored,
         alarms=tally.alarms,

@@ -81,19 +81,34 @@ def steps(records: Sequence[TimedRecord], *, limited_only: bool = False) -> Iter
     """Every decision interval of the log with its figures in kW (see the module);
     ``limited_only``: only those where a charger says ``tariff_limit`` (the summary of a month
     of compact decisions passes the others by at the cost of one look at each)."""
-    limits: dict[str, ChargerLimits] = {}  # those of the last startup before each decision
-    starts = iter([item for item in records if item[1]["event"] == "startup"])
-    upcoming = next(starts, None)
+    limits = Limits([item for item in records if item[1]["event"] == "startup"])
     for start_s, end_s, record in decision_intervals(records):
-        if limited_only and (
-            type(record) is CompactDecision
-            or all(c.get("reason") != Reason.TARIFF_LIMIT for c in charger_entries(record))
-        ):
-            continue  # a compact decision has no tariff_limit: those are read whole
-        while upcoming is not None and upcoming[0] <= start_s:
-            limits = startup_limits(upcoming[1])
-            upcoming = next(starts, None)
-        yield Step(start_s, end_s, house_kw(record), charger_steps(record, limits))
+        if limited_only and not limited(record):
+            continue
+        yield Step(start_s, end_s, house_kw(record), charger_steps(record, limits.at(start_s)))
+
+
+def limited(record: Record) -> bool:
+    """Whether a charger of the decision says ``tariff_limit`` (a compact decision has none:
+    those are read whole)."""
+    return type(record) is not CompactDecision and any(
+        c.get("reason") == Reason.TARIFF_LIMIT for c in charger_entries(record)
+    )
+
+
+class Limits:
+    """The chargers' limits of the last startup before each time asked (times in order)."""
+
+    def __init__(self, startups: Sequence[TimedRecord]) -> None:
+        self.starts = iter(startups)
+        self.upcoming = next(self.starts, None)
+        self.limits: dict[str, ChargerLimits] = {}
+
+    def at(self, t_s: float) -> dict[str, ChargerLimits]:
+        while self.upcoming is not None and self.upcoming[0] <= t_s:
+            self.limits = startup_limits(self.upcoming[1])
+            self.upcoming = next(self.starts, None)
+        return self.limits
 
 
 def house_kw(record: Record) -> float | None:
@@ -175,19 +190,35 @@ def tariff_cost(
     records: Sequence[TimedRecord], window: tuple[float, float] | None = None
 ) -> TariffCost:
     """The energy denied by the tariff's limit within ``window`` (the whole log by default)."""
-    by_charger: dict[str, float] = {}
-    decisions = 0
-    limited_s = 0.0
+    tally = CostTally(window)
     for step in steps(records, limited_only=True):
-        lo, hi = (step.start_s, step.end_s) if window is None else window
+        tally.add(step)
+    return tally.cost()
+
+
+class CostTally:
+    """The energy denied by the tariff's limit within ``window``, step by step."""
+
+    def __init__(self, window: tuple[float, float] | None) -> None:
+        self.window = window
+        self.by_charger: dict[str, float] = {}
+        self.decisions = 0
+        self.limited_s = 0.0
+
+    def add(self, step: Step) -> None:
+        lo, hi = (step.start_s, step.end_s) if self.window is None else self.window
         dt_s = max(0.0, min(step.end_s, hi) - max(step.start_s, lo))
         counted = lo <= step.start_s <= hi
         if not counted and dt_s <= 0:
-            continue
+            return
+        by_charger = self.by_charger
         for c in step.chargers:
             if c.reason != Reason.TARIFF_LIMIT:
                 continue
-            decisions += counted
-            limited_s += dt_s
+            self.decisions += counted
+            self.limited_s += dt_s
             by_charger[c.name] = by_charger.get(c.name, 0.0) + c.denied_kw * dt_s / 3600
-    return TariffCost(sum(by_charger.values()), by_charger, decisions, limited_s)
+
+    def cost(self) -> TariffCost:
+        by_charger = self.by_charger
+        return TariffCost(sum(by_charger.values()), by_charger, self.decisions, self.limited_s)

@@ -9,7 +9,6 @@ that of the log's ``tariff_interval`` records.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import tzinfo
 from typing import Any
 
@@ -23,36 +22,29 @@ from loadbalancer.tariff.profile import load_tariff_profile
 TARIFF_REASONS = (Reason.TARIFF_LIMIT, Reason.TARIFF_OVERRIDE)
 
 
-def interval_length_s(records: Sequence[TimedRecord], index: int) -> int | None:
-    """The billing interval's length: from the profile the last startup before ``index``
-    names, else from any ``tariff_interval`` record; None when the log does not say."""
-    for _, record in reversed(records[: index + 1]):
-        if record["event"] == "startup":
-            name = as_dict(record.get("tariff")).get("profile")
-            if isinstance(name, str):
-                try:
-                    return load_tariff_profile(name).interval_s
-                except LoadBalancerError:
-                    pass
-            break
-    for _, record in records:
-        if record["event"] == "tariff_interval":
-            length = num(record.get("interval_s"))
-            if length is not None and length > 0:
-                return int(length)
-    return None
+def interval_length_s(startup: Record | None, first_interval_s: int | None) -> int | None:
+    """The billing interval's length: from the profile the last ``startup`` before the time
+    asked names, else from the log's first ``tariff_interval`` record; None when the log does
+    not say."""
+    name = None if startup is None else as_dict(startup.get("tariff")).get("profile")
+    if isinstance(name, str):
+        try:
+            return load_tariff_profile(name).interval_s
+        except LoadBalancerError:
+            pass
+    return first_interval_s
 
 
 def tariff_lines(
-    records: Sequence[TimedRecord],
-    index: int,
+    length_s: int | None,
     decision: TimedRecord,
     zone: tzinfo,
     entry: Record,
     numbers: dict[str, Any],
 ) -> list[str]:
-    """The tariff's ceiling in the ``decision`` in force at ``records[index]`` for the charger
-    ``entry``, when its reason is the tariff's; the figures go into ``numbers``."""
+    """The tariff's ceiling in the ``decision`` in force for the charger ``entry``, when its
+    reason is the tariff's (``length_s``: the interval's length, None where the log does not
+    say it); the figures go into ``numbers``."""
     if entry.get("reason") not in TARIFF_REASONS:
         return []
     t_s, record = decision
@@ -63,7 +55,6 @@ def tariff_lines(
     start_s = posix_s(start) if isinstance(start, str) else None
     if budget_kw is None or so_far_kwh is None or start_s is None:
         return ["  The record carries no tariff figures (a log from before they were written)."]
-    length_s = interval_length_s(records, index)
     facts: dict[str, Any] = {
         "budget_kw": budget_kw,
         "interval_start": start,

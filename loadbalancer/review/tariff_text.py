@@ -12,8 +12,17 @@ from typing import Any
 
 from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from loadbalancer.review.clock import duration
-from loadbalancer.review.lines import TimedRecord
-from loadbalancer.review.tariff_cost import TariffCost, tariff_cost
+from loadbalancer.review.lines import Record, TimedRecord
+from loadbalancer.review.tariff_cost import (
+    CostTally,
+    Limits,
+    Step,
+    TariffCost,
+    charger_steps,
+    house_kw,
+    limited,
+    tariff_cost,
+)
 from loadbalancer.review.tariff_month import TariffMonth, month_json, tariff_months
 from loadbalancer.tariff.calendar import local_time
 from loadbalancer.tariff.peaks import Peak
@@ -44,6 +53,35 @@ def tariff_section(
     if not months and not cost.decisions:
         return None
     return TariffSection(months, cost)
+
+
+class TariffPass:
+    """The tariff's part of the summary, made in the summary's walk over the records: the
+    ``tariff_interval`` records are kept (one per interval), the decisions the tariff bound
+    are counted as they come (the summary's :class:`~.summary.Consumer`)."""
+
+    def __init__(self, window: tuple[float, float], startups: Sequence[TimedRecord]) -> None:
+        self.window = window
+        self.intervals: list[TimedRecord] = []
+        self.tally = CostTally(window)
+        self.limits = Limits(startups)
+
+    def add(self, item: TimedRecord) -> None:
+        if item[1]["event"] == "tariff_interval":
+            self.intervals.append(item)
+
+    def interval(self, start_s: float, end_s: float, record: Record) -> None:
+        if limited(record):
+            chargers = charger_steps(record, self.limits.at(start_s))
+            self.tally.add(Step(start_s, end_s, house_kw(record), chargers))
+
+    def section(self) -> TariffSection | None:
+        """The section; None when the log shows no tariff."""
+        months = tariff_months(self.intervals, self.window)
+        cost = self.tally.cost()
+        if not months and not cost.decisions:
+            return None
+        return TariffSection(months, cost)
 
 
 def section_json(section: TariffSection) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from loadbalancer.errors import UsageError
@@ -108,50 +108,72 @@ class Episodes:
     outages: Mapping[str, tuple[Episode, ...]]
 
 
-def find_episodes(records: Sequence[TimedRecord]) -> Episodes:
-    """Meter fallbacks and per charger outages; a restart or a shutdown ends every episode."""
-    fallbacks: list[Episode] = []
-    outages: dict[str, list[Episode]] = {}
-    stale: tuple[TimedRecord, str] | None = None
-    offline: dict[str, tuple[TimedRecord, str]] = {}
+class EpisodeFinder:
+    """Meter fallbacks and per charger outages as the records come; a restart or a shutdown
+    ends every episode, the end of the log ends those still open (not ``ended``)."""
 
-    def episode(start: TimedRecord, end: TimedRecord, ended: bool, detail: str) -> Episode:
-        return Episode(start[0], start[0] + elapsed_s(start, end), ended, detail)
+    def __init__(self) -> None:
+        self.fallbacks: list[Episode] = []
+        self.outages: dict[str, list[Episode]] = {}
+        self.stale: tuple[TimedRecord, str] | None = None
+        self.offline: dict[str, tuple[TimedRecord, str]] = {}
+        self.last: TimedRecord | None = None
 
-    for item in records:
+    def add(self, item: TimedRecord) -> None:
+        self.last = item
         record = item[1]
         event = record["event"]
-        if event == "meter_stale" and stale is None:
+        if event == "decision":
+            return
+        if event == "meter_stale" and self.stale is None:
             age = num(record.get("meter_age_s"))
-            stale = (
+            self.stale = (
                 item,
                 "no telegram yet" if age is None else f"no valid telegram for {age:.0f} s",
             )
-        elif event == "meter_recovered" and stale is not None:
-            fallbacks.append(episode(stale[0], item, True, stale[1]))
-            stale = None
+        elif event == "meter_recovered" and self.stale is not None:
+            self.fallbacks.append(_episode(self.stale[0], item, True, self.stale[1]))
+            self.stale = None
         elif event == "charger_offline":
             name = record.get("charger")
-            if isinstance(name, str) and name not in offline:
+            if isinstance(name, str) and name not in self.offline:
                 error = record.get("error")
-                offline[name] = (item, error if isinstance(error, str) else "")
+                self.offline[name] = (item, error if isinstance(error, str) else "")
         elif event == "charger_online":
             name = record.get("charger")
-            if isinstance(name, str) and name in offline:
-                start, error = offline.pop(name)
-                outages.setdefault(name, []).append(episode(start, item, True, error))
+            if isinstance(name, str) and name in self.offline:
+                start, error = self.offline.pop(name)
+                self.outages.setdefault(name, []).append(_episode(start, item, True, error))
         elif event in ("startup", "shutdown"):
-            if stale is not None:
-                fallbacks.append(episode(stale[0], item, True, stale[1]))
-                stale = None
-            for name, (start, error) in offline.items():
-                outages.setdefault(name, []).append(episode(start, item, True, error))
-            offline.clear()
-    if stale is not None:
-        fallbacks.append(episode(stale[0], records[-1], False, stale[1]))
-    for name, (start, error) in offline.items():
-        outages.setdefault(name, []).append(episode(start, records[-1], False, error))
-    return Episodes(tuple(fallbacks), {k: tuple(v) for k, v in outages.items()})
+            self._close(item, ended=True)
+
+    def _close(self, end: TimedRecord, *, ended: bool) -> None:
+        if self.stale is not None:
+            self.fallbacks.append(_episode(self.stale[0], end, ended, self.stale[1]))
+            self.stale = None
+        for name, (start, error) in self.offline.items():
+            self.outages.setdefault(name, []).append(_episode(start, end, ended, error))
+        self.offline.clear()
+
+    def finish(self, last: TimedRecord | None = None) -> Episodes:
+        """The episodes; those still open end with the log's ``last`` record (default: the
+        last one added)."""
+        last = self.last if last is None else last
+        if last is not None:
+            self._close(last, ended=False)
+        return Episodes(tuple(self.fallbacks), {k: tuple(v) for k, v in self.outages.items()})
+
+
+def _episode(start: TimedRecord, end: TimedRecord, ended: bool, detail: str) -> Episode:
+    return Episode(start[0], start[0] + elapsed_s(start, end), ended, detail)
+
+
+def find_episodes(records: Iterable[TimedRecord]) -> Episodes:
+    """Meter fallbacks and per charger outages; a restart or a shutdown ends every episode."""
+    finder = EpisodeFinder()
+    for item in records:
+        finder.add(item)
+    return finder.finish()
 
 
 def in_window(episodes: Sequence[Episode], window: tuple[float, float]) -> list[Episode]:
@@ -165,25 +187,66 @@ def clipped(episodes: Sequence[Episode], window: tuple[float, float]) -> list[Ep
     ]
 
 
-def decision_intervals(records: Sequence[TimedRecord]) -> Iterator[tuple[float, float, Record]]:
-    """``(from, to, decision)``: each decision until the next one, a restart or a shutdown."""
-    current: TimedRecord | None = None
-    for item in records:
+#: a decision in force: ``(from, to, decision)``
+Interval = tuple[float, float, Record]
+
+
+class Intervals:
+    """Decision intervals as the records come: each decision is in force until the next one,
+    a restart or a shutdown (or the log's last record)."""
+
+    def __init__(self) -> None:
+        self.current: TimedRecord | None = None
+        self.last: TimedRecord | None = None
+
+    def add(self, item: TimedRecord) -> Interval | None:
+        """The interval ``item`` closes, if it closes one."""
+        self.last = item
         event = item[1]["event"]
         if event == "decision" or event == "startup" or event == "shutdown":
+            current = self.current
+            self.current = item if event == "decision" else None
             if current is not None:
-                yield current[0], current[0] + elapsed_s(current, item), current[1]
-            current = item if event == "decision" else None
-    if current is not None:
-        yield current[0], current[0] + elapsed_s(current, records[-1]), current[1]
+                return current[0], current[0] + elapsed_s(current, item), current[1]
+        return None
+
+    def finish(self) -> Interval | None:
+        """The interval of the decision in force at the end of the log."""
+        current, last = self.current, self.last
+        if current is None or last is None:
+            return None
+        return current[0], current[0] + elapsed_s(current, last), current[1]
 
 
-def charger_names(records: Sequence[TimedRecord]) -> list[str]:
-    """Every charger name the log mentions, in the order first seen."""
-    names: dict[str, None] = {}
-    for _, record in records:
+def decision_intervals(records: Iterable[TimedRecord]) -> Iterator[Interval]:
+    """``(from, to, decision)``: each decision until the next one, a restart or a shutdown."""
+    intervals = Intervals()
+    for item in records:
+        interval = intervals.add(item)
+        if interval is not None:
+            yield interval
+    interval = intervals.finish()
+    if interval is not None:
+        yield interval
+
+
+class Names:
+    """Every charger name the records mention, in the order first seen."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, None] = {}
+        #: the ``chargers`` last seen (compact decisions with the same names share theirs)
+        self._seen: object = None
+
+    def add(self, item: TimedRecord) -> None:
+        record = item[1]
         event = record["event"]
+        names = self.names
         if event == "decision":
+            chargers = record.get("chargers")
+            if chargers is self._seen:
+                return
+            self._seen = chargers
             for charger in charger_entries(record):
                 names.setdefault(str(charger["name"]), None)
         elif event == "startup":
@@ -193,7 +256,14 @@ def charger_names(records: Sequence[TimedRecord]) -> list[str]:
                     names.setdefault(name, None)
         elif isinstance(name := record.get("charger"), str):
             names.setdefault(name, None)
-    return list(names)
+
+
+def charger_names(records: Iterable[TimedRecord]) -> list[str]:
+    """Every charger name the log mentions, in the order first seen."""
+    names = Names()
+    for item in records:
+        names.add(item)
+    return list(names.names)
 
 
 def record_time(record: TimedRecord) -> float:
