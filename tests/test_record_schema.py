@@ -133,7 +133,7 @@ def demo_log(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     scenario["house"]["events"] = [e for e in scenario["house"]["events"] if e["at_s"] < 900]
     (where / "short.yaml").write_text(yaml.safe_dump(scenario))
     log = where / "decisions.jsonl"
-    command = ["simulate", "--scenario", "short.yaml", "--speed", "600", "--log", str(log)]
+    command = ["simulate", "--scenario", "short.yaml", "--log", str(log)]
     proc = subprocess.run(
         [sys.executable, "-m", "loadbalancer", *command],
         capture_output=True,

@@ -18,7 +18,7 @@ import copy
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from loadbalancer.records import DecisionRecord, decode
 from loadbalancer.resources import example_file
 from loadbalancer.sdnotify import Notifier
 from loadbalancer.service import Service
-from loadbalancer.sim.bound import Bound, bound_kwh
+from loadbalancer.sim.bound import bound_kwh
 from loadbalancer.sim.clock import run_simulated
 from loadbalancer.sim.figures import ChargerSlot, Figures, Tally, count_spike_pauses, plugged
 from loadbalancer.sim.model import (
@@ -46,6 +46,7 @@ from loadbalancer.sim.model import (
     static_limit_a,
     static_policy,
 )
+from loadbalancer.sim.report import Report
 from loadbalancer.sim.scenario import CarPlan, Scenario, load_scenario
 from loadbalancer.yamlcheck import read_yaml_file
 
@@ -58,101 +59,8 @@ SIM_REQUEST_TIMEOUT_S = 20.0
 SIM_READ_STALE_S = 120.0
 #: the sampler's step (simulated seconds)
 SAMPLE_S = 1.0
-#: the most the simulation's tasks may wake late (simulated s) for its figures to stand for the
-#: service in real time (a telegram period is 10 s; the control rules count in seconds)
-LAG_TRUSTED_S = 2.0
 #: Swedish meters keep normal time: UTC+1 (docs/meters.md §Swedish HAN-P1)
 METER_TZ = timezone(timedelta(hours=1))
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    scenario: Scenario
-    #: None: virtual time (as fast as the work allows); else simulated s per wall-clock s
-    speed: float | None
-    wall_s: float
-    service: Figures
-    model: Figures
-    static: Figures
-    peer: Figures
-    static_limit_a: float
-    log_path: Path
-    bound: Bound
-    #: the worst lateness of the simulation's tasks (simulated s); above LAG_TRUSTED_S the
-    #: machine did not keep up with ``speed`` and the service reacted later than it would
-    max_lag_s: float = 0.0
-
-    @property
-    def pace(self) -> str:
-        return "virtual time" if self.speed is None else f"{self.speed:g}x the wall clock"
-
-    @property
-    def kept_up(self) -> bool:
-        return self.max_lag_s <= LAG_TRUSTED_S
-
-    #: issue 19: the box's phase switches the service completed (phase_switch_done records)
-    phase_switches: int = 0
-
-    def rows(self) -> list[Figures]:
-        return [self.service, self.model, self.static, self.peer]
-
-    def table(self) -> str:
-        hours = self.scenario.duration_s / 3600
-        peers = self.peer.energy_kwh
-        versus = f"{self.service.energy_kwh / peers:.2f}" if peers > 0 else "-"
-        head = (
-            f"scenario {self.scenario.name}: {hours:.1f} h simulated in {self.wall_s:.0f} s "
-            f"({self.pace}); upper bound {self.bound.kwh:.1f} kWh ({self.bound.method}); "
-            f"ours / peers' energy {versus}"
-        )
-        lines = [
-            head,
-            f"{'controller':<40} {'energy_kWh':>10} {'/bound':>6} {'overload_s':>10} "
-            f"{'ignored_s':>9} {'house_s':>7} {'spike_p':>7} {'pauses':>6} {'p/h':>5} "
-            f"{'cuts':>5} {'writes':>6} {'peak_A':>6}",
-        ]
-        for row in self.rows():
-            d = row.to_dict()
-            lines.append(
-                f"{row.name:<40} {d['energy_kwh']:>10.2f} {d['energy_ratio']:>6.3f} "
-                f"{d['overload_s']:>10.0f} {d['overload_ignored_s']:>9.0f} "
-                f"{d['overload_house_s']:>7.0f} {d['spike_pauses']:>7} {d['pauses']:>6} "
-                f"{d['pauses_per_h']:>5.1f} {d['cuts']:>5} {d['writes']:>6} {d['peak_a']:>6.1f}"
-            )
-        lines.append(
-            "overload_s: beyond the fuse budget while a charger drew what it was allowed; "
-            "ignored_s: while a charger drew against its limit; house_s: the house alone"
-        )
-        if self.scenario.phase_switching not in (None, "off"):
-            lines.append(
-                f"1p/3p switching {self.scenario.phase_switching}: {self.phase_switches} "
-                "switch(es) by the service; the discrete model's boxes cannot switch (its row: "
-                "without)"
-            )
-        if not self.kept_up:
-            lines.append(
-                f"warning: this machine fell behind {self.pace} by up to "
-                f"{self.max_lag_s:.1f} simulated s: the service's reactions came that much "
-                "later than in real time; run again with a lower --speed"
-            )
-        lines.append(f"decision log: {self.log_path}")
-        return "\n".join(lines)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"scenario": self.scenario.name, **self.service.to_dict()}
-        out["bound_method"] = self.bound.method
-        peers = self.peer.energy_kwh
-        out["energy_vs_peers"] = round(self.service.energy_kwh / peers, 4) if peers > 0 else None
-        out["wall_s"] = round(self.wall_s, 1)
-        out["max_lag_s"] = round(self.max_lag_s, 2)
-        out["kept_up"] = self.kept_up
-        out["phase_switches"] = self.phase_switches
-        out["baselines"] = {
-            "model_core": self.model.to_dict(),
-            "static_limiter": {**self.static.to_dict(), "limit_a": self.static_limit_a},
-            "max_phase_setpoint": self.peer.to_dict(),
-        }
-        return out
 
 
 def default_site_path() -> Path:
@@ -168,24 +76,7 @@ def simulate(
     status: Callable[[str], None] = lambda _m: None,
 ) -> Report:
     scenario = load_scenario(scenario_ref)
-    raw = read_yaml_file(site_path)
-    if not isinstance(raw, dict):
-        raise ConfigError(str(site_path), "", "expected a mapping")
-    # validate the site as written first: errors name the user's file and keys
-    site = site_from_data(raw, str(site_path), base=site_path.parent)
-    if scenario.tariff is not None and "tariff" not in raw:
-        state_dir = log_path.parent / f"{log_path.stem}-tariff"
-        shutil.rmtree(state_dir, ignore_errors=True)  # a fresh month for every run
-        raw = {**raw, "tariff": {"state_dir": str(state_dir), **scenario.tariff}}
-    if scenario.chargers or scenario.phase_switching or scenario.tariff:
-        raw = with_scenario_chargers(raw, scenario)
-        label = f"{site_path} with the chargers of scenario {scenario.name}"
-        site = site_from_data(raw, label, base=site_path.parent)
-    for plan in scenario.cars:
-        if plan.charger not in {c.name for c in site.chargers}:
-            raise ConfigError(
-                scenario.name, f"cars.{plan.charger}", f"no charger of that name in {site_path}"
-            )
+    raw, site = _site_for(scenario, site_path, log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.unlink(missing_ok=True)
     started = time.monotonic()
@@ -230,6 +121,32 @@ def simulate(
         max_lag_s,
         switches,
     )
+
+
+def _site_for(
+    scenario: Scenario, site_path: Path, log_path: Path
+) -> tuple[dict[str, Any], SiteConfig]:
+    """The site file's mapping and configuration with what the scenario adds (its chargers, its
+    tariff); errors name the user's file and keys."""
+    raw = read_yaml_file(site_path)
+    if not isinstance(raw, dict):
+        raise ConfigError(str(site_path), "", "expected a mapping")
+    # validate the site as written first: errors name the user's file and keys
+    site = site_from_data(raw, str(site_path), base=site_path.parent)
+    if scenario.tariff is not None and "tariff" not in raw:
+        state_dir = log_path.parent / f"{log_path.stem}-tariff"
+        shutil.rmtree(state_dir, ignore_errors=True)  # a fresh month for every run
+        raw = {**raw, "tariff": {"state_dir": str(state_dir), **scenario.tariff}}
+    if scenario.chargers or scenario.phase_switching or scenario.tariff:
+        raw = with_scenario_chargers(raw, scenario)
+        label = f"{site_path} with the chargers of scenario {scenario.name}"
+        site = site_from_data(raw, label, base=site_path.parent)
+    for plan in scenario.cars:
+        if plan.charger not in {c.name for c in site.chargers}:
+            raise ConfigError(
+                scenario.name, f"cars.{plan.charger}", f"no charger of that name in {site_path}"
+            )
+    return raw, site
 
 
 def with_scenario_chargers(raw: dict[str, Any], scenario: Scenario) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def served_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scenario = folder / "evening.yaml"
     scenario.write_text(SCENARIO)
     log = folder / "decisions.jsonl"
-    simulate(default_site_path(), str(scenario), speed=400, log_path=log)
+    simulate(default_site_path(), str(scenario), log_path=log)
     return log
 
 
