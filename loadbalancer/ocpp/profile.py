@@ -32,6 +32,9 @@ FAILSAFE_MECHANISMS = ("vendor_setting", "expiring_profile", "none")
 MEASURANDS = ("Current.Import", "Current.Offered", "Power.Active.Import", "Voltage")
 #: a limit that takes longer than this to show is not applied (the link's episode)
 DEFAULT_VERIFY_S = 60.0
+#: how long a box takes to apply a limit it accepted, where its profile does not say (the
+#: simulated charge point of ``simulate`` waits this long; no vendor documents it)
+DEFAULT_APPLY_S = 5.0
 
 _TOP = {
     "name", "vendor", "models", "sources", "unverified", "verified_on_hardware", "charging",
@@ -42,7 +45,7 @@ _CHARGING = {
     "min_current_a", "max_current_a", "step_a",
 }  # fmt: skip
 _METER = {"measurands", "interval_s", "current_offered"}
-_WRITES = {"min_interval_s", "daily_budget", "deadband_a", "verify_s"}
+_WRITES = {"min_interval_s", "daily_budget", "deadband_a", "verify_s", "apply_s"}
 _BOOT = {"set", "read"}
 _FAILSAFE = {"mechanism", "key", "value", "safe_stack_level", "semantics_verified", "note"}
 #: what a vendor setting's value may name
@@ -80,6 +83,8 @@ class WriteEconomy:
     daily_budget: int
     deadband_a: float
     verify_s: float
+    #: how long the box takes to apply an accepted limit, typically (``verify_s``: at most)
+    apply_s: float = DEFAULT_APPLY_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +199,7 @@ class _Reader(YamlReader):
 
     def writes(self, value: object) -> WriteEconomy:
         raw = self.mapping(value, "writes", _WRITES)
+        verify_s = self.number(raw.get("verify_s", DEFAULT_VERIFY_S), "writes.verify_s", 1, 600)
         return WriteEconomy(
             min_interval_s=self.number(
                 raw.get("min_interval_s", 10), "writes.min_interval_s", 0, 3600
@@ -202,7 +208,10 @@ class _Reader(YamlReader):
                 raw.get("daily_budget", 2000), "writes.daily_budget", 5, 100000
             ),
             deadband_a=self.number(raw.get("deadband_a", 0), "writes.deadband_a", 0, 10),
-            verify_s=self.number(raw.get("verify_s", DEFAULT_VERIFY_S), "writes.verify_s", 1, 600),
+            verify_s=verify_s,
+            apply_s=self.number(
+                raw.get("apply_s", min(DEFAULT_APPLY_S, verify_s)), "writes.apply_s", 0, verify_s
+            ),
         )
 
     def boot_set(self, value: object, meter: MeterSettings) -> tuple[tuple[str, str], ...]:

@@ -19,14 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import ModbusChargerConfig, SiteConfig, site_from_data
 from loadbalancer.electric import NOMINAL_VOLTAGE_V, PHASE_IN_USE_A
 from loadbalancer.electric import PHASES as GRID_PHASES
-from loadbalancer.errors import ConfigError, UsageError
+from loadbalancer.errors import ConfigError
 from loadbalancer.logwriter import open_decision_log
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.records import DecisionRecord, decode
@@ -45,6 +45,9 @@ from loadbalancer.sim.model import (
 )
 from loadbalancer.sim.scenario import CarPlan, Scenario, load_scenario
 from loadbalancer.yamlcheck import read_yaml_file
+
+if TYPE_CHECKING:  # the OCPP libraries are imported only for a site with OCPP chargers
+    from loadbalancer.sim.ocppbox import SimulatedChargePoint
 
 #: a simulated 4-hour evening in well under a minute
 DEFAULT_SPEED = 400.0
@@ -185,8 +188,16 @@ def with_scenario_chargers(raw: dict[str, Any], scenario: Scenario) -> dict[str,
     known = {c.get("name") for c in chargers if isinstance(c, dict)}
     for extra in scenario.chargers:
         if extra.get("name") not in known:
-            chargers.append({"host": "127.0.0.1", **extra})
+            chargers.append(_scenario_entry(extra, data))
     return data
+
+
+def _scenario_entry(extra: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    if extra.get("protocol") == "ocpp":  # issue 18: a simulated OCPP charge point
+        from loadbalancer.sim.ocppbox import scenario_entry
+
+        return scenario_entry(extra, data)
+    return {"host": "127.0.0.1", **extra}
 
 
 def charger_slots(site: SiteConfig) -> list[ChargerSlot]:
@@ -240,6 +251,7 @@ async def _run_service(
         clock=clock,
         connect_timeout_s=SIM_CONNECT_TIMEOUT_S,
         request_timeout_s=SIM_REQUEST_TIMEOUT_S,
+        ocpp_timeout_s=SIM_REQUEST_TIMEOUT_S,
     )
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
@@ -271,7 +283,7 @@ class _World:
         scenario: Scenario,
         site: SiteConfig,
         meter: MeterServer,
-        emulators: dict[str, ChargerEmulator],
+        emulators: dict[str, ChargerEmulator | SimulatedChargePoint],
     ) -> None:
         self.scenario, self.site, self.meter, self.emulators = scenario, site, meter, emulators
         self.clock = asyncio.get_running_loop().time
@@ -293,14 +305,21 @@ class _World:
         meter = MeterServer()
         await meter.start()
         plans = {plan.charger: plan for plan in scenario.cars}
-        emulators: dict[str, ChargerEmulator] = {}
+        emulators: dict[str, ChargerEmulator | SimulatedChargePoint] = {}
         data = copy.deepcopy(raw)
         data["meter"]["source"] = meter.url
         data["meter"]["protocol"] = "p1"
         data["log"] = {"decisions": str(log_path)}
+        if site.ocpp is not None:  # issue 18: simulated OCPP charge points
+            from loadbalancer.sim.ocppbox import ocpp_points
+
+            def car_of(name: str) -> SimulatedCar:
+                return _car(plans.get(name))
+
+            emulators.update(ocpp_points(site, data, clock=clock, car_of=car_of))
         for i, charger in enumerate(site.chargers):
-            if not isinstance(charger, ModbusChargerConfig):  # issue 18: not simulated yet
-                raise UsageError(f"simulate: charger {charger.name} is OCPP; not simulated yet")
+            if not isinstance(charger, ModbusChargerConfig):
+                continue
             car = _car(plans.get(charger.name))
             emulator = ChargerEmulator(charger.profile, clock=clock, car=car)
             await emulator.start()

@@ -18,6 +18,7 @@ from pathlib import Path
 from loadbalancer.config import CHARGER_KEYS
 from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError
+from loadbalancer.ocpp.site import OCPP_CHARGER_KEYS
 from loadbalancer.resources import example_file
 from loadbalancer.yamlcheck import YamlReader, parse_yaml, read_text_file
 
@@ -179,7 +180,7 @@ _CAR = {"phases", "max_current_a", "delay_s", "shortfall_a", "plug_in_s", "unplu
 _FAULT = {"kind", "at_s", "duration_s", "charger"}
 _SOLAR = {"peak_a", "start_s", "end_s"}
 #: a charger the scenario adds: a site-file charger entry whose address the simulation sets
-_SITE_CHARGER = CHARGER_KEYS
+_SITE_CHARGER = CHARGER_KEYS | OCPP_CHARGER_KEYS
 _SITE_CHARGER_REQUIRED = {"name", "profile", "phases", "max_current_a"}
 
 
