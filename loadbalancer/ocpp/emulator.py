@@ -140,6 +140,7 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
     @typed_on(enums.Action.trigger_message)
     def on_trigger(self, requested_message: str, connector_id: int | None = None) -> Any:
         if requested_message == enums.MessageTrigger.meter_values:
+            self.owner.meter_values_asked += 1
             self.owner.later(self.owner.send_meter_values())
         return call_result.TriggerMessage(status=enums.TriggerMessageStatus.accepted)
 
@@ -192,6 +193,7 @@ class EmulatedChargePoint:
         self.car = first.car
         self.session: _Box | None = None
         self.meter_values_sent = 0
+        self.meter_values_asked = 0  # TriggerMessage(MeterValues) received
         self._connection: ClientConnection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._booted = False

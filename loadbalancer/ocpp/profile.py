@@ -35,6 +35,9 @@ DEFAULT_VERIFY_S = 60.0
 #: how long a box takes to apply a limit it accepted, where its profile does not say (the
 #: simulated charge point of ``simulate`` waits this long; no vendor documents it)
 DEFAULT_APPLY_S = 5.0
+#: after a raise, MeterValues are asked for once the limit applied and the car had this long
+#: to follow it (IEC 61851-1: the pilot changes within 5 s)
+CAR_FOLLOWS_S = 5.0
 
 _TOP = {
     "name", "vendor", "models", "sources", "unverified", "verified_on_hardware", "charging",
@@ -44,7 +47,7 @@ _CHARGING = {
     "rate_unit", "purpose", "stack_level", "kind", "connector_id", "number_phases",
     "min_current_a", "max_current_a", "step_a",
 }  # fmt: skip
-_METER = {"measurands", "interval_s", "current_offered"}
+_METER = {"measurands", "interval_s", "current_offered", "trigger", "trigger_after_s"}
 _WRITES = {"min_interval_s", "daily_budget", "deadband_a", "verify_s", "apply_s"}
 _BOOT = {"set", "read"}
 _FAILSAFE = {"mechanism", "key", "value", "safe_stack_level", "semantics_verified", "note"}
@@ -72,6 +75,10 @@ class MeterSettings:
     interval_s: float
     #: the box reports ``Current.Offered`` (the limit it applies): the read-back check uses it
     current_offered: bool
+    #: after a raise the box is asked for MeterValues (TriggerMessage) this long after the
+    #: write, so its old ones (the car's lower draw) do not count until its next report; None:
+    #: the box cannot be asked
+    trigger_after_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +135,8 @@ class _Reader(YamlReader):
         top = self.mapping(
             data, "", _TOP, {"name", "vendor", "sources", "unverified", "charging", "failsafe"}
         )
-        meter = self.meter(top.get("meter_values", {}))
+        writes = self.writes(top.get("writes", {}))
+        meter = self.meter(top.get("meter_values", {}), writes.apply_s)
         charging = self.charging(top["charging"])
         return OcppProfile(
             name=self.text(top.get("name", stem), "name"),
@@ -141,7 +149,7 @@ class _Reader(YamlReader):
             ),
             charging=charging,
             meter=meter,
-            writes=self.writes(top.get("writes", {})),
+            writes=writes,
             boot_set=self.boot_set(top.get("boot", {}), meter),
             boot_read=self.texts(top.get("boot", {}).get("read", []), "boot.read"),
             failsafe=self.failsafe(top["failsafe"], charging),
@@ -182,7 +190,7 @@ class _Reader(YamlReader):
             step_a=step,
         )
 
-    def meter(self, value: object) -> MeterSettings:
+    def meter(self, value: object, apply_s: float) -> MeterSettings:
         raw = self.mapping(value, "meter_values", _METER)
         measurands = self.texts(
             raw.get("measurands", ["Current.Import"]), "meter_values.measurands"
@@ -195,7 +203,17 @@ class _Reader(YamlReader):
         if offered and "Current.Offered" not in measurands:
             raise self.fail("meter_values.current_offered", "Current.Offered is not asked for")
         interval = self.number(raw.get("interval_s", 10), "meter_values.interval_s", 1, 300)
-        return MeterSettings(measurands, interval, offered)
+        trigger = None
+        if self.flag(raw.get("trigger", True), "meter_values.trigger"):
+            trigger = self.number(
+                raw.get("trigger_after_s", apply_s + CAR_FOLLOWS_S),
+                "meter_values.trigger_after_s",
+                0,
+                300,
+            )
+        elif "trigger_after_s" in raw:
+            raise self.fail("meter_values.trigger_after_s", "the box is not asked (trigger false)")
+        return MeterSettings(measurands, interval, offered, trigger)
 
     def writes(self, value: object) -> WriteEconomy:
         raw = self.mapping(value, "writes", _WRITES)

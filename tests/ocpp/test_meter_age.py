@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from loadbalancer.ocpp.emulator import Quirks
 from tests.ocpp.harness import OcppSite, fast, ocpp_site, point
 
@@ -43,3 +45,43 @@ async def test_fresh_meter_values_over_the_limit_are_still_an_ignored_limit(
     async with ocpp_site(tmp_path, [carport], response_time_s=1) as site:
         await site.ticks((2.0, 2.0, 2.0), lambda: bool(site.records("setpoint_ignored")), 8)
         assert site.records("setpoint_ignored")[0]["measured_a"][0] > 30
+
+
+@pytest.mark.parametrize("trigger", [True, False])
+async def test_after_a_raise_the_box_is_asked_for_meter_values(
+    tmp_path: Path, trigger: bool
+) -> None:
+    # the emulated box applies a limit at once and its car follows at once
+    meter = {"trigger": True, "trigger_after_s": 0} if trigger else {"trigger": False}
+    carport = point("carport", fast(tmp_path, meter_values=meter))
+    async with ocpp_site(tmp_path, [carport]) as site:
+        box = carport.box
+        await site.ticks((2.0, 2.0, 2.0), lambda: box.state.limit_a == 16.0, 10)
+        # cut by a load on L1, then raised again when it goes
+        await site.ticks((12.0, 2.0, 2.0), lambda: (box.state.limit_a or 32.0) < 16.0, 5)
+        asked = box.meter_values_asked
+        await site.ticks((2.0, 2.0, 2.0), lambda: box.state.limit_a == 16.0, 10)
+        # no MeterValues of its own for 1.2 s: the one it was asked for shows the car at 16 A,
+        # and the telegrams (with the car at 16 A) are no reason for a cut
+        await telegrams(site, (2.0, 2.0, 2.0), 1.2)
+        (link,) = site.service.links
+        if not trigger:  # a box the profile says cannot be asked is not
+            assert box.meter_values_asked == asked
+            return
+        assert box.meter_values_asked == asked + 1
+        assert link.read is not None and link.read.measured_a == (15.8, 15.8, 15.8)
+        assert box.state.limit_a == 16.0
+
+
+async def test_a_telegram_books_a_reporting_box_at_once(tmp_path: Path) -> None:
+    """Reading an OCPP box again gives its last MeterValues: a telegram's decision does not
+    wait for a poll of it."""
+    carport = point("carport", fast(tmp_path))
+    async with ocpp_site(tmp_path, [carport]) as site:
+        await site.ticks((2.0, 2.0, 2.0), lambda: carport.box.state.limit_a == 16.0, 10)
+        (link,) = site.service.links
+        await carport.box.send_meter_values()
+        await site.until(lambda: link.read is not None and link.read.measured_a[0] == 15.8)
+        booked: list[tuple[float, ...]] = []
+        link.read_again_for(booked.append)
+        assert booked == [(15.8, 15.8, 15.8)]
