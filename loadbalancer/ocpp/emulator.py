@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import math
 import ssl
 import time
 from collections.abc import Callable
@@ -194,6 +195,7 @@ class EmulatedChargePoint:
         self.session: _Box | None = None
         self.meter_values_sent = 0
         self.meter_values_asked = 0  # TriggerMessage(MeterValues) received
+        self.meter_values_at_s = -math.inf  # when (time.monotonic) the last ones were taken
         self._connection: ClientConnection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._booted = False
@@ -285,6 +287,7 @@ class EmulatedChargePoint:
                 )
             )
             self.meter_values_sent += 1
+            self.meter_values_at_s = time.monotonic()
 
     async def run_meter(self, interval_s: float) -> None:
         """MeterValues every ``interval_s`` while connected."""
