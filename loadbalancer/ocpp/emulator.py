@@ -42,6 +42,8 @@ class Quirks:
     boot_on_reconnect: bool = True  # False: a reconnect sends no BootNotification
     profile_delay_s: float = 0.0  # answers SetChargingProfile this late (its loop blocked)
     profile_callerror: bool = False  # answers SetChargingProfile with a CALLERROR
+    #: answers SetChargingProfile "Accepted" with a field the schema does not know
+    profile_odd_answer: bool = False
     #: the measurands MeterValuesSampledData may name (a list with any other is Rejected)
     measurands: tuple[str, ...] = ("Current.Import", "Current.Offered", "Voltage")
 
@@ -97,10 +99,20 @@ class EmulatedState:
         return int(profile["stack_level"]), limit, until
 
 
+@dataclass
+class _OddAnswer:
+    """A SetChargingProfile answer with a field OCPP 1.6 does not have."""
+
+    status: str
+    colour: str = "blue"
+
+
 class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type hints
     def __init__(self, cp_id: str, connection: ClientConnection, owner: EmulatedChargePoint):
         super().__init__(cp_id, connection, response_timeout=owner.response_timeout_s)
         self.owner = owner
+        if owner.quirks.profile_odd_answer:  # sent as it is, unchecked
+            self.route_map[enums.Action.set_charging_profile]["_skip_schema_validation"] = True
 
     @typed_on(enums.Action.set_charging_profile)
     async def on_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
@@ -114,6 +126,8 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
             target.state.profiles.append((connector_id, cs_charging_profiles))
         if owner.quirks.profile_callerror:
             raise InternalError(description="emulated fault")
+        if owner.quirks.profile_odd_answer:
+            return _OddAnswer(status=enums.ChargingProfileStatus.accepted)
         if owner.quirks.reject_tx_default:
             return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.rejected)
         if not owner.quirks.accept_but_ignore:
