@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import sys
 import tempfile
 import time
@@ -30,23 +31,35 @@ import yaml
 from benchmarks.reaction import T0, WARM_UP_EVENTS, Rig, pct, rss_mb, until
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
-from loadbalancer.ocpp.emulator import EmulatedChargePoint
+from loadbalancer.ocpp.emulator import (
+    UNLIMITED_A,
+    EmulatedChargePoint,
+    EmulatedConnector,
+    EmulatedState,
+)
 from tests.service.harness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
+#: the car behind every box: follows at once, draws what it is offered
+CAR = SimulatedCar(delay_s=0.0, shortfall_a=0.0)
 
 
 class OcppRig:
     """The meter and the charge points around one ``loadbalancer run`` process."""
 
-    def __init__(self, tmp: Path, count: int) -> None:
+    def __init__(self, tmp: Path, count: int, meter_interval_s: float) -> None:
         self.tmp = tmp
+        self.count = count
+        self.meter_interval_s = meter_interval_s
         self.meter = MeterServer()
-        self.boxes = [
-            EmulatedChargePoint(f"CP{i}", car=SimulatedCar(delay_s=0.0, shortfall_a=0.0))
-            for i in range(count)
-        ]
+        #: what the boxes (in their own process) said: limit, when it came, when their last
+        #: MeterValues were taken (time.monotonic, the same clock in every process)
+        self.limit_a: list[float | None] = [None] * count
+        self.limit_at_s = [0.0] * count
+        self.meter_at_s = [-math.inf] * count
+        self.connected = 0
         self.process: asyncio.subprocess.Process | None = None
+        self.boxes_process: asyncio.subprocess.Process | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.sent = 0
         self.energy_kwh = 1000.0
@@ -55,8 +68,11 @@ class OcppRig:
         await self.meter.start()
         profile = yaml.safe_load((REPO / "profiles/ocpp/generic-ocpp.yaml").read_text())
         profile["writes"]["min_interval_s"] = 0
+        # the emulated boxes apply a limit and their cars follow at once: asked for MeterValues
+        # right after a raise (else the ones from before it overstate the house: a pause)
+        profile["meter_values"]["trigger_after_s"] = 0
         (self.tmp / "bench.yaml").write_text(yaml.safe_dump(profile))
-        one = len(self.boxes) == 1
+        one = self.count == 1
         port = free_port()
         site: dict[str, Any] = {
             "meter": {"source": self.meter.url, "protocol": "p1", "telegram_period_s": 1,
@@ -64,10 +80,10 @@ class OcppRig:
             "fuse": "3x20A-gG" if one else
             {"rating_a": 250, "phases": 3, "characteristic": "strict", "margin_a": 1},
             "chargers": [
-                {"name": f"box{i}", "protocol": "ocpp", "charge_point_id": box.cp_id,
+                {"name": f"box{i}", "protocol": "ocpp", "charge_point_id": f"CP{i}",
                  "profile": "bench.yaml", "phases": ["L1", "L2", "L3"],
                  "max_current_a": 16 if one else 10}
-                for i, box in enumerate(self.boxes)
+                for i in range(self.count)
             ],
             "ocpp": {"listen": f"127.0.0.1:{port}", "auth": "none"},
             "control": {"safe_current_a": 6, "ramp_up_delay_s": 0, "resume_delay_s": 300,
@@ -80,19 +96,33 @@ class OcppRig:
             stdout=asyncio.subprocess.DEVNULL, stderr=(self.tmp / "stderr.txt").open("w"),
         )  # fmt: skip
         await self.meter.wait_for_client(30)
-        for box in self.boxes:
-            for _ in range(100):
-                with contextlib.suppress(OSError):
-                    await box.connect(f"ws://127.0.0.1:{port}/ocpp")
-                    break
-                await asyncio.sleep(0.1)
-            self.tasks.append(asyncio.create_task(box.run_meter(0.2)))
+        # the charge points in a process of their own, as they are separate devices: the
+        # latency is then the service's and the network's, not this process's queue
+        self.boxes_process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "benchmarks.ocpp_reaction", "--serve-boxes",
+            f"ws://127.0.0.1:{port}/ocpp", str(self.count), str(self.meter_interval_s),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        self.tasks.append(asyncio.create_task(self._hear(self.boxes_process)))
+        await until(lambda: self.connected == self.count, 60.0)
+
+    async def _hear(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            kind, index, value, at_s = line.split()
+            i = int(index)
+            if kind == b"L":
+                self.limit_a[i], self.limit_at_s[i] = float(value), float(at_s)
+            elif kind == b"M":
+                self.meter_at_s[i] = float(at_s)
+            else:
+                self.connected += 1
 
     async def telegram(self, house_l1_a: float) -> float:
         currents = [house_l1_a, 2.0, 2.0]
-        for box in self.boxes:
-            for i, amps in enumerate(box.phase_currents_a()):
-                currents[i] += amps
+        for limit in self.limits():
+            for i in range(3):
+                currents[i] += CAR.draw_a(limit)
         self.sent += 1
         self.energy_kwh += 0.01
         loads = (PhaseLoad(currents[0]), PhaseLoad(currents[1]), PhaseLoad(currents[2]))
@@ -102,33 +132,94 @@ class OcppRig:
         await self.meter.send(data)
         return time.monotonic()
 
+    def settled(self, high_a: float) -> bool:
+        """Every box back at ``high_a`` and its MeterValues since then taken by the service
+        (a car follows a raise within seconds and the box reports it: a telegram 0.1 s after
+        a raise, with the house set against the draw from before it, is not a real site's)."""
+        return min(self.limits()) >= high_a and all(
+            m > at for m, at in zip(self.meter_at_s, self.limit_at_s, strict=True)
+        )
+
     def limits(self) -> list[float]:
-        return [32.0 if b.state.limit_a is None else b.state.limit_a for b in self.boxes]
+        return [UNLIMITED_A if limit is None else limit for limit in self.limit_a]
 
     async def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
-        for box in self.boxes:
-            await box.close()
+        for process in (self.process, self.boxes_process):
+            if process is not None and process.returncode is None:
+                process.terminate()
+                await process.wait()
         await self.meter.stop()
 
 
-async def reaction(count: int, events: int) -> tuple[list[float], list[float], float]:
+class _ReportingState(EmulatedState):
+    """A box's profiles; each limit said on stdout (``L index limit time``)."""
+
+    index = 0
+
+    def install(self, profile: dict[str, Any]) -> None:
+        super().install(profile)
+        limit = UNLIMITED_A if self.limit_a is None else self.limit_a
+        _say(f"L {self.index} {limit} {self.limit_at_s}")
+
+
+class _ReportingBox(EmulatedChargePoint):
+    """A box that says on stdout when its MeterValues were taken (``M index 0 time``)."""
+
+    index = 0
+
+    async def send_meter_values(self) -> None:
+        await super().send_meter_values()
+        _say(f"M {self.index} 0 {self.meter_values_at_s}")
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def serve_boxes(url: str, count: int, meter_interval_s: float) -> None:
+    """The charge points' process: ``count`` boxes connect to ``url`` and send MeterValues
+    every ``meter_interval_s``; ``R index 0 0`` once each is connected."""
+    boxes: list[_ReportingBox] = []
+    tasks = []
+    for i in range(count):
+        state = _ReportingState()
+        state.index = i
+        connector = EmulatedConnector(1, CAR, state=state)
+        box = _ReportingBox(f"CP{i}", connector=connector)
+        box.index = i
+        boxes.append(box)
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                await box.connect(url)
+                break
+            await asyncio.sleep(0.1)
+        _say(f"R {i} 0 0")
+        tasks.append(asyncio.create_task(box.run_meter(meter_interval_s)))
+    await asyncio.Event().wait()
+
+
+async def reaction(
+    count: int, events: int, meter_interval_s: float = 0.2
+) -> tuple[list[float], list[float], float]:
     """First and last box's latency per event, and the RSS of ``run`` at the end (MB)."""
     high = 16.0 if count == 1 else 10.0
     overload = 12.0 if count == 1 else 102.0
     first: list[float] = []
     last: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        rig = OcppRig(Path(tmp), count)
+        rig = OcppRig(Path(tmp), count, meter_interval_s)
         await rig.start()
         try:
             for event in range(WARM_UP_EVENTS + events):
                 recovered_by = time.monotonic() + 30.0
-                while min(rig.limits()) < high and time.monotonic() < recovered_by:
+                while not rig.settled(high):
+                    if time.monotonic() > recovered_by:
+                        low = sum(1 for limit in rig.limits() if limit < high)
+                        print(f"{count}: {low} box(es) not back within 30 s", file=sys.stderr)
+                        break
                     await rig.telegram(2.0)
                     await asyncio.sleep(0.2)
                 await asyncio.sleep(0.1)
@@ -139,7 +230,7 @@ async def reaction(count: int, events: int) -> tuple[list[float], list[float], f
                     print(f"{count}: no cut within 5 s after event {event}", file=sys.stderr)
                     continue
                 if event >= WARM_UP_EVENTS:
-                    times = [box.state.limit_at_s for box in rig.boxes]
+                    times = rig.limit_at_s
                     first.append(min(times) - sent)
                     last.append(max(times) - sent)
             assert rig.process is not None
@@ -165,9 +256,15 @@ async def modbus_rss() -> float:
 async def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("--events", type=int, default=200)
+    cli.add_argument("--meter-interval-s", type=float, default=0.2)
+    cli.add_argument("--serve-boxes", nargs=3, metavar=("URL", "COUNT", "INTERVAL_S"))
     args = cli.parse_args()
-    one_first, _, ocpp_rss = await reaction(1, args.events)
-    many_first, many_last, _ = await reaction(20, args.events)
+    if args.serve_boxes:  # the charge points' own process (started by OcppRig)
+        url, count, interval = args.serve_boxes
+        await serve_boxes(url, int(count), float(interval))
+        return
+    one_first, _, ocpp_rss = await reaction(1, args.events, args.meter_interval_s)
+    many_first, many_last, _ = await reaction(20, args.events, args.meter_interval_s)
     base_rss = await modbus_rss()
     print(f"{'figure':<48} {'p50':>9} {'p99':>9} {'target':>10}")
     rows = [

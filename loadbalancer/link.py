@@ -195,6 +195,14 @@ class ChargerLink:
         """Read the box now; ``booked`` gets the currents of the first read asked for from now
         on (not one already under way; see :meth:`_measured_for_telegram`), unless the box
         stops answering first."""
+        if (
+            self.read is not None
+            and self.reading is not None
+            and self.reading.measured_at_s is not None
+        ):
+            # a box that reports by itself (OCPP MeterValues): a read gives its last report
+            booked(self._measured_for_telegram(self.read))
+            return
         self._read_wanted = (self.context.clock(), booked)
         self.poll_now.set()
 

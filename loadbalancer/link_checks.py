@@ -97,11 +97,13 @@ def check_compliance(link: ChargerLink, now_s: float) -> None:
     ``ignores_limit``), then an alarm; each action logged."""
     assert link.read is not None
     context = link.context
+    if link.written_at_s is not None and link.measured_s < link.written_at_s:
+        return  # currents from before the limit was written (an OCPP box's last MeterValues)
     link.compliance, action = next_compliance(
         link.compliance,
         setpoint_a=link.written_a,
         measured_a=link.read.measured_a,
-        now_s=now_s,
+        now_s=link.measured_s,  # a value read again is no later evidence
         response_time_s=context.site.control.ev_response_allowance_s,
     )
     if action is Action.NONE:

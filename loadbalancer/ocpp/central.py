@@ -182,6 +182,8 @@ class CentralSystem:
                 subprotocols=["ocpp1.6"],  # type: ignore[list-item]
                 process_request=self._admit,
                 max_size=MAX_FRAME_BYTES,
+                # small frames on a local network: compressing them costs more than it saves
+                compression=None,
                 ssl=context,
             )
         except OSError as exc:

@@ -14,6 +14,7 @@ back), else ``failsafe_unverified``: OCPP 1.6 has none, the last profile stays i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -113,6 +114,10 @@ class OcppCharger:
         self._failsafe = FailsafeSettings(None, None)
         #: ``expiring_profile``: how long each limit stays valid without a renewal
         self.validity_s: float | None = None
+        #: the TriggerMessage(MeterValues) due after a raise, and the calls under way
+        self._trigger_at: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._asked = False  # MeterValues asked for: the next one is taken however soon
 
     # ---- fed by the central system --------------------------------------------------------
 
@@ -139,7 +144,8 @@ class OcppCharger:
         if connector_id not in (0, self.connector_id):
             return
         now_s = self.clock()
-        if self.meter_at_s is not None and now_s - self.meter_at_s < METER_MIN_GAP_S:
+        gap_s = math.inf if self.meter_at_s is None else now_s - self.meter_at_s
+        if gap_s < METER_MIN_GAP_S and not self._asked:  # the ones asked for always count
             self.meter_dropped += 1
             return
         currents: list[float | None] = [None, None, None]
@@ -161,6 +167,7 @@ class OcppCharger:
         self.currents_a = currents
         self.offered_a = offered
         self.meter_at_s = now_s
+        self._asked = False
         self.notify()
 
     def _phase_index(self, phase: object) -> int | None:
@@ -210,17 +217,51 @@ class OcppCharger:
             self._held(limit_a, now_s)
             in_force = self.gate.in_force_a
             return 0.0 if in_force is None else in_force
+        previous = self.gate.in_force_a
         await self._send(session, self._charging_profile(limit_a, self.validity_s))
         self.gate.written(limit_a, now_s)
         self._waiting = False
+        if previous is not None and limit_a > previous:
+            self._ask_meter_values_later(session)
         return limit_a
+
+    def _ask_meter_values_later(self, session: Any) -> None:
+        """After a raise: MeterValues asked for once the car has followed (where the box can
+        be asked), so that its last ones, the car's lower draw, do not make the house look
+        bigger than it is (a cut for nothing) until its next report."""
+        after_s = self.profile.meter.trigger_after_s
+        if after_s is None:
+            return
+        if self._trigger_at is not None:
+            self._trigger_at.cancel()
+        self._trigger_at = asyncio.get_running_loop().call_later(
+            after_s, self._ask_meter_values, session
+        )
+
+    def _ask_meter_values(self, session: Any) -> None:
+        self._trigger_at = None
+        if session is self.session:
+            task = asyncio.create_task(self._trigger_meter_values(session))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _trigger_meter_values(self, session: Any) -> None:
+        request = call.TriggerMessage(
+            requested_message=enums.MessageTrigger.meter_values, connector_id=self.connector_id
+        )
+        self._asked = True
+        with contextlib.suppress(ChargerError):  # an unanswered one is said by the next read
+            await self.call(session, request, "TriggerMessage")
 
     async def _send(self, session: Any, profile: datatypes.ChargingProfile) -> None:
         request = call.SetChargingProfile(
             connector_id=self.connector_id, cs_charging_profiles=profile
         )
-        answer = await self.call(session, request, "SetChargingProfile")
-        if answer.status != enums.ChargingProfileStatus.accepted:
+        # built here from the library's types: not checked against the schema again on its way
+        # out (it is the costly part of a write: benchmarks/ocpp_reaction.py); the answer is
+        # then read as untrusted: only an exact "Accepted" is one
+        answer = await self.call(session, request, "SetChargingProfile", checked=False)
+        if getattr(answer, "status", None) != enums.ChargingProfileStatus.accepted:
             raise OcppRefused(self.endpoint, "SetChargingProfile", str(answer.status))
 
     def _held(self, limit_a: float, now_s: float) -> None:
@@ -354,7 +395,11 @@ class OcppCharger:
         self.gate.written(in_force, now_s)
 
     async def close(self) -> None:
-        return None  # the connection belongs to the central system
+        # the connection belongs to the central system; only what this charger asked goes
+        if self._trigger_at is not None:
+            self._trigger_at.cancel()
+        for task in list(self._tasks):
+            task.cancel()
 
     # ---- calls ----------------------------------------------------------------------------
 
@@ -363,12 +408,18 @@ class OcppCharger:
             raise ChargerUnreachable(self.endpoint, "not connected to the central system")
         return self.session
 
-    async def call(self, session: Any, request: Any, action: str | None = None) -> Any:
-        """One CALL and its answer; a CALLERROR, Rejected or silence is a ``ChargerError``."""
+    async def call(
+        self, session: Any, request: Any, action: str | None = None, *, checked: bool = True
+    ) -> Any:
+        """One CALL and its answer; a CALLERROR, Rejected or silence is a ``ChargerError``.
+        ``checked=False``: neither the call nor its answer is checked against the schemas (an
+        answer that does not fit the call's result type is refused)."""
         action = action or type(request).__name__
         try:
             async with asyncio.timeout(self.request_timeout_s):
-                answer = await session.call(request, suppress=False)
+                answer = await session.call(
+                    request, suppress=False, skip_schema_validation=not checked
+                )
         except TimeoutError:
             self.silent_until_s = self.clock() + self.silent_backoff.next_delay_s()
             raise ChargerTimeout(self.endpoint, action, self.request_timeout_s) from None
@@ -376,6 +427,8 @@ class OcppCharger:
             raise OcppRefused(self.endpoint, action, f"CALLERROR {exc.code}") from None
         except (OSError, ConnectionError) as exc:
             raise ChargerUnreachable(self.endpoint, f"{action}: {exc}") from None
+        except TypeError:  # an unchecked answer with fields its result type does not have
+            raise OcppRefused(self.endpoint, action, "malformed answer") from None
         except Exception as exc:  # websockets' ConnectionClosed, the library's own
             if type(exc).__name__.startswith("ConnectionClosed"):
                 raise ChargerUnreachable(self.endpoint, f"{action}: connection closed") from None

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import math
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,8 +23,10 @@ from typing import Any
 from ocpp.exceptions import InternalError
 from ocpp.v16 import ChargePoint, call, call_result, enums
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.protocol import State
 
 from loadbalancer.chargers.simbox import SimulatedCar
+from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from loadbalancer.ocpp.central import typed_on
 
 #: what the box offers with no profile at all (OCPP 1.6: no profile = unconstrained)
@@ -38,6 +42,8 @@ class Quirks:
     boot_on_reconnect: bool = True  # False: a reconnect sends no BootNotification
     profile_delay_s: float = 0.0  # answers SetChargingProfile this late (its loop blocked)
     profile_callerror: bool = False  # answers SetChargingProfile with a CALLERROR
+    #: answers SetChargingProfile "Accepted" with a field the schema does not know
+    profile_odd_answer: bool = False
     #: the measurands MeterValuesSampledData may name (a list with any other is Rejected)
     measurands: tuple[str, ...] = ("Current.Import", "Current.Offered", "Voltage")
 
@@ -52,12 +58,14 @@ class EmulatedState:
     profiles: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
     status: str = "Charging"
+    #: the box's clock (the simulation's virtual one in ``simulate``)
+    clock: Callable[[], float] = time.monotonic
 
     @property
     def limit_a(self) -> float | None:
         """The limit in force: the highest stack level's profile that has not expired (OCPP
         1.6 §3.13.2); None: no profile, unconstrained."""
-        now = time.monotonic()
+        now = self.clock()
         valid = [
             (level, limit)
             for level, (limit, until) in self.installed.items()
@@ -71,22 +79,40 @@ class EmulatedState:
         self.installed = {} if value is None else {0: (value, None)}
 
     def install(self, profile: dict[str, Any]) -> None:
+        level, limit, until = self.entry(profile)
+        self.installed[level] = (limit, until)
+        self.limit_at_s = self.clock()
+
+    def entry(self, profile: dict[str, Any]) -> tuple[int, float, float | None]:
+        """A charging profile's stack level, limit in amperes and expiry (on ``clock``)."""
         schedule = profile["charging_schedule"]
-        limit = float(schedule["charging_schedule_period"][0]["limit"])
+        period = schedule["charging_schedule_period"][0]
+        limit = float(period["limit"])
+        if schedule.get("charging_rate_unit") == "W":  # the total at 230 V (OCPP 1.6 §7.13)
+            limit = round(limit / (NOMINAL_VOLTAGE_V * (period.get("number_phases") or 3)), 2)
         until = None
         if schedule.get("duration") is not None:
             start = schedule.get("start_schedule")
             began = datetime.fromisoformat(start) if start else datetime.now(UTC)
             age_s = (datetime.now(UTC) - began).total_seconds()
-            until = time.monotonic() + float(schedule["duration"]) - age_s
-        self.installed[int(profile["stack_level"])] = (limit, until)
-        self.limit_at_s = time.monotonic()
+            until = self.clock() + float(schedule["duration"]) - age_s
+        return int(profile["stack_level"]), limit, until
+
+
+@dataclass
+class _OddAnswer:
+    """A SetChargingProfile answer with a field OCPP 1.6 does not have."""
+
+    status: str
+    colour: str = "blue"
 
 
 class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type hints
     def __init__(self, cp_id: str, connection: ClientConnection, owner: EmulatedChargePoint):
-        super().__init__(cp_id, connection, response_timeout=5)
+        super().__init__(cp_id, connection, response_timeout=owner.response_timeout_s)
         self.owner = owner
+        if owner.quirks.profile_odd_answer:  # sent as it is, unchecked
+            self.route_map[enums.Action.set_charging_profile]["_skip_schema_validation"] = True
 
     @typed_on(enums.Action.set_charging_profile)
     async def on_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
@@ -100,6 +126,8 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
             target.state.profiles.append((connector_id, cs_charging_profiles))
         if owner.quirks.profile_callerror:
             raise InternalError(description="emulated fault")
+        if owner.quirks.profile_odd_answer:
+            return _OddAnswer(status=enums.ChargingProfileStatus.accepted)
         if owner.quirks.reject_tx_default:
             return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.rejected)
         if not owner.quirks.accept_but_ignore:
@@ -127,6 +155,7 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
     @typed_on(enums.Action.trigger_message)
     def on_trigger(self, requested_message: str, connector_id: int | None = None) -> Any:
         if requested_message == enums.MessageTrigger.meter_values:
+            self.owner.meter_values_asked += 1
             self.owner.later(self.owner.send_meter_values())
         return call_result.TriggerMessage(status=enums.TriggerMessageStatus.accepted)
 
@@ -162,12 +191,16 @@ class EmulatedChargePoint:
         password: bytes | None = None,
         quirks: Quirks | None = None,
         connector_id: int = 1,
+        connector: EmulatedConnector | None = None,
+        response_timeout_s: float = 5.0,
     ) -> None:
         self.cp_id = cp_id
-        first = EmulatedConnector(
+        first = connector or EmulatedConnector(
             connector_id, car if car is not None else SimulatedCar(delay_s=0.0, shortfall_a=0.2)
         )
+        connector_id = first.connector_id
         self.connectors = {connector_id: first}
+        self.response_timeout_s = response_timeout_s
         self.password = password
         self.quirks = quirks if quirks is not None else Quirks()
         self.connector_id = connector_id
@@ -175,6 +208,8 @@ class EmulatedChargePoint:
         self.car = first.car
         self.session: _Box | None = None
         self.meter_values_sent = 0
+        self.meter_values_asked = 0  # TriggerMessage(MeterValues) received
+        self.meter_values_at_s = -math.inf  # when (time.monotonic) the last ones were taken
         self._connection: ClientConnection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._booted = False
@@ -201,7 +236,7 @@ class EmulatedChargePoint:
             f"{url.rstrip('/')}/{self.cp_id}",
             subprotocols=["ocpp1.6"],  # type: ignore[list-item]
             additional_headers=headers,
-            open_timeout=5,
+            open_timeout=self.response_timeout_s,
             ssl=tls,
         )
         self.session = _Box(self.cp_id, self._connection, self)
@@ -266,12 +301,18 @@ class EmulatedChargePoint:
                 )
             )
             self.meter_values_sent += 1
+            self.meter_values_at_s = time.monotonic()
 
     async def run_meter(self, interval_s: float) -> None:
         """MeterValues every ``interval_s`` while connected."""
         while True:
             await asyncio.sleep(interval_s)
             await self.send_meter_values()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the WebSocket is open."""
+        return self._connection is not None and self._connection.state is State.OPEN
 
     def connection(self) -> ClientConnection:
         """The WebSocket, to send raw frames on."""

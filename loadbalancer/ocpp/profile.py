@@ -32,6 +32,12 @@ FAILSAFE_MECHANISMS = ("vendor_setting", "expiring_profile", "none")
 MEASURANDS = ("Current.Import", "Current.Offered", "Power.Active.Import", "Voltage")
 #: a limit that takes longer than this to show is not applied (the link's episode)
 DEFAULT_VERIFY_S = 60.0
+#: how long a box takes to apply a limit it accepted, where its profile does not say (the
+#: simulated charge point of ``simulate`` waits this long; no vendor documents it)
+DEFAULT_APPLY_S = 5.0
+#: after a raise, MeterValues are asked for once the limit applied and the car had this long
+#: to follow it (IEC 61851-1: the pilot changes within 5 s)
+CAR_FOLLOWS_S = 5.0
 
 _TOP = {
     "name", "vendor", "models", "sources", "unverified", "verified_on_hardware", "charging",
@@ -41,8 +47,8 @@ _CHARGING = {
     "rate_unit", "purpose", "stack_level", "kind", "connector_id", "number_phases",
     "min_current_a", "max_current_a", "step_a",
 }  # fmt: skip
-_METER = {"measurands", "interval_s", "current_offered"}
-_WRITES = {"min_interval_s", "daily_budget", "deadband_a", "verify_s"}
+_METER = {"measurands", "interval_s", "current_offered", "trigger", "trigger_after_s"}
+_WRITES = {"min_interval_s", "daily_budget", "deadband_a", "verify_s", "apply_s"}
 _BOOT = {"set", "read"}
 _FAILSAFE = {"mechanism", "key", "value", "safe_stack_level", "semantics_verified", "note"}
 #: what a vendor setting's value may name
@@ -69,6 +75,10 @@ class MeterSettings:
     interval_s: float
     #: the box reports ``Current.Offered`` (the limit it applies): the read-back check uses it
     current_offered: bool
+    #: after a raise the box is asked for MeterValues (TriggerMessage) this long after the
+    #: write, so its old ones (the car's lower draw) do not count until its next report; None:
+    #: the box cannot be asked
+    trigger_after_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,8 @@ class WriteEconomy:
     daily_budget: int
     deadband_a: float
     verify_s: float
+    #: how long the box takes to apply an accepted limit, typically (``verify_s``: at most)
+    apply_s: float = DEFAULT_APPLY_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +135,8 @@ class _Reader(YamlReader):
         top = self.mapping(
             data, "", _TOP, {"name", "vendor", "sources", "unverified", "charging", "failsafe"}
         )
-        meter = self.meter(top.get("meter_values", {}))
+        writes = self.writes(top.get("writes", {}))
+        meter = self.meter(top.get("meter_values", {}), writes.apply_s)
         charging = self.charging(top["charging"])
         return OcppProfile(
             name=self.text(top.get("name", stem), "name"),
@@ -136,7 +149,7 @@ class _Reader(YamlReader):
             ),
             charging=charging,
             meter=meter,
-            writes=self.writes(top.get("writes", {})),
+            writes=writes,
             boot_set=self.boot_set(top.get("boot", {}), meter),
             boot_read=self.texts(top.get("boot", {}).get("read", []), "boot.read"),
             failsafe=self.failsafe(top["failsafe"], charging),
@@ -177,7 +190,7 @@ class _Reader(YamlReader):
             step_a=step,
         )
 
-    def meter(self, value: object) -> MeterSettings:
+    def meter(self, value: object, apply_s: float) -> MeterSettings:
         raw = self.mapping(value, "meter_values", _METER)
         measurands = self.texts(
             raw.get("measurands", ["Current.Import"]), "meter_values.measurands"
@@ -190,10 +203,21 @@ class _Reader(YamlReader):
         if offered and "Current.Offered" not in measurands:
             raise self.fail("meter_values.current_offered", "Current.Offered is not asked for")
         interval = self.number(raw.get("interval_s", 10), "meter_values.interval_s", 1, 300)
-        return MeterSettings(measurands, interval, offered)
+        trigger = None
+        if self.flag(raw.get("trigger", True), "meter_values.trigger"):
+            trigger = self.number(
+                raw.get("trigger_after_s", apply_s + CAR_FOLLOWS_S),
+                "meter_values.trigger_after_s",
+                0,
+                300,
+            )
+        elif "trigger_after_s" in raw:
+            raise self.fail("meter_values.trigger_after_s", "the box is not asked (trigger false)")
+        return MeterSettings(measurands, interval, offered, trigger)
 
     def writes(self, value: object) -> WriteEconomy:
         raw = self.mapping(value, "writes", _WRITES)
+        verify_s = self.number(raw.get("verify_s", DEFAULT_VERIFY_S), "writes.verify_s", 1, 600)
         return WriteEconomy(
             min_interval_s=self.number(
                 raw.get("min_interval_s", 10), "writes.min_interval_s", 0, 3600
@@ -202,7 +226,10 @@ class _Reader(YamlReader):
                 raw.get("daily_budget", 2000), "writes.daily_budget", 5, 100000
             ),
             deadband_a=self.number(raw.get("deadband_a", 0), "writes.deadband_a", 0, 10),
-            verify_s=self.number(raw.get("verify_s", DEFAULT_VERIFY_S), "writes.verify_s", 1, 600),
+            verify_s=verify_s,
+            apply_s=self.number(
+                raw.get("apply_s", min(DEFAULT_APPLY_S, verify_s)), "writes.apply_s", 0, verify_s
+            ),
         )
 
     def boot_set(self, value: object, meter: MeterSettings) -> tuple[tuple[str, str], ...]:

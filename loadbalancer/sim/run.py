@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.modbus import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S
@@ -29,9 +29,10 @@ from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import ModbusChargerConfig, SiteConfig, site_from_data
 from loadbalancer.electric import NOMINAL_VOLTAGE_V, PHASE_IN_USE_A
 from loadbalancer.electric import PHASES as GRID_PHASES
-from loadbalancer.errors import ConfigError, UsageError
+from loadbalancer.errors import ConfigError
 from loadbalancer.logwriter import open_decision_log
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
+from loadbalancer.ocpp.site import OCPP_REQUEST_TIMEOUT_S
 from loadbalancer.records import DecisionRecord, decode
 from loadbalancer.resources import example_file
 from loadbalancer.sdnotify import Notifier
@@ -49,6 +50,9 @@ from loadbalancer.sim.model import (
 from loadbalancer.sim.report import Report
 from loadbalancer.sim.scenario import CarPlan, Scenario, load_scenario
 from loadbalancer.yamlcheck import read_yaml_file
+
+if TYPE_CHECKING:  # the OCPP libraries are imported only for a site with OCPP chargers
+    from loadbalancer.sim.ocppbox import SimulatedChargePoint
 
 #: tied to the wall clock (``--speed``), charger timeouts in simulated seconds are generous,
 #: since at 400x a busy millisecond of the machine is 0.4 simulated seconds; in virtual time
@@ -158,12 +162,20 @@ def with_scenario_chargers(raw: dict[str, Any], scenario: Scenario) -> dict[str,
     known = {c.get("name") for c in chargers if isinstance(c, dict)}
     for extra in scenario.chargers:
         if extra.get("name") not in known:
-            chargers.append({"host": "127.0.0.1", **extra})
+            chargers.append(_scenario_entry(extra, data))
     for charger in chargers:  # issue 19: the scenario's switching where the site says none
         three = isinstance(charger, dict) and len(charger.get("phases") or ()) == 3
         if scenario.phase_switching and three and "phase_switching" not in charger:
             charger["phase_switching"] = scenario.phase_switching
     return data
+
+
+def _scenario_entry(extra: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    if extra.get("protocol") == "ocpp":  # issue 18: a simulated OCPP charge point
+        from loadbalancer.sim.ocppbox import scenario_entry
+
+        return scenario_entry(extra, data)
+    return {"host": "127.0.0.1", **extra}
 
 
 def charger_slots(site: SiteConfig) -> list[ChargerSlot]:
@@ -225,6 +237,7 @@ async def _run_service(
         wall_clock=lambda: world.wall().replace(tzinfo=METER_TZ).timestamp(),
         connect_timeout_s=connect_s,
         request_timeout_s=request_s,
+        ocpp_timeout_s=request_s if lenient else OCPP_REQUEST_TIMEOUT_S,
     )
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
@@ -256,7 +269,7 @@ class _World:
         scenario: Scenario,
         site: SiteConfig,
         meter: MeterServer,
-        emulators: dict[str, ChargerEmulator],
+        emulators: dict[str, ChargerEmulator | SimulatedChargePoint],
     ) -> None:
         self.scenario, self.site, self.meter, self.emulators = scenario, site, meter, emulators
         self.clock = asyncio.get_running_loop().time
@@ -282,14 +295,21 @@ class _World:
         meter = MeterServer()
         await meter.start()
         plans = {plan.charger: plan for plan in scenario.cars}
-        emulators: dict[str, ChargerEmulator] = {}
+        emulators: dict[str, ChargerEmulator | SimulatedChargePoint] = {}
         data = copy.deepcopy(raw)
         data["meter"]["source"] = meter.url
         data["meter"]["protocol"] = "p1"
         data["log"] = {"decisions": str(log_path)}
+        if site.ocpp is not None:  # issue 18: simulated OCPP charge points
+            from loadbalancer.sim.ocppbox import ocpp_points
+
+            def car_of(name: str) -> SimulatedCar:
+                return _car(plans.get(name))
+
+            emulators.update(ocpp_points(site, data, clock=clock, car_of=car_of))
         for i, charger in enumerate(site.chargers):
-            if not isinstance(charger, ModbusChargerConfig):  # issue 18: not simulated yet
-                raise UsageError(f"simulate: charger {charger.name} is OCPP; not simulated yet")
+            if not isinstance(charger, ModbusChargerConfig):
+                continue
             car = _car(plans.get(charger.name))
             emulator = ChargerEmulator(charger.profile, clock=clock, car=car)
             await emulator.start()

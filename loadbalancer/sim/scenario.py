@@ -18,6 +18,7 @@ from pathlib import Path
 from loadbalancer.config import CHARGER_KEYS
 from loadbalancer.electric import PHASES as GRID_PHASES
 from loadbalancer.errors import ConfigError
+from loadbalancer.ocpp.site import OCPP_CHARGER_KEYS
 from loadbalancer.phase_site import phase_switching_mode
 from loadbalancer.resources import example_file
 from loadbalancer.tariff.config import TARIFF_KEYS
@@ -207,7 +208,7 @@ _CAR = {
 _FAULT = {"kind", "at_s", "duration_s", "charger"}
 _SOLAR = {"peak_a", "start_s", "end_s"}
 #: a charger the scenario adds: a site-file charger entry whose address the simulation sets
-_SITE_CHARGER = CHARGER_KEYS
+_SITE_CHARGER = CHARGER_KEYS | OCPP_CHARGER_KEYS
 _SITE_CHARGER_REQUIRED = {"name", "profile", "phases", "max_current_a"}
 
 

@@ -71,7 +71,9 @@ class _AnswersWhenCancelled:
     """A session whose call gives its answer when cancelled, as the ``ocpp`` library's
     ``asyncio.wait_for`` does before Python 3.12 when the cancel and the answer meet."""
 
-    async def call(self, request: Any, suppress: bool = True) -> Any:
+    async def call(
+        self, request: Any, suppress: bool = True, skip_schema_validation: bool = False
+    ) -> Any:
         try:
             await asyncio.sleep(10)
         except asyncio.CancelledError:

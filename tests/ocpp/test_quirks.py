@@ -35,6 +35,8 @@ async def test_accepted_but_not_applied_is_the_links_not_applied_episode(tmp_pat
     [
         (Quirks(reject_tx_default=True), "SetChargingProfile: Rejected"),
         (Quirks(profile_callerror=True), "SetChargingProfile: CALLERROR InternalError"),
+        # our own SetChargingProfile goes out unchecked, so its answer is read as untrusted
+        (Quirks(profile_odd_answer=True), "SetChargingProfile: malformed answer"),
     ],
 )
 async def test_a_refused_profile_is_a_refused_write(
