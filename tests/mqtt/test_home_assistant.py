@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from loadbalancer.review.explain import REASON_MEANINGS
-from tests.mqtt.broker import home_assistant, mosquitto
+from tests.mqtt.broker import home_assistant, mqtt_broker
 from tests.mqtt.helpers import BASE, mqtt_section, mqtt_site
 
 NODE = "loadbalancer-site"
@@ -34,7 +34,7 @@ def config_of(ha_latest: dict[str, bytes], component: str, object_id: str) -> di
 
 async def test_discovery_and_retained_state_as_home_assistant_sees_them(tmp_path: Path) -> None:
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         # no state between telegrams for 5 s: what is published is the last telegram's decision
         mqtt_site(
             tmp_path,
@@ -99,7 +99,7 @@ async def test_discovery_and_retained_state_as_home_assistant_sees_them(tmp_path
 
 async def test_state_follows_the_decisions_and_the_meter_going_stale(tmp_path: Path) -> None:
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         mqtt_site(tmp_path, mqtt_section(broker.port)) as live,
         home_assistant(broker.port) as ha,
     ):
@@ -124,7 +124,7 @@ async def test_state_follows_the_decisions_and_the_meter_going_stale(tmp_path: P
 
 async def test_discovery_again_when_home_assistant_says_online(tmp_path: Path) -> None:
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         mqtt_site(tmp_path, mqtt_section(broker.port)) as live,
         home_assistant(broker.port) as ha,
     ):
