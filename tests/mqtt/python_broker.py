@@ -19,7 +19,7 @@ from typing import Any
 
 
 async def serve(config: dict[str, Any]) -> None:
-    from amqtt.broker import Broker
+    from amqtt.broker import Broker  # type: ignore[import-untyped]
 
     broker = Broker(config)
     await broker.start()

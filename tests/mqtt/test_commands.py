@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.mqtt.broker import HomeAssistant, home_assistant, mqtt_broker
 from tests.mqtt.helpers import BASE, MqttSite, mqtt_section, mqtt_site
 
@@ -40,6 +42,7 @@ async def command(live: MqttSite, ha: HomeAssistant, topic: str, payload: str) -
     return commands(live)[-1]
 
 
+@pytest.mark.both_brokers
 async def test_max_current_within_bounds_lowers_the_limit_and_refusals_change_nothing(
     tmp_path: Path,
 ) -> None:

@@ -9,6 +9,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from tests.mqtt.broker import StallingProxy, home_assistant, mqtt_broker
 from tests.mqtt.helpers import BASE, MqttSite, mqtt_section, mqtt_site
 from tests.service.harness import free_port
@@ -69,6 +71,7 @@ async def test_broker_gone_mid_run_one_line_then_back_with_everything(tmp_path: 
         assert len(outage_lines(live)) == 1
 
 
+@pytest.mark.both_brokers
 async def test_broker_refusing_the_login(tmp_path: Path) -> None:
     (tmp_path / "mqtt.password").write_text("not-the-one\n")
     section = mqtt_section(0, username="lb", password_file="mqtt.password")

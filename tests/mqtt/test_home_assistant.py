@@ -7,6 +7,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from loadbalancer.review.explain import REASON_MEANINGS
 from tests.mqtt.broker import home_assistant, mqtt_broker
 from tests.mqtt.helpers import BASE, mqtt_section, mqtt_site
@@ -32,6 +34,7 @@ def config_of(ha_latest: dict[str, bytes], component: str, object_id: str) -> di
     return dict(json.loads(ha_latest[topic]))
 
 
+@pytest.mark.both_brokers
 async def test_discovery_and_retained_state_as_home_assistant_sees_them(tmp_path: Path) -> None:
     async with (
         mqtt_broker(tmp_path) as broker,

@@ -9,6 +9,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from loadbalancer.meter.emulator import MeterServer
 from tests.mqtt.broker import home_assistant, mqtt_broker
 from tests.mqtt.helpers import BASE, THREE, add_mqtt, mqtt_section
@@ -20,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 STATUS = f"{BASE}/status"
 
 
+@pytest.mark.both_brokers
 async def test_last_will_on_kill_9_and_offline_on_sigterm(tmp_path: Path) -> None:
     async with mqtt_broker(tmp_path) as broker, MeterServer() as meter:
         box = Box("carport", "alfen-eve", THREE)
