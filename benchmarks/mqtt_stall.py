@@ -1,21 +1,22 @@
 """Memory and control of ``loadbalancer run`` over a stalled MQTT broker, on the wall clock.
 
     .venv/bin/python -m benchmarks.mqtt_stall [--minutes 10] [--broker mosquitto|python]
+        [--chargers 1]
 
-Two ``loadbalancer run`` processes side by side for the whole period, each with its own TCP
+Three ``loadbalancer run`` processes side by side for the whole period, each with its own TCP
 meter (a telegram every second, the house's L1 moving so that the state changes at each) and
-its own emulated Modbus charger (vestel-evc04) on loopback, as benchmarks/reaction.py runs
-them: the baseline without an ``mqtt:`` section, and one publishing to a real broker on
-loopback (Mosquitto, or the tests' Python broker), twice: with the site file's default 30 s
-keep-alive, and with the longest (3600 s), so that only a publish that cannot go out (the
-bridge's 5 s timeout) finds the stall. Once each has connected, its broker process is stopped
-with SIGSTOP for the whole period: its sockets stay open and nothing is read, so what the
-service writes piles up in the kernel's socket buffers, its keep-alive goes unanswered and its
-reconnects hang on a listener that never accepts.
+its own emulated Modbus charger(s) (vestel-evc04) on loopback, as benchmarks/reaction.py runs
+them: the baseline without an ``mqtt:`` section, and two publishing to a real broker on
+loopback each (Mosquitto, or the tests' Python broker): one with the site file's default 30 s
+keep-alive, one with the longest (3600 s), where only a publish that cannot go out (the
+bridge's 5 s timeout) would find the stall. Once each has connected, its broker process is
+stopped with SIGSTOP for the whole period: its sockets stay open and nothing is read, so what
+the service writes piles up in the kernel's socket buffers, its keep-alive goes unanswered and
+its reconnects hang on a listener that never accepts.
 Every 10 s the RSS of each process (VmRSS in /proc/PID/status) and the bytes held in the
-kernel toward its broker (/proc/net/tcp: the service's unsent queue and the broker's unread
-one); at the end the decision records written per telegram sent (the control loop must keep
-deciding) and the outage lines on stderr.
+kernel toward its broker (/proc/net/tcp: the service's unacknowledged queue and the broker's
+unread one); at the end the decision records written per telegram sent (the control loop must
+keep deciding) and the outage lines on stderr.
 Target (issue 17): no unbounded queue, memory stays flat over a 10-minute stalled broker with
 telegrams every second.
 """
@@ -113,6 +114,7 @@ async def soak(
     begun: asyncio.Barrier,
     broker: Broker | None = None,
     keepalive_s: int = 30,
+    chargers: int = 1,
 ) -> Soak:
     """One process for ``period_s``: a telegram a second, the RSS every SAMPLE_EVERY_S; with
     ``broker``, that broker is stopped (SIGSTOP) once the service has connected to it."""
@@ -120,7 +122,7 @@ async def soak(
     if broker is not None:
         url = f"mqtt://127.0.0.1:{broker.port}"
         extra["mqtt"] = {"url": url, "base_topic": "loadbalancer/soak", "keepalive_s": keepalive_s}
-    rig = Rig(tmp, 1, fast=True, extra=extra)
+    rig = Rig(tmp, chargers, fast=True, extra=extra)
     result = Soak(name)
     await rig.start()
     assert rig.process is not None
@@ -131,7 +133,7 @@ async def soak(
             await rig.telegram(2.0)  # its state goes out before the stall
             await asyncio.sleep(1.0)
             broker.pause()
-        await begun.wait()  # both periods begin together
+        await begun.wait()  # the periods begin together
         started = time.monotonic()
         next_sample = 0.0
         in_period = 0
@@ -159,7 +161,7 @@ async def soak(
     return result
 
 
-def report(results: list[Soak], period_s: float, kind: str) -> None:
+def report(results: list[Soak], period_s: float, kind: str, chargers: int) -> None:
     warm_up_s = min(WARM_UP_S, period_s / 5)
     print(f"{'figure':<46} " + " ".join(f"{r.name:>12}" for r in results))
     rows: list[tuple[str, list[str]]] = [
@@ -188,7 +190,10 @@ def report(results: list[Soak], period_s: float, kind: str) -> None:
     for r in results:
         minutes = [f"{mb:.1f}" for t, mb in r.rss if round(t) % 60 < SAMPLE_EVERY_S]
         print(f"  {r.name:<12} " + " ".join(minutes))
-    print(f"({period_s / 60:g} min, a telegram a second; the broker ({kind}) stopped throughout)")
+    print(
+        f"({period_s / 60:g} min, a telegram a second, {chargers} charger(s) per site; "
+        f"the broker ({kind}) stopped throughout)"
+    )
 
 
 def mkdir(base: Path, name: str) -> Path:
@@ -200,6 +205,7 @@ def mkdir(base: Path, name: str) -> Path:
 async def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("--minutes", type=float, default=10.0)
+    cli.add_argument("--chargers", type=int, default=1, help="emulated chargers per site")
     cli.add_argument(
         "--broker",
         choices=("mosquitto", "python"),
@@ -208,6 +214,7 @@ async def main() -> None:
     )
     args = cli.parse_args()
     period_s = args.minutes * 60
+    n = args.chargers
     kind = args.broker or broker_kind()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -217,14 +224,14 @@ async def main() -> None:
         begun = asyncio.Barrier(3)
         try:
             results = await asyncio.gather(
-                soak(mkdir(base, "without"), "without", period_s, begun),
-                soak(mkdir(base, "ka30"), "MQTT ka 30s", period_s, begun, brokers[0], 30),
-                soak(mkdir(base, "ka3600"), "MQTT ka 1h", period_s, begun, brokers[1], 3600),
+                soak(mkdir(base, "without"), "without", period_s, begun, None, 30, n),
+                soak(mkdir(base, "ka30"), "MQTT ka 30s", period_s, begun, brokers[0], 30, n),
+                soak(mkdir(base, "ka3600"), "MQTT ka 1h", period_s, begun, brokers[1], 3600, n),
             )
         finally:
             for broker in brokers:
                 broker.stop()
-    report(list(results), period_s, kind)
+    report(list(results), period_s, kind, n)
     for r in results:
         lines = [line for line in r.stderr.splitlines() if line.strip()]
         print(f"{r.name} stderr ({len(lines)} lines):", *lines[:6], sep="\n  ")
