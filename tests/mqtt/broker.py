@@ -248,6 +248,8 @@ class StallingProxy:
         self.flowing.set()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: the service's side of each connection
+        self._inbound: list[asyncio.ReadTransport] = []
         self.connections = 0
 
     async def __aenter__(self) -> StallingProxy:
@@ -263,13 +265,25 @@ class StallingProxy:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def stall(self) -> None:
+        """Nothing passes, and nothing more is read from the service: what it writes stays
+        in its socket, as with a broker that hangs."""
         self.flowing.clear()
+        for transport in self._inbound:
+            transport.pause_reading()
 
     def go_on(self) -> None:
         self.flowing.set()
+        for transport in self._inbound:
+            if not transport.is_closing():
+                transport.resume_reading()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        transport = writer.transport
+        assert isinstance(transport, asyncio.ReadTransport)
+        self._inbound.append(transport)
+        if not self.flowing.is_set():
+            transport.pause_reading()
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
         for source, sink in ((reader, up_writer), (up_reader, writer)):
             task = asyncio.create_task(self._pump(source, sink))
