@@ -136,4 +136,3 @@ async def test_stalled_broker_control_goes_on_memory_stays_bounded(tmp_path: Pat
                 await live.telegram_decided((5.0, 2.0, 2.0))
                 await ha.until(lambda: ha.text(f"{BASE}/phase/l1/meter_a") is not None)
             assert len(outage_lines(live)) == 1
-
