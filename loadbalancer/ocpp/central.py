@@ -167,7 +167,7 @@ class CentralSystem:
     @property
     def port(self) -> int:
         assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
+        return int(next(iter(self.server.sockets)).getsockname()[1])
 
     async def start(self) -> None:
         context = None

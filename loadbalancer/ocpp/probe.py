@@ -88,7 +88,7 @@ async def probe(
     except OSError as exc:
         raise UsageError(f"--listen {host}:{port}: cannot listen: {exc.strerror or exc}") from None
     async with server:
-        listening(int(server.sockets[0].getsockname()[1]))
+        listening(int(next(iter(server.sockets)).getsockname()[1]))
         try:
             async with asyncio.timeout(timeout_s):
                 session, connection = await connected.get()

@@ -50,17 +50,26 @@ class MqttSite:
 
     async def telegram_decided(self, house: tuple[float, float, float]) -> float:
         """One telegram; the seconds until its decision (a ``decision`` record with trigger
-        ``telegram`` is written)."""
+        ``telegram`` and the telegram's currents is written)."""
         before = len(self.site.records("decision"))
         started = time.monotonic()
-        await self.site.telegram(house)
+        sent = await self.site.telegram(house)
 
-        def decided() -> bool:  # not an event's decision that came in between
+        def decided() -> bool:  # not an earlier telegram's decision written late
             new = self.site.records("decision")[before:]
-            return any(r["trigger"] == "telegram" for r in new)
+            return any(r["trigger"] == "telegram" and of_currents(r, sent) for r in new)
 
         await self.site.until(decided, 5.0)
         return time.monotonic() - started
+
+
+def of_currents(record: dict[str, Any], sent: tuple[float, ...]) -> bool:
+    """The decision's meter currents are ``sent`` (as the telegram carries them, to 0.1 A)."""
+    meter = record.get("meter_a") or {}
+    return all(
+        abs((meter.get(phase) or 0.0) - current_a) < 0.11
+        for phase, current_a in zip(THREE, sent, strict=True)
+    )
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.mqtt.broker import HomeAssistant, home_assistant, mosquitto
+import pytest
+
+from tests.mqtt.broker import HomeAssistant, home_assistant, mqtt_broker
 from tests.mqtt.helpers import BASE, MqttSite, mqtt_section, mqtt_site
 
 HOUSE = (2.0, 2.0, 2.0)
@@ -40,11 +42,12 @@ async def command(live: MqttSite, ha: HomeAssistant, topic: str, payload: str) -
     return commands(live)[-1]
 
 
+@pytest.mark.both_brokers
 async def test_max_current_within_bounds_lowers_the_limit_and_refusals_change_nothing(
     tmp_path: Path,
 ) -> None:
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         mqtt_site(tmp_path, mqtt_section(broker.port, commands=["max_current_a", "pause"])) as live,
         home_assistant(broker.port) as ha,
     ):
@@ -85,22 +88,26 @@ async def test_max_current_within_bounds_lowers_the_limit_and_refusals_change_no
 async def test_a_retained_command_left_at_the_broker_is_refused(tmp_path: Path) -> None:
     """A command kept by the broker (published with retain) would come back at every
     connection and undo the revert at restart: it is refused."""
-    async with mosquitto(tmp_path) as broker:
+    async with mqtt_broker(tmp_path) as broker:
         async with home_assistant(broker.port) as ha:
             await ha.publish(MAX_SET, "8", retain=True)
         section = mqtt_section(broker.port, commands=["max_current_a"])
         async with mqtt_site(tmp_path, section) as live:
-            await live.site.until(lambda: len(commands(live)) == 1)
-            (record,) = commands(live)
-            assert not record["accepted"] and "retained" in record["problem"]
+            await live.site.until(lambda: commands(live) != [])
+            # Mosquitto sends it once (for the subscription); amqtt 0.12 also once more at
+            # the connection (retained messages for any client's subscriptions): each refused
             await drive(live, lambda: live.site.setpoint("carport") == 16.0)
+            records = commands(live)
+            assert 1 <= len(records) <= 2, records
+            for record in records:
+                assert not record["accepted"] and "retained" in record["problem"], record
             mqtt = live.service.mqtt
             assert mqtt is not None and mqtt.commanded()[0].chargers[0].max_current_a == 16.0
 
 
 async def test_pause_sets_the_charger_to_0_through_the_core_and_resumes(tmp_path: Path) -> None:
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         mqtt_site(tmp_path, mqtt_section(broker.port, commands=["pause"])) as live,
         home_assistant(broker.port) as ha,
     ):
@@ -122,7 +129,7 @@ async def test_pause_sets_the_charger_to_0_through_the_core_and_resumes(tmp_path
 
 async def test_a_command_the_site_file_does_not_allow_is_not_heard(tmp_path: Path) -> None:
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         mqtt_site(tmp_path, mqtt_section(broker.port, commands=["max_current_a"])) as live,
         home_assistant(broker.port) as ha,
     ):
@@ -140,7 +147,7 @@ async def test_a_command_the_site_file_does_not_allow_is_not_heard(tmp_path: Pat
 async def test_without_persist_a_command_reverts_at_restart_with_it_it_is_kept(
     tmp_path: Path,
 ) -> None:
-    async with mosquitto(tmp_path) as broker:
+    async with mqtt_broker(tmp_path) as broker:
         await restart_after_a_command(tmp_path, broker.port, persist=False, after_a=16.0)
         await restart_after_a_command(tmp_path, broker.port, persist=True, after_a=9.0)
 
@@ -179,7 +186,7 @@ async def test_budget_within_the_tariffs_bounds(tmp_path: Path) -> None:
     = 13.1 kW); the budget in force is published, and the core is given it (the decision's
     limit on the interval's mean power follows it: budget / the hour's weight)."""
     tariff = {**TARIFF, "state_dir": str(tmp_path / "tariff")}
-    async with mosquitto(tmp_path) as broker:
+    async with mqtt_broker(tmp_path) as broker:
         section = mqtt_section(broker.port, commands=["budget_kw"])
         async with (
             mqtt_site(tmp_path, section, tariff=tariff) as live,
@@ -222,7 +229,7 @@ async def test_at_most_ten_refusals_a_minute_are_logged(tmp_path: Path) -> None:
     """A client sending junk must not fill the disk: 25 junk commands, 10 records; what was
     not logged is counted in the next record once the minute is over."""
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         mqtt_site(tmp_path, mqtt_section(broker.port, commands=["max_current_a"])) as live,
         home_assistant(broker.port) as ha,
     ):

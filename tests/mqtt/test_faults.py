@@ -9,7 +9,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from tests.mqtt.broker import StallingProxy, home_assistant, mosquitto
+import pytest
+
+from tests.mqtt.broker import StallingProxy, home_assistant, mqtt_broker
 from tests.mqtt.helpers import BASE, MqttSite, mqtt_section, mqtt_site
 from tests.service.harness import free_port
 
@@ -40,7 +42,7 @@ async def test_broker_down_at_start_then_up(tmp_path: Path) -> None:
         # several tries by now (back-off 0.05..0.3 s), one line
         assert len(outage_lines(live)) == 1
         assert f"mqtt://127.0.0.1:{port}" in outage_lines(live)[0]
-        async with mosquitto(tmp_path, port=port) as broker, home_assistant(broker.port) as ha:
+        async with mqtt_broker(tmp_path, port=port) as broker, home_assistant(broker.port) as ha:
             await live.site.until(lambda: len(live.lines("mqtt: connected to")) == 1, 5)
             assert "again after" in live.lines("mqtt: connected to")[0]
             await ha.until(lambda: ha.text(f"{BASE}/status") == "online")
@@ -50,7 +52,7 @@ async def test_broker_down_at_start_then_up(tmp_path: Path) -> None:
 
 async def test_broker_gone_mid_run_one_line_then_back_with_everything(tmp_path: Path) -> None:
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         mqtt_site(tmp_path, mqtt_section(broker.port)) as live,
     ):
         await each_telegram_decided(live, 3)
@@ -69,10 +71,11 @@ async def test_broker_gone_mid_run_one_line_then_back_with_everything(tmp_path: 
         assert len(outage_lines(live)) == 1
 
 
+@pytest.mark.both_brokers
 async def test_broker_refusing_the_login(tmp_path: Path) -> None:
     (tmp_path / "mqtt.password").write_text("not-the-one\n")
     section = mqtt_section(0, username="lb", password_file="mqtt.password")
-    async with mosquitto(tmp_path, users={"lb": "the-right-one"}) as broker:
+    async with mqtt_broker(tmp_path, users={"lb": "the-right-one"}) as broker:
         section["url"] = f"mqtt://127.0.0.1:{broker.port}"
         async with mqtt_site(tmp_path, section) as live:
             await each_telegram_decided(live, 10)
@@ -95,7 +98,7 @@ async def test_stalled_broker_control_goes_on_memory_stays_bounded(tmp_path: Pat
     def clock() -> float:
         return time.monotonic() + offset_s[0]
 
-    async with mosquitto(tmp_path) as broker, StallingProxy(broker.port) as proxy:
+    async with mqtt_broker(tmp_path) as broker, StallingProxy(broker.port) as proxy:
         section = mqtt_section(proxy.port)
         async with mqtt_site(tmp_path, section, keepalive_s=1, timeout_s=0.5, clock=clock) as live:
             bridge = live.service.mqtt

@@ -7,8 +7,10 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from loadbalancer.review.explain import REASON_MEANINGS
-from tests.mqtt.broker import home_assistant, mosquitto
+from tests.mqtt.broker import home_assistant, mqtt_broker
 from tests.mqtt.helpers import BASE, mqtt_section, mqtt_site
 
 NODE = "loadbalancer-site"
@@ -22,7 +24,11 @@ async def settle(site: object, telegrams: int = 20) -> None:
     for _ in range(telegrams):
         await site.site.telegram(HOUSE)
         await asyncio.sleep(0.1)
-        if site.site.setpoint("carport") == 16.0:
+        decision = site.service.last_decision
+        # the car draws its 16 A in the telegrams too (a car still ramping up while the box
+        # already reports 16 A would make the house look smaller than it is)
+        house = None if decision is None else decision.house_a["L1"]
+        if site.site.setpoint("carport") == 16.0 and house is not None and abs(house - 2.0) < 0.3:
             break
 
 
@@ -32,9 +38,10 @@ def config_of(ha_latest: dict[str, bytes], component: str, object_id: str) -> di
     return dict(json.loads(ha_latest[topic]))
 
 
+@pytest.mark.both_brokers
 async def test_discovery_and_retained_state_as_home_assistant_sees_them(tmp_path: Path) -> None:
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         # no state between telegrams for 5 s: what is published is the last telegram's decision
         mqtt_site(
             tmp_path,
@@ -99,7 +106,7 @@ async def test_discovery_and_retained_state_as_home_assistant_sees_them(tmp_path
 
 async def test_state_follows_the_decisions_and_the_meter_going_stale(tmp_path: Path) -> None:
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         mqtt_site(tmp_path, mqtt_section(broker.port)) as live,
         home_assistant(broker.port) as ha,
     ):
@@ -124,7 +131,7 @@ async def test_state_follows_the_decisions_and_the_meter_going_stale(tmp_path: P
 
 async def test_discovery_again_when_home_assistant_says_online(tmp_path: Path) -> None:
     async with (
-        mosquitto(tmp_path) as broker,
+        mqtt_broker(tmp_path) as broker,
         mqtt_site(tmp_path, mqtt_section(broker.port)) as live,
         home_assistant(broker.port) as ha,
     ):

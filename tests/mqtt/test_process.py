@@ -9,8 +9,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from loadbalancer.meter.emulator import MeterServer
-from tests.mqtt.broker import home_assistant, mosquitto
+from tests.mqtt.broker import home_assistant, mqtt_broker
 from tests.mqtt.helpers import BASE, THREE, add_mqtt, mqtt_section
 from tests.service.harness import Box, free_port, one_box_site
 from tests.service.probe_run import probe as probe_run
@@ -20,8 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 STATUS = f"{BASE}/status"
 
 
+@pytest.mark.both_brokers
 async def test_last_will_on_kill_9_and_offline_on_sigterm(tmp_path: Path) -> None:
-    async with mosquitto(tmp_path) as broker, MeterServer() as meter:
+    async with mqtt_broker(tmp_path) as broker, MeterServer() as meter:
         box = Box("carport", "alfen-eve", THREE)
         async with one_box_site(tmp_path, meter.url, box) as (_emulator, site_file, _log):
             add_mqtt(site_file, mqtt_section(broker.port))

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.mqtt.broker import mosquitto
+from tests.mqtt.broker import mqtt_broker
 from tests.mqtt.helpers import MqttSite, mqtt_section, mqtt_site
 
 NOW = datetime.datetime.now(datetime.UTC)
@@ -68,7 +68,7 @@ def tls_lines(live: MqttSite) -> tuple[list[str], list[str]]:
 
 async def test_a_broker_whose_certificate_is_not_trusted_is_refused(tmp_path: Path) -> None:
     ca, cert, key = pki(tmp_path, x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-    async with mosquitto(tmp_path, tls=(cert, key)) as broker:
+    async with mqtt_broker(tmp_path, tls=(cert, key)) as broker:
         section = mqtt_section(broker.port, url=f"mqtts://127.0.0.1:{broker.port}")
         async with mqtt_site(tmp_path, section) as live:
             await live.site.until(lambda: tls_lines(live)[1] != [], 5)
@@ -88,7 +88,7 @@ async def test_a_broker_whose_certificate_is_not_trusted_is_refused(tmp_path: Pa
 
 async def test_a_certificate_for_another_name_is_refused(tmp_path: Path) -> None:
     ca, cert, key = pki(tmp_path, x509.DNSName("broker.example"))
-    async with mosquitto(tmp_path, tls=(cert, key)) as broker:
+    async with mqtt_broker(tmp_path, tls=(cert, key)) as broker:
         section = mqtt_section(
             broker.port, url=f"mqtts://127.0.0.1:{broker.port}", tls={"ca_file": str(ca)}
         )
