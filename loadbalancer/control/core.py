@@ -42,6 +42,7 @@ from loadbalancer.control.loads import PhaseLoads, phase_loads
 from loadbalancer.control.offer import unused_a, with_unused
 from loadbalancer.control.reasons import Reason
 from loadbalancer.control.resume import Waiting, waiting
+from loadbalancer.control.rotate import NOT_WAITING, with_turn, without_waits
 from loadbalancer.control.setpoint import setpoint_rule
 from loadbalancer.control.settle import Settled, by_phase, settled_online
 from loadbalancer.control.stale import meter_stale, stale_fallback
@@ -55,6 +56,8 @@ def decide(
     state: ControllerState, inputs: Inputs, config: ControlConfig, now_s: float
 ) -> tuple[ControllerState, Decision]:
     """One control decision: a new state and per charger a set-point (0 = pause) and a reason."""
+    if inputs.paused:  # a user's pause takes no turn from a running car (share rotation)
+        state = without_waits(state, config, inputs.paused)
     after, decision = _decide_by_the_rules(state, inputs, config, now_s)
     memories, outcomes = list(after.chargers), list(decision.chargers)
     for i, spec in enumerate(config.chargers):  # last: the pause of a car ignoring its limit
@@ -66,6 +69,8 @@ def decide(
         if spec.name in inputs.paused:  # a user's pause (issue 17)
             before = state.chargers[i]
             memories[i], outcomes[i] = pause_commanded(before, memories[i], outcomes[i], now_s)
+        if outcomes[i].reason in NOT_WAITING:  # no turn to take (share rotation)
+            memories[i] = replace(memories[i], waiting_since_s=None)
     return replace(after, chargers=tuple(memories)), replace(decision, chargers=tuple(outcomes))
 
 
@@ -169,10 +174,11 @@ def _settle_online(
         online = [ceilings.capped(charger) for charger in online]
         may_hold = TariffHold(ceilings, may_hold)
     # room for the paused ones: shares with everyone taking part (paused ones are dropped first)
-    wait = waiting(online, fit_minimums(online, offer_a, may_hold), offer_a, config, now_s)
+    room = fit_minimums(online, offer_a, may_hold, config, now_s)
+    wait = waiting(online, room, offer_a, config, now_s)
     taking_part = [c for c in online if c.previous_a != 0 or c.index in wait.resuming]
     plan = _Plan(
-        fit_minimums(taking_part, offer_a, may_hold),
+        fit_minimums(taking_part, offer_a, may_hold, config, now_s),
         wait,
         overloaded_phases(online, loads.house_a, loads.reserved_a, config),
         unused,
@@ -208,4 +214,5 @@ def _settle(
             else None
         ),
     )
+    memory = with_turn(memory, charger, setpoint_a, now_s)  # share rotation
     return settled_online(charger, memory, setpoint_a, reason, now_s)

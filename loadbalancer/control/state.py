@@ -44,6 +44,11 @@ class ChargerMemory:
     fallback: bool = False
     ignored_since_s: float | None = None
     run_since_s: float | None = None
+    #: since when its car has waited for room while paused (share rotation,
+    #: :mod:`loadbalancer.control.rotate`; None: not waiting)
+    waiting_since_s: float | None = None
+    #: since when its car has had a share (running with a car; share rotation)
+    turn_since_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
