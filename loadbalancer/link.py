@@ -148,7 +148,9 @@ class ChargerLink:
     poll_now: asyncio.Event = field(default_factory=asyncio.Event)  # read before the next poll
     #: who gets the currents of the first read asked for at or after a time
     #: (:meth:`read_again_for`)
-    _read_wanted: tuple[float, Callable[[tuple[float, ...]], None]] | None = None
+    _read_wanted: (
+        tuple[float, Callable[[tuple[float, ...]], None], tuple[float | None, float | None]] | None
+    ) = None
 
     def __post_init__(self) -> None:
         self.applied_backoff = Backoff(self.context.box_response_s, BACKOFF_MAX_S)
@@ -170,27 +172,36 @@ class ChargerLink:
             return False
         return self.measured_s < self.written_at_s + FOLLOW_CHECK_S
 
-    def _measured_for_telegram(self, read: ChargerRead) -> tuple[float, ...]:
+    def _measured_for_telegram(
+        self, read: ChargerRead, written: tuple[float | None, float | None]
+    ) -> tuple[float, ...]:
         """``read``'s currents for the telegram that asked for it: counted at no more than the
-        limit last written while they were measured before that write (a box that reports its
-        currents only now and then: what it said is the car's old current)."""
-        if self.written_at_s is not None and self.measured_s < self.written_at_s:
-            return self.at_most_written(read.measured_a)
+        limit written by then (``written``: that limit and when it was acknowledged) while
+        they were measured before that write (a box that reports its currents only now and
+        then: what it said is the car's old current). A limit written after the telegram (an
+        early cut) bounds nothing its car drew when the telegram came."""
+        limit_a, written_at_s = written
+        if limit_a is not None and written_at_s is not None and self.measured_s < written_at_s:
+            return tuple(min(value, limit_a) for value in read.measured_a)
         return read.measured_a
 
-    def at_most_written(self, measured_a: tuple[float, ...]) -> tuple[float, ...]:
-        """``measured_a`` counted at no more than the limit last written (a car that follows
-        draws no more; one that does not is counted at less than it draws, which overstates
-        the house, never understates it)."""
-        if self.written_a is None:
-            return measured_a
-        return tuple(min(value, self.written_a) for value in measured_a)
+    def cut_now(self, outcome: ChargerDecision) -> bool:
+        """Write the outcome's set-point at once if it is below what was decided last (an
+        early cut, before the telegram's decision); True if it was."""
+        desired_a = self.desired_a
+        if outcome.reason in _BOOKED_ONLY or not self.online or desired_a is None:
+            return False
+        if outcome.setpoint_a >= desired_a:
+            return False
+        self.desired_a = outcome.setpoint_a
+        self.wake.set()
+        return True
 
     def read_again_for(self, booked: Callable[[tuple[float, ...]], None]) -> None:
         """Read the box now; ``booked`` gets the currents of the first read asked for from now
         on (not one already under way; see :meth:`_measured_for_telegram`), unless the box
         stops answering first."""
-        self._read_wanted = (self.context.clock(), booked)
+        self._read_wanted = (self.context.clock(), booked, (self.written_a, self.written_at_s))
         self.poll_now.set()
 
     def booked_read(self, measured_at_meter: tuple[float, ...] | None) -> ChargerRead | None:
@@ -265,7 +276,7 @@ class ChargerLink:
         wanted = self._read_wanted
         if wanted is not None and asked_s >= wanted[0]:
             self._read_wanted = None
-            wanted[1](self._measured_for_telegram(self.read))
+            wanted[1](self._measured_for_telegram(self.read, wanted[2]))
 
     async def _came_back(self, reading: ChargerReading) -> None:
         assert self.read is not None
