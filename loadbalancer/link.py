@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -44,6 +44,10 @@ FOLLOW_CHECK_S = 5.0
 #: a box shows a new limit in its read-back register within this (it applies it at once; the
 #: car takes longer, which is the compliance rule's ``response_time_s``)
 BOX_RESPONSE_S = 3.0
+#: requests in flight at once to one Modbus TCP gateway (several boxes on one host and port,
+#: one unit id each, usually on one RS-485 bus behind it): the writes of a cut to many boxes go
+#: out together, but a gateway is not flooded with more than it can queue
+GATEWAY_IN_FLIGHT = 4
 #: the core's outcomes that book a box it has no usable read of: an assumption about the box,
 #: not an order to write
 _BOOKED_ONLY = (Reason.CHARGER_OFFLINE_RESERVED, Reason.CHARGER_UNKNOWN_RESERVED)
@@ -85,6 +89,21 @@ def modbus_charger(
         backoff_initial_s=first_s,
         backoff_max_s=most_s,
     )
+
+
+def gateway_gates(chargers: Sequence[ChargerConfig]) -> dict[str, asyncio.Semaphore]:
+    """Per charger name, the bound shared by the Modbus boxes behind its gateway (boxes on one
+    host and port); a box alone on its endpoint gets none."""
+    behind: dict[tuple[str, int], list[str]] = {}
+    for config in chargers:
+        if isinstance(config, ModbusChargerConfig):
+            behind.setdefault((config.host, config.port), []).append(config.name)
+    gates: dict[str, asyncio.Semaphore] = {}
+    for names in behind.values():
+        if len(names) > 1:
+            gate = asyncio.Semaphore(GATEWAY_IN_FLIGHT)
+            gates.update(dict.fromkeys(names, gate))
+    return gates
 
 
 class OpenedCharger(Charger, Protocol):
@@ -146,6 +165,8 @@ class ChargerLink:
     writes: int = 0  # set-points written (keep-alives not counted)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the writer: something to do
     poll_now: asyncio.Event = field(default_factory=asyncio.Event)  # read before the next poll
+    #: shared by the boxes behind one Modbus gateway: bounds their requests in flight
+    gate: asyncio.Semaphore | None = None
     #: who gets the currents of the first read asked for at or after a time
     #: (:meth:`read_again_for`)
     _read_wanted: (
@@ -162,6 +183,10 @@ class ChargerLink:
     @property
     def online(self) -> bool:
         return self.reach is Reach.ONLINE
+
+    def _gated(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """A request to the box: through its gateway's bound, if it shares one."""
+        return self.gate if self.gate is not None else contextlib.nullcontext()
 
     # ---- what the core gets and what it decided -------------------------------------------
 
@@ -247,7 +272,8 @@ class ChargerLink:
     async def poll_once(self) -> None:
         asked_s = self.context.clock()
         try:
-            reading = await self.charger.read(failsafe=False)
+            async with self._gated():
+                reading = await self.charger.read(failsafe=False)
         except ChargerError as exc:
             self._read_wanted = None
             self.went_offline(exc)
@@ -311,9 +337,10 @@ class ChargerLink:
             return
         site = self.context.site
         try:
-            result = await self.charger.configure_failsafe(
-                site.control.safe_current_a, site.failsafe_timeout_s
-            )
+            async with self._gated():
+                result = await self.charger.configure_failsafe(
+                    site.control.safe_current_a, site.failsafe_timeout_s
+                )
         except ChargerError as exc:
             self.due.add(Due.FAILSAFE)
             log.record("failsafe_unverified", charger=name, reason=str(exc))
@@ -367,7 +394,8 @@ class ChargerLink:
 
     async def _write_setpoint(self, desired_a: float, now_s: float) -> None:
         self.due.discard(Due.SETPOINT)
-        self.written_a = await self.charger.write_limit(desired_a)
+        async with self._gated():
+            self.written_a = await self.charger.write_limit(desired_a)
         self.written_at_s = self.context.clock()
         self.writes += 1
         # read it again once the car has had time to follow, so that the next telegram is not
@@ -382,7 +410,8 @@ class ChargerLink:
         interval = self.charger.keep_alive_interval_s
         if interval is None or now_s - self.last_keep_alive_s < interval * 0.9:
             return False
-        await self.charger.keep_alive()
+        async with self._gated():
+            await self.charger.keep_alive()
         self.last_keep_alive_s = now_s
         return True
 

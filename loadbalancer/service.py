@@ -42,7 +42,14 @@ from loadbalancer.control.inputs import Inputs, TariffInput
 from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError, UsageError
 from loadbalancer.fresh_reads import TelegramReads, early_cuts
-from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext, OpenedCharger, open_charger
+from loadbalancer.link import (
+    BOX_RESPONSE_S,
+    ChargerLink,
+    LinkContext,
+    OpenedCharger,
+    gateway_gates,
+    open_charger,
+)
 from loadbalancer.logwriter import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.meter.sources import ChunkSource, redact_key
 from loadbalancer.meter_intake import MeterIntake
@@ -117,6 +124,7 @@ class Service:
         )
         #: issue 18: the OCPP central system, only where a charger speaks OCPP
         self.central = _central_system(site, self.log, status, clock, ocpp_timeout_s)
+        self._gates = gateway_gates(site.chargers)  # issue 20: boxes behind one gateway
         self.links = [self._link(c, context) for c in site.chargers]
         #: the shutdown's safe-current writes, started the moment a stop is asked for
         self._safe_writes: asyncio.Task[dict[str, Any]] | None = None
@@ -181,7 +189,8 @@ class Service:
 
     def _link(self, charger: ChargerConfig, context: LinkContext) -> ChargerLink:
         if not isinstance(charger, OcppChargerConfig):
-            return ChargerLink(charger, self._client_for(charger), context)
+            gate = self._gates.get(charger.name)
+            return ChargerLink(charger, self._client_for(charger), context, gate=gate)
         # an OCPP limit may take the profile's time to show; the charge point's news (a value,
         # a dropped connection) has its link read it at once
         verify_s = charger.profile.writes.verify_s
