@@ -11,7 +11,8 @@ overstate the house.
 
 A cut never waits for those reads (issue 20): with each awaited box counted at the most it may
 draw (its read or its written limit, whichever is higher: the house at its lowest), the cuts
-the core already makes go out at once (:func:`early_cuts`); the exact decision follows.
+the core already makes for the fuse go out at once (:func:`early_cuts`); the exact decision
+follows.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from functools import partial
 
 from loadbalancer.control.decision import Decision
 from loadbalancer.control.inputs import ChargerRead
+from loadbalancer.control.reasons import Reason
 from loadbalancer.link import ChargerLink
 
 #: a telegram's decision waits at most this long for the boxes read again for it (a read on a
@@ -45,25 +47,26 @@ class TelegramReads:
         #: a telegram came whose decision has not been taken yet
         self.pending = False
 
-    def on_meter(self) -> bool:
-        """A telegram came: the boxes to read again are asked; True if any is awaited (the
-        decision then comes when their reads are in, or after :data:`FRESH_READ_WAIT_S`)."""
+    def on_meter(self, cut_early: Callable[[], None]) -> None:
+        """A telegram came: if some boxes are to be read again, ``cut_early`` first (its writes
+        go out before those reads), then the reads are asked for; the decision comes when
+        they are in, or after :data:`FRESH_READ_WAIT_S`. Otherwise the decision now."""
         self.telegrams += 1
-        self.measured, self.awaiting, self.limits = {}, set(), {}
+        self.measured, self.limits = {}, {}
         for link in self.links:
-            if link.read is None:
-                continue
-            self.measured[link.name] = link.read.measured_a
-            self.limits[link.name] = link.written_a
-            if link.following():
-                self.awaiting.add(link.name)
-                link.read_again_for(partial(self._book, link.name, self.telegrams))
+            if link.read is not None:
+                self.measured[link.name] = link.read.measured_a
+                self.limits[link.name] = link.written_a
+        self.awaiting = {link.name for link in self.links if link.following()}
         self.pending = True
         if not self.awaiting:
             self.wake()
-            return False
+            return
+        cut_early()
+        for link in self.links:
+            if link.name in self.awaiting:
+                link.read_again_for(partial(self._book, link.name, self.telegrams))
         asyncio.get_running_loop().call_later(FRESH_READ_WAIT_S, self._late, self.telegrams)
-        return True
 
     def _book(self, name: str, telegram: int, measured_a: tuple[float, ...]) -> None:
         """The currents of a read asked for by telegram number ``telegram``: what the car drew
@@ -101,10 +104,22 @@ class TelegramReads:
         return reads
 
 
+#: the reasons of a cut the fuse needs (a share cut only moves current between cars)
+_FUSE_CUTS = (Reason.OVERLOAD_CUT, Reason.MIN_CURRENT_PAUSE)
+
+
 def early_cuts(links: Sequence[ChargerLink], decision: Decision) -> dict[str, float]:
-    """The cuts of ``decision`` (taken on the lowest house) written at once, by charger."""
+    """The cuts of ``decision`` (taken on the lowest house) that the fuse needs, written at
+    once, by charger: a cut of a charger with a phase whose offers do not fit even that house.
+    The state of that decision is not kept: the telegram's own decision is the one."""
+    over = {
+        phase
+        for phase, allowed_a in decision.allowed_a.items()
+        if allowed_a is not None
+        and sum(c.previous_a or 0.0 for c in decision.chargers if phase in c.phases) > allowed_a
+    }
     return {
         link.name: outcome.setpoint_a
         for link, outcome in zip(links, decision.chargers, strict=True)
-        if link.cut_now(outcome)
+        if outcome.reason in _FUSE_CUTS and over & set(outcome.phases) and link.cut_now(outcome)
     }

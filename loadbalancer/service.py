@@ -240,16 +240,21 @@ class Service:
     def _on_meter(self) -> None:
         """A telegram gave a new meter value: what each car drew when it came, and a decision
         (:mod:`loadbalancer.fresh_reads`: it may wait for fresh reads; its cuts do not)."""
-        if self.fresh.on_meter() and not self.shadow:
-            control, paused = self.site.control, frozenset[str]()
-            if self.mqtt is not None:
-                control, paused = self.mqtt.commanded()
-            reads = self.fresh.reads(lowest_house=True)
-            inputs = Inputs(meter=self.intake.meter, chargers=reads, paused=paused)
-            _, decision = decide(self.state, inputs, control, self.clock())  # state not kept
-            cuts = early_cuts(self.links, decision)
-            if cuts:
-                self.log.record("early_cut", chargers=cuts, awaiting=sorted(self.fresh.awaiting))
+        self.fresh.on_meter(self._cut_early)
+
+    def _cut_early(self) -> None:
+        """The cuts for the fuse on the lowest house the awaited reads allow, written now."""
+        if self.shadow:
+            return
+        control, paused = self.site.control, frozenset[str]()
+        if self.mqtt is not None:
+            control, paused = self.mqtt.commanded()
+        reads = self.fresh.reads(lowest_house=True)
+        inputs = Inputs(meter=self.intake.meter, chargers=reads, paused=paused)
+        _, decision = decide(self.state, inputs, control, self.clock())  # state not kept
+        cuts = early_cuts(self.links, decision)
+        if cuts:
+            self.log.record("early_cut", chargers=cuts, awaiting=sorted(self.fresh.awaiting))
 
     def _trigger_step(self) -> None:
         self._trigger.set()
