@@ -35,6 +35,8 @@ PACKAGE = Path(loadbalancer.__file__).parent
 #: and scenario) as main wrote them before the schema was typed (issue 14); ``x.y[]`` are the
 #: fields of the entries of list ``y`` of event ``x``, ``x.y`` those of object ``y``
 DEMO_FIELDS = {
+    # issue 20: cuts before the fresh reads (a run may have none)
+    "early_cut": {"awaiting", "chargers", "event", "mono_s", "ts"},
     "charger_offline": {"charger", "error", "event", "mono_s", "ts"},
     "charger_online": {"charger", "event", "measured_a", "mono_s", "status", "ts"},
     "decision": {
