@@ -42,7 +42,7 @@ from loadbalancer.control.loads import PhaseLoads, phase_loads
 from loadbalancer.control.offer import unused_a, with_unused
 from loadbalancer.control.reasons import Reason
 from loadbalancer.control.resume import Waiting, waiting
-from loadbalancer.control.rotate import NOT_WAITING, with_turn, without_waits
+from loadbalancer.control.rotate import NOT_WAITING, turn_of, without_waits
 from loadbalancer.control.setpoint import setpoint_rule
 from loadbalancer.control.settle import Settled, by_phase, settled_online
 from loadbalancer.control.stale import meter_stale, stale_fallback
@@ -203,8 +203,11 @@ def _settle(
     if plan.tariff is not None:
         reason = plan.tariff.reason(charger, plan.fit.shares.get(index), setpoint_a, reason)
     keep_room = setpoint_a == 0 and index in wait.room_since_s
+    turn_since_s, waiting_since_s = turn_of(charger, setpoint_a, now_s)  # share rotation
     memory = replace(
         memory,
+        turn_since_s=turn_since_s,
+        waiting_since_s=waiting_since_s,
         room_since_s=wait.room_since_s[index] if keep_room else None,
         spike_telegram_s=received_s if index in plan.fit.spike_held else None,
         unused_a=plan.unused_a[index] if setpoint_a > 0 else 0.0,
@@ -214,5 +217,4 @@ def _settle(
             else None
         ),
     )
-    memory = with_turn(memory, charger, setpoint_a, now_s)  # share rotation
     return settled_online(charger, memory, setpoint_a, reason, now_s)

@@ -26,7 +26,7 @@ from dataclasses import replace
 from loadbalancer.control.config import ControlConfig
 from loadbalancer.control.demand import Online
 from loadbalancer.control.reasons import Reason
-from loadbalancer.control.state import ChargerMemory, ControllerState
+from loadbalancer.control.state import ControllerState
 
 #: paused by these, a car waits for no room: it takes no turn from a running car
 NOT_WAITING = frozenset({Reason.COMMANDED_PAUSE, Reason.SETPOINT_IGNORED_PAUSE})
@@ -64,23 +64,19 @@ def turn_over(victim: Online, taking_part: list[Online], config: ControlConfig) 
     return any(c.spec.priority == priority and is_waiting(c) for c in taking_part)
 
 
-def with_turn(
-    memory: ChargerMemory, charger: Online, setpoint_a: float, now_s: float
-) -> ChargerMemory:
-    """``memory`` with the charger's turn after this decision: since when its car has had a
-    share (``turn_since_s``: running with a car, whether or not it draws yet), and since when
-    it has waited for room (``waiting_since_s``: at 0 with a car that wants to charge). A
+def turn_of(charger: Online, setpoint_a: float, now_s: float) -> tuple[float | None, float | None]:
+    """The charger's turn after this decision, as ``(turn_since_s, waiting_since_s)`` of its
+    memory: since when its car has had a share (running with a car, whether or not it draws
+    yet), and since when it has waited for room (at 0 with a car that wants to charge). A
     user's pause or the pause of a car that ignores its limit ends the wait
     (:data:`NOT_WAITING`, in ``decide``)."""
     if charger.no_car:
-        return replace(memory, turn_since_s=None, waiting_since_s=None)
+        return None, None
     if setpoint_a > 0:
         since_s = charger.memory.turn_since_s if charger.running else None
-        turn_since_s = now_s if since_s is None else since_s
-        return replace(memory, turn_since_s=turn_since_s, waiting_since_s=None)
+        return (now_s if since_s is None else since_s), None
     before = charger.memory.waiting_since_s
-    waiting_since_s = now_s if before is None else before
-    return replace(memory, turn_since_s=None, waiting_since_s=waiting_since_s)
+    return None, (now_s if before is None else before)
 
 
 def without_waits(
