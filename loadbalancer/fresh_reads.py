@@ -104,13 +104,15 @@ class TelegramReads:
         return reads
 
 
-#: the reasons of a cut the fuse needs (a share cut only moves current between cars)
-_FUSE_CUTS = (Reason.OVERLOAD_CUT, Reason.MIN_CURRENT_PAUSE)
+#: the reason of a cut the fuse needs (a share cut only moves current between cars; a pause
+#: waits for the exact decision: one that the fresh reads undo would cost a contactor cycle)
+_FUSE_CUTS = (Reason.OVERLOAD_CUT,)
 
 
 def early_cuts(links: Sequence[ChargerLink], decision: Decision) -> dict[str, float]:
     """The cuts of ``decision`` (taken on the lowest house) that the fuse needs, written at
-    once, by charger: a cut of a charger with a phase whose offers do not fit even that house.
+    once, by charger: an overload cut (not a pause) of a charger with a phase whose offers do
+    not fit even that house.
     The state of that decision is not kept: the telegram's own decision is the one."""
     over = {
         phase

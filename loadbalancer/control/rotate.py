@@ -11,9 +11,9 @@ a paused one before a running one, then the last configured: in a garage with ro
    the longest-running first;
 2. a car waiting for room (paused with a car that wants to charge): the shortest wait first,
    so the car that has waited longest gets the next room;
-3. a running car within ``min_share_hold_s`` of its start: kept, unless the fuse needs its
-   minimum too (the minimum rule drops until everything fits: a cut for the fuse is never
-   held back by this order).
+3. a running car within ``min_share_hold_s`` of its start, the last configured first (as
+   without rotation): kept, unless the fuse needs its minimum too (the minimum rule drops
+   until everything fits: a cut for the fuse is never held back by this order).
 
 A running car dropped so that a waiting car of its priority gets its turn is paused, not held
 at its minimum on the fuse's overload budget: the budget is for household spikes, not turns.
@@ -47,7 +47,7 @@ def standing(charger: Online, config: ControlConfig, now_s: float) -> tuple[int,
     ran_s = 0.0 if since_s is None else now_s - since_s
     if ran_s >= hold_s:
         return (0, -ran_s, -charger.index)
-    return (2, -ran_s, -charger.index)
+    return (2, 0.0, -charger.index)  # as without rotation: the last configured first
 
 
 def is_waiting(charger: Online) -> bool:

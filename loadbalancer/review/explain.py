@@ -74,6 +74,9 @@ REASON_MEANINGS: Mapping[str, str] = {
     "asked it to be ready by a time (ready_by): the budget may be exceeded, the fuse still holds",
     Reason.COMMANDED_PAUSE: "paused (0) because a user commanded it (issue 17: mqtt.commands "
     "pause); an offline charger keeps its failsafe current",
+    Reason.SHARE_ROTATION_PAUSE: "paused (0) after keeping its share for min_share_hold_s, so "
+    "that a car of its priority that has waited longer gets its turn (not every minimum fits: "
+    "share rotation)",
     SETPOINT_IGNORED_PAUSE: "paused by the service because the car drew more than its limit "
     "after a rewrite (setpoint_ignored); it resumes after resume_delay_s once the car stops",
 }
