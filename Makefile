@@ -61,6 +61,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/evenings.py
 	$(BIN)/python benchmarks/tariff_month.py
 	$(BIN)/python -m benchmarks.mqtt
+	$(BIN)/python -m benchmarks.garage
 	$(BIN)/loadbalancer simulate
 
 # the parser fuzz and attack corpus of the test suite, run longer (a few minutes)

@@ -66,6 +66,7 @@ _CONTROL = {
     "poll_interval_s",
     "failsafe_timeout_s",
     "response_time_s",
+    "min_share_hold_s",  # share rotation (issue 20)
 }
 
 
@@ -495,6 +496,7 @@ class _SiteReader(YamlReader):
                 charger_stale_after_s=max(control_default("charger_stale_after_s"), 5 * poll),
                 hold_horizon_s=meter.telegram_period_s,
                 ev_response_allowance_s=response_s,
+                min_share_hold_s=self.setting(raw, "control", "min_share_hold_s", 60, 86400),
             )
         except ValueError as exc:  # what the core refuses and the checks above missed
             raise self.fail("control", str(exc)) from None

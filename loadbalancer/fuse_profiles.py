@@ -20,9 +20,10 @@ from loadbalancer.errors import ConfigError
 from loadbalancer.resources import find_profile
 from loadbalancer.yamlcheck import YamlReader, parse_yaml, unknown_key
 
-#: ratings accepted at all; Swedish main fuses are 16..63 A (docs/control.md §Fuses), sub-circuits
-#: less
-RATING_RANGE_A = (6.0, 250.0)
+#: ratings accepted at all; Swedish main fuses of houses are 16..63 A (docs/control.md §Fuses),
+#: sub-circuits less; a garage of 20-100 chargers behind one connection (a housing cooperative,
+#: a workplace) has hundreds of amperes (issue 20)
+RATING_RANGE_A = (6.0, 1250.0)
 #: the longest overload budget accepted, in I_n²·s (ten times the breakers' default of 30)
 MAX_OVERLOAD_BUDGET_S = 300.0
 #: no hard limit above 2·In: beyond it even gG fuses may melt within 10 s (IEC 60269-1 gates,

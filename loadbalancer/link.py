@@ -16,8 +16,9 @@ service's central system (:mod:`loadbalancer.ocpp`), chosen by the charger's pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -45,6 +46,10 @@ FOLLOW_CHECK_S = 5.0
 #: a box shows a new limit in its read-back register within this (it applies it at once; the
 #: car takes longer, which is the compliance rule's ``response_time_s``)
 BOX_RESPONSE_S = 3.0
+#: requests in flight at once to one Modbus TCP gateway (several boxes on one host and port,
+#: one unit id each, usually on one RS-485 bus behind it): the writes of a cut to many boxes go
+#: out together, but a gateway is not flooded with more than it can queue
+GATEWAY_IN_FLIGHT = 4
 #: the core's outcomes that book a box it has no usable read of: an assumption about the box,
 #: not an order to write
 _BOOKED_ONLY = (Reason.CHARGER_OFFLINE_RESERVED, Reason.CHARGER_UNKNOWN_RESERVED)
@@ -86,6 +91,21 @@ def modbus_charger(
         backoff_initial_s=first_s,
         backoff_max_s=most_s,
     )
+
+
+def gateway_gates(chargers: Sequence[ChargerConfig]) -> dict[str, asyncio.Semaphore]:
+    """Per charger name, the bound shared by the Modbus boxes behind its gateway (boxes on one
+    host and port); a box alone on its endpoint gets none."""
+    behind: dict[tuple[str, int], list[str]] = {}
+    for config in chargers:
+        if isinstance(config, ModbusChargerConfig):
+            behind.setdefault((config.host, config.port), []).append(config.name)
+    gates: dict[str, asyncio.Semaphore] = {}
+    for names in behind.values():
+        if len(names) > 1:
+            gate = asyncio.Semaphore(GATEWAY_IN_FLIGHT)
+            gates.update(dict.fromkeys(names, gate))
+    return gates
 
 
 class OpenedCharger(Charger, Protocol):
@@ -147,9 +167,13 @@ class ChargerLink:
     writes: int = 0  # set-points written (keep-alives not counted)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the writer: something to do
     poll_now: asyncio.Event = field(default_factory=asyncio.Event)  # read before the next poll
+    #: shared by the boxes behind one Modbus gateway: bounds their requests in flight
+    gate: asyncio.Semaphore | None = None
     #: who gets the currents of the first read asked for at or after a time
     #: (:meth:`read_again_for`)
-    _read_wanted: tuple[float, Callable[[tuple[float, ...]], None]] | None = None
+    _read_wanted: (
+        tuple[float, Callable[[tuple[float, ...]], None], tuple[float | None, float | None]] | None
+    ) = None
     #: issue 19: its 1p/3p switching sequence (None: the box stays as wired)
     phase: PhaseSequence | None = field(init=False)
 
@@ -166,6 +190,10 @@ class ChargerLink:
     def online(self) -> bool:
         return self.reach is Reach.ONLINE
 
+    def _gated(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """A request to the box: through its gateway's bound, if it shares one."""
+        return self.gate if self.gate is not None else contextlib.nullcontext()
+
     # ---- what the core gets and what it decided -------------------------------------------
 
     def following(self) -> bool:
@@ -175,35 +203,45 @@ class ChargerLink:
             return False
         return self.measured_s < self.written_at_s + FOLLOW_CHECK_S
 
-    def _measured_for_telegram(self, read: ChargerRead) -> tuple[float, ...]:
+    def _measured_for_telegram(
+        self, read: ChargerRead, written: tuple[float | None, float | None]
+    ) -> tuple[float, ...]:
         """``read``'s currents for the telegram that asked for it: counted at no more than the
-        limit last written while they were measured before that write (a box that reports its
-        currents only now and then: what it said is the car's old current)."""
-        if self.written_at_s is not None and self.measured_s < self.written_at_s:
-            return self.at_most_written(read.measured_a)
+        limit written by then (``written``: that limit and when it was acknowledged) while
+        they were measured before that write (a box that reports its currents only now and
+        then: what it said is the car's old current). A limit written after the telegram (an
+        early cut) bounds nothing its car drew when the telegram came."""
+        limit_a, written_at_s = written
+        if limit_a is not None and written_at_s is not None and self.measured_s < written_at_s:
+            return tuple(min(value, limit_a) for value in read.measured_a)
         return read.measured_a
 
-    def at_most_written(self, measured_a: tuple[float, ...]) -> tuple[float, ...]:
-        """``measured_a`` counted at no more than the limit last written (a car that follows
-        draws no more; one that does not is counted at less than it draws, which overstates
-        the house, never understates it)."""
-        if self.written_a is None:
-            return measured_a
-        return tuple(min(value, self.written_a) for value in measured_a)
+    def cut_now(self, outcome: ChargerDecision) -> bool:
+        """Write the outcome's set-point at once if it is below what was decided last (an
+        early cut, before the telegram's decision); True if it was."""
+        desired_a = self.desired_a
+        if outcome.reason in _BOOKED_ONLY or not self.online or desired_a is None:
+            return False
+        if outcome.setpoint_a >= desired_a:
+            return False
+        self.desired_a = outcome.setpoint_a
+        self.wake.set()
+        return True
 
     def read_again_for(self, booked: Callable[[tuple[float, ...]], None]) -> None:
         """Read the box now; ``booked`` gets the currents of the first read asked for from now
         on (not one already under way; see :meth:`_measured_for_telegram`), unless the box
         stops answering first."""
+        written = (self.written_a, self.written_at_s)
         if (
             self.read is not None
             and self.reading is not None
             and self.reading.measured_at_s is not None
         ):
             # a box that reports by itself (OCPP MeterValues): a read gives its last report
-            booked(self._measured_for_telegram(self.read))
+            booked(self._measured_for_telegram(self.read, written))
             return
-        self._read_wanted = (self.context.clock(), booked)
+        self._read_wanted = (self.context.clock(), booked, written)
         self.poll_now.set()
 
     def booked_read(self, measured_at_meter: tuple[float, ...] | None) -> ChargerRead | None:
@@ -248,7 +286,8 @@ class ChargerLink:
     async def poll_once(self) -> None:
         asked_s = self.context.clock()
         try:
-            reading = await self.charger.read(failsafe=False)
+            async with self._gated():
+                reading = await self.charger.read(failsafe=False)
         except ChargerError as exc:
             self._read_wanted = None
             self.went_offline(exc)
@@ -279,7 +318,7 @@ class ChargerLink:
         wanted = self._read_wanted
         if wanted is not None and asked_s >= wanted[0]:
             self._read_wanted = None
-            wanted[1](self._measured_for_telegram(self.read))
+            wanted[1](self._measured_for_telegram(self.read, wanted[2]))
 
     async def _came_back(self, reading: ChargerReading) -> None:
         assert self.read is not None
@@ -316,9 +355,10 @@ class ChargerLink:
             return
         site = self.context.site
         try:
-            result = await self.charger.configure_failsafe(
-                site.control.safe_current_a, site.failsafe_timeout_s
-            )
+            async with self._gated():
+                result = await self.charger.configure_failsafe(
+                    site.control.safe_current_a, site.failsafe_timeout_s
+                )
         except ChargerError as exc:
             self.due.add(Due.FAILSAFE)
             log.record("failsafe_unverified", charger=name, reason=str(exc))
@@ -373,7 +413,8 @@ class ChargerLink:
 
     async def _write_setpoint(self, desired_a: float, now_s: float) -> None:
         self.due.discard(Due.SETPOINT)
-        self.written_a = await self.charger.write_limit(desired_a)
+        async with self._gated():
+            self.written_a = await self.charger.write_limit(desired_a)
         self.written_at_s = self.context.clock()
         self.writes += 1
         if self.phase is not None:
@@ -390,7 +431,8 @@ class ChargerLink:
         interval = self.charger.keep_alive_interval_s
         if interval is None or now_s - self.last_keep_alive_s < interval * 0.9:
             return False
-        await self.charger.keep_alive()
+        async with self._gated():
+            await self.charger.keep_alive()
         self.last_keep_alive_s = now_s
         return True
 

@@ -56,6 +56,8 @@ EVENTS = (
     "phase_switch_done",
     "phase_switch_failed",
     "phase_switch_no_resume",
+    # issue 20: cuts sent before a telegram's fresh reads, when even the lowest house needs them
+    "early_cut",
 )
 
 # ---- the schema: every record as written --------------------------------------------------------
@@ -413,6 +415,15 @@ class OcppWriteDeferred(ChargerRecord, tag="ocpp_write_deferred"):
     wait_s: float
 
 
+class EarlyCut(LogRecord, tag="early_cut"):
+    """Cuts written at once for a telegram whose decision waits for fresh reads of some boxes:
+    with each of those counted at the most it may draw (the house at its lowest), the core
+    already cut these (issue 20). The telegram's decision follows once the reads are in."""
+
+    chargers: dict[str, float]
+    awaiting: list[str]
+
+
 #: any record of the log
 AnyRecord = (
     DecisionRecord
@@ -450,6 +461,7 @@ AnyRecord = (
     | OcppBoot
     | OcppRefused
     | OcppWriteDeferred
+    | EarlyCut
 )
 
 #: the record type of each event name

@@ -32,17 +32,24 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from loadbalancer.chargers.modbus import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S
 from loadbalancer.config import ChargerConfig, SiteConfig
 from loadbalancer.control.core import decide
 from loadbalancer.control.decision import Decision
-from loadbalancer.control.inputs import ChargerRead, Inputs, TariffInput
+from loadbalancer.control.inputs import Inputs, TariffInput
 from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError, UsageError
-from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext, OpenedCharger, open_charger
+from loadbalancer.fresh_reads import TelegramReads, early_cuts
+from loadbalancer.link import (
+    BOX_RESPONSE_S,
+    ChargerLink,
+    LinkContext,
+    OpenedCharger,
+    gateway_gates,
+    open_charger,
+)
 from loadbalancer.logwriter import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.meter.sources import ChunkSource, redact_key
 from loadbalancer.meter_intake import MeterIntake
@@ -72,10 +79,6 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], float]
 Status = Callable[[str], None]
-
-#: a telegram's decision waits at most this long for the boxes read again for it (a read on a
-#: LAN takes milliseconds; a box slower than this counts at no more than its written limit)
-FRESH_READ_WAIT_S = 0.5
 
 #: the control loop runs at least this often (stale detection, watchdog) even with no events
 CONTROL_TICK_S = 1.0
@@ -122,6 +125,7 @@ class Service:
         )
         #: issue 18: the OCPP central system, only where a charger speaks OCPP
         self.central = _central_system(site, self.log, status, clock, ocpp_timeout_s)
+        self._gates = gateway_gates(site.chargers)  # issue 20: boxes behind one gateway
         self.links = [self._link(c, context) for c in site.chargers]
         #: the shutdown's safe-current writes, started the moment a stop is asked for
         self._safe_writes: asyncio.Task[dict[str, Any]] | None = None
@@ -131,11 +135,8 @@ class Service:
         self.decisions = 0
         self.last_decision: Decision | None = None
         self._trigger = asyncio.Event()
-        self._measured_at_meter: dict[str, tuple[float, ...]] = {}
-        self._telegrams = 0  # telegrams that gave a new meter value
-        #: the boxes read again for the latest telegram whose reads are not back yet
-        self._awaiting: set[str] = set()
-        self._telegram_pending = False
+        #: each telegram's charger currents of the same moment (issue 20: and early cuts)
+        self.fresh = TelegramReads(self.links, self._trigger.set)
         self._ready = False
         self._chargers_tried = False
         self._last_watchdog_s = -math.inf
@@ -189,7 +190,8 @@ class Service:
 
     def _link(self, charger: ChargerConfig, context: LinkContext) -> ChargerLink:
         if not isinstance(charger, OcppChargerConfig):
-            return ChargerLink(charger, self._client_for(charger), context)
+            gate = self._gates.get(charger.name)
+            return ChargerLink(charger, self._client_for(charger), context, gate=gate)
         # an OCPP limit may take the profile's time to show; the charge point's news (a value,
         # a dropped connection) has its link read it at once
         verify_s = charger.profile.writes.verify_s
@@ -237,46 +239,23 @@ class Service:
         self._trigger.set()
 
     def _on_meter(self) -> None:
-        """A telegram gave a new meter value: what each car drew when it came (the meter
-        includes exactly that draw), and a decision.
+        """A telegram gave a new meter value: what each car drew when it came, and a decision
+        (:mod:`loadbalancer.fresh_reads`: it may wait for fresh reads; its cuts do not)."""
+        self.fresh.on_meter(self._cut_early)
 
-        A box whose latest read may predate its car's following the last set-point (a car
-        still drawing its old current, or already the new one) is read again at once, and the
-        decision waits for those reads, at most :data:`FRESH_READ_WAIT_S`: set against the old
-        read, a lowered car's old current understated the house (a load that came with the
-        telegram went without its cut) and a raised car's old current overstated it (a cut for
-        nothing). A box whose read is not back by then counts at no more than its written
-        limit, which can only overstate the house."""
-        self._telegrams += 1
-        self._measured_at_meter = {}
-        self._awaiting = set()
-        for link in self.links:
-            if link.read is None:
-                continue
-            self._measured_at_meter[link.name] = link.read.measured_a
-            if link.following():
-                self._awaiting.add(link.name)
-                link.read_again_for(partial(self._book_for_telegram, link.name, self._telegrams))
-        self._telegram_pending = True
-        if self._awaiting:
-            loop = asyncio.get_running_loop()
-            loop.call_later(FRESH_READ_WAIT_S, self._trigger_if_telegram, self._telegrams)
-        else:
-            self._trigger.set()
-
-    def _book_for_telegram(self, name: str, telegram: int, measured_a: tuple[float, ...]) -> None:
-        """The currents of a read asked for by telegram number ``telegram``: what the car drew
-        then (unless a newer telegram came in the meantime); the decision once all are in."""
-        if telegram != self._telegrams:
+    def _cut_early(self) -> None:
+        """The cuts for the fuse on the lowest house the awaited reads allow, written now."""
+        if self.shadow:
             return
-        self._measured_at_meter[name] = measured_a
-        self._awaiting.discard(name)
-        if not self._awaiting:
-            self._trigger.set()
-
-    def _trigger_if_telegram(self, telegram: int) -> None:
-        if telegram == self._telegrams and self._telegram_pending:
-            self._trigger.set()
+        control, paused = self.site.control, frozenset[str]()
+        if self.mqtt is not None:
+            control, paused = self.mqtt.commanded()
+        reads = self.fresh.reads(lowest_house=True)
+        inputs = Inputs(meter=self.intake.meter, chargers=reads, paused=paused)
+        _, decision = decide(self.state, inputs, control, self.clock())  # state not kept
+        cuts = early_cuts(self.links, decision)
+        if cuts:
+            self.log.record("early_cut", chargers=cuts, awaiting=sorted(self.fresh.awaiting))
 
     def _trigger_step(self) -> None:
         self._trigger.set()
@@ -322,14 +301,13 @@ class Service:
             control, paused = self.mqtt.commanded()
         tariff = self._tariff_input(now_s)
         inputs = Inputs(
-            meter=self.intake.meter, chargers=self._reads(), tariff=tariff, paused=paused
+            meter=self.intake.meter, chargers=self.fresh.reads(), tariff=tariff, paused=paused
         )
         self.state, decision = decide(self.state, inputs, control, now_s)
         changed = False
         for link, outcome in zip(self.links, decision.chargers, strict=True):
             changed = link.decided(outcome) or changed
-        telegram = self._telegram_pending
-        self._telegram_pending = False
+        telegram = self.fresh.take_pending()
         if telegram or changed or self.decisions == 0:
             trigger = "telegram" if telegram else "event"
             fields = decision.to_record()
@@ -351,19 +329,6 @@ class Service:
             return None
         latest = {link.name: link.read for link in self.links if link.read is not None}
         return self.tariff.input(now_s, latest)
-
-    def _reads(self) -> dict[str, ChargerRead]:
-        """Each online charger's latest read, with the current it drew when the meter's
-        latest telegram came."""
-        reads = {}
-        for link in self.links:
-            measured = self._measured_at_meter.get(link.name)
-            if link.name in self._awaiting and measured is not None:
-                measured = link.at_most_written(measured)
-            read = link.booked_read(measured)
-            if read is not None:
-                reads[link.name] = read
-        return reads
 
     def _watchdog(self, now_s: float) -> None:
         if not self._ready and self.intake.meter is not None and self._chargers_tried:

@@ -260,6 +260,7 @@ def test_min_current_off_the_chargers_step_names_the_key(tmp_path: Path) -> None
         ("control.ramp_up_delay_s", float("inf")),
         ("control.failsafe_timeout_s", float("inf")),
         ("control.response_time_s", float("-inf")),
+        ("control.min_share_hold_s", float("nan")),
     ],
 )
 def test_every_number_must_be_finite(tmp_path: Path, key: str, value: float) -> None:

@@ -145,13 +145,9 @@ class ChargerEmulator:
         return self._port
 
     async def start(self) -> None:
-        server = _Server(self._device(), address=(self.host, self._port))
-        server.faults = self.faults
-        await server.serve_forever(background=True)
-        self._server = server
-        sockets = getattr(server.transport, "sockets", None)
-        if sockets:
-            self._port = int(sockets[0].getsockname()[1])
+        self._server, self._port = await serve_devices(
+            [self._device()], self.host, self._port, self.faults
+        )
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -191,6 +187,10 @@ class ChargerEmulator:
         if reader is not None:
             return reader()
         return self._stored.get(name, "" if register.codec.data_type == "string" else 0.0)
+
+    def device(self) -> SimDevice:
+        """The box as pymodbus serves it (a gateway serves several: :mod:`.gateway`)."""
+        return self._device()
 
     def _device(self) -> SimDevice:
         tables: dict[Table, list[SimData]] = {"holding": [], "input": []}
@@ -386,6 +386,17 @@ def _phase_readers(profile: ChargerProfile, box: SimulatedBox) -> dict[str, Call
         switch.readback_one if box.phase_count == 1 else switch.readback_three
     )
     return readers
+
+
+async def serve_devices(
+    devices: list[SimDevice], host: str, port: int, faults: Faults
+) -> tuple[_Server, int]:
+    """A started server for ``devices`` (one unit id each) and the port it listens on."""
+    server = _Server(devices, address=(host, port))
+    server.faults = faults
+    await server.serve_forever(background=True)
+    sockets = getattr(server.transport, "sockets", None)
+    return server, int(sockets[0].getsockname()[1]) if sockets else port
 
 
 def _as_float(value: float | str) -> float:

@@ -61,17 +61,23 @@ def _fill(
     remaining: list[float],
 ) -> None:
     """Raise the group together; each round freezes at least one claim, so it ends."""
+    ceiling = {claim.key: ceiling_of(claim) - EPSILON_A for claim in group}
 
     def can_rise(claim: Claim) -> bool:
-        below_ceiling = level[claim.key] < ceiling_of(claim) - EPSILON_A
-        return below_ceiling and all(remaining[p] > EPSILON_A for p in claim.phases)
+        if level[claim.key] >= ceiling[claim.key]:
+            return False
+        return all(remaining[p] > EPSILON_A for p in claim.phases)
 
     rising = [claim for claim in group if can_rise(claim)]
+    phases = range(len(remaining))
     while rising:
-        sharers = [sum(1 for claim in rising if p in claim.phases) for p in range(len(remaining))]
+        sharers = [0] * len(remaining)
+        for claim in rising:
+            for p in claim.phases:
+                sharers[p] += 1
         step = min(
-            min(ceiling_of(claim) - level[claim.key] for claim in rising),
-            min(remaining[p] / sharers[p] for p in range(len(remaining)) if sharers[p]),
+            min(ceiling[claim.key] + EPSILON_A - level[claim.key] for claim in rising),
+            min(remaining[p] / sharers[p] for p in phases if sharers[p]),
         )
         for claim in rising:
             level[claim.key] += step

@@ -131,6 +131,10 @@ class ControlConfig:
     #: past ``spike_hold_s`` such a hold goes on only while the budget used stays below this
     #: share of it: the rest is kept for the next spike (a kettle on a full phase needs most)
     long_hold_budget_ratio: float = 0.4
+    #: when not every car's minimum fits, a running car keeps its share this long before it
+    #: pauses for a car that has waited (share rotation, :mod:`.rotate`; None: no rotation,
+    #: the paused ones wait). A cut for the fuse never waits for it.
+    min_share_hold_s: float | None = 900.0
 
     def __post_init__(self) -> None:
         numbers = (getattr(self, f.name) for f in fields(self))
@@ -148,6 +152,8 @@ class ControlConfig:
             raise ValueError("delays and margins must be >= 0")
         if not 0 <= self.long_hold_budget_ratio <= 1 or self.spike_hold_s < 0:
             raise ValueError("long_hold_budget_ratio must be in 0..1 and spike_hold_s >= 0")
+        if self.min_share_hold_s is not None and self.min_share_hold_s < 0:
+            raise ValueError("min_share_hold_s must be >= 0")
         if self.resume_delay_max_s < 0 or self.pause_memory_s < 0:
             raise ValueError("resume_delay_max_s and pause_memory_s must be >= 0")
 

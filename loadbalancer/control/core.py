@@ -43,6 +43,7 @@ from loadbalancer.control.offer import unused_a, with_unused
 from loadbalancer.control.phases import in_force, switch_phases
 from loadbalancer.control.reasons import Reason
 from loadbalancer.control.resume import Waiting, waiting
+from loadbalancer.control.rotate import NOT_WAITING, turn_of, without_waits
 from loadbalancer.control.setpoint import setpoint_rule
 from loadbalancer.control.settle import Settled, by_phase, settled_online
 from loadbalancer.control.stale import meter_stale, stale_fallback
@@ -57,6 +58,8 @@ def decide(
 ) -> tuple[ControllerState, Decision]:
     """One control decision: a new state and per charger a set-point (0 = pause) and a reason;
     a box on one phase is decided on that phase, and 1p/3p switching comes last (:mod:`.phases`)."""
+    if inputs.paused:  # a user's pause takes no turn from a running car (share rotation)
+        state = without_waits(state, config, inputs.paused)
     narrowed, narrowed_inputs = in_force(state, inputs, config)
     after, decision = _decide_in_force(state, narrowed_inputs, narrowed, now_s)
     return switch_phases(state, after, decision, inputs, config, now_s)
@@ -76,6 +79,8 @@ def _decide_in_force(
         if spec.name in inputs.paused:  # a user's pause (issue 17)
             before = state.chargers[i]
             memories[i], outcomes[i] = pause_commanded(before, memories[i], outcomes[i], now_s)
+        if outcomes[i].reason in NOT_WAITING:  # no turn to take (share rotation)
+            memories[i] = replace(memories[i], waiting_since_s=None)
     return replace(after, chargers=tuple(memories)), replace(decision, chargers=tuple(outcomes))
 
 
@@ -179,10 +184,11 @@ def _settle_online(
         online = [ceilings.capped(charger) for charger in online]
         may_hold = TariffHold(ceilings, may_hold)
     # room for the paused ones: shares with everyone taking part (paused ones are dropped first)
-    wait = waiting(online, fit_minimums(online, offer_a, may_hold), offer_a, config, now_s)
+    room = fit_minimums(online, offer_a, may_hold, config, now_s)
+    wait = waiting(online, room, offer_a, config, now_s)
     taking_part = [c for c in online if c.previous_a != 0 or c.index in wait.resuming]
     plan = _Plan(
-        fit_minimums(taking_part, offer_a, may_hold),
+        fit_minimums(taking_part, offer_a, may_hold, config, now_s),
         wait,
         overloaded_phases(online, loads.house_a, loads.reserved_a, config),
         unused,
@@ -207,8 +213,11 @@ def _settle(
     if plan.tariff is not None:
         reason = plan.tariff.reason(charger, plan.fit.shares.get(index), setpoint_a, reason)
     keep_room = setpoint_a == 0 and index in wait.room_since_s
+    turn_since_s, waiting_since_s = turn_of(charger, setpoint_a, now_s)  # share rotation
     memory = replace(
         memory,
+        turn_since_s=turn_since_s,
+        waiting_since_s=waiting_since_s,
         room_since_s=wait.room_since_s[index] if keep_room else None,
         spike_telegram_s=received_s if index in plan.fit.spike_held else None,
         unused_a=plan.unused_a[index] if setpoint_a > 0 else 0.0,

@@ -16,6 +16,7 @@ from loadbalancer.control.allocate import EPSILON_A, share
 from loadbalancer.control.config import ControlConfig
 from loadbalancer.control.demand import Online
 from loadbalancer.control.fuse import BudgetState, may_hold_at_minimum
+from loadbalancer.control.rotate import standing, turn_over
 from loadbalancer.electric import PHASES
 
 
@@ -40,6 +41,8 @@ class Fit:
     shares: dict[int, float]
     held: Mapping[int, Hold]
     dropped: frozenset[int]
+    #: of those dropped, the running ones paused for a waiting car's turn (share rotation)
+    turned: frozenset[int] = frozenset()
 
     @property
     def spike_held(self) -> frozenset[int]:
@@ -52,12 +55,19 @@ class Fit:
         return frozenset(index for index, hold in self.held.items() if hold.over_rating)
 
 
-def fit_minimums(chargers: Sequence[Online], allowed_a: Sequence[float], may_hold: HoldRule) -> Fit:
+def fit_minimums(
+    chargers: Sequence[Online],
+    allowed_a: Sequence[float],
+    may_hold: HoldRule,
+    config: ControlConfig,
+    now_s: float,
+) -> Fit:
     """Shares such that everyone taking part gets at least its minimum.
 
     While someone's share is below its minimum, the least entitled of those (lowest priority,
-    then a paused one before a running one, then the last configured) is dropped: held at its
-    minimum if ``may_hold`` allows (its minimum then comes off the phases), otherwise paused.
+    then by its standing, :func:`.rotate.standing`: whose turn is over, who has waited least)
+    is dropped: held at its minimum if ``may_hold`` allows (its minimum then comes off the
+    phases), otherwise paused; a running one dropped for a waiting car's turn is paused.
     ``may_hold`` is given the room per phase left for it after the minimums of those still
     taking part (who all have at least its priority).
     """
@@ -65,6 +75,10 @@ def fit_minimums(chargers: Sequence[Online], allowed_a: Sequence[float], may_hol
     taking_part = list(chargers)
     held: dict[int, Hold] = {}
     dropped: set[int] = set()
+    turned: set[int] = set()
+    entitled = {
+        c.index: (not c.no_car, c.spec.priority, standing(c, config, now_s)) for c in chargers
+    }
     while True:
         shares = share([charger.claim for charger in taking_part], remaining_a)
         short = [
@@ -73,14 +87,17 @@ def fit_minimums(chargers: Sequence[Online], allowed_a: Sequence[float], may_hol
             if shares[charger.index] < charger.spec.min_current_a - EPSILON_A
         ]
         if not short:
-            return Fit(shares, held, frozenset(dropped))
-        victim = min(short, key=lambda c: (not c.no_car, c.spec.priority, c.running, -c.index))
+            return Fit(shares, held, frozenset(dropped), frozenset(turned))
+        victim = min(short, key=lambda c: entitled[c.index])
         taking_part.remove(victim)
         dropped.add(victim.index)
         room_a = list(remaining_a)
         for other in taking_part:
             for p in other.phases:
                 room_a[p] -= other.spec.min_current_a
+        if turn_over(victim, taking_part, config):
+            turned.add(victim.index)
+            continue  # its turn is over: paused, not held on the fuse's budget
         hold = may_hold(victim, room_a)
         if hold is not None:
             held[victim.index] = hold

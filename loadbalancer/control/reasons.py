@@ -22,6 +22,9 @@ class Reason(StrEnum):
     MIN_CURRENT_HOLD = "min_current_hold"
     #: paused (0) because even its minimum does not fit and the overload budget cannot hold it
     MIN_CURRENT_PAUSE = "min_current_pause"
+    #: paused (0) after keeping its share for ``min_share_hold_s``, so that a car of its
+    #: priority that has waited longer gets its turn (not every minimum fits: share rotation)
+    SHARE_ROTATION_PAUSE = "share_rotation_pause"
     #: stays paused until its minimum has fitted for ``resume_delay_s`` (doubled per recent pause)
     PAUSED_WAIT_RESUME = "paused_wait_resume"
     #: resumed after the wait, in one step to the lowest share seen while it waited

@@ -34,6 +34,8 @@ def setpoint_rule(
         return spec.min_current_a, Reason.MIN_CURRENT_HOLD, no_window
     if charger.index in fit.dropped:
         reason = Reason.PAUSED_WAIT_RESUME if previous_a == 0 else Reason.MIN_CURRENT_PAUSE
+        if charger.index in fit.turned:
+            reason = Reason.SHARE_ROTATION_PAUSE
         return 0.0, Reason.NO_CAR if charger.no_car else reason, no_window
     target_a = min(
         floor_to_step(fit.shares[charger.index], spec.granularity_a), charger.claim.max_a

@@ -49,6 +49,11 @@ class ChargerMemory:
     phase_count: int | None = None
     phase_switches: int = 0
     phase_fit_since_s: float | None = None
+    #: since when its car has waited for room while paused (share rotation,
+    #: :mod:`loadbalancer.control.rotate`; None: not waiting)
+    waiting_since_s: float | None = None
+    #: since when its car has had a share (running with a car; share rotation)
+    turn_since_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,9 @@ REASON_MEANINGS: Mapping[str, str] = {
     "phase does",
     Reason.PHASE_SWITCH_UP: "paused (0) to switch the box back to three phases: they have fitted "
     "its minimum, and given it more than one phase, for phase_switch_up_after_s",
+    Reason.SHARE_ROTATION_PAUSE: "paused (0) after keeping its share for min_share_hold_s, so "
+    "that a car of its priority that has waited longer gets its turn (not every minimum fits: "
+    "share rotation)",
     SETPOINT_IGNORED_PAUSE: "paused by the service because the car drew more than its limit "
     "after a rewrite (setpoint_ignored); it resumes after resume_delay_s once the car stops",
 }

@@ -39,6 +39,7 @@ LOADER_DEFAULTS = (
     "stale_after_s",
     "ev_response_allowance_s",
     "charger_stale_after_s",
+    "min_share_hold_s",
 )
 
 

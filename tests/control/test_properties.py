@@ -100,6 +100,7 @@ class ControlMachine(RuleBasedStateMachine):
             safe_current_a=data.draw(st.sampled_from((0.0, 6.0, 10.0))),
             ramp_up_delay_s=data.draw(st.sampled_from((0.0, 20.0, 30.0, 60.0))),
             resume_delay_s=data.draw(st.sampled_from((0.0, 60.0, 120.0, 300.0))),
+            min_share_hold_s=data.draw(st.sampled_from((None, 0.0, 30.0, 900.0))),
         )
         self.site = Site(config)
         for spec in specs:
@@ -222,6 +223,8 @@ class ControlMachine(RuleBasedStateMachine):
                     assert within_rating or decision.budget_used_s[phase] < fuse.overload_budget_s
             if charger.reason is Reason.NO_CAR:
                 assert setpoint <= spec.min_current_a
+            if charger.reason is Reason.SHARE_ROTATION_PAUSE:
+                self.check_turn(spec)
         if not stale:
             assert meter is not None
             self.check_phases(decision, meter)
@@ -274,6 +277,19 @@ class ControlMachine(RuleBasedStateMachine):
                 for p, draw in enumerate(draws):
                     if draw >= 1.0:
                         assert PHASES[p] in charger.phases
+
+    def check_turn(self, spec: ChargerSpec) -> None:
+        """A car paused for another's turn ran for at least ``min_share_hold_s`` before."""
+        hold_s = self.site.config.min_share_hold_s
+        assert hold_s is not None
+        entries = self.history[spec.name].entries
+        assert len(entries) >= 2 and entries[-2][1] > 0
+        started_s = entries[0][0]
+        for time_s, setpoint, _ in reversed(entries[:-1]):
+            if setpoint == 0:
+                break
+            started_s = time_s
+        assert self.now_s - started_s >= hold_s - EPS
 
     def check_timing(self, spec: ChargerSpec, reason: Reason, setpoint: float) -> None:
         """No raise before the ramp delay, no resume before the resume delay."""

@@ -116,6 +116,26 @@ def test_min_current_pause() -> None:
     assert squeezed.charger("high").reason is Reason.HOLD_RAMP_DELAY
 
 
+def test_share_rotation_pause() -> None:
+    # room for one minimum (19 - 8 = 11 A), not two: a has run for 1000 s, b has waited
+    # 100 s for room and has had it for the resume delay (120 s)
+    config = config_of(ev("a"), ev("b"))
+    reads = {"a": read(10), "b": read(0, status="B")}
+    waiting_b = replace(at(0, room_since_s=-120.0), waiting_since_s=-100.0)
+
+    def turn(ran_s: float, config: ControlConfig = config) -> Decision:
+        memories = {"a": replace(at(10), turn_since_s=-ran_s), "b": waiting_b}
+        return step(config, (8, 8, 8), reads, memories)[1]
+
+    turned = turn(1000.0)
+    assert (turned.setpoint("a"), turned.charger("a").reason) == (0, Reason.SHARE_ROTATION_PAUSE)
+    assert (turned.setpoint("b"), turned.charger("b").reason) == (6, Reason.RESUME)
+    # within its min_share_hold_s (900 s) a keeps its share; without rotation it always does
+    for kept in (turn(800.0), turn(1000.0, replace(config, min_share_hold_s=None))):
+        assert (kept.setpoint("a"), kept.setpoint("b")) == (10, 0)
+        assert kept.charger("b").reason is Reason.PAUSED_WAIT_RESUME
+
+
 def test_paused_wait_resume() -> None:
     state, decision = step(ONE, (2, 2, 2), {"ev": read(0, status="B")}, {"ev": at(0)}, now_s=50)
     assert (decision.setpoint("ev"), decision.charger("ev").reason) == (
