@@ -47,7 +47,8 @@ def _charger(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from loadbalancer.config import check_decision_log, load_site
+    from loadbalancer.config import load_site
+    from loadbalancer.logcheck import check_decision_log
     from loadbalancer.service import run_service
 
     site = check_decision_log(load_site(args.config), starting=True)
@@ -57,7 +58,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from loadbalancer.config import check_decision_log, load_site
+    from loadbalancer.config import load_site
+    from loadbalancer.logcheck import check_decision_log
 
     print(check_decision_log(load_site(args.config), starting=False).summary())
     return 0

@@ -17,6 +17,7 @@ import yaml
 import loadbalancer
 from loadbalancer import records
 from loadbalancer.logwriter import open_decision_log
+from loadbalancer.record_views import view_of
 from loadbalancer.records import (
     EVENTS,
     RECORD_TYPES,
@@ -25,7 +26,6 @@ from loadbalancer.records import (
     decode,
     fields_of,
     validated,
-    view_of,
 )
 from loadbalancer.resources import example_file
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import msgspec
 
-from loadbalancer.records import ChargerEntry, DecisionRecord, view_of
+from loadbalancer.record_views import view_of
+from loadbalancer.records import ChargerEntry, DecisionRecord
 from loadbalancer.review.lines import (
     Record,
     TimedRecord,

@@ -83,9 +83,10 @@ async def test_a_tiny_export_beside_a_large_current_cuts_at_once(tmp_path: Path)
         # 200 W of export cannot carry ~26 A: the sign is unknown, so import is booked
         tiny_export = (l1[0], "230.0", "00.000", "00.200")
         await site.meter.send(telegram(tiny_export, l2, l3, energy=counters(site)))
-        await site.until(lambda: site.setpoint("carport") < 16.0, 1.0)
+        # an early cut (on the lowest house the box's old read allows) may come first; the
+        # telegram's own decision follows within the fresh read's wait
+        await site.until(lambda: site.setpoint("carport") <= 19.0 - 10.0, 1.0)
         assert site.decisions_for("carport")[-1]["reason"] == "overload_cut"
-        assert site.setpoint("carport") <= 19.0 - 10.0
         assert site.records("decision")[-1]["meter_a"]["L1"] == pytest.approx(real[0])
 
 
