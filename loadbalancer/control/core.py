@@ -39,7 +39,7 @@ from loadbalancer.control.hold import Fit, FuseHold, HoldRule, fit_minimums
 from loadbalancer.control.ignored import pause_if_ignored
 from loadbalancer.control.inputs import Inputs, TariffInput
 from loadbalancer.control.loads import PhaseLoads, phase_loads
-from loadbalancer.control.offer import unused_a, with_unused
+from loadbalancer.control.offer import unused_a, unused_credit_a, with_unused
 from loadbalancer.control.phases import in_force, switch_phases
 from loadbalancer.control.reasons import Reason
 from loadbalancer.control.resume import Waiting, waiting
@@ -169,7 +169,8 @@ def _settle_online(
     charger's set-point. A capacity tariff caps the cars' claims first (:mod:`.tariff`)."""
     unused = {charger.index: unused_a(charger, config, now_s) for charger in online}
     offer_a = with_unused(loads.allowed_a, online, unused, config.fuse.margin_a)
-    may_hold: HoldRule = FuseHold(loads.budget, config, received_s, now_s)
+    credit_a = unused_credit_a(online, unused, config.fuse.margin_a)
+    may_hold: HoldRule = FuseHold(loads.budget, config, received_s, now_s, credit_a)
     ceilings = None
     if tariff is not None and tariff.input is not None:
         ceilings = tariff_ceilings(

@@ -114,6 +114,9 @@ class FuseHold:
     #: the meter reading this decision is on (a spike hold lasts for one telegram)
     received_s: float
     now_s: float
+    #: per grid phase what the offer adds to the allowance for the cars' unused offers
+    #: (:func:`.offer.unused_credit_a`): drawn once a car takes all of its offer
+    unused_credit_a: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def __call__(self, charger: Online, room_a: Sequence[float]) -> Hold | None:
         """Running, its minimum does not fit next to the others' minimums, and the fuse allows:
@@ -126,7 +129,11 @@ class FuseHold:
         does_not_fit = any(room_a[p] < minimum - EPSILON_A for p in charger.phases)
         if not charger.running or charger.no_car or not does_not_fit:
             return None
-        predicted = {p: fuse.target_a - room_a[p] + minimum for p in charger.phases}
+        # what the phase draws when every car takes all of its offer (the hold's minimum too),
+        # not only what the cars drew: the unused credit in the room comes back
+        predicted = {
+            p: fuse.target_a - room_a[p] + self.unused_credit_a[p] + minimum for p in charger.phases
+        }
         over_rating = any(
             PHASES[p] in fuse.phase_names and predicted_a > fuse.rating_a + EPSILON_A
             for p, predicted_a in predicted.items()

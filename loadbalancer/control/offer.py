@@ -28,10 +28,18 @@ def with_unused(
     their offers (a car that draws 1.5 A under its limit), at most the fuse's margin per
     phase: whatever the cars then draw, the phase stays within its rating, and while they
     keep drawing less, within the rating minus the margin."""
+    credit_a = unused_credit_a(online, unused, margin_a)
+    return [allowed + credit for allowed, credit in zip(allowed_a, credit_a, strict=True)]
+
+
+def unused_credit_a(
+    online: Sequence[Online], unused: dict[int, float], margin_a: float
+) -> tuple[float, float, float]:
+    """Per grid phase what :func:`with_unused` adds to the allowance: what the cars on it leave
+    unused, at most the fuse's margin. Offered again, it is drawn as soon as a car takes all of
+    its new offer (a car held at its minimum draws all of it): a hold's prediction adds it back."""
     extra_a = [0.0, 0.0, 0.0]
     for charger in online:
         for p in charger.car_phases or ():
             extra_a[p] += unused.get(charger.index, 0.0)
-    return [
-        allowed + min(extra, margin_a) for allowed, extra in zip(allowed_a, extra_a, strict=True)
-    ]
+    return (min(extra_a[0], margin_a), min(extra_a[1], margin_a), min(extra_a[2], margin_a))
