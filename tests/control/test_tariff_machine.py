@@ -14,17 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, rule, run_state_machine_as_test
 
-# The machine's derandomized examples depend on what the process has imported before (how is
-# not found yet: importing loadbalancer.sim.evenings changes them). make test's workers import
-# every test module, and with them the simulation; import it here too, so that the machine
-# draws the same examples alone and in the full suite (it did not: a counterexample showed
-# only in CI).
-import loadbalancer.sim.evenings  # noqa: F401
 from loadbalancer.control import ChargerSpec, Decision, Inputs, Reason, TariffInput
 from loadbalancer.electric import NOMINAL_VOLTAGE_V
 from tests.control.sim import Site
@@ -140,11 +133,6 @@ class TariffMachine(ControlMachine):
             assert kwh * 3600.0 / site.interval_s <= bound_kw + MARGIN_KW, (k, kwh)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a counterexample to the tariff's interval bound (interval 3 above max(budget, "
-    "the house's peak) + the need + 0.1 kW), found in CI on 2026-11-30",
-)
 def test_the_control_invariants_hold_with_a_tariff_and_ready_by_needs() -> None:
     CHECKED.clear()
     run_state_machine_as_test(
