@@ -33,15 +33,15 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from benchmarks.garage_boxes import Bay, layout
-from benchmarks.reaction import cpu_ticks, pct, rss_mb
-from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
+from benchmarks.reaction import Telegrams, cpu_ticks, pct, rss_mb
+from loadbalancer.meter.emulator import MeterServer
 from loadbalancer.sim.fairness import compare
 
 T0 = datetime(2026, 1, 14, 18, 0, 0)
@@ -79,8 +79,7 @@ class Garage:
         self.meter = MeterServer()
         self.boxes: asyncio.subprocess.Process | None = None
         self.service: asyncio.subprocess.Process | None = None
-        self.sent = 0
-        self.energy_kwh = 1000.0
+        self.telegrams = Telegrams(self.meter)
 
     async def ask(self, command: dict[str, Any]) -> dict[str, Any]:
         assert self.boxes is not None and self.boxes.stdin and self.boxes.stdout
@@ -137,14 +136,7 @@ class Garage:
         """One telegram (house + what the cars draw); when its last byte left, and the limits."""
         state = await self.ask({"op": "state"})
         currents = [h + c for h, c in zip(house_a, state["grid_a"], strict=True)]
-        self.sent += 1
-        self.energy_kwh += 0.01
-        loads = (PhaseLoad(currents[0]), PhaseLoad(currents[1]), PhaseLoad(currents[2]))
-        data = swedish_telegram(
-            T0 + timedelta(seconds=self.sent), loads, energy_import_kwh=self.energy_kwh
-        )
-        await self.meter.send(data)
-        return time.monotonic(), state["limits"]
+        return await self.telegrams.send(currents), state["limits"]
 
     async def stop(self) -> None:
         for process in (self.service, self.boxes):

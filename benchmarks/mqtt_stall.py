@@ -144,7 +144,7 @@ async def soak(
                     result.stuck_bytes = max(result.stuck_bytes, bytes_toward(broker.port))
                 next_sample += SAMPLE_EVERY_S
             # a kettle's worth of steps on L1: a new house current, often a new limit
-            await rig.telegram(2.0 + (rig.sent % 7))
+            await rig.telegram(2.0 + (rig.telegrams.sent % 7))
             in_period += 1
             await asyncio.sleep(max(0.0, started + in_period - time.monotonic()))
         result.rss.append((time.monotonic() - started, rss_mb(pid)))
@@ -154,7 +154,7 @@ async def soak(
         await rig.stop()
         if broker is not None:
             broker.resume()
-    result.telegrams = rig.sent  # with the one before the stall
+    result.telegrams = rig.telegrams.sent  # with the one before the stall
     result.decisions, result.telegram_decisions = count_decisions(tmp / "decisions.jsonl")
     result.stderr = (tmp / "stderr.txt").read_text()
     result.outage_lines = result.stderr.count("retrying with back-off")

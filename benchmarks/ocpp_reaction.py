@@ -22,15 +22,14 @@ import math
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from benchmarks.reaction import T0, WARM_UP_EVENTS, Rig, pct, rss_mb, until
+from benchmarks.reaction import WARM_UP_EVENTS, Rig, Telegrams, pct, rss_mb, until
 from loadbalancer.chargers.simbox import SimulatedCar
-from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
+from loadbalancer.meter.emulator import MeterServer
 from loadbalancer.ocpp.emulator import (
     UNLIMITED_A,
     EmulatedChargePoint,
@@ -61,8 +60,7 @@ class OcppRig:
         self.process: asyncio.subprocess.Process | None = None
         self.boxes_process: asyncio.subprocess.Process | None = None
         self.tasks: list[asyncio.Task[None]] = []
-        self.sent = 0
-        self.energy_kwh = 1000.0
+        self.telegrams = Telegrams(self.meter)
 
     async def start(self) -> None:
         await self.meter.start()
@@ -123,14 +121,7 @@ class OcppRig:
         for limit in self.limits():
             for i in range(3):
                 currents[i] += CAR.draw_a(limit)
-        self.sent += 1
-        self.energy_kwh += 0.01
-        loads = (PhaseLoad(currents[0]), PhaseLoad(currents[1]), PhaseLoad(currents[2]))
-        data = swedish_telegram(
-            T0 + timedelta(seconds=self.sent), loads, energy_import_kwh=self.energy_kwh
-        )
-        await self.meter.send(data)
-        return time.monotonic()
+        return await self.telegrams.send(currents)
 
     def settled(self, high_a: float) -> bool:
         """Every box back at ``high_a`` and its MeterValues since then taken by the service
