@@ -33,9 +33,12 @@ async def test_cut_at_once_then_raise_only_after_the_delay(tmp_path: Path) -> No
         await site.telegram((12.0, 2.0, 2.0))
         took = await site.until(lambda: site.setpoint("carport") < 16.0, 2.0)
         assert took < 0.5
+        # the first cut may be the early one (the box counted at its limit, 0.2 A above what
+        # its car draws: the house at its lowest); the telegram's own decision follows within
+        # the fresh read's wait
+        await site.until(lambda: site.setpoint("carport") <= 19.0 - 12.0, 1.0)
         cut = site.decisions_for("carport")[-1]
         assert cut["reason"] == "overload_cut"
-        assert site.setpoint("carport") <= 19.0 - 12.0
         # the oven goes off: headroom, but the limit stays until it lasted ramp_up_delay_s (2 s)
         await site.telegram((2.0, 2.0, 2.0))
         await asyncio.sleep(0.3)
