@@ -100,3 +100,14 @@ async def read_count(charger: OcppCharger) -> int | None:
     wired = len(charger.config.spec.phases)
     drawn = drawing_phases(charger.currents_a[:wired])
     return wired if drawn is not None and drawn >= 2 else count
+
+
+def ocpp_switching(switch: OcppPhaseSwitch) -> str:
+    """For ``check``: how an OCPP box is switched."""
+    key = f"only while its {switch.key} reads true, " if switch.key else ""
+    return (
+        f"numberPhases {switch.one_phase} / {switch.three_phase} in a 0-A charging profile, "
+        f"{key}sent only once a MeterValues taken after the 0 A shows the car drawing nothing "
+        f"(asked for), with every limit after it; read back from the phases its MeterValues "
+        f"show current on; the box's own wait {switch.switch_wait_s:g} s"
+    )

@@ -1,0 +1,182 @@
+"""Issue 19 on OCPP boxes: the shell's switching sequence through ``numberPhases``, by a real
+charger link and the real central system, against an emulated charge point on loopback
+WebSockets. The assertions are on the frames the box received and on what its car drew when a
+profile changed its phase count."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from loadbalancer.control.decision import ChargerDecision
+from loadbalancer.control.reasons import Reason
+from loadbalancer.ocpp.emulator import Quirks
+from loadbalancer.ocpp.phases import PhaseChangeRefused
+from tests.ocpp.phase_rig import Rig, drawing_car, rigged, switching_profile
+
+
+def switch_to(count: int) -> ChargerDecision:
+    """The core's switch decision: paused, to ``count`` phases."""
+    reason = Reason.PHASE_SWITCH_DOWN if count == 1 else Reason.PHASE_SWITCH_UP
+    return ChargerDecision("carport", 0.0, reason, 10.0, (), ("L1",), phase_count=count)
+
+
+def running(setpoint_a: float, count: int = 3) -> ChargerDecision:
+    return ChargerDecision(
+        "carport", setpoint_a, Reason.START, None, (), ("L1",), phase_count=count
+    )
+
+
+async def charging(rig: Rig, setpoint_a: float = 10.0, count: int = 3) -> None:
+    """Online, then the car charging at ``setpoint_a`` on ``count`` phases."""
+    await rig.link.poll_once()
+    rig.link.decided(running(setpoint_a, count))
+    await rig.link.write_once()
+    await rig.report()
+
+
+async def test_an_ocpp_box_switches_down_and_up_only_with_its_car_stopped(tmp_path: Path) -> None:
+    async with rigged(tmp_path) as rig:
+        link, box = rig.link, rig.box
+        await charging(rig)
+        assert box.phase_currents_a() == (9.8, 9.8, 9.8)
+        assert link.phase is not None and link.phase.box_count == 3
+        assert link.decided(switch_to(1)) is True
+        await link.write_once()  # 0 A, MeterValues asked until it stopped, numberPhases 1
+        assert box.state.phase_changes == [(3, 1, 0.0)]
+        # the frames: the limit (3), the pause (3), then the 0-A profile with numberPhases 1
+        assert rig.sent_counts == [3, 3, 1] and box.state.limit_a == 0.0
+        assert box.meter_values_asked >= 1
+        started = rig.records("phase_switch_started")
+        assert started and (started[0]["from_count"], started[0]["to_count"]) == (3, 1)
+        assert rig.records("phase_switch_done")[0]["phase_count"] == 1
+        read = link.booked_read(None)
+        assert read is not None and (read.phase_count, read.phase_switch_failed) == (1, False)
+        # it resumes on one phase: every later limit keeps numberPhases 1
+        link.decided(running(8.0, count=1))
+        await link.write_once()
+        await rig.report()
+        assert box.phase_currents_a() == (7.8, 0.0, 0.0) and rig.sent_counts[-1] == 1
+        assert not rig.records("phase_switch_failed")
+        # and back up: paused again, numberPhases 3 only once the car drew nothing
+        link.decided(switch_to(3))
+        await link.write_once()
+        assert box.state.phase_changes == [(3, 1, 0.0), (1, 3, 0.0)]
+        assert rig.sent_counts[-3:] == [1, 1, 3]
+        link.decided(running(8.0))
+        await link.write_once()
+        assert box.phase_currents_a() == (7.8, 7.8, 7.8)
+
+
+async def test_a_box_that_rejects_the_profile_ends_switching_for_the_session(
+    tmp_path: Path,
+) -> None:
+    async with rigged(tmp_path, quirks=Quirks(reject_number_phases=True)) as rig:
+        await charging(rig)
+        rig.link.decided(switch_to(1))
+        await rig.link.write_once()
+        failed = rig.records("phase_switch_failed")
+        assert failed and "Rejected" in failed[0]["error"] and failed[0]["to_count"] == 1
+        assert rig.box.state.phase_changes == [] and not rig.records("phase_switch_done")
+        read = rig.link.booked_read(None)
+        assert read is not None and (read.phase_count, read.phase_switch_failed) == (3, True)
+        assert rig.link.phase is not None and not rig.link.phase.due()  # not tried again
+        # the limits that follow keep the count the box has
+        rig.link.decided(running(8.0))
+        await rig.link.write_once()
+        assert rig.sent_counts[-1] == 3 and rig.box.phase_currents_a() == (7.8, 7.8, 7.8)
+
+
+async def test_a_box_that_accepts_and_keeps_its_phases_is_reported_once_the_car_draws(
+    tmp_path: Path,
+) -> None:
+    async with rigged(tmp_path, quirks=Quirks(ignore_number_phases=True)) as rig:
+        link = rig.link
+        await charging(rig)
+        link.decided(switch_to(1))
+        await link.write_once()
+        assert rig.records("phase_switch_done")  # accepted: it looks switched while at 0 A
+        link.decided(running(8.0, count=1))
+        await link.write_once()
+        await rig.report()  # the car draws on three phases: the box kept them
+        failed = rig.records("phase_switch_failed")
+        assert failed and "kept" in failed[0]["error"] and "3 phases" in failed[0]["error"]
+        read = link.booked_read(None)
+        assert read is not None and (read.phase_count, read.phase_switch_failed) == (3, True)
+
+
+async def test_a_car_that_does_not_resume_is_reported_and_switching_ends(tmp_path: Path) -> None:
+    async with rigged(tmp_path, drawing_car(resumes=False)) as rig:
+        link = rig.link
+        await charging(rig)
+        link.decided(switch_to(1))
+        await link.write_once()
+        assert rig.box.state.phase_changes == [(3, 1, 0.0)]
+        link.decided(running(8.0, count=1))
+        await link.write_once()  # offered again: the car has 1 s (the test profile's) to draw
+        await asyncio.sleep(0.5)
+        await rig.report()
+        assert not rig.records("phase_switch_no_resume")
+        await asyncio.sleep(0.7)
+        await rig.report()
+        report = rig.records("phase_switch_no_resume")
+        assert report and report[0]["phase_count"] == 1 and report[0]["waited_s"] == 1
+        read = link.booked_read(None)
+        assert read is not None and read.phase_switch_failed
+
+
+async def test_a_car_that_keeps_drawing_gets_no_phase_change(tmp_path: Path) -> None:
+    """The box accepts 0 A and does not apply it: the car draws on; no numberPhases 1 goes."""
+    async with rigged(tmp_path, quirks=Quirks(accept_but_ignore=True)) as rig:
+        await rig.link.poll_once()
+        rig.link.decided(switch_to(1))
+        await rig.link.write_once()
+        assert "still draws" in rig.records("phase_switch_failed")[0]["error"]
+        assert 1 not in rig.sent_counts and rig.box.state.phase_changes == []
+
+
+async def test_the_charger_refuses_a_phase_change_under_load_or_unseen(tmp_path: Path) -> None:
+    """The write path's own guard, past the sequence: not at a limit above 0 A, not before a
+    MeterValues taken after the 0 A, and never while that one shows current."""
+    async with rigged(tmp_path) as rig:
+        charger, box = rig.charger, rig.box
+        await charging(rig)
+        with pytest.raises(PhaseChangeRefused, match="only at 0 A"):
+            await charger.write_phases(1)
+        await charger.write_limit(0.0)  # paused; the car stops, its MeterValues not sent yet
+        with pytest.raises(PhaseChangeRefused, match="no MeterValues since 0 A"):
+            await charger.write_phases(1)
+        box.car.max_current_a, box.quirks.accept_but_ignore = 16.0, True
+        box.state.limit_a = 16.0  # a box that still offers current: the car draws on
+        await asyncio.sleep(0.15)  # past the central system's flood guard (0.1 s)
+        await box.send_meter_values()
+        assert charger.currents_a == [15.8, 15.8, 15.8]
+        with pytest.raises(PhaseChangeRefused, match="draws"):
+            await charger.write_phases(1)
+        assert 1 not in rig.sent_counts and box.state.phase_changes == []
+
+
+async def test_a_restarted_service_keeps_the_count_of_a_box_charging_on_one_phase(
+    tmp_path: Path,
+) -> None:
+    """The box still holds numberPhases 1 from before and its car draws on L1: the first
+    limits of a service that does not know it say 1, never 3 under load."""
+    async with rigged(tmp_path, box_count=1) as rig:
+        await charging(rig, 10.0, count=1)  # the core books it where the box says: one
+        assert rig.sent_counts == [1] and rig.box.state.phase_changes == []
+        assert rig.link.phase is not None and rig.link.phase.box_count == 1
+        assert rig.box.phase_currents_a() == (9.8, 0.0, 0.0)
+
+
+async def test_a_box_whose_key_says_it_cannot_switch_is_not_switched(tmp_path: Path) -> None:
+    profile = switching_profile(tmp_path, key="ACPhaseSwitchingSupported")
+    async with rigged(tmp_path, profile=profile) as rig:
+        rig.box.state.settings["ACPhaseSwitchingSupported"] = "false"
+        await rig.link.poll_once()  # online: the key is read
+        failed = rig.records("phase_switch_failed")
+        assert failed and "ACPhaseSwitchingSupported reads 'false'" in failed[0]["error"]
+        rig.link.decided(switch_to(1))
+        await rig.link.write_once()
+        assert 1 not in rig.sent_counts and not rig.records("phase_switch_started")
