@@ -14,6 +14,7 @@ from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.reasons import Reason
 from loadbalancer.ocpp.emulator import Quirks
 from loadbalancer.ocpp.phases import PhaseChangeRefused
+from tests.ocpp.harness import ocpp_site, point
 from tests.ocpp.phase_rig import Rig, drawing_car, rigged, switching_profile
 
 
@@ -180,3 +181,33 @@ async def test_a_box_whose_key_says_it_cannot_switch_is_not_switched(tmp_path: P
         rig.link.decided(switch_to(1))
         await rig.link.write_once()
         assert 1 not in rig.sent_counts and not rig.records("phase_switch_started")
+
+
+async def test_the_service_switches_an_ocpp_box_down_when_two_phases_fill_and_back_up(
+    tmp_path: Path,
+) -> None:
+    """The whole loop: the meter over TCP, the core's decisions, the link's sequence, the
+    central system and the box on loopback WebSockets."""
+    car = drawing_car()
+    car.plugged = False
+    charger = point("carport", switching_profile(tmp_path), car=car)
+    charger.box.state.status = "Available"
+    charger.site_keys = {"phase_switching": "auto", "phase_switch_up_after_s": 1}
+    # 3x20A-gG, 19 A usable: L2 and L3 leave 2 A (three phases do not fit 6 A), L1 leaves 17 A
+    full = (2.0, 17.0, 17.0)
+    async with ocpp_site(tmp_path, [charger], ramp_up_delay_s=1, resume_delay_s=1) as site:
+        box = site.box("carport")
+        await site.ticks(full, lambda: box.state.limit_a == 0, 10)  # no car yet: paused
+        car.plugged = True
+        await box.send_status("Charging")
+        await site.ticks(full, lambda: box.state.phase_count == 1 and box.offered_a >= 6, 15)
+        assert box.state.phase_changes == [(3, 1, 0.0)]
+        await site.ticks(full, lambda: box.phase_currents_a()[0] >= 6, 5)
+        assert box.phase_currents_a()[1:] == (0.0, 0.0)
+        # the heater stops: after three phases fitted for 1 s, back up
+        await site.ticks((2.0, 2.0, 2.0), lambda: box.phase_currents_a()[2] >= 6, 15)
+        assert box.state.phase_changes == [(3, 1, 0.0), (1, 3, 0.0)]
+        reasons = [c["reason"] for r in site.records("decision") for c in r["chargers"]]
+        assert "phase_switch_down" in reasons and "phase_switch_up" in reasons
+        assert len(site.records("phase_switch_done")) == 2
+        assert not site.records("phase_switch_failed")
