@@ -6,9 +6,12 @@ profile changed its phase count."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.reasons import Reason
@@ -211,3 +214,30 @@ async def test_the_service_switches_an_ocpp_box_down_when_two_phases_fill_and_ba
         assert "phase_switch_down" in reasons and "phase_switch_up" in reasons
         assert len(site.records("phase_switch_done")) == 2
         assert not site.records("phase_switch_failed")
+
+
+@settings(max_examples=4, deadline=None, derandomize=True, database=None)
+@given(
+    drawing_a=st.sampled_from((0.0, 6.0, 16.0)),
+    target=st.sampled_from((1, 3)),
+    fault=st.sampled_from(("", "accept_but_ignore", "reject_number_phases")),
+)
+def test_no_number_phases_change_ever_reaches_a_box_whose_car_draws(
+    drawing_a: float, target: int, fault: str
+) -> None:
+    """Whatever the car drew, the box's phases and its faults, each change of the count the
+    box received came while its car drew nothing, and a switch is done or reported."""
+
+    async def scenario(tmp: Path) -> None:
+        quirks = Quirks(**{fault: True}) if fault else None
+        async with rigged(tmp, quirks=quirks, box_count=3 if target == 1 else 1) as rig:
+            await charging(rig, drawing_a, count=4 - target)
+            rig.link.decided(switch_to(target))
+            await rig.link.write_once()
+            assert all(drawn == 0.0 for _, _, drawn in rig.box.state.phase_changes)
+            done = bool(rig.records("phase_switch_done"))
+            assert done == (rig.box.state.phase_count == target)
+            assert done or rig.records("phase_switch_failed")
+
+    with tempfile.TemporaryDirectory() as where:
+        asyncio.run(scenario(Path(where)))
