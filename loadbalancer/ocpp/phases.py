@@ -12,9 +12,10 @@ the count is then taken from what the car draws (on one phase: one; on more: thr
 the wired count), so that the first limit does not change it under load either.
 
 The read-back (``readback: meter_values``): the phases the box's MeterValues show current on
-while the car draws (on two or more: the box charges on all of them, whatever it accepted),
-else the count it last accepted. A box's own configuration key (``key``, e.g. Charge Amps'
-``ACPhaseSwitchingSupported``) must read ``true`` at each connection before it is switched.
+while the car draws (on two or more: the box charges on all of them, whatever it accepted, and
+its limits say so from then on), else the count it last accepted. A box's own configuration
+key (``key``, e.g. Charge Amps' ``ACPhaseSwitchingSupported``) must read ``true`` at each
+connection before it is switched.
 """
 
 from __future__ import annotations
@@ -50,9 +51,15 @@ def assumed_count(charger: OcppCharger) -> int:
 
 
 def count_to_send(charger: OcppCharger) -> int:
-    """The phase count of the charger's next profile (learnt first if it is not known)."""
+    """The phase count of the charger's next profile: learnt first if it is not known; the
+    wired count if the car draws on two phases or more (a box that lost its profile, or ignored
+    a switch to one, charges on all: a limit must not switch it under load)."""
+    wired = len(charger.config.spec.phases)
+    drawn = drawing_phases(charger.currents_a[:wired])
     if charger.phase_count is None:
         charger.phase_count = assumed_count(charger)
+    elif drawn is not None and drawn >= 2:
+        charger.phase_count = wired
     return charger.phase_count
 
 
@@ -96,10 +103,7 @@ async def read_count(charger: OcppCharger) -> int | None:
                 "the box does not switch phases"
             )
         charger.phase_key_session = charger.session
-    count = count_to_send(charger)
-    wired = len(charger.config.spec.phases)
-    drawn = drawing_phases(charger.currents_a[:wired])
-    return wired if drawn is not None and drawn >= 2 else count
+    return count_to_send(charger)
 
 
 def ocpp_switching(switch: OcppPhaseSwitch) -> str:

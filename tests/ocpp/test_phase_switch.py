@@ -229,7 +229,9 @@ def test_no_number_phases_change_ever_reaches_a_box_whose_car_draws(
     box received came while its car drew nothing, and a switch is done or reported."""
 
     async def scenario(tmp: Path) -> None:
-        quirks = Quirks(**{fault: True}) if fault else None
+        quirks = Quirks()
+        if fault:
+            setattr(quirks, fault, True)
         async with rigged(tmp, quirks=quirks, box_count=3 if target == 1 else 1) as rig:
             await charging(rig, drawing_a, count=4 - target)
             rig.link.decided(switch_to(target))
@@ -241,3 +243,26 @@ def test_no_number_phases_change_ever_reaches_a_box_whose_car_draws(
 
     with tempfile.TemporaryDirectory() as where:
         asyncio.run(scenario(Path(where)))
+
+
+async def test_a_box_that_lost_its_one_phase_profile_is_not_switched_back_by_a_limit(
+    tmp_path: Path,
+) -> None:
+    """Switched to one phase, the box restarts without its profile and charges on three: the
+    limits that follow say three (the count it charges on), never one under load."""
+    async with rigged(tmp_path) as rig:
+        link, box = rig.link, rig.box
+        await charging(rig)
+        link.decided(switch_to(1))
+        await link.write_once()
+        link.decided(running(8.0, count=1))
+        await link.write_once()
+        assert rig.sent_counts[-1] == 1 and box.state.phase_changes == [(3, 1, 0.0)]
+        box.state.limit_a, box.state.phase_count = None, 3  # lost: unlimited on three phases
+        await asyncio.sleep(0.15)  # past the central system's flood guard
+        await rig.report()
+        assert "kept" in rig.records("phase_switch_failed")[0]["error"]
+        link.decided(running(9.0, count=3))  # the core counts it on three again
+        await link.write_once()
+        assert rig.sent_counts[-1] == 3 and box.state.phase_changes == [(3, 1, 0.0)]
+        assert box.phase_currents_a() == (8.8, 8.8, 8.8)
