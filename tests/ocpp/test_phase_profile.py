@@ -1,5 +1,5 @@
 """Issue 19: the ``phase_switch`` section of OCPP profiles (numberPhases), the site keys on an
-OCPP charger, and what ``check`` says its switching will do."""
+OCPP charger, and what ``check`` and ``ocpp-probe`` say its switching will do."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pytest
 
 from loadbalancer.config import load_site
 from loadbalancer.errors import ConfigError
+from loadbalancer.ocpp.emulator import EmulatedChargePoint
 from loadbalancer.ocpp.profile import load_ocpp_profile
 from tests.ocpp.harness import profile_file
 from tests.ocpp.phase_rig import write_site
+from tests.ocpp.test_probe import probe_text
 
 
 def test_the_boxes_documented_to_take_number_phases_have_a_section() -> None:
@@ -70,3 +72,12 @@ def test_check_says_what_an_ocpp_box_s_switching_will_do(tmp_path: Path) -> None
         assert part in line, part
     off = load_site(write_site(tmp_path, "charge-amps", phase_switching="off"))
     assert "phase switching" not in off.summary()
+
+
+async def test_the_probe_says_how_the_profile_switches_the_box_and_shows_its_key() -> None:
+    box = EmulatedChargePoint("HALO-1")
+    box.state.settings["ACPhaseSwitchingSupported"] = "true"
+    text = await probe_text(box, profile="charge-amps")
+    assert "  ACPhaseSwitchingSupported = true" in text
+    assert "  phase switching: numberPhases 1 / 3 in a 0-A charging profile, only while" in text
+    assert box.state.profiles == []  # nothing written
