@@ -119,9 +119,8 @@ class OcppCharger:
         self._trigger_at: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._asked = False  # MeterValues asked for: the next one is taken however soon
-        #: issue 19: the phase count of its profiles (None: not known yet, the site switches
-        #: it and the box may hold one from before: loadbalancer/ocpp/phases.py); the session
-        #: whose configuration key said the box switches
+        #: issue 19: its profiles' phase count (None: unknown yet, loadbalancer/ocpp/phases.py),
+        #: the session whose configuration key said the box switches
         switches = self.profile.phase_switch is not None and config.spec.phase_switch is not None
         self.phase_count: int | None = None if switches else len(config.spec.phases)
         self.phase_key_session: Any = None

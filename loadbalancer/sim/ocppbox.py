@@ -117,6 +117,7 @@ class SimulatedOutlet(EmulatedConnector):
 
     def unplug(self) -> None:
         self.car.plugged = False
+        self.car.asleep = False  # issue 19: a car asleep after a switch wakes at a new session
 
 
 class SimulatedChargePoint:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from loadbalancer.chargers.simbox import SimulatedCar
+from loadbalancer.sim.ocppbox import SimulatedOutlet
 from loadbalancer.sim.run import default_site_path, simulate
 
 SCENARIO = """
@@ -51,3 +53,12 @@ def test_a_simulated_ocpp_box_charges_on_one_phase_after_its_switch(tmp_path: Pa
     assert max(c["measured_a"][0] for c in after) >= 6
     service = report.service
     assert service.overload_s == 0 and service.energy_kwh > report.model.energy_kwh
+
+
+def test_a_simulated_car_that_slept_after_a_switch_wakes_at_its_next_session() -> None:
+    outlet = SimulatedOutlet(1, SimulatedCar(delay_s=0.0, resumes_after_switch=False))
+    outlet.switch_phases(1)
+    assert outlet.car.asleep and outlet.phase_currents_a() == (0.0, 0.0, 0.0)
+    outlet.unplug()
+    outlet.plug_in()
+    assert outlet.phase_currents_a()[0] > 6  # awake again
