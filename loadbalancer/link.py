@@ -43,6 +43,11 @@ Status = Callable[[str], None]
 #: a charger is read again this long after a new limit: the pilot signal changes within 5 s and
 #: most cars follow within a few more
 FOLLOW_CHECK_S = 5.0
+#: a car may still be following a new limit this long after it was written: a car that takes
+#: 20 s, or more, is no rarity (the pilot signal is seen within 5 s; the on-board charger ramps
+#: on its own time), so a box's read taken in this window may predate its car's change and is
+#: not set against a later telegram: the box is read again for it (:meth:`following`)
+FOLLOW_WINDOW_S = 60.0
 #: a box shows a new limit in its read-back register within this (it applies it at once; the
 #: car takes longer, which is the compliance rule's ``response_time_s``)
 BOX_RESPONSE_S = 3.0
@@ -198,10 +203,11 @@ class ChargerLink:
 
     def following(self) -> bool:
         """Whether the latest read may predate the car's following the last set-point (it
-        was taken before the car's response time after that write was over)."""
+        was taken before :data:`FOLLOW_WINDOW_S` after that write was over: a slow car's
+        current may change between that read and the telegram)."""
         if self.read is None or self.written_at_s is None:
             return False
-        return self.measured_s < self.written_at_s + FOLLOW_CHECK_S
+        return self.measured_s < self.written_at_s + FOLLOW_WINDOW_S
 
     def _measured_for_telegram(
         self, read: ChargerRead, written: tuple[float | None, float | None]

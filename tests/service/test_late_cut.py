@@ -9,7 +9,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.service.harness import Box, Site, running_site
+from loadbalancer.chargers.emulator import ChargerEmulator
+from loadbalancer.chargers.profile import load_profile
+from loadbalancer.chargers.simbox import SimulatedCar
+from loadbalancer.config import load_site
+from loadbalancer.control.decision import ChargerDecision
+from loadbalancer.control.reasons import Reason
+from loadbalancer.fresh_reads import TelegramReads
+from loadbalancer.link import ChargerLink, LinkContext, modbus_charger
+from loadbalancer.logwriter import open_decision_log
+from tests.service.harness import Box, Site, running_site, write_site
 
 THREE = ["L1", "L2", "L3"]
 
@@ -93,3 +102,56 @@ async def test_a_box_too_slow_to_be_read_again_counts_at_no_more_than_its_limit(
         # the car counted at its written 7 A, the house at 20 A
         await site.until(cut_decided, 1.5)
         assert site.records("decision")[-1]["house_a"]["L1"] >= 19.5
+
+
+def outcome(setpoint_a: float, reason: Reason) -> ChargerDecision:
+    return ChargerDecision("carport", setpoint_a, reason, None, (), tuple(THREE))
+
+
+async def test_a_slow_cars_read_from_before_it_followed_is_not_set_against_the_telegram(
+    tmp_path: Path,
+) -> None:
+    # a car that takes 20 s to follow its box's new limit (slow-car in the simulation); time is
+    # a hand-moved clock for the box, its car and the link alike
+    now_s = [0.0]
+
+    def clock() -> float:
+        return now_s[0]
+
+    car = SimulatedCar(max_current_a=16.0, delay_s=20.0, shortfall_a=0.2)
+    box = Box("carport", "alfen-eve", THREE, car=car)
+    async with ChargerEmulator(load_profile("alfen-eve"), clock=clock, car=car) as emulator:
+        ports = {"carport": emulator.port}
+        site_file, log_path = write_site(tmp_path, "tcp://127.0.0.1:1", [box], ports)
+        site = load_site(site_file)
+        log = open_decision_log(str(log_path))
+        context = LinkContext(site, log, lambda _m: None, clock, lambda: None)
+        client = modbus_charger(
+            site.chargers[0], connect_timeout_s=0.5, request_timeout_s=0.5, clock=clock
+        )
+        link = ChargerLink(site.chargers[0], client, context)
+        poller = asyncio.create_task(link.poll_task())
+        try:
+            await link.poll_once()
+            assert link.decided(outcome(16.0, Reason.START))
+            await link.write_once()
+            now_s[0] = 100.0
+            await link.poll_once()
+            assert link.read is not None and link.read.measured_a == (15.8,) * 3
+            assert link.decided(outcome(10.0, Reason.OVERLOAD_CUT))
+            await link.write_once()  # at 100 s: the car still draws 15.8 A for 20 s
+            now_s[0] = 118.0
+            await link.poll_once()
+            assert link.read.measured_a == (15.8,) * 3  # the last read before the telegram: 18 s after the write
+            now_s[0] = 121.0  # the car has followed: 9.8 A; a telegram comes with it
+            decide = asyncio.Event()
+            fresh = TelegramReads([link], decide.set)
+            fresh.on_meter(lambda: None)
+            await asyncio.wait_for(decide.wait(), 2.0)
+            # the telegram's decision gets what the car drew when it came, not the read of 118 s
+            # (set against the meter's 9.8 A, its 15.8 A made the house 6 A smaller)
+            assert fresh.reads()["carport"].measured_a == (9.8,) * 3
+        finally:
+            poller.cancel()
+            await client.close()
+            log.close()
