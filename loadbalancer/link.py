@@ -210,15 +210,23 @@ class ChargerLink:
         return self.measured_s < self.written_at_s + FOLLOW_WINDOW_S
 
     def _measured_for_telegram(
-        self, read: ChargerRead, written: tuple[float | None, float | None]
+        self,
+        read: ChargerRead,
+        written: tuple[float | None, float | None],
+        follow_s: float = 0.0,
     ) -> tuple[float, ...]:
         """``read``'s currents for the telegram that asked for it: counted at no more than the
         limit written by then (``written``: that limit and when it was acknowledged) while
-        they were measured before that write (a box that reports its currents only now and
-        then: what it said is the car's old current). A limit written after the telegram (an
-        early cut) bounds nothing its car drew when the telegram came."""
+        they were measured before that write, or less than ``follow_s`` after it (a box that
+        reports its currents only now and then: what it said may be the car's old current).
+        A limit written after the telegram (an early cut) bounds nothing its car drew when
+        the telegram came."""
         limit_a, written_at_s = written
-        if limit_a is not None and written_at_s is not None and self.measured_s < written_at_s:
+        if (
+            limit_a is not None
+            and written_at_s is not None
+            and self.measured_s < written_at_s + follow_s
+        ):
             return tuple(min(value, limit_a) for value in read.measured_a)
         return read.measured_a
 
@@ -244,8 +252,9 @@ class ChargerLink:
             and self.reading is not None
             and self.reading.measured_at_s is not None
         ):
-            # a box that reports by itself (OCPP MeterValues): a read gives its last report
-            booked(self._measured_for_telegram(self.read, written))
+            # a box that reports by itself (OCPP MeterValues): a read gives its last report,
+            # which may predate its car's following the last limit: no more than that limit
+            booked(self._measured_for_telegram(self.read, written, FOLLOW_WINDOW_S))
             return
         self._read_wanted = (self.context.clock(), booked, written)
         self.poll_now.set()

@@ -7,6 +7,8 @@ until the next poll and the next telegram (found by benchmarks/reaction.py)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from loadbalancer.chargers.emulator import ChargerEmulator
@@ -18,6 +20,7 @@ from loadbalancer.control.reasons import Reason
 from loadbalancer.fresh_reads import TelegramReads
 from loadbalancer.link import ChargerLink, LinkContext, modbus_charger
 from loadbalancer.logwriter import open_decision_log
+from tests.ocpp.harness import fast, ocpp_site, point
 from tests.service.harness import Box, Site, running_site, write_site
 
 THREE = ["L1", "L2", "L3"]
@@ -104,21 +107,27 @@ async def test_a_box_too_slow_to_be_read_again_counts_at_no_more_than_its_limit(
         assert site.records("decision")[-1]["house_a"]["L1"] >= 19.5
 
 
-def outcome(setpoint_a: float, reason: Reason) -> ChargerDecision:
-    return ChargerDecision("carport", setpoint_a, reason, None, (), tuple(THREE))
+class Clocked:
+    """One link to an emulated box on loopback, with a hand-moved clock for the box, its car
+    and the link alike (``now_s``), its poll task running."""
+
+    def __init__(self, link: ChargerLink) -> None:
+        self.link = link
+        self.now_s = 0.0
+
+    async def write(self, setpoint_a: float, reason: Reason) -> None:
+        decided = ChargerDecision("carport", setpoint_a, reason, None, (), tuple(THREE))
+        assert self.link.decided(decided)
+        await self.link.write_once()
 
 
-async def test_a_slow_cars_read_from_before_it_followed_is_not_set_against_the_telegram(
-    tmp_path: Path,
-) -> None:
-    # a car that takes 20 s to follow its box's new limit (slow-car in the simulation); time is
-    # a hand-moved clock for the box, its car and the link alike
-    now_s = [0.0]
+@asynccontextmanager
+async def clocked_link(tmp_path: Path, car: SimulatedCar) -> AsyncIterator[Clocked]:
+    holder: list[Clocked] = []
 
     def clock() -> float:
-        return now_s[0]
+        return holder[0].now_s if holder else 0.0
 
-    car = SimulatedCar(max_current_a=16.0, delay_s=20.0, shortfall_a=0.2)
     box = Box("carport", "alfen-eve", THREE, car=car)
     async with ChargerEmulator(load_profile("alfen-eve"), clock=clock, car=car) as emulator:
         ports = {"carport": emulator.port}
@@ -129,29 +138,80 @@ async def test_a_slow_cars_read_from_before_it_followed_is_not_set_against_the_t
         client = modbus_charger(
             site.chargers[0], connect_timeout_s=0.5, request_timeout_s=0.5, clock=clock
         )
-        link = ChargerLink(site.chargers[0], client, context)
-        poller = asyncio.create_task(link.poll_task())
+        holder.append(Clocked(ChargerLink(site.chargers[0], client, context)))
+        poller = asyncio.create_task(holder[0].link.poll_task())
         try:
-            await link.poll_once()
-            assert link.decided(outcome(16.0, Reason.START))
-            await link.write_once()
-            now_s[0] = 100.0
-            await link.poll_once()
-            assert link.read is not None and link.read.measured_a == (15.8,) * 3
-            assert link.decided(outcome(10.0, Reason.OVERLOAD_CUT))
-            await link.write_once()  # at 100 s: the car still draws 15.8 A for 20 s
-            now_s[0] = 118.0
-            await link.poll_once()
-            assert link.read.measured_a == (15.8,) * 3  # the last read before the telegram: 18 s after the write
-            now_s[0] = 121.0  # the car has followed: 9.8 A; a telegram comes with it
-            decide = asyncio.Event()
-            fresh = TelegramReads([link], decide.set)
-            fresh.on_meter(lambda: None)
-            await asyncio.wait_for(decide.wait(), 2.0)
-            # the telegram's decision gets what the car drew when it came, not the read of 118 s
-            # (set against the meter's 9.8 A, its 15.8 A made the house 6 A smaller)
-            assert fresh.reads()["carport"].measured_a == (9.8,) * 3
+            await holder[0].link.poll_once()
+            yield holder[0]
         finally:
             poller.cancel()
             await client.close()
             log.close()
+
+
+async def test_a_slow_cars_read_from_before_it_followed_is_not_set_against_the_telegram(
+    tmp_path: Path,
+) -> None:
+    # a car that takes 20 s to follow its box's new limit (slow-car in the simulation)
+    car = SimulatedCar(max_current_a=16.0, delay_s=20.0, shortfall_a=0.2)
+    async with clocked_link(tmp_path, car) as run:
+        link = run.link
+        await run.write(16.0, Reason.START)
+        run.now_s = 30.0
+        await link.poll_once()
+        assert link.read is not None and link.read.measured_a == (15.8,) * 3
+        await run.write(10.0, Reason.OVERLOAD_CUT)  # at 30 s: the car draws 15.8 A for 20 s
+        run.now_s = 48.0
+        await link.poll_once()  # the last read before the telegram: 18 s after the write
+        assert link.read.measured_a == (15.8,) * 3
+        run.now_s = 51.0  # the car has followed: 9.8 A; a telegram comes with it
+        decide = asyncio.Event()
+        fresh = TelegramReads([link], decide.set)
+        fresh.on_meter(lambda: None)
+        await asyncio.wait_for(decide.wait(), 2.0)
+        # the telegram's decision gets what the car drew when it came, not the read of 48 s
+        # (set against the meter's 9.8 A, its 15.8 A made the house 6 A smaller)
+        assert fresh.reads()["carport"].measured_a == (9.8,) * 3
+
+
+async def test_the_early_cuts_count_a_one_phase_car_on_its_phase_only(tmp_path: Path) -> None:
+    # counted at its limit on all three phases, a one-phase car looked three-phase to the core,
+    # which cut it for a share of the two phases it does not use (undone by the exact decision)
+    car = SimulatedCar(phases=1, max_current_a=16.0, delay_s=0.0, shortfall_a=0.2)
+    async with clocked_link(tmp_path, car) as run:
+        await run.write(16.0, Reason.START)
+        run.now_s = 30.0
+        await run.link.poll_once()
+        await run.write(10.0, Reason.SHARE_CUT)
+        assert run.link.read is not None and run.link.read.measured_a == (15.8, 0.0, 0.0)
+        run.now_s = 31.0  # a telegram while its read predates the write: read again for it
+        early: list[tuple[float, ...]] = []
+        fresh = TelegramReads([run.link], lambda: None)
+        fresh.on_meter(lambda: early.append(fresh.reads(lowest_house=True)["carport"].measured_a))
+        assert fresh.awaiting == {"carport"}
+        assert early == [(15.8, 0.0, 0.0)]
+
+
+async def test_a_report_from_before_the_car_followed_a_cut_counts_at_no_more_than_it(
+    tmp_path: Path,
+) -> None:
+    # an OCPP box reports every so often: its MeterValues sent after a cut was written may
+    # still show the car's old current (the box applies the limit late, or the car follows
+    # late); set against the next telegram, with the car at its new current, it understated
+    # the house by the difference
+    carport = point("carport", fast(tmp_path))
+    async with ocpp_site(tmp_path, [carport]) as site:
+        box = carport.box
+        await site.ticks((2.0, 2.0, 2.0), lambda: box.state.limit_a == 16.0, 10)
+        (link,) = site.service.links
+        box.quirks.accept_but_ignore = True  # it applies the next limit late
+        await site.telegram((12.0, 2.0, 2.0))  # the oven on L1: 7 A left for the car
+        await site.until(lambda: link.written_a == 7.0, 3.0)
+        await box.send_meter_values()  # after the write: still the car's 15.8 A
+        await site.until(lambda: link.measured_s > (link.written_at_s or 0.0), 2.0)
+        box.state.limit_a = 7.0  # now the box applies it: the car draws 6.8 A
+        decisions = len(site.records("decision"))
+        await site.telegram((20.0, 2.0, 2.0))  # a kettle beside the oven: 20 A of house on L1
+        await site.until(lambda: len(site.records("decision")) > decisions, 2.0)
+        # the car counted at no more than its 7 A limit: the house at 19.8 A, not 11 A
+        assert site.records("decision")[-1]["house_a"]["L1"] >= 19.5
