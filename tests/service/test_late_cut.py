@@ -14,7 +14,7 @@ from pathlib import Path
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.profile import load_profile
 from loadbalancer.chargers.simbox import SimulatedCar
-from loadbalancer.config import load_site
+from loadbalancer.config import ModbusChargerConfig, load_site
 from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.reasons import Reason
 from loadbalancer.fresh_reads import TelegramReads
@@ -135,10 +135,10 @@ async def clocked_link(tmp_path: Path, car: SimulatedCar) -> AsyncIterator[Clock
         site = load_site(site_file)
         log = open_decision_log(str(log_path))
         context = LinkContext(site, log, lambda _m: None, clock, lambda: None)
-        client = modbus_charger(
-            site.chargers[0], connect_timeout_s=0.5, request_timeout_s=0.5, clock=clock
-        )
-        holder.append(Clocked(ChargerLink(site.chargers[0], client, context)))
+        config = site.chargers[0]
+        assert isinstance(config, ModbusChargerConfig)
+        client = modbus_charger(config, connect_timeout_s=0.5, request_timeout_s=0.5, clock=clock)
+        holder.append(Clocked(ChargerLink(config, client, context)))
         poller = asyncio.create_task(holder[0].link.poll_task())
         try:
             await holder[0].link.poll_once()
