@@ -2,8 +2,10 @@
 
 The house is the meter minus what the chargers draw, and both must be of one moment. When a
 telegram comes, a box whose latest read may predate its car's following the last set-point (a
-car still drawing its old current, or already the new one) is read again at once, and the
-telegram's decision waits for those reads, at most :data:`FRESH_READ_WAIT_S`: set against the
+car still drawing its old current, or already the new one; within
+:data:`~loadbalancer.link.FOLLOW_WINDOW_S` of that write) is read again at once (an OCPP box is
+asked for MeterValues where it can be), and the telegram's decision waits for those reads, at
+most :data:`FRESH_READ_WAIT_S`: set against the
 old read, a lowered car's old current understated the house (a load that came with the telegram
 went without its cut) and a raised car's old current overstated it (a cut for nothing). A box
 whose read is not back by then counts at no more than its written limit, which can only

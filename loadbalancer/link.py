@@ -243,19 +243,22 @@ class ChargerLink:
         return True
 
     def read_again_for(self, booked: Callable[[tuple[float, ...]], None]) -> None:
-        """Read the box now; ``booked`` gets the currents of the first read asked for from now
-        on (not one already under way; see :meth:`_measured_for_telegram`), unless the box
-        stops answering first."""
+        """Read the box now; ``booked`` gets the currents of the first read measured from now
+        on (not one already under way, nor a box's report from before; see
+        :meth:`_measured_for_telegram`), unless the box stops answering first."""
         written = (self.written_a, self.written_at_s)
         if (
             self.read is not None
             and self.reading is not None
             and self.reading.measured_at_s is not None
         ):
-            # a box that reports by itself (OCPP MeterValues): a read gives its last report,
-            # which may predate its car's following the last limit: no more than that limit
-            booked(self._measured_for_telegram(self.read, written, FOLLOW_WINDOW_S))
-            return
+            # a box that reports by itself (OCPP MeterValues): asked for a report where it can
+            # be, whose currents are booked when it comes; else its last report, which may
+            # predate its car's following the last limit: no more than that limit
+            ask: Callable[[], bool] | None = getattr(self.charger, "ask_meter_values_now", None)
+            if ask is None or not ask():
+                booked(self._measured_for_telegram(self.read, written, FOLLOW_WINDOW_S))
+                return
         self._read_wanted = (self.context.clock(), booked, written)
         self.poll_now.set()
 
@@ -331,7 +334,7 @@ class ChargerLink:
             check_applied(self, now_s)
             check_compliance(self, now_s)
         wanted = self._read_wanted
-        if wanted is not None and asked_s >= wanted[0]:
+        if wanted is not None and self.measured_s >= wanted[0]:
             self._read_wanted = None
             wanted[1](self._measured_for_telegram(self.read, wanted[2]))
 

@@ -198,8 +198,9 @@ async def test_a_report_from_before_the_car_followed_a_cut_counts_at_no_more_tha
     # an OCPP box reports every so often: its MeterValues sent after a cut was written may
     # still show the car's old current (the box applies the limit late, or the car follows
     # late); set against the next telegram, with the car at its new current, it understated
-    # the house by the difference
-    carport = point("carport", fast(tmp_path))
+    # the house by the difference (a box that can be asked for MeterValues is, and the
+    # telegram's decision waits for them: the test below)
+    carport = point("carport", fast(tmp_path, meter_values={"trigger": False}))
     async with ocpp_site(tmp_path, [carport]) as site:
         box = carport.box
         await site.ticks((2.0, 2.0, 2.0), lambda: box.state.limit_a == 16.0, 10)
@@ -215,3 +216,24 @@ async def test_a_report_from_before_the_car_followed_a_cut_counts_at_no_more_tha
         await site.until(lambda: len(site.records("decision")) > decisions, 2.0)
         # the car counted at no more than its 7 A limit: the house at 19.8 A, not 11 A
         assert site.records("decision")[-1]["house_a"]["L1"] >= 19.5
+
+
+async def test_after_a_raise_the_telegram_waits_for_the_boxs_meter_values(tmp_path: Path) -> None:
+    # an OCPP box that can be asked for MeterValues (TriggerMessage): its last ones, from
+    # before a raise, showed the car's old 6.8 A while the telegram had its 15.8 A; set against
+    # each other, the house looked 9 A bigger than it was, and the raise was cut for nothing
+    meter_values = {"trigger_after_s": 30}  # the service's own ask after a raise comes late
+    carport = point("carport", fast(tmp_path, meter_values=meter_values))
+    async with ocpp_site(tmp_path, [carport]) as site:
+        box = carport.box
+        await site.ticks((12.0, 2.0, 2.0), lambda: box.state.limit_a == 7.0, 10)
+        # the oven goes off: raised after the ramp-up delay; the box's last report is 6.8 A
+        await site.ticks((2.0, 2.0, 2.0), lambda: box.state.limit_a == 16.0, 10)
+        asked = box.meter_values_asked
+        decisions = len(site.records("decision"))
+        await site.telegram((2.0, 2.0, 2.0))  # the car draws 15.8 A; no report of its own
+        await site.until(lambda: len(site.records("decision")) > decisions, 2.0)
+        last = site.records("decision")[-1]
+        assert last["house_a"]["L1"] <= 2.5  # the house as it was, not 11 A
+        assert last["chargers"][0]["setpoint_a"] == 16.0
+        assert box.meter_values_asked == asked + 1
