@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from loadbalancer.chargers.emulator import ChargerEmulator
-from loadbalancer.chargers.profile import load_profile
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import ModbusChargerConfig, load_site
 from loadbalancer.control.decision import ChargerDecision
@@ -21,7 +19,7 @@ from loadbalancer.fresh_reads import TelegramReads
 from loadbalancer.link import ChargerLink, LinkContext, modbus_charger
 from loadbalancer.logwriter import open_decision_log
 from tests.ocpp.harness import fast, ocpp_site, point
-from tests.service.harness import Box, Site, running_site, write_site
+from tests.service.harness import Box, Site, running_site, served_boxes, write_site
 
 THREE = ["L1", "L2", "L3"]
 
@@ -129,8 +127,7 @@ async def clocked_link(tmp_path: Path, car: SimulatedCar) -> AsyncIterator[Clock
         return holder[0].now_s if holder else 0.0
 
     box = Box("carport", "alfen-eve", THREE, car=car)
-    async with ChargerEmulator(load_profile("alfen-eve"), clock=clock, car=car) as emulator:
-        ports = {"carport": emulator.port}
+    async with served_boxes([box], clock) as ports:
         site_file, log_path = write_site(tmp_path, "tcp://127.0.0.1:1", [box], ports)
         site = load_site(site_file)
         log = open_decision_log(str(log_path))
