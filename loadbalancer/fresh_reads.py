@@ -65,6 +65,8 @@ class TelegramReads:
         if not self.awaiting:
             self.wake()
             return
+        for link in self.links:
+            link.cut_early = False
         cut_early()
         for link in self.links:
             if link.name in self.awaiting:

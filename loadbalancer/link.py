@@ -179,6 +179,9 @@ class ChargerLink:
     _read_wanted: (
         tuple[float, Callable[[tuple[float, ...]], None], tuple[float | None, float | None]] | None
     ) = None
+    #: cut by the latest telegram's early cuts (:meth:`cut_now`; a report asked for after that
+    #: write may show its car after the cut, not at the telegram)
+    cut_early: bool = False
     #: issue 19: its 1p/3p switching sequence (None: the box stays as wired)
     phase: PhaseSequence | None = field(init=False)
 
@@ -239,6 +242,7 @@ class ChargerLink:
         if outcome.setpoint_a >= desired_a:
             return False
         self.desired_a = outcome.setpoint_a
+        self.cut_early = True
         self.wake.set()
         return True
 
@@ -253,10 +257,11 @@ class ChargerLink:
             and self.reading.measured_at_s is not None
         ):
             # a box that reports by itself (OCPP MeterValues): asked for a report where it can
-            # be, whose currents are booked when it comes; else its last report, which may
-            # predate its car's following the last limit: no more than that limit
+            # be (not after an early cut's write: it may show the car after that cut), whose
+            # currents are booked when it comes; else its last report, which may predate its
+            # car's following the last limit: no more than that limit
             ask: Callable[[], bool] | None = getattr(self.charger, "ask_meter_values_now", None)
-            if ask is None or not ask():
+            if ask is None or self.cut_early or not ask():
                 booked(self._measured_for_telegram(self.read, written, FOLLOW_WINDOW_S))
                 return
         self._read_wanted = (self.context.clock(), booked, written)
