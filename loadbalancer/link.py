@@ -43,10 +43,8 @@ Status = Callable[[str], None]
 #: a charger is read again this long after a new limit: the pilot signal changes within 5 s and
 #: most cars follow within a few more
 FOLLOW_CHECK_S = 5.0
-#: a car may still be following a new limit this long after it was written: a car that takes
-#: 20 s, or more, is no rarity (the pilot signal is seen within 5 s; the on-board charger ramps
-#: on its own time), so a box's read taken in this window may predate its car's change and is
-#: not set against a later telegram: the box is read again for it (:meth:`following`)
+#: a car may still follow a new limit this long after it was written (20 s or more is no rarity):
+#: a read taken in this window is not set against a later telegram; the box is read again for it
 FOLLOW_WINDOW_S = 60.0
 #: a box shows a new limit in its read-back register within this (it applies it at once; the
 #: car takes longer, which is the compliance rule's ``response_time_s``)
@@ -179,8 +177,7 @@ class ChargerLink:
     _read_wanted: (
         tuple[float, Callable[[tuple[float, ...]], None], tuple[float | None, float | None]] | None
     ) = None
-    #: cut by the latest telegram's early cuts (:meth:`cut_now`; a report asked for after that
-    #: write may show its car after the cut, not at the telegram)
+    #: cut by the latest telegram's early cuts (:meth:`cut_now`): not asked for a report for it
     cut_early: bool = False
     #: issue 19: its 1p/3p switching sequence (None: the box stays as wired)
     phase: PhaseSequence | None = field(init=False)
