@@ -244,6 +244,18 @@ class OcppCharger:
             after_s, self._ask_meter_values, session
         )
 
+    def ask_meter_values_now(self) -> bool:
+        """MeterValues asked for now, for a telegram's charger currents of its own moment (the
+        link waits for them, :mod:`loadbalancer.fresh_reads`); False where the box cannot be
+        asked (its profile) or is not connected."""
+        session = self.session
+        if self.profile.meter.trigger_after_s is None or session is None:
+            return False
+        task = asyncio.create_task(self._trigger_meter_values(session))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
     def _ask_meter_values(self, session: Any) -> None:
         self._trigger_at = None
         if session is self.session:
