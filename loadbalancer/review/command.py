@@ -82,13 +82,7 @@ def _run(request: LogRequest, stream: LogStream, note: _Note, prog: str) -> int:
     until_s = None if request.until is None else parse_when(request.until, bounds, "--until")
     if request.explain is not None:
         at_s = parse_when(request.explain, bounds, "--explain")
-        explanation = explain(
-            stream,
-            at_s,
-            charger=request.charger,
-            bounds=bounds,
-            later=lambda: stream.after(at_s),
-        )
+        explanation = explain(stream, at_s, charger=request.charger, bounds=bounds)
         note.tell()
         if request.as_json:
             print(jsontext.dumps({**explanation.facts, "text": list(explanation.lines)}, indent=2))

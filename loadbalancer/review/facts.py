@@ -193,6 +193,14 @@ _LINE_DECODER = msgspec.json.Decoder(_Line)
 _NAMES: dict[tuple[str, ...], list[dict[str, str]]] = {}
 
 
+def names_of(key: tuple[str, ...]) -> list[dict[str, str]]:
+    """The ``chargers`` of a compact decision with these names (shared: nothing changes them)."""
+    found = _NAMES.get(key)
+    if found is None:
+        found = _NAMES[key] = [{"name": name} for name in key]
+    return found
+
+
 def decode_compact(
     path: Path,
     chunk: list[tuple[int, bytes]],
@@ -216,7 +224,6 @@ def decode_compact(
                 lines.append(_LINE_DECODER.decode(raw))
             except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 lines.append(None)
-    names_by = _NAMES
     append = records.append
     for (number, raw), line in zip(chunk, lines, strict=True):
         seconds = None if line is None or line.event != "decision" else posix_s(line.ts)
@@ -240,11 +247,7 @@ def decode_compact(
                     for c in entries
                 ]
             )
-            key = tuple([c.name for c in entries])
-            found = names_by.get(key)
-            if found is None:
-                found = names_by[key] = [{"name": name} for name in key]
-            names = found
+            names = names_of(tuple([c.name for c in entries]))
         record = CompactDecision(ts=line.ts, event="decision", chargers=names)
         if type(line.mono_s) is float:
             record["mono_s"] = line.mono_s
