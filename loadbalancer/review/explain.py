@@ -11,6 +11,7 @@ from loadbalancer.control.reasons import Reason
 from loadbalancer.errors import LoadBalancerError
 from loadbalancer.review.clock import clock, duration, iso
 from loadbalancer.review.facts import (
+    CompactDecision,
     as_dict,
     as_list,
     charger_entries,
@@ -121,15 +122,16 @@ class _Rise:
         self.headroom_s: float | None = None
         self.found: tuple[float, float | None, str, float | None] | None = None
 
-    def add(self, later_s: float, entry: dict[str, Any]) -> None:
-        value = num(entry.get("setpoint_a"))
+    def add(self, later_s: float, value: float | None, reason: object) -> bool:
+        """One later decision's set-point and reason for the charger; True when it rose."""
         rose = value is not None and self.setpoint is not None and value > self.setpoint
-        if entry.get("reason") == Reason.HOLD_RAMP_DELAY:
+        if reason == Reason.HOLD_RAMP_DELAY:
             self.headroom_s = later_s if self.headroom_s is None else self.headroom_s
         elif not rose:
             self.headroom_s = None  # the headroom ended before it had lasted long enough
         if rose:
-            self.found = (later_s, value, str(entry.get("reason")), self.headroom_s)
+            self.found = (later_s, value, str(reason), self.headroom_s)
+        return rose
 
 
 class _Look:
@@ -167,6 +169,8 @@ class _Look:
     def _watch(self) -> dict[int, _Rise]:
         """A watch for each charger entry of the decision in force that is explained."""
         rises: dict[int, _Rise] = {}
+        if self.marker is not None and type(self.marker[1]) is CompactDecision:
+            self.marker = (self.marker[0], self.marker[1].whole())  # it is told whole
         if self.marker is not None and self.marker[1]["event"] == "decision":
             for entry in charger_entries(self.marker[1]):
                 name = str(entry["name"])
@@ -183,17 +187,33 @@ class _Look:
                 rise.found = (later_s, None, "", None)
             self.waiting = []
         elif event == "decision":
-            entries: dict[str, dict[str, Any]] = {}
-            for entry in charger_entries(record):  # the first entry of a name counts
-                if type(name := entry["name"]) is str:
-                    entries.setdefault(name, entry)
+            entries = _setpoints(record)
             for name, rise in self.waiting:
-                if (entry := entries.get(name)) is not None:
-                    rise.add(later_s, entry)
+                entry = entries.get(name)
+                if entry is None or not rise.add(later_s, *entry):
+                    continue
+                if type(record) is CompactDecision and rise.found is not None:
+                    # the reason as written (compact, one that is not text is unknown)
+                    written = _setpoints(record.whole()).get(name, entry)[1]
+                    rise.found = (rise.found[0], rise.found[1], str(written), rise.found[3])
             self.waiting = [(name, rise) for name, rise in self.waiting if rise.found is None]
 
     def finish(self) -> dict[int, _Rise]:
         return self._watch() if self.rises is None else self.rises
+
+
+def _setpoints(record: Record) -> dict[str, tuple[float | None, object]]:
+    """Per charger name (the first entry of a name) its set-point and reason, of a decision
+    as written or compact."""
+    found: dict[str, tuple[float | None, object]] = {}
+    if type(record) is CompactDecision:
+        for name, reason, setpoint, _, _ in record.facts[0]:
+            found.setdefault(name, (setpoint, reason))
+    else:
+        for entry in charger_entries(record):
+            if type(name := entry["name"]) is str:
+                found.setdefault(name, (num(entry.get("setpoint_a")), entry.get("reason")))
+    return found
 
 
 def explain(

@@ -80,11 +80,18 @@ DecisionFacts = tuple[tuple[ChargerFacts, ...], bool, tuple[str, ...], float | N
 
 class CompactDecision(dict[str, Any]):
     """A decision read with ``compact``: ``ts``, ``event``, ``mono_s`` (where written) and the
-    names of its ``chargers``, and in :attr:`facts` what the summary counts of it."""
+    names of its ``chargers``, and in :attr:`facts` what the summary counts of it; :attr:`raw`
+    is its line, to read it whole where one is needed (``--explain``: the decision in force)."""
 
-    __slots__ = ("facts",)
+    __slots__ = ("facts", "raw")
 
     facts: DecisionFacts
+    raw: bytes
+
+    def whole(self) -> Record:
+        """The decision as written (the line read whole)."""
+        one = parse_record(self.raw)  # read by the fast decoder: a record to json too
+        return dict(self) if one is None else one[1]
 
 
 def charger_facts(
@@ -252,5 +259,6 @@ def decode_compact(
         if type(line.mono_s) is float:
             record["mono_s"] = line.mono_s
         record.facts = (facts, *site_facts(line.meter_a, line.house_a, line.allowed_a))
+        record.raw = raw
         append((seconds, record))
     return unreadable, first

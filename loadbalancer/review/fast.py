@@ -122,6 +122,7 @@ def _records(lines: list[bytes], decoded: list[_Line]) -> list[TimedRecord] | No
         if type(line.mono_s) is float:
             record["mono_s"] = line.mono_s
         record.facts = (facts, *_site(line.meter_a, line.house_a, line.allowed_a))
+        record.raw = raw
         append((seconds, record))
     return records
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from loadbalancer.review.facts import decode_compact
 from loadbalancer.review.fast import compact_block
 from loadbalancer.review.lines import (
-    UNREADABLE,
     TimedRecord,
     decode_whole,
     file_blocks,
@@ -118,7 +117,7 @@ class LogStream:
         fast = self.compact and self.after_s is None
         after_s, unreadable = self.after_s, self.unreadable
         for number, lines in file_blocks(path):
-            if lines is UNREADABLE or type(lines) is bytes:
+            if isinstance(lines, bytes):  # UNREADABLE
                 if after_s is None:
                     unreadable.add(path, index, number)
                 continue
