@@ -10,6 +10,7 @@ from datetime import tzinfo
 from loadbalancer.control.reasons import Reason
 from loadbalancer.errors import LoadBalancerError
 from loadbalancer.review.facts import (
+    MAX_CURRENT_A,
     as_dict,
     as_list,
     charger_entries,
@@ -202,33 +203,35 @@ class _Series:
 
     def add(self, start_s: float, record: Record, window_start_s: float) -> None:
         """One point: the decision in force from ``start_s`` (clipped to the window)."""
-        nan = math.nan
         self.times.append(max(start_s, window_start_s))
-        m, h, a = (as_dict(record.get(k)) for k in ("meter_a", "house_a", "allowed_a"))
+        m = as_dict(record.get("meter_a"))
+        h = as_dict(record.get("house_a"))
+        a = as_dict(record.get("allowed_a"))
         for phase in m:
             if phase not in self.meter:  # a phase first seen now: unknown before
                 for by_phase in (self.meter, self.house, self.limit):
-                    by_phase[phase] = [nan] * (len(self.times) - 1)
+                    by_phase[phase] = [math.nan] * (len(self.times) - 1)
+        house, limit = self.house, self.limit
         for phase, series in self.meter.items():
-            meter_a, house_a, allowed_a = (num(x.get(phase)) for x in (m, h, a))
-            series.append(nan if meter_a is None else meter_a)
-            self.house[phase].append(nan if house_a is None else house_a)
-            total = None if house_a is None or allowed_a is None else house_a + allowed_a
-            self.limit[phase].append(nan if total is None else total)
+            house_a = _amps(h.get(phase))
+            series.append(_amps(m.get(phase)))
+            house[phase].append(house_a)
+            limit[phase].append(house_a + _amps(a.get(phase)))  # NaN where either is unknown
         entries = {str(c["name"]): c for c in charger_entries(record)}
         for name in entries:
             if name not in self.setpoints:
                 self.first_seen(name, len(self.times) - 1)
-        for name in self.setpoints:
+        measured = self.measured
+        for name, setpoints in self.setpoints.items():
             entry = entries.get(name, {})
-            setpoint = num(entry.get("setpoint_a"))
+            setpoints.append(_amps(entry.get("setpoint_a")))
             values = [x for x in map(num, as_list(entry.get("measured_a"))) if x is not None]
-            self.setpoints[name].append(nan if setpoint is None else setpoint)
-            self.measured[name].append(max(values) if values else nan)
+            measured[name].append(max(values) if values else math.nan)
             if start_s >= window_start_s:
-                if entry.get("reason") == Reason.OVERLOAD_CUT:
+                reason = entry.get("reason")
+                if reason == Reason.OVERLOAD_CUT:
                     self.cuts[name].append(start_s)
-                elif entry.get("reason") == Reason.MIN_CURRENT_PAUSE:
+                elif reason == Reason.MIN_CURRENT_PAUSE:
                     self.pauses[name].append(start_s)
 
     def reduce(self, starts: list[int]) -> None:
@@ -244,6 +247,15 @@ class _Series:
         self.meter, self.house, self.limit = most(self.meter), most(self.house), least(self.limit)
         self.setpoints, self.measured = least(self.setpoints), most(self.measured)
         self.times = [self.times[i] for i in starts]
+
+
+def _amps(value: object) -> float:
+    """A current as drawn: NaN where it is unknown (null, not a number, not a size a current
+    can have: :func:`~loadbalancer.review.facts.num`)."""
+    if type(value) is float and -MAX_CURRENT_A < value < MAX_CURRENT_A:
+        return value
+    number = num(value)
+    return math.nan if number is None else number
 
 
 def _reduced(
