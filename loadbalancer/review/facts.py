@@ -208,6 +208,24 @@ def names_of(key: tuple[str, ...]) -> list[dict[str, str]]:
     return found
 
 
+def compact_decision(
+    ts: str,
+    mono_s: object,
+    chargers: tuple[ChargerFacts, ...],
+    site: tuple[bool, tuple[str, ...], float | None],
+    raw: bytes,
+) -> CompactDecision:
+    """A compact decision of its ``ts``, ``mono_s`` (kept where a float), charger facts,
+    ``(metered, over, peak)`` and line."""
+    names = names_of(tuple([c[0] for c in chargers])) if chargers else []
+    record = CompactDecision(ts=ts, event="decision", chargers=names)
+    if type(mono_s) is float:
+        record["mono_s"] = mono_s
+    record.facts = (chargers, *site)
+    record.raw = raw
+    return record
+
+
 def decode_compact(
     path: Path,
     chunk: list[tuple[int, bytes]],
@@ -244,21 +262,12 @@ def decode_compact(
             else:
                 append(one)
             continue
-        entries = line.chargers
-        facts: tuple[ChargerFacts, ...] = ()
-        names: list[dict[str, str]] = []
-        if entries:
-            facts = tuple(
-                [
-                    charger_facts(c.name, c.reason, c.setpoint_a, c.phases, c.measured_a)
-                    for c in entries
-                ]
-            )
-            names = names_of(tuple([c.name for c in entries]))
-        record = CompactDecision(ts=line.ts, event="decision", chargers=names)
-        if type(line.mono_s) is float:
-            record["mono_s"] = line.mono_s
-        record.facts = (facts, *site_facts(line.meter_a, line.house_a, line.allowed_a))
-        record.raw = raw
-        append((seconds, record))
+        facts = tuple(
+            [
+                charger_facts(c.name, c.reason, c.setpoint_a, c.phases, c.measured_a)
+                for c in line.chargers or ()
+            ]
+        )
+        site = site_facts(line.meter_a, line.house_a, line.allowed_a)
+        append((seconds, compact_decision(line.ts, line.mono_s, facts, site, raw)))
     return unreadable, first

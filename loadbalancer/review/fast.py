@@ -23,9 +23,7 @@ from loadbalancer.review.facts import (
     MAX_CURRENT_A,
     OVERLOAD_TOLERANCE_A,
     TARIFF_BOUND,
-    ChargerFacts,
-    CompactDecision,
-    names_of,
+    compact_decision,
 )
 from loadbalancer.review.lines import TimedRecord, parse_record, posix_s_fast
 
@@ -101,29 +99,20 @@ def _records(lines: list[bytes], decoded: list[_Line]) -> list[TimedRecord] | No
         seconds = posix_s_fast(line.ts)
         if seconds is None:
             return None
-        entries = line.chargers
-        facts: tuple[ChargerFacts, ...] = ()
-        names: list[dict[str, str]] = []
-        if entries:
-            facts = tuple(
-                [
-                    (
-                        c.name,
-                        "unknown" if c.reason is None else c.reason,
-                        c.setpoint_a,
-                        len(c.phases) if c.phases else 1,
-                        float(sum(c.measured_a)) if c.measured_a else None,
-                    )
-                    for c in entries
-                ]
-            )
-            names = names_of(tuple([c.name for c in entries]))
-        record = CompactDecision(ts=line.ts, event="decision", chargers=names)
-        if type(line.mono_s) is float:
-            record["mono_s"] = line.mono_s
-        record.facts = (facts, *_site(line.meter_a, line.house_a, line.allowed_a))
-        record.raw = raw
-        append((seconds, record))
+        facts = tuple(
+            [
+                (
+                    c.name,
+                    "unknown" if c.reason is None else c.reason,
+                    c.setpoint_a,
+                    len(c.phases) if c.phases else 1,
+                    float(sum(c.measured_a)) if c.measured_a else None,
+                )
+                for c in line.chargers or ()
+            ]
+        )
+        site = _site(line.meter_a, line.house_a, line.allowed_a)
+        append((seconds, compact_decision(line.ts, line.mono_s, facts, site, raw)))
     return records
 
 
