@@ -145,17 +145,21 @@ def decision_facts(record: Record) -> DecisionFacts:
     if type(record) is CompactDecision:
         return record.facts
     chargers = record.get("chargers")
+    # a tuple of a list, not of a generator: that one is made for ten and cut down, and the
+    # cut ones pile up in the interpreter's free list of one-element tuples (a month: 2000)
     entries = (
         tuple(
-            charger_facts(
-                name,
-                entry.get("reason"),
-                entry.get("setpoint_a"),
-                entry.get("phases"),
-                entry.get("measured_a"),
-            )
-            for entry in chargers
-            if type(entry) is dict and type(name := entry.get("name")) is str
+            [
+                charger_facts(
+                    name,
+                    entry.get("reason"),
+                    entry.get("setpoint_a"),
+                    entry.get("phases"),
+                    entry.get("measured_a"),
+                )
+                for entry in chargers
+                if type(entry) is dict and type(name := entry.get("name")) is str
+            ]
         )
         if type(chargers) is list
         else ()

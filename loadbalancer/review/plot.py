@@ -29,6 +29,11 @@ from loadbalancer.review.timeline import (
 MAX_PLOT_POINTS = 3000
 
 
+#: points a time bucket holds before those it has are reduced to one (memory: a bucket of a
+#: year's log has a thousand)
+BUCKET_POINTS = 64
+
+
 @dataclass(frozen=True, slots=True)
 class PlotData:
     """Series for ``--plot``: times in POSIX seconds, currents in amperes (NaN = unknown)."""
@@ -144,6 +149,8 @@ class _Reduced:
                 self._flush()
                 self.bucket = bucket
         self.current.add(start_s, record, self.start_s)
+        if len(self.current.times) >= BUCKET_POINTS:  # the bucket so far as one point: the
+            self.current.reduce([0])  # highest of the highest is the highest of all
 
     def _flush(self) -> None:
         """The bucket being filled, as one point of :attr:`buckets`."""

@@ -1,9 +1,9 @@
 """The review reads its files lazily: a log ten times longer takes about the same memory to
 summarise, explain and plot (the records are not kept: a month takes the memory of a day).
 
-The blocks the first look and the stream read, the chunk of lines decoded at once, the reorder window and the
-plot's points are made small
-here, so that a short log already fills them (what they hold is bounded however long the log)."""
+The blocks the first look and the stream read, the chunk of lines decoded at once, the reorder
+window and the plot's points are made small here, so that a short log already fills them (what
+they hold is bounded however long the log)."""
 
 from __future__ import annotations
 
