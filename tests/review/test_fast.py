@@ -28,7 +28,7 @@ from loadbalancer.review.lines import (
 )
 from loadbalancer.review.stream import LogStream
 from tests.review.logs import THREE, decision, evening, event, startup, write
-from tests.review.test_read_compact import _odd_lines
+from tests.review.test_read_compact import _odd_lines, decision_fields
 
 
 def timed(line: str) -> bool:
@@ -108,40 +108,12 @@ _TAKEN = st.one_of(
     st.floats(-1e12, 1e12, allow_nan=False),
 )
 _NUMBER = st.one_of(_TAKEN, _TAKEN, _TAKEN, st.sampled_from([True, "x", [], {}]))
-_BY_PHASE = st.one_of(
-    st.none(), st.dictionaries(st.sampled_from([*THREE, *THREE, "L4"]), _NUMBER, max_size=4)
-)
-_ENTRY = st.fixed_dictionaries(
-    {"name": st.sampled_from(["carport", "garage"])},
-    optional={
-        "reason": st.one_of(st.sampled_from(["at_max", "overload_cut"]), _NUMBER),
-        "setpoint_a": _NUMBER,
-        "phases": st.one_of(st.lists(st.sampled_from(THREE), max_size=3), _NUMBER),
-        "measured_a": st.one_of(st.lists(_NUMBER, max_size=3), _NUMBER),
-        "mono_s": _NUMBER,
-    },
-)
 
 
 @settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    decisions=st.lists(
-        st.fixed_dictionaries(
-            {},
-            optional={
-                "meter_a": _BY_PHASE,
-                "house_a": _BY_PHASE,
-                "allowed_a": _BY_PHASE,
-                "mono_s": _NUMBER,
-                "chargers": st.one_of(st.lists(_ENTRY, max_size=3), _NUMBER),
-            },
-        ),
-        min_size=1,
-        max_size=8,
-    )
-)
+@given(decisions=st.lists(decision_fields(_NUMBER, [*THREE, *THREE, "L4"]), min_size=1, max_size=8))
 def test_any_decision_fields_give_the_same_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decisions: list[dict[str, Any]]
 ) -> None:
