@@ -81,6 +81,21 @@ class Session(ChargePoint):  # type: ignore[misc]  # the ocpp library has no typ
         self.chargers = chargers
         self._transaction = 0
 
+    async def call_payload(self, action: str, payload: dict[str, Any]) -> Any:
+        """A CALL whose payload is OCPP JSON already (camelCase, unset fields left out), sent
+        without the library's conversion from its types and without a schema check; its
+        answer's payload as it came (untrusted: the caller checks it), a CALLERROR raised as
+        the library's ``OCPPError``. One CALL at a time per connection, as ``call`` does."""
+        message = ocpp.messages.Call(
+            unique_id=str(self._unique_id_generator()), action=action, payload=payload
+        )
+        async with self._call_lock:
+            await self._send(message.to_json())
+            answer = await self._get_specific_response(message.unique_id, self._response_timeout)
+        if answer.message_type_id == ocpp.messages.MessageType.CallError:
+            raise answer.to_exception()
+        return answer.payload
+
     @typed_on(enums.Action.boot_notification)
     def on_boot(self, charge_point_vendor: str, charge_point_model: str, **extra: Any) -> Any:
         firmware = printable(str(extra.get("firmware_version") or "")) or None

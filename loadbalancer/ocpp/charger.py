@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp.exceptions import OCPPError
-from ocpp.v16 import call, datatypes, enums
+from ocpp.v16 import call, enums
 
 from loadbalancer.backoff import Backoff
 from loadbalancer.chargers.charger import ChargerReading, FailsafeResult, FailsafeSettings
@@ -253,16 +253,22 @@ class OcppCharger:
         with contextlib.suppress(ChargerError):  # an unanswered one is said by the next read
             await self.call(session, request, "TriggerMessage")
 
-    async def _send(self, session: Any, profile: datatypes.ChargingProfile) -> None:
-        request = call.SetChargingProfile(
-            connector_id=self.connector_id, cs_charging_profiles=profile
+    async def _send(self, session: Any, profile: dict[str, Any]) -> None:
+        payload = {"connectorId": self.connector_id, "csChargingProfiles": profile}
+        # built here as OCPP JSON (the library's dataclasses and their conversion to JSON were
+        # the costly part of a write, and the cut of 20 boxes is 20 writes in a row:
+        # benchmarks/ocpp_reaction.py), not checked against the schema again on its way out
+        # (tests/ocpp/test_profile_payload.py checks every bundled profile's); the answer is
+        # read as untrusted: only an exact {"status": "Accepted"} is one
+        answer = await self._answer(
+            "SetChargingProfile", session.call_payload("SetChargingProfile", payload)
         )
-        # built here from the library's types: not checked against the schema again on its way
-        # out (it is the costly part of a write: benchmarks/ocpp_reaction.py); the answer is
-        # then read as untrusted: only an exact "Accepted" is one
-        answer = await self.call(session, request, "SetChargingProfile", checked=False)
-        if getattr(answer, "status", None) != enums.ChargingProfileStatus.accepted:
-            raise OcppRefused(self.endpoint, "SetChargingProfile", str(answer.status))
+        if answer != {"status": enums.ChargingProfileStatus.accepted.value}:
+            status = answer.get("status") if isinstance(answer, dict) else None
+            shown = (
+                str(status) if isinstance(status, str) and len(answer) == 1 else "malformed answer"
+            )
+            raise OcppRefused(self.endpoint, "SetChargingProfile", shown)
 
     def _held(self, limit_a: float, now_s: float) -> None:
         if self.log is not None and not self._waiting:
@@ -279,35 +285,35 @@ class OcppCharger:
 
     def _charging_profile(
         self, limit_a: float, valid_s: float | None, *, safe: bool = False
-    ) -> datatypes.ChargingProfile:
-        """The limit as the profile's charging profile; ``valid_s``: it expires that long after
-        now; ``safe``: the safe one, at the failsafe's stack level."""
+    ) -> dict[str, Any]:
+        """The limit as the profile's charging profile (OCPP 1.6 JSON, the fields in the
+        library's order, unset ones left out); ``valid_s``: it expires that long after now;
+        ``safe``: the safe one, at the failsafe's stack level."""
         charging = self.profile.charging
         level = self.profile.failsafe.safe_stack_level if safe else charging.stack_level
-        duration = None if valid_s is None else math.ceil(START_IN_PAST.total_seconds() + valid_s)
         phases = len(self.config.spec.phases)
         unit, limit = enums.ChargingRateUnitType.amps, limit_a
         if charging.rate_unit == "W":  # a W-only box: the total of its phases at 230 V
             unit, limit = enums.ChargingRateUnitType.watts, math.floor(limit_a * VOLTS * phases)
-        period = datatypes.ChargingSchedulePeriod(
-            start_period=0,
-            limit=float(limit),
-            number_phases=phases if charging.number_phases else None,
-        )
-        absolute = charging.kind == "Absolute"
-        start = datetime.now(UTC) - START_IN_PAST
-        return datatypes.ChargingProfile(
-            charging_profile_id=SAFE_PROFILE_ID if safe else PROFILE_ID,
-            stack_level=charging.stack_level if level is None else level,
-            charging_profile_purpose=enums.ChargingProfilePurposeType(charging.purpose),
-            charging_profile_kind=enums.ChargingProfileKindType(charging.kind),
-            charging_schedule=datatypes.ChargingSchedule(
-                charging_rate_unit=unit,
-                charging_schedule_period=[period],
-                start_schedule=start.isoformat().replace("+00:00", "Z") if absolute else None,
-                duration=duration,
-            ),
-        )
+        period: dict[str, Any] = {"startPeriod": 0, "limit": float(limit)}
+        if charging.number_phases:
+            period["numberPhases"] = phases
+        schedule: dict[str, Any] = {
+            "chargingRateUnit": unit.value,
+            "chargingSchedulePeriod": [period],
+        }
+        if valid_s is not None:
+            schedule["duration"] = math.ceil(START_IN_PAST.total_seconds() + valid_s)
+        if charging.kind == "Absolute":
+            start = datetime.now(UTC) - START_IN_PAST
+            schedule["startSchedule"] = start.isoformat().replace("+00:00", "Z")
+        return {
+            "chargingProfileId": SAFE_PROFILE_ID if safe else PROFILE_ID,
+            "stackLevel": charging.stack_level if level is None else level,
+            "chargingProfilePurpose": enums.ChargingProfilePurposeType(charging.purpose).value,
+            "chargingProfileKind": enums.ChargingProfileKindType(charging.kind).value,
+            "chargingSchedule": schedule,
+        }
 
     async def configure_failsafe(self, current_a: float, timeout_s: float) -> FailsafeResult:
         failsafe = self.profile.failsafe
@@ -408,18 +414,17 @@ class OcppCharger:
             raise ChargerUnreachable(self.endpoint, "not connected to the central system")
         return self.session
 
-    async def call(
-        self, session: Any, request: Any, action: str | None = None, *, checked: bool = True
-    ) -> Any:
-        """One CALL and its answer; a CALLERROR, Rejected or silence is a ``ChargerError``.
-        ``checked=False``: neither the call nor its answer is checked against the schemas (an
-        answer that does not fit the call's result type is refused)."""
+    async def call(self, session: Any, request: Any, action: str | None = None) -> Any:
+        """One CALL of the library's types and its answer, both checked against the schemas;
+        a CALLERROR, Rejected or silence is a ``ChargerError``."""
         action = action or type(request).__name__
+        return await self._answer(action, session.call(request, suppress=False))
+
+    async def _answer(self, action: str, answer: Awaitable[Any]) -> Any:
+        """The answer to a CALL under way; a CALLERROR or silence is a ``ChargerError``."""
         try:
             async with asyncio.timeout(self.request_timeout_s):
-                answer = await session.call(
-                    request, suppress=False, skip_schema_validation=not checked
-                )
+                result = await answer
         except TimeoutError:
             self.silent_until_s = self.clock() + self.silent_backoff.next_delay_s()
             raise ChargerTimeout(self.endpoint, action, self.request_timeout_s) from None
@@ -427,17 +432,15 @@ class OcppCharger:
             raise OcppRefused(self.endpoint, action, f"CALLERROR {exc.code}") from None
         except (OSError, ConnectionError) as exc:
             raise ChargerUnreachable(self.endpoint, f"{action}: {exc}") from None
-        except TypeError:  # an unchecked answer with fields its result type does not have
-            raise OcppRefused(self.endpoint, action, "malformed answer") from None
         except Exception as exc:  # websockets' ConnectionClosed, the library's own
             if type(exc).__name__.startswith("ConnectionClosed"):
                 raise ChargerUnreachable(self.endpoint, f"{action}: connection closed") from None
             raise
         _cancelled_meanwhile()
-        if answer is None:
+        if result is None:
             raise ChargerUnsupported(f"charger {self.endpoint}: {action}: no answer")
         self.silent_backoff.reset()
-        return answer
+        return result
 
 
 def _cancelled_meanwhile() -> None:
