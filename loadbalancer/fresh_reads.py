@@ -59,7 +59,10 @@ class TelegramReads:
                 self.limits[link.name] = link.written_a
         self.awaiting = {link.name for link in self.links if link.following()}
         self.pending = True
-        if not self.awaiting:
+        for link in self.links:  # a box that reports by itself (OCPP): its last report, now
+            if link.name in self.awaiting and link.reports_by_itself():
+                link.read_again_for(partial(self._book, link.name, self.telegrams))
+        if not self.awaiting:  # nothing to wait for: no early cut, the decision now
             self.wake()
             return
         cut_early()

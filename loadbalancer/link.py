@@ -228,17 +228,17 @@ class ChargerLink:
         self.wake.set()
         return True
 
+    def reports_by_itself(self) -> bool:
+        """Whether the box reports its currents by itself (OCPP MeterValues): reading it
+        again gives its last report, at once (nothing to wait for)."""
+        return self.reading is not None and self.reading.measured_at_s is not None
+
     def read_again_for(self, booked: Callable[[tuple[float, ...]], None]) -> None:
         """Read the box now; ``booked`` gets the currents of the first read asked for from now
         on (not one already under way; see :meth:`_measured_for_telegram`), unless the box
         stops answering first."""
         written = (self.written_a, self.written_at_s)
-        if (
-            self.read is not None
-            and self.reading is not None
-            and self.reading.measured_at_s is not None
-        ):
-            # a box that reports by itself (OCPP MeterValues): a read gives its last report
+        if self.read is not None and self.reports_by_itself():
             booked(self._measured_for_telegram(self.read, written))
             return
         self._read_wanted = (self.context.clock(), booked, written)

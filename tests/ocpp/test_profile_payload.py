@@ -6,6 +6,7 @@ one and three phases, a limit, an expiring limit and the safe profile fit the OC
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from ocpp.messages import Call, validate_payload
@@ -30,7 +31,7 @@ async def test_every_bundled_profiles_payload_fits_the_schema(
     spec = ChargerSpec("carport", phases, 16.0)
     config = OcppChargerConfig("carport", profile, name, "CP1", spec)
     charger = OcppCharger(config, clock=time.monotonic)
-    payload = {
+    payload: dict[str, Any] = {
         "connectorId": config.connector_id,
         "csChargingProfiles": charger._charging_profile(7.5, valid_s, safe=safe),
     }
