@@ -85,13 +85,19 @@ class Session(ChargePoint):  # type: ignore[misc]  # the ocpp library has no typ
         """A CALL whose payload is OCPP JSON already (camelCase, unset fields left out), sent
         without the library's conversion from its types and without a schema check; its
         answer's payload as it came (untrusted: the caller checks it), a CALLERROR raised as
-        the library's ``OCPPError``. One CALL at a time per connection, as ``call`` does."""
+        the library's ``OCPPError``. One CALL at a time per connection, as ``call`` does; the
+        caller bounds the wait (``OcppCharger`` does: its request timeout)."""
         message = ocpp.messages.Call(
             unique_id=str(self._unique_id_generator()), action=action, payload=payload
         )
         async with self._call_lock:
             await self._send(message.to_json())
-            answer = await self._get_specific_response(message.unique_id, self._response_timeout)
+            # straight from the queue, not through the library's ``asyncio.wait_for`` (a task
+            # per call; before Python 3.12 it can swallow a cancel): answers to calls that
+            # timed out before are dropped, as the library drops them
+            answer = await self._response_queue.get()
+            while answer.unique_id != message.unique_id:
+                answer = await self._response_queue.get()
         if answer.message_type_id == ocpp.messages.MessageType.CallError:
             raise answer.to_exception()
         return answer.payload
