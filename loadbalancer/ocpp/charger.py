@@ -246,12 +246,12 @@ class OcppCharger:
             task.add_done_callback(self._tasks.discard)
 
     async def _trigger_meter_values(self, session: Any) -> None:
-        request = call.TriggerMessage(
-            requested_message=enums.MessageTrigger.meter_values, connector_id=self.connector_id
-        )
+        # after every raise of every box: as OCPP JSON, like a write (its answer is not used:
+        # the MeterValues it brings are checked when they come)
+        payload = {"requestedMessage": "MeterValues", "connectorId": self.connector_id}
         self._asked = True
         with contextlib.suppress(ChargerError):  # an unanswered one is said by the next read
-            await self.call(session, request, "TriggerMessage")
+            await self._answer("TriggerMessage", session.call_payload("TriggerMessage", payload))
 
     async def _send(self, session: Any, profile: dict[str, Any]) -> None:
         payload = {"connectorId": self.connector_id, "csChargingProfiles": profile}
