@@ -53,6 +53,8 @@ GATEWAY_IN_FLIGHT = 4
 #: the core's outcomes that book a box it has no usable read of: an assumption about the box,
 #: not an order to write
 _BOOKED_ONLY = (Reason.CHARGER_OFFLINE_RESERVED, Reason.CHARGER_UNKNOWN_RESERVED)
+#: issue 19: a switch decision is logged even when the set-point stays (a paused car)
+_SWITCHES = (Reason.PHASE_SWITCH_DOWN, Reason.PHASE_SWITCH_UP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,13 +267,14 @@ class ChargerLink:
         return read if self.phase is None else self.phase.booked(read)
 
     def decided(self, outcome: ChargerDecision) -> bool:
-        """The core's outcome for this charger; True if its set-point changed."""
+        """The core's outcome for this charger; True if its set-point changed or it is a phase
+        switch (the service logs the decision then)."""
         if self.compliance.stage >= 2 and outcome.reason is not Reason.SETPOINT_IGNORED_PAUSE:
             self.compliance = ComplianceState()  # the core's pause is over: a new watch
         if self.phase is not None and self.phase.wants(outcome.phase_count):
             self.wake.set()  # the switching sequence is due (issue 19)
         if outcome.reason in _BOOKED_ONLY or outcome.setpoint_a == self.desired_a:
-            return False
+            return outcome.reason in _SWITCHES
         self.desired_a = outcome.setpoint_a
         self.wake.set()
         return True
