@@ -7,7 +7,9 @@ The tariff only lowers a claim, so every check of the fuse's machine applies unc
 above the budget's share for a ready-by charger says ``tariff_override`` and still waits its
 ramp (or resume) delay. Each interval's import is above max(budget, the house's highest draw in
 it) by at most what the ready-by chargers needed and the margin, unless the meter went stale in
-it (the fallback's safe current is the fuse's rule; no limiter can count a silent meter).
+it (the fallback's safe current is the fuse's rule; no limiter can count a silent meter). The
+house is what the core counts as the house's: all the meter measures but what the online
+chargers draw (an offline box's car is in it), on the fuse's phases only.
 """
 
 from __future__ import annotations
@@ -59,9 +61,12 @@ class TariffSite(Site):
     def count_import(self, now_s: float) -> None:
         """The meter's import since the last telegram, at the currents it last measured,
         booked second by second to the intervals it fell in."""
-        import_kw = max(0.0, sum(a or 0.0 for a in self.metered_a())) * NOMINAL_VOLTAGE_V / 1000.0
-        phases = self.config.fuse.phase_names
-        house_a = sum(a for p, a in enumerate(self.house_a) if PHASES[p] in phases)
+        metered_a = [a or 0.0 for a in self.metered_a()]
+        import_kw = max(0.0, sum(metered_a)) * NOMINAL_VOLTAGE_V / 1000.0
+        # the house as the core counts it: all but what the online chargers draw (an offline
+        # box's car draws what no limiter can lower)
+        online = [self.car_grid_draw(name) for name in self.cars if name not in self.offline]
+        house_a = sum(metered_a) - sum(sum(draw) for draw in online)
         house_kw = max(0.0, house_a) * NOMINAL_VOLTAGE_V / 1000.0
         t = self.last_s
         while t < now_s:
