@@ -13,24 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadbalancer.control.decision import ChargerDecision
-from loadbalancer.control.reasons import Reason
 from loadbalancer.ocpp.emulator import Quirks
 from loadbalancer.ocpp.phases import PhaseChangeRefused
 from tests.ocpp.harness import ocpp_site, point
 from tests.ocpp.phase_rig import Rig, drawing_car, rigged, switching_profile
-
-
-def switch_to(count: int) -> ChargerDecision:
-    """The core's switch decision: paused, to ``count`` phases."""
-    reason = Reason.PHASE_SWITCH_DOWN if count == 1 else Reason.PHASE_SWITCH_UP
-    return ChargerDecision("carport", 0.0, reason, 10.0, (), ("L1",), phase_count=count)
-
-
-def running(setpoint_a: float, count: int = 3) -> ChargerDecision:
-    return ChargerDecision(
-        "carport", setpoint_a, Reason.START, None, (), ("L1",), phase_count=count
-    )
+from tests.phases.boxes import running, switch_to
 
 
 async def charging(rig: Rig, setpoint_a: float = 10.0, count: int = 3) -> None:
