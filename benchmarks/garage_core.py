@@ -140,18 +140,19 @@ def loop(chargers: int, steps: int, seed: int = 20) -> dict[str, object]:
 
 
 def export(ref: str, folder: Path) -> Path | None:
-    """``ref``'s ``loadbalancer`` package in ``folder`` (None: git or the ref is not there)."""
-    try:
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", ref, "loadbalancer"],
-            capture_output=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    tar = folder / "base.tar"
-    tar.write_bytes(archive)
-    subprocess.run(["tar", "-xf", str(tar), "-C", str(folder)], check=True)
+    """``ref``'s ``loadbalancer`` package in ``folder``, with its ``profiles`` and ``examples``
+    inside it as an installed package has them (None: git or the ref is not there)."""
+    inside = folder / "loadbalancer"
+    for parts, into in ((["loadbalancer"], folder), (["profiles", "examples"], inside)):
+        try:
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", ref, *parts], capture_output=True, check=True
+            ).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        tar = folder / "base.tar"
+        tar.write_bytes(archive)
+        subprocess.run(["tar", "-xf", str(tar), "-C", str(into)], check=True)
     return folder
 
 
