@@ -141,7 +141,9 @@ def _site_for(
         state_dir = log_path.parent / f"{log_path.stem}-tariff"
         shutil.rmtree(state_dir, ignore_errors=True)  # a fresh month for every run
         raw = {**raw, "tariff": {"state_dir": str(state_dir), **scenario.tariff}}
-    if scenario.chargers or scenario.phase_switching or scenario.tariff:
+    if scenario.fuse is not None:  # a garage's own connection (issue 20)
+        raw = {**raw, "fuse": scenario.fuse}
+    if scenario.chargers or scenario.phase_switching or scenario.tariff or scenario.fuse:
         raw = with_scenario_chargers(raw, scenario)
         label = f"{site_path} with the chargers of scenario {scenario.name}"
         site = site_from_data(raw, label, base=site_path.parent)
@@ -151,6 +153,12 @@ def _site_for(
                 scenario.name, f"cars.{plan.charger}", f"no charger of that name in {site_path}"
             )
     return raw, site
+
+
+def scenario_site(scenario: Scenario, site_path: Path, log_path: Path) -> SiteConfig:
+    """The site ``scenario`` runs on: the site file with what the scenario adds (its chargers,
+    its fuse, its tariff, whose state goes beside ``log_path``)."""
+    return _site_for(scenario, site_path, log_path)[1]
 
 
 def with_scenario_chargers(raw: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
