@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 
 #: amperes treated as zero when comparing floating-point shares
 EPSILON_A = 1e-9
@@ -68,89 +70,69 @@ def _fill(
     """Raise the group together; each round freezes at least one claim, so it ends.
 
     Every rising claim gets the same step in a round, added to its level, and each phase gives
-    that step once per claim rising on it, one subtraction after the other. Claims that start
-    at the same level keep the same level as long as they rise, so :class:`_Rising` keeps one
-    level per starting level, not per claim: the same floating-point operations, without a
-    pass over a garage's 100 claims in every round."""
-    rising = _Rising(group, [ceiling_of(claim) - EPSILON_A for claim in group], level, remaining)
+    that step once per claim rising on it, one subtraction after the other. Claims on the same
+    phases that start at the same level keep the same level while they rise: they rise as one
+    :class:`_Bucket`, the same floating-point operations without a pass over a garage's 100
+    claims in every round."""
+    rising = _buckets(group, ceiling_of, level, remaining)
     phases = range(len(remaining))
-    while rising.count:
-        sharers = rising.sharers
+    while rising:
+        sharers = [0] * len(remaining)
+        for bucket in rising:
+            for p in bucket.phases:
+                sharers[p] += len(bucket.keys) - bucket.head
         step = min(
-            rising.to_ceiling_a(),
+            min(bucket.tops[bucket.head] - bucket.value for bucket in rising),
             min(remaining[p] / sharers[p] for p in phases if sharers[p]),
         )
-        rising.values = [value + step for value in rising.values]
+        for bucket in rising:
+            bucket.value += step
         for p in phases:
             for _ in range(sharers[p]):
                 remaining[p] -= step
-        rising.freeze(remaining)
+        rising = [bucket for bucket in rising if bucket.keeps_rising(level, remaining)]
 
 
-class _Rising:
-    """The claims of a group still rising. Per starting level a *class*: its current level
-    and its claims in the order of their ceilings (those below ``heads`` are frozen); the
-    claims per phase, and the number rising on each phase. A claim stops at its ceiling or
-    when a phase of it has nothing left; its level is then written to ``level``."""
+def _buckets(
+    group: list[Claim],
+    ceiling_of: Callable[[Claim], float],
+    level: dict[int, float],
+    remaining: list[float],
+) -> list[_Bucket]:
+    """The claims of ``group`` that can rise, by phases and starting level."""
+    full = {p for p, left in enumerate(remaining) if not left > EPSILON_A}
+    found: dict[tuple[tuple[int, ...], float], list[tuple[float, int]]] = {}
+    for claim in group:
+        start_a, ceiling = level[claim.key], ceiling_of(claim) - EPSILON_A
+        if start_a >= ceiling or (full and full.intersection(claim.phases)):
+            continue
+        found.setdefault((claim.phases, start_a), []).append((ceiling, claim.key))
+    return [_Bucket(phases, start_a, members) for (phases, start_a), members in found.items()]
+
+
+class _Bucket:
+    """Rising claims on the same phases at the same level: their keys and ceilings in the order
+    of the ceilings, those before ``head`` stopped; ``tops``: each ceiling plus
+    :data:`EPSILON_A` (the step to a ceiling is ``top - level``, as ``ceiling + EPSILON_A -
+    level`` evaluates)."""
 
     def __init__(
-        self,
-        group: list[Claim],
-        ceilings: list[float],
-        level: dict[int, float],
-        remaining: list[float],
+        self, phases: tuple[int, ...], value: float, members: list[tuple[float, int]]
     ) -> None:
-        self.group, self.ceilings, self.level = group, ceilings, level
-        self.full = [not left > EPSILON_A for left in remaining]
-        self.sharers = [0] * len(remaining)
-        self.on_phase: list[list[int]] = [[] for _ in remaining]
-        self.class_of: dict[int, int] = {}
-        classes: dict[float, list[int]] = {}
-        for i, claim in enumerate(group):
-            start_a = level[claim.key]
-            if start_a >= ceilings[i] or any(self.full[p] for p in claim.phases):
-                continue
-            classes.setdefault(start_a, []).append(i)
-            for p in claim.phases:
-                self.sharers[p] += 1
-                self.on_phase[p].append(i)
-        self.values = list(classes)
-        self.members = [sorted(members, key=ceilings.__getitem__) for members in classes.values()]
-        for c, members in enumerate(self.members):
-            self.class_of.update(dict.fromkeys(members, c))
-        self.heads = [0] * len(self.members)
-        self.count = len(self.class_of)
+        members.sort(key=itemgetter(0))
+        self.phases, self.value, self.head = phases, value, 0
+        self.keys = [key for _, key in members]
+        self.ceilings = [ceiling for ceiling, _ in members]
+        self.tops = [ceiling + EPSILON_A for ceiling in self.ceilings]
 
-    def to_ceiling_a(self) -> float:
-        """The least step that takes a rising claim to its ceiling (its ceiling plus
-        :data:`EPSILON_A`, minus its level)."""
-        return min(
-            (self.ceilings[members[head]] + EPSILON_A) - value
-            for value, members, head in zip(self.values, self.members, self.heads, strict=True)
-            if head < len(members)
-        )
-
-    def freeze(self, remaining: list[float]) -> None:
-        """Stop the claims on a phase now spent, then those at their ceilings."""
-        for p, left in enumerate(remaining):
-            if not self.full[p] and not left > EPSILON_A:
-                self.full[p] = True
-                for i in self.on_phase[p]:
-                    self._stop(i)
-        for c, members in enumerate(self.members):
-            head, value = self.heads[c], self.values[c]
-            while head < len(members) and (
-                members[head] not in self.class_of or value >= self.ceilings[members[head]]
-            ):
-                self._stop(members[head])
-                head += 1
-            self.heads[c] = head
-
-    def _stop(self, i: int) -> None:
-        c = self.class_of.pop(i, None)
-        if c is None:
-            return  # stopped before
-        self.level[self.group[i].key] = self.values[c]
-        self.count -= 1
-        for p in self.group[i].phases:
-            self.sharers[p] -= 1
+    def keeps_rising(self, level: dict[int, float], remaining: list[float]) -> bool:
+        """Stop (and write the level of) the claims at their ceilings, or all of them when a
+        phase has nothing left; whether some still rise."""
+        head, end = self.head, len(self.keys)
+        if any(not remaining[p] > EPSILON_A for p in self.phases):
+            head = end
+        while head < end and self.value >= self.ceilings[head]:
+            head += 1
+        level.update(zip(self.keys[self.head : head], repeat(self.value)))
+        self.head = head
+        return head < end
