@@ -141,8 +141,6 @@ def _site_for(
         state_dir = log_path.parent / f"{log_path.stem}-tariff"
         shutil.rmtree(state_dir, ignore_errors=True)  # a fresh month for every run
         raw = {**raw, "tariff": {"state_dir": str(state_dir), **scenario.tariff}}
-    if scenario.fuse is not None:  # a garage's own connection (issue 20)
-        raw = {**raw, "fuse": scenario.fuse}
     if scenario.chargers or scenario.phase_switching or scenario.tariff or scenario.fuse:
         raw = with_scenario_chargers(raw, scenario)
         label = f"{site_path} with the chargers of scenario {scenario.name}"
@@ -162,8 +160,11 @@ def scenario_site(scenario: Scenario, site_path: Path, log_path: Path) -> SiteCo
 
 
 def with_scenario_chargers(raw: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
-    """The site mapping plus the scenario's own chargers (a second wallbox) not already in it."""
+    """The site mapping plus the scenario's own chargers (a second wallbox) not already in it,
+    and the scenario's own fuse in place of the site's (a garage's connection, issue 20)."""
     data = copy.deepcopy(raw)
+    if scenario.fuse is not None:
+        data["fuse"] = copy.deepcopy(scenario.fuse)
     chargers = data.get("chargers")
     if not isinstance(chargers, list):
         return data
