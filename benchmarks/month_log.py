@@ -103,22 +103,8 @@ def generate(path: Path, days: int, seed: int = 6) -> int:
             START,
             "startup",
             version="0.1.0",
-            fuse="3x20A-gG",
-            fuse_rating_a=20.0,
-            fuse_margin_a=1.0,
-            fuse_phases=3,
-            meter="tcp://127.0.0.1:2000",
-            chargers=[
-                {
-                    "name": "carport",
-                    "profile": "alfen-eve",
-                    "endpoint": "127.0.0.1:502",
-                    "phases": list(PHASES),
-                    "min_current_a": MIN_A,
-                    "max_current_a": MAX_A,
-                    "priority": 1,
-                }
-            ],
+            **FUSE_AND_METER,
+            chargers=[carport("127.0.0.1:502")],
             control={
                 "safe_current_a": 6.0,
                 "ramp_up_delay_s": RAMP_UP_DELAY_S,
@@ -137,6 +123,30 @@ def generate(path: Path, days: int, seed: int = 6) -> int:
         end = START + timedelta(seconds=steps * PERIOD_S)
         write(end, "shutdown", reason="signal", safe_current_a=6.0)
     return stand.decisions
+
+
+#: the site's fuse and meter as the ``startup`` record gives them (also in the review's tariff
+#: logs)
+FUSE_AND_METER: dict[str, Any] = {
+    "fuse": "3x20A-gG",
+    "fuse_rating_a": 20.0,
+    "fuse_margin_a": 1.0,
+    "fuse_phases": 3,
+    "meter": "tcp://127.0.0.1:2000",
+}
+
+
+def carport(endpoint: str) -> dict[str, Any]:
+    """The one charger as the ``startup`` record lists it (also in the review's tariff logs)."""
+    return {
+        "name": "carport",
+        "profile": "alfen-eve",
+        "endpoint": endpoint,
+        "phases": list(PHASES),
+        "min_current_a": MIN_A,
+        "max_current_a": MAX_A,
+        "priority": 1,
+    }
 
 
 def _ts(t: datetime) -> str:

@@ -29,7 +29,7 @@ from loadbalancer.meter.parsers import PROTOCOLS
 from loadbalancer.meter.sources import SourceSpec, parse_source_url, redact_key
 from loadbalancer.mqtt.settings import MqttConfig, read_site_mqtt
 from loadbalancer.ocpp import site as ocpp_site
-from loadbalancer.phase_site import PHASE_SWITCH_KEYS, with_phase_switching
+from loadbalancer.phase_site import PHASE_SWITCH_KEYS, phase_switch_lines, with_phase_switching
 from loadbalancer.tariff.settings import TariffConfig, read_site_tariff
 from loadbalancer.yamlcheck import YamlReader, read_yaml_file
 
@@ -133,6 +133,7 @@ class SiteConfig:
                 f"{'/'.join(spec.phases)}, {spec.min_current_a:g}-{spec.max_current_a:g} A in "
                 f"steps of {spec.granularity_a:g} A, priority {spec.priority}"
             )
+        lines += phase_switch_lines(self.chargers)  # issue 19
         c = self.control
         lines.append(
             f"control: safe current {c.safe_current_a:g} A, raise after {c.ramp_up_delay_s:g} s "

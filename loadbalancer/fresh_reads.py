@@ -2,8 +2,10 @@
 
 The house is the meter minus what the chargers draw, and both must be of one moment. When a
 telegram comes, a box whose latest read may predate its car's following the last set-point (a
-car still drawing its old current, or already the new one) is read again at once, and the
-telegram's decision waits for those reads, at most :data:`FRESH_READ_WAIT_S`: set against the
+car still drawing its old current, or already the new one; within
+:data:`~loadbalancer.link.FOLLOW_WINDOW_S` of that write) is read again at once (an OCPP box is
+asked for MeterValues where it can be), and the telegram's decision waits for those reads, at
+most :data:`FRESH_READ_WAIT_S`: set against the
 old read, a lowered car's old current understated the house (a load that came with the telegram
 went without its cut) and a raised car's old current overstated it (a cut for nothing). A box
 whose read is not back by then counts at no more than its written limit, which can only
@@ -24,6 +26,7 @@ from functools import partial
 from loadbalancer.control.decision import Decision
 from loadbalancer.control.inputs import ChargerRead
 from loadbalancer.control.reasons import Reason
+from loadbalancer.electric import PHASE_IN_USE_A
 from loadbalancer.link import ChargerLink
 
 #: a telegram's decision waits at most this long for the boxes read again for it (a read on a
@@ -62,6 +65,8 @@ class TelegramReads:
         if not self.awaiting:
             self.wake()
             return
+        for link in self.links:
+            link.cut_early = False
         cut_early()
         for link in self.links:
             if link.name in self.awaiting:
@@ -96,12 +101,29 @@ class TelegramReads:
             measured = self.measured.get(link.name)
             limit_a = self.limits.get(link.name)
             if link.name in self.awaiting and measured is not None and limit_a is not None:
-                bound = max if lowest_house else min
-                measured = tuple(bound(value, limit_a) for value in measured)
+                measured = _bounded(measured, limit_a, lowest_house=lowest_house)
             read = link.booked_read(measured)
             if read is not None:
                 reads[link.name] = read
         return reads
+
+
+def _bounded(
+    measured: tuple[float, ...], limit_a: float, *, lowest_house: bool
+) -> tuple[float, ...]:
+    """An awaited box's currents counted at no more than its limit, or with ``lowest_house``
+    at no less on the phases its car draws on (all of them if it draws on none): a one-phase
+    car counted at its limit on three phases looked like a three-phase one to the core, which
+    then cut it for a share of the other phases (an early cut undone by the exact decision)."""
+    if not lowest_house:
+        return tuple(min(value, limit_a) for value in measured)
+    drawing = [value >= PHASE_IN_USE_A for value in measured]
+    if not any(drawing):
+        drawing = [True] * len(measured)
+    return tuple(
+        max(value, limit_a) if draws else value
+        for value, draws in zip(measured, drawing, strict=True)
+    )
 
 
 #: the reason of a cut the fuse needs (a share cut only moves current between cars; a pause

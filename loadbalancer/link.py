@@ -43,6 +43,9 @@ Status = Callable[[str], None]
 #: a charger is read again this long after a new limit: the pilot signal changes within 5 s and
 #: most cars follow within a few more
 FOLLOW_CHECK_S = 5.0
+#: a car may still follow a new limit this long after it was written (20 s or more is no rarity):
+#: a read taken in this window is not set against a later telegram; the box is read again for it
+FOLLOW_WINDOW_S = 60.0
 #: a box shows a new limit in its read-back register within this (it applies it at once; the
 #: car takes longer, which is the compliance rule's ``response_time_s``)
 BOX_RESPONSE_S = 3.0
@@ -53,6 +56,8 @@ GATEWAY_IN_FLIGHT = 4
 #: the core's outcomes that book a box it has no usable read of: an assumption about the box,
 #: not an order to write
 _BOOKED_ONLY = (Reason.CHARGER_OFFLINE_RESERVED, Reason.CHARGER_UNKNOWN_RESERVED)
+#: issue 19: a switch decision is logged even when the set-point stays (a paused car)
+_SWITCHES = (Reason.PHASE_SWITCH_DOWN, Reason.PHASE_SWITCH_UP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +179,8 @@ class ChargerLink:
     _read_wanted: (
         tuple[float, Callable[[tuple[float, ...]], None], tuple[float | None, float | None]] | None
     ) = None
+    #: cut by the latest telegram's early cuts (:meth:`cut_now`): not asked for a report for it
+    cut_early: bool = False
     #: issue 19: its 1p/3p switching sequence (None: the box stays as wired)
     phase: PhaseSequence | None = field(init=False)
 
@@ -198,21 +205,30 @@ class ChargerLink:
 
     def following(self) -> bool:
         """Whether the latest read may predate the car's following the last set-point (it
-        was taken before the car's response time after that write was over)."""
+        was taken before :data:`FOLLOW_WINDOW_S` after that write was over: a slow car's
+        current may change between that read and the telegram)."""
         if self.read is None or self.written_at_s is None:
             return False
-        return self.measured_s < self.written_at_s + FOLLOW_CHECK_S
+        return self.measured_s < self.written_at_s + FOLLOW_WINDOW_S
 
     def _measured_for_telegram(
-        self, read: ChargerRead, written: tuple[float | None, float | None]
+        self,
+        read: ChargerRead,
+        written: tuple[float | None, float | None],
+        follow_s: float = 0.0,
     ) -> tuple[float, ...]:
         """``read``'s currents for the telegram that asked for it: counted at no more than the
         limit written by then (``written``: that limit and when it was acknowledged) while
-        they were measured before that write (a box that reports its currents only now and
-        then: what it said is the car's old current). A limit written after the telegram (an
-        early cut) bounds nothing its car drew when the telegram came."""
+        they were measured before that write, or less than ``follow_s`` after it (a box that
+        reports its currents only now and then: what it said may be the car's old current).
+        A limit written after the telegram (an early cut) bounds nothing its car drew when
+        the telegram came."""
         limit_a, written_at_s = written
-        if limit_a is not None and written_at_s is not None and self.measured_s < written_at_s:
+        if (
+            limit_a is not None
+            and written_at_s is not None
+            and self.measured_s < written_at_s + follow_s
+        ):
             return tuple(min(value, limit_a) for value in read.measured_a)
         return read.measured_a
 
@@ -225,22 +241,28 @@ class ChargerLink:
         if outcome.setpoint_a >= desired_a:
             return False
         self.desired_a = outcome.setpoint_a
+        self.cut_early = True
         self.wake.set()
         return True
 
     def read_again_for(self, booked: Callable[[tuple[float, ...]], None]) -> None:
-        """Read the box now; ``booked`` gets the currents of the first read asked for from now
-        on (not one already under way; see :meth:`_measured_for_telegram`), unless the box
-        stops answering first."""
+        """Read the box now; ``booked`` gets the currents of the first read measured from now
+        on (not one already under way, nor a box's report from before; see
+        :meth:`_measured_for_telegram`), unless the box stops answering first."""
         written = (self.written_a, self.written_at_s)
         if (
             self.read is not None
             and self.reading is not None
             and self.reading.measured_at_s is not None
         ):
-            # a box that reports by itself (OCPP MeterValues): a read gives its last report
-            booked(self._measured_for_telegram(self.read, written))
-            return
+            # a box that reports by itself (OCPP MeterValues): asked for a report where it can
+            # be (not after an early cut's write: it may show the car after that cut), whose
+            # currents are booked when it comes; else its last report, which may predate its
+            # car's following the last limit: no more than that limit
+            ask: Callable[[], bool] | None = getattr(self.charger, "ask_meter_values_now", None)
+            if ask is None or self.cut_early or not ask():
+                booked(self._measured_for_telegram(self.read, written, FOLLOW_WINDOW_S))
+                return
         self._read_wanted = (self.context.clock(), booked, written)
         self.poll_now.set()
 
@@ -265,13 +287,14 @@ class ChargerLink:
         return read if self.phase is None else self.phase.booked(read)
 
     def decided(self, outcome: ChargerDecision) -> bool:
-        """The core's outcome for this charger; True if its set-point changed."""
+        """The core's outcome for this charger; True if its set-point changed or it is a phase
+        switch (the service logs the decision then)."""
         if self.compliance.stage >= 2 and outcome.reason is not Reason.SETPOINT_IGNORED_PAUSE:
             self.compliance = ComplianceState()  # the core's pause is over: a new watch
         if self.phase is not None and self.phase.wants(outcome.phase_count):
             self.wake.set()  # the switching sequence is due (issue 19)
         if outcome.reason in _BOOKED_ONLY or outcome.setpoint_a == self.desired_a:
-            return False
+            return outcome.reason in _SWITCHES
         self.desired_a = outcome.setpoint_a
         self.wake.set()
         return True
@@ -316,7 +339,7 @@ class ChargerLink:
             check_applied(self, now_s)
             check_compliance(self, now_s)
         wanted = self._read_wanted
-        if wanted is not None and asked_s >= wanted[0]:
+        if wanted is not None and self.measured_s >= wanted[0]:
             self._read_wanted = None
             wanted[1](self._measured_for_telegram(self.read, wanted[2]))
 

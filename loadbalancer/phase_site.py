@@ -13,8 +13,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from loadbalancer.chargers.profile.phase import PhaseSwitch
 from loadbalancer.control.config import PhaseSwitchSpec
 from loadbalancer.control.fuse import FuseProfile
+from loadbalancer.ocpp.phases import ocpp_switching
+from loadbalancer.ocpp.profile import OcppPhaseSwitch
 from loadbalancer.yamlcheck import YamlReader
 
 if TYPE_CHECKING:  # config.py imports this module
@@ -98,3 +101,35 @@ def _charger(
         ),
     )
     return replace(charger, spec=replace(spec, phase_switch=switch))
+
+
+def phase_switch_lines(chargers: tuple[ChargerConfig, ...]) -> list[str]:
+    """For ``check``: what each switching charger's phase switching will do."""
+    return [
+        _described(charger.name, charger.spec.phase_switch, charger.profile.phase_switch)
+        for charger in chargers
+        if charger.spec.phase_switch is not None and charger.profile.phase_switch is not None
+    ]
+
+
+def _described(name: str, spec: PhaseSwitchSpec, box: PhaseSwitch | OcppPhaseSwitch) -> str:
+    held = {"1p": "held on one phase", "3p": "held on three phases"}.get(spec.mode)
+    rule = held or (
+        f"auto: down when three phases do not fit its minimum and one does, up after "
+        f"{spec.up_after_s:g} s of three fitting"
+    )
+    how = ocpp_switching(box) if isinstance(box, OcppPhaseSwitch) else _modbus_switching(box)
+    return (
+        f"charger {name}: phase switching {rule}, at most {spec.max_per_session} a session, "
+        f"one phase on {spec.one_phase_on}; {how}; 0 A first, the car has "
+        f"{box.stop_timeout_s:g} s to stop (else not switched) and {box.resume_timeout_s:g} s "
+        f"to resume (else reported, switching ends for the session); unverified: "
+        f"{box.unverified or 'not said'}"
+    )
+
+
+def _modbus_switching(box: PhaseSwitch) -> str:
+    return (
+        f"register {box.register} written ({box.one_phase:g} / {box.three_phase:g}), read back "
+        f"from {box.readback}, the box's own wait {box.switch_wait_s:g} s"
+    )

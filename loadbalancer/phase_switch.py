@@ -5,10 +5,12 @@ write task runs :meth:`PhaseSequence.run` instead of its next write (docs/phase-
 §The sequence):
 
 1. offer 0 A (the core's switch decision is a pause; written again here);
-2. wait until the car draws less than :data:`STOPPED_BELOW_A` on every phase, at most the
-   profile's ``stop_timeout_s``: a car that keeps drawing is not switched;
-3. read once more and, only if it still draws nothing, write the phase register (through the
-   driver, the box's own firmware: never an external contactor);
+2. wait until the car draws less than :data:`STOPPED_BELOW_A` on every phase in a reading taken
+   after the 0 A (an OCPP box is asked for MeterValues), at most the profile's
+   ``stop_timeout_s``: a car that keeps drawing is not switched;
+3. only then write the phase register (through the driver, the box's own firmware: never an
+   external contactor), or an OCPP box's 0-A profile with the new ``numberPhases``
+   (:mod:`loadbalancer.ocpp.phases`, which refuses it under load itself);
 4. read the register back until it says the new count, at most the profile's ``switch_wait_s``,
    and wait out the rest of that time (the box's own);
 5. hand back to the link: the core resumes the car on its new phases (at least its minimum).
@@ -16,7 +18,9 @@ write task runs :meth:`PhaseSequence.run` instead of its next write (docs/phase-
 A box that refuses (an exception, or a read-back that stays) or a car that keeps drawing ends
 the switching for the session (``phase_switch_failed``); a car that drew before the switch and
 draws nothing ``resume_timeout_s`` after the box offers current again is reported
-(``phase_switch_no_resume``) and ends it too. Unplugging (status A) starts a new session.
+(``phase_switch_no_resume``) and ends it too; so does a box switched to one phase whose car then
+draws on more (it kept its phases: ``phase_switch_failed``). Unplugging (status A) starts a new
+session.
 """
 
 from __future__ import annotations
@@ -26,10 +30,9 @@ import contextlib
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Protocol, cast
+from typing import Protocol, cast, runtime_checkable
 
 from loadbalancer.chargers.charger import Charger, PhaseSwitching
-from loadbalancer.chargers.profile.phase import PhaseSwitch
 from loadbalancer.config import ChargerConfig
 from loadbalancer.control.inputs import ChargerRead
 from loadbalancer.electric import PHASE_IN_USE_A
@@ -42,10 +45,30 @@ Clock = Callable[[], float]
 STOPPED_BELOW_A = PHASE_IN_USE_A
 #: how often the sequence reads the box while it waits
 SEQUENCE_POLL_S = 0.5
+#: how often it asks a box that reports on its own (OCPP MeterValues) for a reading meanwhile
+ASK_EVERY_S = 2.0
+
+
+class SwitchTimes(Protocol):
+    """A profile's ``phase_switch`` times (a Modbus or an OCPP profile's)."""
+
+    @property
+    def stop_timeout_s(self) -> float: ...
+    @property
+    def switch_wait_s(self) -> float: ...
+    @property
+    def resume_timeout_s(self) -> float: ...
 
 
 class _SwitchCharger(Charger, PhaseSwitching, Protocol):
-    """A charger that can switch phases (a Modbus box with a ``phase_switch`` section)."""
+    """A charger that can switch phases (a profile with a ``phase_switch`` section)."""
+
+
+@runtime_checkable
+class _AsksReadings(Protocol):
+    """A charger whose readings come when the box sends them; it can ask for one."""
+
+    async def ask_reading(self) -> None: ...
 
 
 def phase_sequence(
@@ -65,7 +88,7 @@ class PhaseSequence:
     """What the shell knows of one box's phase switching, and its sequence."""
 
     name: str
-    settings: PhaseSwitch
+    settings: SwitchTimes
     charger: _SwitchCharger
     log: DecisionLog
     clock: Clock
@@ -112,6 +135,8 @@ class PhaseSequence:
             changed = self.failed
             self.failed, self.must_resume, self.resume_by_s = False, False, None
             return changed
+        if self.box_count == 1 and _phases_drawn(read.measured_a) > 1:
+            return self._kept_phases(read)
         if self.resume_by_s is None:
             return False
         if _drawing_a(read.measured_a) >= STOPPED_BELOW_A:
@@ -126,6 +151,20 @@ class PhaseSequence:
             waited_s=self.settings.resume_timeout_s,
         )
         self.failed, self.must_resume, self.resume_by_s = True, False, None
+        return True
+
+    def _kept_phases(self, read: ChargerRead) -> bool:
+        """Switched to one phase, the car draws on more: the box kept its phases (an OCPP box
+        that accepted ``numberPhases`` and ignores it); counted on all from now on."""
+        drawn = _phases_drawn(read.measured_a)
+        self.log.record(
+            "phase_switch_failed",
+            charger=self.name,
+            error=f"the car draws on {drawn} phases after a switch to one: the box kept them",
+            to_count=1,
+        )
+        self.box_count, self.failed = len(read.measured_a), True
+        self.must_resume, self.resume_by_s = False, None
         return True
 
     async def run(self, pause: Callable[[], Awaitable[None]]) -> None:
@@ -165,14 +204,19 @@ class PhaseSequence:
         """What the car drew before it stopped (None: it did not stop in time). The last read
         before the switch shows it drawing nothing: the phase is never changed under load."""
         first_a: float | None = None
+        paused_s, asked_s = self.clock(), -math.inf
         while True:
             reading = await self.charger.read(failsafe=False)
             drawn_a = _drawing_a(reading.current_a)
             first_a = drawn_a if first_a is None else first_a
-            if drawn_a < STOPPED_BELOW_A:
+            taken_s = reading.measured_at_s
+            if drawn_a < STOPPED_BELOW_A and (taken_s is None or taken_s > paused_s):
                 return first_a
             if self.clock() - start_s >= self.settings.stop_timeout_s:
                 return None
+            if isinstance(self.charger, _AsksReadings) and self.clock() - asked_s >= ASK_EVERY_S:
+                asked_s = self.clock()
+                await self.charger.ask_reading()
             await asyncio.sleep(self.poll_s)
 
     async def _read_back(self, target: int, written_s: float) -> bool:
@@ -195,6 +239,11 @@ class PhaseSequence:
         self.log.record("phase_switch_failed", charger=self.name, error=why, to_count=target)
         with contextlib.suppress(ChargerError):  # else as last known: booked on all its phases
             self.box_count = await self.charger.read_phases()
+
+
+def _phases_drawn(currents_a: tuple[float, ...]) -> int:
+    """On how many phases the car draws at least :data:`STOPPED_BELOW_A`."""
+    return sum(1 for value in currents_a if value >= STOPPED_BELOW_A)
 
 
 def _drawing_a(currents_a: tuple[float | None, ...]) -> float:

@@ -36,6 +36,7 @@ from loadbalancer.errors import (
 )
 from loadbalancer.logwriter import DecisionLog
 from loadbalancer.ocpp.economy import CUT_RESERVE, DAY_S, Verdict, WriteGate
+from loadbalancer.ocpp.phases import check_change, count_to_send, number_phases, read_count
 from loadbalancer.ocpp.profile import failsafe_value
 from loadbalancer.ocpp.site import OCPP_REQUEST_TIMEOUT_S, OcppChargerConfig
 
@@ -118,6 +119,11 @@ class OcppCharger:
         self._trigger_at: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._asked = False  # MeterValues asked for: the next one is taken however soon
+        #: issue 19: its profiles' phase count (None: unknown yet, loadbalancer/ocpp/phases.py),
+        #: the session whose configuration key said the box switches
+        switches = self.profile.phase_switch is not None and config.spec.phase_switch is not None
+        self.phase_count: int | None = None if switches else len(config.spec.phases)
+        self.phase_key_session: Any = None
 
     # ---- fed by the central system --------------------------------------------------------
 
@@ -238,6 +244,18 @@ class OcppCharger:
             after_s, self._ask_meter_values, session
         )
 
+    def ask_meter_values_now(self) -> bool:
+        """MeterValues asked for now, for a telegram's charger currents of its own moment (the
+        link waits for them, :mod:`loadbalancer.fresh_reads`); False where the box cannot be
+        asked (its profile) or is not connected."""
+        session = self.session
+        if self.profile.meter.trigger_after_s is None or session is None:
+            return False
+        task = asyncio.create_task(self._trigger_meter_values(session))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
     def _ask_meter_values(self, session: Any) -> None:
         self._trigger_at = None
         if session is self.session:
@@ -278,21 +296,27 @@ class OcppCharger:
         self._waiting = True
 
     def _charging_profile(
-        self, limit_a: float, valid_s: float | None, *, safe: bool = False
+        self,
+        limit_a: float,
+        valid_s: float | None,
+        *,
+        safe: bool = False,
+        phases: int | None = None,
     ) -> datatypes.ChargingProfile:
         """The limit as the profile's charging profile; ``valid_s``: it expires that long after
-        now; ``safe``: the safe one, at the failsafe's stack level."""
+        now; ``safe``: the safe one, at the failsafe's stack level; ``phases``: a new count
+        (only :meth:`write_phases`), else the one in force."""
         charging = self.profile.charging
         level = self.profile.failsafe.safe_stack_level if safe else charging.stack_level
         duration = None if valid_s is None else math.ceil(START_IN_PAST.total_seconds() + valid_s)
-        phases = len(self.config.spec.phases)
+        phases = count_to_send(self) if phases is None else phases
         unit, limit = enums.ChargingRateUnitType.amps, limit_a
         if charging.rate_unit == "W":  # a W-only box: the total of its phases at 230 V
             unit, limit = enums.ChargingRateUnitType.watts, math.floor(limit_a * VOLTS * phases)
         period = datatypes.ChargingSchedulePeriod(
             start_period=0,
             limit=float(limit),
-            number_phases=phases if charging.number_phases else None,
+            number_phases=number_phases(self, phases) if charging.number_phases else None,
         )
         absolute = charging.kind == "Absolute"
         start = datetime.now(UTC) - START_IN_PAST
@@ -374,6 +398,24 @@ class OcppCharger:
         }
         self.settings.update(found)
         return found
+
+    # ---- issue 19: 1p/3p switching through numberPhases (loadbalancer/ocpp/phases.py) ----
+
+    async def write_phases(self, count: int) -> None:
+        """The 0-A profile with ``count`` phases, only at 0 A with the car drawing nothing."""
+        check_change(self, count)
+        now_s, profile = self.clock(), self._charging_profile(0.0, self.validity_s, phases=count)
+        await self._send(self._session(), profile)
+        self.gate.written(0.0, now_s)
+        self.phase_count = count
+
+    async def read_phases(self) -> int | None:
+        return await read_count(self)
+
+    async def ask_reading(self) -> None:
+        """MeterValues asked for now (where the box can be asked)."""
+        if self.profile.meter.trigger_after_s is not None:
+            await self._trigger_meter_values(self._session())
 
     @property
     def keep_alive_interval_s(self) -> float | None:

@@ -5,6 +5,12 @@ profiles, and sends MeterValues and StatusNotification, with a car behind it.
 Vendor quirks can be switched on (:class:`Quirks`): a profile accepted but not applied, a
 TxDefaultProfile refused, no ``Current.Offered``, "L1-N" phase labels, no BootNotification on
 a reconnect. ``disconnect()`` drops the WebSocket like a box that loses its Wi-Fi.
+
+Issue 19: the box charges on the ``numberPhases`` of the profile in force (its car draws on the
+first phase only after a switch to one); each change is logged with what the car drew at that
+moment (``EmulatedState.phase_changes``). Fault switches: ``Quirks.reject_number_phases`` (a
+profile that changes the count is Rejected), ``Quirks.ignore_number_phases`` (Accepted, the
+count stays); a car with ``resumes_after_switch`` False draws nothing after a switch.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ class Quirks:
     profile_odd_answer: bool = False
     #: the measurands MeterValuesSampledData may name (a list with any other is Rejected)
     measurands: tuple[str, ...] = ("Current.Import", "Current.Offered", "Voltage")
+    #: issue 19: a profile that changes numberPhases is Rejected / Accepted and its count ignored
+    reject_number_phases: bool = False
+    ignore_number_phases: bool = False
 
 
 @dataclass
@@ -60,6 +69,9 @@ class EmulatedState:
     status: str = "Charging"
     #: the box's clock (the simulation's virtual one in ``simulate``)
     clock: Callable[[], float] = time.monotonic
+    #: issue 19: the phases it charges on, and each change (from, to, what the car drew then)
+    phase_count: int = 3
+    phase_changes: list[tuple[int, int, float]] = field(default_factory=list)
 
     @property
     def limit_a(self) -> float | None:
@@ -128,10 +140,15 @@ class _Box(ChargePoint):  # type: ignore[misc]  # the ocpp library has no type h
             raise InternalError(description="emulated fault")
         if owner.quirks.profile_odd_answer:
             return _OddAnswer(status=enums.ChargingProfileStatus.accepted)
-        if owner.quirks.reject_tx_default:
+        count = _number_phases(cs_charging_profiles)
+        changes = [t for t in targets if count is not None and count != t.state.phase_count]
+        if owner.quirks.reject_tx_default or (changes and owner.quirks.reject_number_phases):
             return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.rejected)
         if not owner.quirks.accept_but_ignore:
             for target in targets:
+                if target in changes and not owner.quirks.ignore_number_phases:
+                    assert count is not None
+                    target.switch_phases(count)
                 target.state.install(cs_charging_profiles)
         return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.accepted)
 
@@ -173,9 +190,26 @@ class EmulatedConnector:
         return UNLIMITED_A if self.state.limit_a is None else self.state.limit_a
 
     def phase_currents_a(self) -> tuple[float, ...]:
-        """What the car draws now on each of its phases."""
+        """What the car draws now on each of its phases (on one phase: the first only)."""
         draw = self.car.draw_a(self.offered_a)
-        return tuple(draw for _ in range(self.car.phases))
+        on = 1 if self.state.phase_count == 1 else self.car.phases
+        return tuple(draw if i < on else 0.0 for i in range(self.car.phases))
+
+    def switch_phases(self, count: int) -> None:
+        """The firmware's switch to ``count`` phases, logged with what the car drew then; a
+        car that does not resume after one falls asleep."""
+        drawn = max(self.phase_currents_a(), default=0.0)
+        self.state.phase_changes.append((self.state.phase_count, count, drawn))
+        self.state.phase_count = count
+        if not self.car.resumes_after_switch:
+            self.car.asleep = True
+
+
+def _number_phases(profile: dict[str, Any]) -> int | None:
+    """The first period's ``numberPhases`` (None: absent, the box's count stays)."""
+    period = profile["charging_schedule"]["charging_schedule_period"][0]
+    value = period.get("number_phases")
+    return None if value is None else int(value)
 
 
 class EmulatedChargePoint:

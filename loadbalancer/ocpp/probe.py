@@ -27,6 +27,7 @@ from loadbalancer.control.config import ChargerSpec
 from loadbalancer.errors import ChargerError, UsageError
 from loadbalancer.ocpp.central import MAX_FRAME_BYTES, Session, charge_point_id
 from loadbalancer.ocpp.charger import OcppCharger
+from loadbalancer.ocpp.phases import ocpp_switching
 from loadbalancer.ocpp.profile import MEASURANDS, OcppProfile, load_ocpp_profile
 from loadbalancer.ocpp.site import OcppChargerConfig
 from loadbalancer.printable import printable
@@ -180,7 +181,15 @@ def _would_set(profile: OcppProfile) -> dict[str, Any]:
         },
         "failsafe": profile.failsafe.mechanism
         + (f" ({profile.failsafe.key})" if profile.failsafe.key else ""),
+        "phase_switch": _phase_switch(profile),
     }
+
+
+def _phase_switch(profile: OcppProfile) -> str:
+    """Issue 19: how the profile switches the box's phases (its ``key`` is among the box's
+    configuration printed above)."""
+    switch = profile.phase_switch
+    return "none (not switched)" if switch is None else ocpp_switching(switch)
 
 
 def print_result(result: ProbeResult, out: TextIO, *, as_json: bool) -> None:
@@ -208,6 +217,7 @@ def print_result(result: ProbeResult, out: TextIO, *, as_json: bool) -> None:
     out.write(f"  limits as a charging profile: {shape}\n")
     out.write(f"  writes: {', '.join(f'{k} {v}' for k, v in would['writes'].items())}\n")
     out.write(f"  failsafe: {would['failsafe']}\n")
+    out.write(f"  phase switching: {would['phase_switch']}\n")
 
 
 def run_ocpp_probe(

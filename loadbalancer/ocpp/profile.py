@@ -41,7 +41,7 @@ CAR_FOLLOWS_S = 5.0
 
 _TOP = {
     "name", "vendor", "models", "sources", "unverified", "verified_on_hardware", "charging",
-    "meter_values", "writes", "boot", "failsafe",
+    "meter_values", "writes", "boot", "failsafe", "phase_switch",
 }  # fmt: skip
 _CHARGING = {
     "rate_unit", "purpose", "stack_level", "kind", "connector_id", "number_phases",
@@ -53,6 +53,13 @@ _BOOT = {"set", "read"}
 _FAILSAFE = {"mechanism", "key", "value", "safe_stack_level", "semantics_verified", "note"}
 #: what a vendor setting's value may name
 _VALUE_FIELDS = {"current_a", "connector_id"}
+_PHASE_SWITCH = {
+    "one_phase", "three_phase", "readback", "key", "stop_timeout_s", "switch_wait_s",
+    "resume_timeout_s", "verified", "unverified",
+}  # fmt: skip
+#: how an OCPP box says what it charges on: the phases its MeterValues show current on (while
+#: the car draws nothing, the count of the last profile it accepted)
+PHASE_READBACKS = ("meter_values",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,29 @@ class OcppFailsafe:
 
 
 @dataclass(frozen=True, slots=True)
+class OcppPhaseSwitch:
+    """Issue 19: 1p/3p switching through ``numberPhases`` in the charging profile (the box's
+    firmware switches; OCPP 1.6 §7.13). ``one_phase``/``three_phase``: the ``numberPhases``
+    values; ``readback``: see :data:`PHASE_READBACKS`; ``key``: the box's configuration key
+    that must read ``true`` before it is switched (None: none); the times as a Modbus profile's
+    (:class:`loadbalancer.chargers.profile.phase.PhaseSwitch`)."""
+
+    one_phase: int = 1
+    three_phase: int = 3
+    readback: str = "meter_values"
+    key: str | None = None
+    stop_timeout_s: float = 30.0
+    switch_wait_s: float = 10.0
+    resume_timeout_s: float = 120.0
+    verified: bool = False
+    unverified: str = ""
+
+    def value_for(self, count: int) -> int:
+        """The ``numberPhases`` for ``count`` phases."""
+        return self.one_phase if count == 1 else self.three_phase
+
+
+@dataclass(frozen=True, slots=True)
 class OcppProfile:
     name: str
     vendor: str
@@ -122,6 +152,8 @@ class OcppProfile:
     boot_set: tuple[tuple[str, str], ...]
     boot_read: tuple[str, ...]
     failsafe: OcppFailsafe
+    #: issue 19: how the box switches phases (None: it is not switched)
+    phase_switch: OcppPhaseSwitch | None = None
 
 
 def load_ocpp_profile(name_or_path: str) -> OcppProfile:
@@ -153,6 +185,9 @@ class _Reader(YamlReader):
             boot_set=self.boot_set(top.get("boot", {}), meter),
             boot_read=self.texts(top.get("boot", {}).get("read", []), "boot.read"),
             failsafe=self.failsafe(top["failsafe"], charging),
+            phase_switch=self.phase_switch(top["phase_switch"], charging)
+            if "phase_switch" in top
+            else None,
         )
 
     def sources(self, value: object) -> tuple[str, ...]:
@@ -278,6 +313,37 @@ class _Reader(YamlReader):
                 raw.get("semantics_verified", False), "failsafe.semantics_verified"
             ),
             note=self.text(raw["note"], "failsafe.note"),
+        )
+
+    def phase_switch(self, value: object, charging: ChargingSettings) -> OcppPhaseSwitch:
+        path = "phase_switch"
+        raw = self.mapping(value, path, _PHASE_SWITCH)
+        if not charging.number_phases:
+            raise self.fail(path, "switching through numberPhases needs charging.number_phases")
+        one = self.integer(raw.get("one_phase", 1), f"{path}.one_phase", 1, 3)
+        three = self.integer(raw.get("three_phase", 3), f"{path}.three_phase", 1, 3)
+        if one >= three:
+            raise self.fail(f"{path}.three_phase", "must be more than one_phase")
+        return OcppPhaseSwitch(
+            one_phase=one,
+            three_phase=three,
+            readback=self.choice(
+                raw.get("readback", PHASE_READBACKS[0]), f"{path}.readback", PHASE_READBACKS, "one"
+            ),
+            key=self.text(raw["key"], f"{path}.key") if "key" in raw else None,
+            stop_timeout_s=self.number(
+                raw.get("stop_timeout_s", 30), f"{path}.stop_timeout_s", 1, 300
+            ),
+            switch_wait_s=self.number(
+                raw.get("switch_wait_s", 10), f"{path}.switch_wait_s", 0, 600
+            ),
+            resume_timeout_s=self.number(
+                raw.get("resume_timeout_s", 120), f"{path}.resume_timeout_s", 1, 1800
+            ),
+            verified=self.flag(raw.get("verified", False), f"{path}.verified"),
+            unverified=self.text(raw["unverified"], f"{path}.unverified")
+            if "unverified" in raw
+            else "",
         )
 
 

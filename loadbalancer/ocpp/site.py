@@ -27,6 +27,7 @@ from loadbalancer.control.config import ChargerSpec
 from loadbalancer.errors import ConfigError
 from loadbalancer.granularity import multiple_of
 from loadbalancer.ocpp.profile import OcppProfile, load_ocpp_profile
+from loadbalancer.phase_site import PHASE_SWITCH_KEYS
 
 if TYPE_CHECKING:
     from loadbalancer.config import ChargerConfig
@@ -36,7 +37,7 @@ T = TypeVar("T")
 
 OCPP_CHARGER_KEYS = {
     "name", "protocol", "charge_point_id", "phases", "max_current_a", "min_current_a",
-    "priority", "profile", "connector_id",
+    "priority", "profile", "connector_id", *PHASE_SWITCH_KEYS,
 }  # fmt: skip
 _OCPP = {"listen", "auth", "password_file", "tls"}
 _TLS = {"cert_file", "key_file"}

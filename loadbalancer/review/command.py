@@ -43,9 +43,9 @@ def run_log(request: LogRequest, *, prog: str = "loadbalancer log") -> int:
     at their first and last records and their starts (:mod:`loadbalancer.review.scan`): no
     record is kept beyond what the figures need, so a month takes the memory of a day. The
     lines that could not be read are told once on stderr, also when the command fails."""
-    # the summary counts a few facts of each decision: read only those (a month: 260 000)
-    summary_only = request.explain is None and request.plot is None
-    stream = LogStream.of(request.files, compact=summary_only)
+    # the summary counts a few facts of each decision, --explain a few more and one decision
+    # whole: read only those (a month: 260 000); the plot draws every figure
+    stream = LogStream.of(request.files, compact=request.plot is None)
     note = _Note(stream, prog)
     try:
         return _run(request, stream, note, prog)
@@ -82,13 +82,7 @@ def _run(request: LogRequest, stream: LogStream, note: _Note, prog: str) -> int:
     until_s = None if request.until is None else parse_when(request.until, bounds, "--until")
     if request.explain is not None:
         at_s = parse_when(request.explain, bounds, "--explain")
-        explanation = explain(
-            stream,
-            at_s,
-            charger=request.charger,
-            bounds=bounds,
-            later=lambda: stream.after(at_s),
-        )
+        explanation = explain(stream, at_s, charger=request.charger, bounds=bounds)
         note.tell()
         if request.as_json:
             print(jsontext.dumps({**explanation.facts, "text": list(explanation.lines)}, indent=2))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from loadbalancer.control.reasons import Reason
 from loadbalancer.errors import LoadBalancerError
 from loadbalancer.review.clock import clock, duration, iso
+from loadbalancer.review.explain_walk import Look, Rise
 from loadbalancer.review.facts import (
     as_dict,
     as_list,
@@ -25,11 +25,8 @@ from loadbalancer.review.scan import Bounds
 from loadbalancer.review.tariff_explain import TARIFF_REASONS, interval_length_s, tariff_lines
 from loadbalancer.review.timeline import (
     Episode,
-    EpisodeFinder,
-    Names,
     Site,
     known_charger,
-    record_time,
 )
 
 #: a reason the service writes itself (not the core): the compliance watch paused the charger
@@ -103,8 +100,8 @@ class Explanation:
 class _InForce:
     """The decision in force at the time asked, with what telling it needs."""
 
-    #: the records after the time asked, read again for each question
-    later: Callable[[], Iterable[TimedRecord]]
+    #: per charger entry (by ``id``): when its limit rose next (or the service stopped)
+    rises: Mapping[int, Rise]
     t_s: float
     record: Record
     site: Site
@@ -113,51 +110,25 @@ class _InForce:
     interval_s: int | None
 
 
-class _Look:
-    """One walk over the records for ``--explain`` (private, mutable): the charger names, the
-    episodes, the last decision (or start or stop) at or before the time asked, and the first
-    ``tariff_interval``'s length."""
-
-    def __init__(self, at_s: float) -> None:
-        self.at_s = at_s
-        self.names = Names()
-        self.episodes = EpisodeFinder()
-        self.marker: TimedRecord | None = None
-        self.interval_s: int | None = None
-
-    def add(self, item: TimedRecord) -> None:
-        self.names.add(item)
-        self.episodes.add(item)
-        event = item[1]["event"]
-        if item[0] <= self.at_s and event in ("decision", "startup", "shutdown"):
-            self.marker = item
-        elif event == "tariff_interval" and self.interval_s is None:
-            length = num(item[1].get("interval_s"))
-            if length is not None and length > 0:
-                self.interval_s = int(length)
-
-
 def explain(
     records: Iterable[TimedRecord],
     at_s: float,
     *,
     charger: str | None = None,
     bounds: Bounds | None = None,
-    later: Callable[[], Iterable[TimedRecord]] | None = None,
 ) -> Explanation:
     """Why the limits were what they were at ``at_s``: from a list of records sorted by time,
-    or a :class:`~.stream.LogStream` with the ``bounds`` of a first look and ``later``, the
-    stream of the records after ``at_s`` (read again for each charger's next rise)."""
-    if bounds is None or later is None:
-        listed = records if isinstance(records, Sequence) else list(records)
-        bounds = Bounds.of(listed)
-        after = bisect.bisect_right(listed, at_s, key=record_time)
-        records, later = listed, lambda: listed[after:]
+    or a :class:`~.stream.LogStream` with the ``bounds`` of a first look, in one walk (the
+    records after ``at_s`` tell when each limit rose next)."""
+    if bounds is None:
+        records = records if isinstance(records, Sequence) else list(records)
+        bounds = Bounds.of(records)
     if bounds is None:
         raise LoadBalancerError("the log has no records")
-    look = _Look(at_s)
+    look = Look(at_s, charger)
     for item in records:
         look.add(item)
+    rises = look.finish()
     zone = bounds.zone
     if charger is not None:
         known_charger(charger, list(look.names.names))
@@ -172,7 +143,7 @@ def explain(
     startup, at_startup = bounds.last_startup(t_s), bounds.last_startup(at_s)
     length_s = interval_length_s(None if at_startup is None else at_startup[1], look.interval_s)
     site = Site.from_startup(None if startup is None else startup[1])
-    at = _InForce(later, t_s, record, site, zone, length_s)
+    at = _InForce(rises, t_s, record, site, zone, length_s)
     episodes = look.episodes.finish()
     lines = _decision_lines(at, at_s, episodes.fallbacks)
     facts: dict[str, Any] = {"decision": iso(t_s, zone), "chargers": {}}
@@ -284,7 +255,7 @@ def _explain_charger(
     lines += _phase_lines(at, entry, everyone, reason, setpoint, numbers)
     lines += _reason_lines(at.record, entry, everyone, reason, phases)
     lines += tariff_lines(at.interval_s, (at.t_s, at.record), at.zone, entry, numbers)
-    lines.append("  " + _next_rise(at, name, setpoint, reason))
+    lines.append("  " + _next_rise(at, entry, setpoint, reason))
     return lines, numbers
 
 
@@ -421,38 +392,24 @@ def _allowed_line(phase: str, allowed_a: float | None, house_a: float | None, si
     )
 
 
-def _next_rise(at: _InForce, name: str, setpoint: float | None, reason: str) -> str:
+def _next_rise(at: _InForce, entry: dict[str, Any], setpoint: float | None, reason: str) -> str:
     """When the limit may rise again, and when (per the log) it did."""
     if reason == Reason.AT_MAX:
         return "It was at its maximum: it could not rise."
     rule = _rise_rule(reason, setpoint, at.site)
     zone = at.zone
-    headroom_s: float | None = None
-    for later_s, later in at.later():
-        event = later["event"]
-        if event in ("startup", "shutdown"):
-            return f"{rule} It did not rise before the service stopped at {clock(later_s, zone)}."
-        if event != "decision":
-            continue
-        entry = next((c for c in charger_entries(later) if c["name"] == name), None)
-        if entry is None:
-            continue
-        value = num(entry.get("setpoint_a"))
-        rose = value is not None and setpoint is not None and value > setpoint
-        if entry.get("reason") == Reason.HOLD_RAMP_DELAY:
-            headroom_s = later_s if headroom_s is None else headroom_s
-        elif not rose:
-            headroom_s = None  # the headroom ended before it had lasted long enough
-        if rose:
-            since = (
-                f", after headroom from {clock(headroom_s, zone)}" if headroom_s is not None else ""
-            )
-            return (
-                f"{rule} It rose next at {clock(later_s, zone)} to {_sp(value)} "
-                f"({entry.get('reason')}{since}), {duration(later_s - at.t_s)} after this "
-                "decision."
-            )
-    return f"{rule} It did not rise again before the end of the log."
+    rise = at.rises.get(id(entry))
+    found = None if rise is None else rise.found
+    if found is None:
+        return f"{rule} It did not rise again before the end of the log."
+    later_s, value, why, headroom_s = found
+    if value is None:
+        return f"{rule} It did not rise before the service stopped at {clock(later_s, zone)}."
+    since = f", after headroom from {clock(headroom_s, zone)}" if headroom_s is not None else ""
+    return (
+        f"{rule} It rose next at {clock(later_s, zone)} to {_sp(value)} "
+        f"({why}{since}), {duration(later_s - at.t_s)} after this decision."
+    )
 
 
 def _rise_rule(reason: str, setpoint: float | None, site: Site) -> str:

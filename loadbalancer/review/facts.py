@@ -80,11 +80,18 @@ DecisionFacts = tuple[tuple[ChargerFacts, ...], bool, tuple[str, ...], float | N
 
 class CompactDecision(dict[str, Any]):
     """A decision read with ``compact``: ``ts``, ``event``, ``mono_s`` (where written) and the
-    names of its ``chargers``, and in :attr:`facts` what the summary counts of it."""
+    names of its ``chargers``, and in :attr:`facts` what the summary counts of it; :attr:`raw`
+    is its line, to read it whole where one is needed (``--explain``: the decision in force)."""
 
-    __slots__ = ("facts",)
+    __slots__ = ("facts", "raw")
 
     facts: DecisionFacts
+    raw: bytes
+
+    def whole(self) -> Record:
+        """The decision as written (the line read whole)."""
+        one = parse_record(self.raw)  # read by the fast decoder: a record to json too
+        return dict(self) if one is None else one[1]
 
 
 def charger_facts(
@@ -138,17 +145,21 @@ def decision_facts(record: Record) -> DecisionFacts:
     if type(record) is CompactDecision:
         return record.facts
     chargers = record.get("chargers")
+    # a tuple of a list, not of a generator: that one is made for ten and cut down, and the
+    # cut ones pile up in the interpreter's free list of one-element tuples (a month: 2000)
     entries = (
         tuple(
-            charger_facts(
-                name,
-                entry.get("reason"),
-                entry.get("setpoint_a"),
-                entry.get("phases"),
-                entry.get("measured_a"),
-            )
-            for entry in chargers
-            if type(entry) is dict and type(name := entry.get("name")) is str
+            [
+                charger_facts(
+                    name,
+                    entry.get("reason"),
+                    entry.get("setpoint_a"),
+                    entry.get("phases"),
+                    entry.get("measured_a"),
+                )
+                for entry in chargers
+                if type(entry) is dict and type(name := entry.get("name")) is str
+            ]
         )
         if type(chargers) is list
         else ()
@@ -193,6 +204,32 @@ _LINE_DECODER = msgspec.json.Decoder(_Line)
 _NAMES: dict[tuple[str, ...], list[dict[str, str]]] = {}
 
 
+def names_of(key: tuple[str, ...]) -> list[dict[str, str]]:
+    """The ``chargers`` of a compact decision with these names (shared: nothing changes them)."""
+    found = _NAMES.get(key)
+    if found is None:
+        found = _NAMES[key] = [{"name": name} for name in key]
+    return found
+
+
+def compact_decision(
+    ts: str,
+    mono_s: object,
+    chargers: tuple[ChargerFacts, ...],
+    site: tuple[bool, tuple[str, ...], float | None],
+    raw: bytes,
+) -> CompactDecision:
+    """A compact decision of its ``ts``, ``mono_s`` (kept where a float), charger facts,
+    ``(metered, over, peak)`` and line."""
+    names = names_of(tuple([c[0] for c in chargers])) if chargers else []
+    record = CompactDecision(ts=ts, event="decision", chargers=names)
+    if type(mono_s) is float:
+        record["mono_s"] = mono_s
+    record.facts = (chargers, *site)
+    record.raw = raw
+    return record
+
+
 def decode_compact(
     path: Path,
     chunk: list[tuple[int, bytes]],
@@ -216,7 +253,6 @@ def decode_compact(
                 lines.append(_LINE_DECODER.decode(raw))
             except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 lines.append(None)
-    names_by = _NAMES
     append = records.append
     for (number, raw), line in zip(chunk, lines, strict=True):
         seconds = None if line is None or line.event != "decision" else posix_s(line.ts)
@@ -230,24 +266,12 @@ def decode_compact(
             else:
                 append(one)
             continue
-        entries = line.chargers
-        facts: tuple[ChargerFacts, ...] = ()
-        names: list[dict[str, str]] = []
-        if entries:
-            facts = tuple(
-                [
-                    charger_facts(c.name, c.reason, c.setpoint_a, c.phases, c.measured_a)
-                    for c in entries
-                ]
-            )
-            key = tuple([c.name for c in entries])
-            found = names_by.get(key)
-            if found is None:
-                found = names_by[key] = [{"name": name} for name in key]
-            names = found
-        record = CompactDecision(ts=line.ts, event="decision", chargers=names)
-        if type(line.mono_s) is float:
-            record["mono_s"] = line.mono_s
-        record.facts = (facts, *site_facts(line.meter_a, line.house_a, line.allowed_a))
-        append((seconds, record))
+        facts = tuple(
+            [
+                charger_facts(c.name, c.reason, c.setpoint_a, c.phases, c.measured_a)
+                for c in line.chargers or ()
+            ]
+        )
+        site = site_facts(line.meter_a, line.house_a, line.allowed_a)
+        append((seconds, compact_decision(line.ts, line.mono_s, facts, site, raw)))
     return unreadable, first

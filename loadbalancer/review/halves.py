@@ -125,6 +125,7 @@ def read_halves(
             if mono_s is not None:
                 record["mono_s"] = mono_s
             record.facts = facts
+            record.raw = b""  # the summary's alone: never read whole
             records.append((t_s, record))
     more_first = shipped.first
     return records, unreadable + shipped.unreadable, first if first is not None else more_first

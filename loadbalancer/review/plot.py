@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import tzinfo
 
 from loadbalancer.control.reasons import Reason
+from loadbalancer.errors import LoadBalancerError
 from loadbalancer.review.facts import (
+    MAX_CURRENT_A,
     as_dict,
     as_list,
     charger_entries,
@@ -16,17 +18,20 @@ from loadbalancer.review.facts import (
 )
 from loadbalancer.review.lines import Record, TimedRecord
 from loadbalancer.review.scan import Bounds
-from loadbalancer.review.stream import LogStream
-from loadbalancer.review.summary import summarize
+from loadbalancer.review.summary import summarize, summary_window
 from loadbalancer.review.tariff_plot import TariffSeries, tariff_series
 from loadbalancer.review.timeline import (
     Episode,
     Site,
-    decision_intervals,
 )
 
 #: points drawn at most per series: a 1200 px wide figure shows no more
 MAX_PLOT_POINTS = 3000
+
+
+#: points a time bucket holds before those it has are reduced to one (memory: a bucket of a
+#: year's log has a thousand)
+BUCKET_POINTS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,55 +69,57 @@ def plot_data(
 ) -> PlotData:
     """The series ``--plot`` draws, one point per decision in the window, or per time bucket
     for a long log: from a list of records sorted by time, or a :class:`~.stream.LogStream`
-    with the ``bounds`` of a first look (walked twice: the summary of the window, the series;
-    neither keeps the records)."""
+    with the ``bounds`` of a first look (walked once: the summary of the window and the series
+    are made in the same walk; the records are not kept)."""
     if bounds is None:
         records = records if isinstance(records, Sequence) else list(records)
         bounds = Bounds.of(records)
-    intervals = _TariffIntervals()
-    # the summary counts a few facts of each decision: a stream reads only those for it
-    counted = replace(records, compact=True) if isinstance(records, LogStream) else records
-    summary_window = summarize(
-        counted, since_s=since_s, until_s=until_s, charger=charger, bounds=bounds, also=[intervals]
+    if bounds is None:
+        raise LoadBalancerError("the log has no records")
+    window = summary_window(bounds, since_s, until_s)
+    walk = _SeriesPass(window)
+    summary = summarize(
+        records, since_s=since_s, until_s=until_s, charger=charger, bounds=bounds, also=[walk]
     )
-    window = (summary_window.from_s, summary_window.to_s)
-    series = _Reduced([c.name for c in summary_window.chargers], window)
-    for start_s, end_s, record in decision_intervals(records):
-        if end_s < window[0] or start_s > window[1]:
-            continue
-        series.add(start_s, record)
-    kept, bucket_s = series.result()
+    names = [c.name for c in summary.chargers]
+    kept, bucket_s = walk.series.result()
+    nan = [math.nan] * len(kept.times)
     return PlotData(
-        zone=summary_window.zone,
-        site=summary_window.site,
+        zone=summary.zone,
+        site=summary.site,
         times_s=tuple(kept.times),
         meter_a={p: tuple(v) for p, v in sorted(kept.meter.items())},
         house_a={p: tuple(v) for p, v in sorted(kept.house.items())},
         limit_a={p: tuple(v) for p, v in sorted(kept.limit.items())},
-        setpoint_a={n: tuple(v) for n, v in kept.setpoints.items()},
-        measured_a={n: tuple(v) for n, v in kept.measured.items()},
-        fallbacks=summary_window.fallbacks,
-        outages={c.name: c.outages for c in summary_window.chargers},
-        cuts={n: tuple(v) for n, v in kept.cuts.items()},
-        pauses={n: tuple(v) for n, v in kept.pauses.items()},
+        setpoint_a={n: tuple(kept.setpoints.get(n, nan)) for n in names},
+        measured_a={n: tuple(kept.measured.get(n, nan)) for n in names},
+        fallbacks=summary.fallbacks,
+        outages={c.name: c.outages for c in summary.chargers},
+        cuts={n: tuple(kept.cuts.get(n, ())) for n in names},
+        pauses={n: tuple(kept.pauses.get(n, ())) for n in names},
         end_s=window[1],
         bucket_s=bucket_s,
-        tariff=tariff_series(intervals.items, window),
+        tariff=tariff_series(walk.tariff, window),
     )
 
 
-class _TariffIntervals:
-    """The ``tariff_interval`` records, kept in the summary's walk (one per interval)."""
+class _SeriesPass:
+    """The series, made in the summary's walk (its :class:`~.summary.Consumer`): each decision
+    interval in the window a point, and the ``tariff_interval`` records (one per interval)."""
 
-    def __init__(self) -> None:
-        self.items: list[TimedRecord] = []
+    def __init__(self, window: tuple[float, float]) -> None:
+        self.window = window
+        self.series = _Reduced(window)
+        self.tariff: list[TimedRecord] = []
 
     def add(self, item: TimedRecord) -> None:
         if item[1]["event"] == "tariff_interval":
-            self.items.append(item)
+            self.tariff.append(item)
 
     def interval(self, start_s: float, end_s: float, record: Record) -> None:
-        pass
+        if end_s < self.window[0] or start_s > self.window[1]:
+            return
+        self.series.add(start_s, record)
 
 
 class _Reduced:
@@ -121,12 +128,12 @@ class _Reduced:
     column: the highest currents and the lowest limits and set-points of its points, so that no
     peak and no cut is lost), which is what a longer log draws."""
 
-    def __init__(self, names: list[str], window: tuple[float, float]) -> None:
-        self.names, self.start_s = names, window[0]
+    def __init__(self, window: tuple[float, float]) -> None:
+        self.start_s = window[0]
         self.bucket_s = (window[1] - window[0]) / MAX_PLOT_POINTS
-        self.every: _Series | None = _Series(names)
-        self.buckets = _Series(names)
-        self.current = _Series(names)
+        self.every: _Series | None = _Series()
+        self.buckets = _Series()
+        self.current = _Series()
         self.bucket = -1
         self.count = 0
 
@@ -142,6 +149,8 @@ class _Reduced:
                 self._flush()
                 self.bucket = bucket
         self.current.add(start_s, record, self.start_s)
+        if len(self.current.times) >= BUCKET_POINTS:  # the bucket so far as one point: the
+            self.current.reduce([0])  # highest of the highest is the highest of all
 
     def _flush(self) -> None:
         """The bucket being filled, as one point of :attr:`buckets`."""
@@ -153,6 +162,9 @@ class _Reduced:
             if phase not in out.meter:
                 for by_phase in (out.meter, out.house, out.limit):
                     by_phase[phase] = [math.nan] * len(out.times)
+        for name in current.setpoints:
+            if name not in out.setpoints:
+                out.first_seen(name, len(out.times))
         out.times += current.times
         for mine, theirs in (
             (out.meter, current.meter),
@@ -166,7 +178,7 @@ class _Reduced:
         for marks, new in ((out.cuts, current.cuts), (out.pauses, current.pauses)):
             for key, values in marks.items():
                 values += new.get(key, [])
-        self.current = _Series(self.names)
+        self.current = _Series()
 
     def result(self) -> tuple[_Series, float]:
         """Every point, or one per bucket for a long log, and the bucket's length (0: none)."""
@@ -177,45 +189,56 @@ class _Reduced:
 
 
 class _Series:
-    """The series of :class:`PlotData` as the decisions are walked (private, mutable)."""
+    """The series of :class:`PlotData` as the decisions are walked (private, mutable); a
+    charger first seen in a later decision is unknown (NaN) before it, as a phase is."""
 
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
+    def __init__(self) -> None:
         self.times: list[float] = []
         self.meter: dict[str, list[float]] = {}
         self.house: dict[str, list[float]] = {}
         self.limit: dict[str, list[float]] = {}
-        self.setpoints: dict[str, list[float]] = {n: [] for n in names}
-        self.measured: dict[str, list[float]] = {n: [] for n in names}
-        self.cuts: dict[str, list[float]] = {n: [] for n in names}
-        self.pauses: dict[str, list[float]] = {n: [] for n in names}
+        self.setpoints: dict[str, list[float]] = {}
+        self.measured: dict[str, list[float]] = {}
+        self.cuts: dict[str, list[float]] = {}
+        self.pauses: dict[str, list[float]] = {}
+
+    def first_seen(self, name: str, points: int) -> None:
+        """A charger first seen after ``points`` points: unknown in them."""
+        self.setpoints[name] = [math.nan] * points
+        self.measured[name] = [math.nan] * points
+        self.cuts[name], self.pauses[name] = [], []
 
     def add(self, start_s: float, record: Record, window_start_s: float) -> None:
         """One point: the decision in force from ``start_s`` (clipped to the window)."""
-        nan = math.nan
         self.times.append(max(start_s, window_start_s))
-        m, h, a = (as_dict(record.get(k)) for k in ("meter_a", "house_a", "allowed_a"))
+        m = as_dict(record.get("meter_a"))
+        h = as_dict(record.get("house_a"))
+        a = as_dict(record.get("allowed_a"))
         for phase in m:
             if phase not in self.meter:  # a phase first seen now: unknown before
                 for by_phase in (self.meter, self.house, self.limit):
-                    by_phase[phase] = [nan] * (len(self.times) - 1)
+                    by_phase[phase] = [math.nan] * (len(self.times) - 1)
+        house, limit = self.house, self.limit
         for phase, series in self.meter.items():
-            meter_a, house_a, allowed_a = (num(x.get(phase)) for x in (m, h, a))
-            series.append(nan if meter_a is None else meter_a)
-            self.house[phase].append(nan if house_a is None else house_a)
-            total = None if house_a is None or allowed_a is None else house_a + allowed_a
-            self.limit[phase].append(nan if total is None else total)
+            house_a = _amps(h.get(phase))
+            series.append(_amps(m.get(phase)))
+            house[phase].append(house_a)
+            limit[phase].append(house_a + _amps(a.get(phase)))  # NaN where either is unknown
         entries = {str(c["name"]): c for c in charger_entries(record)}
-        for name in self.names:
+        for name in entries:
+            if name not in self.setpoints:
+                self.first_seen(name, len(self.times) - 1)
+        measured = self.measured
+        for name, setpoints in self.setpoints.items():
             entry = entries.get(name, {})
-            setpoint = num(entry.get("setpoint_a"))
+            setpoints.append(_amps(entry.get("setpoint_a")))
             values = [x for x in map(num, as_list(entry.get("measured_a"))) if x is not None]
-            self.setpoints[name].append(nan if setpoint is None else setpoint)
-            self.measured[name].append(max(values) if values else nan)
+            measured[name].append(max(values) if values else math.nan)
             if start_s >= window_start_s:
-                if entry.get("reason") == Reason.OVERLOAD_CUT:
+                reason = entry.get("reason")
+                if reason == Reason.OVERLOAD_CUT:
                     self.cuts[name].append(start_s)
-                elif entry.get("reason") == Reason.MIN_CURRENT_PAUSE:
+                elif reason == Reason.MIN_CURRENT_PAUSE:
                     self.pauses[name].append(start_s)
 
     def reduce(self, starts: list[int]) -> None:
@@ -231,6 +254,15 @@ class _Series:
         self.meter, self.house, self.limit = most(self.meter), most(self.house), least(self.limit)
         self.setpoints, self.measured = least(self.setpoints), most(self.measured)
         self.times = [self.times[i] for i in starts]
+
+
+def _amps(value: object) -> float:
+    """A current as drawn: NaN where it is unknown (null, not a number, not a size a current
+    can have: :func:`~loadbalancer.review.facts.num`)."""
+    if type(value) is float and -MAX_CURRENT_A < value < MAX_CURRENT_A:
+        return value
+    number = num(value)
+    return math.nan if number is None else number
 
 
 def _reduced(

@@ -17,11 +17,11 @@ from operator import itemgetter
 from pathlib import Path
 
 from loadbalancer.review.facts import decode_compact
+from loadbalancer.review.fast import compact_block
 from loadbalancer.review.lines import (
-    UNREADABLE,
     TimedRecord,
     decode_whole,
-    file_lines,
+    file_blocks,
     parse_record,
 )
 from loadbalancer.review.scan import quick_ts
@@ -114,22 +114,24 @@ class LogStream:
 
     def _chunks(self, index: int, path: Path) -> Iterator[list[TimedRecord]]:
         decode = decode_compact if self.compact else decode_whole
+        fast = self.compact and self.after_s is None
         after_s, unreadable = self.after_s, self.unreadable
-        chunk: list[tuple[int, bytes]] = []
-        for number, line in file_lines(path):
-            if line is UNREADABLE:
+        for number, lines in file_blocks(path):
+            if isinstance(lines, bytes):  # UNREADABLE
                 if after_s is None:
                     unreadable.add(path, index, number)
                 continue
-            if not line.strip():
+            if fast and (records := compact_block(lines)) is not None:
+                yield records
                 continue
-            if after_s is not None and (t_s := quick_ts(line)) is not None and t_s <= after_s:
-                continue
-            chunk.append((number, line))
-            if len(chunk) == CHUNK_LINES:
-                yield self._decoded(decode, path, index, chunk)
-                chunk = []
-        yield self._decoded(decode, path, index, chunk)
+            chunk = [
+                (at, line)
+                for at, line in enumerate(lines, number)
+                if line.strip()
+                and (after_s is None or (t_s := quick_ts(line)) is None or t_s > after_s)
+            ]
+            for start in range(0, len(chunk), CHUNK_LINES):
+                yield self._decoded(decode, path, index, chunk[start : start + CHUNK_LINES])
 
     def _decoded(
         self, decode: Decode, path: Path, index: int, chunk: list[tuple[int, bytes]]

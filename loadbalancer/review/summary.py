@@ -36,6 +36,7 @@ from loadbalancer.review.timeline import (
     Names,
     Site,
     clipped,
+    elapsed_s,
     known_charger,
 )
 from loadbalancer.review.timeline import in_window as in_window_of
@@ -293,6 +294,16 @@ class _Pass:
                     decisions_in_window += 1
                 else:
                     counts.add(t_s, record)
+            if decision and type(record) is CompactDecision:  # most of a month: inline
+                current, intervals.current, intervals.last = intervals.current, item, item
+                if current is not None:
+                    end_s = current[0] + elapsed_s(current, item)
+                    walk.add(current[0], end_s, current[1])
+                    for other in also:
+                        other.interval(current[0], end_s, current[1])
+                if record["chargers"] is not names.seen:
+                    names.add(item)
+                continue
             interval = intervals.add(item)
             if interval is not None:
                 walk.add(*interval)

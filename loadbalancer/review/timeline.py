@@ -236,7 +236,7 @@ class Names:
     def __init__(self) -> None:
         self.names: dict[str, None] = {}
         #: the ``chargers`` last seen (compact decisions with the same names share theirs)
-        self._seen: object = None
+        self.seen: object = None
 
     def add(self, item: TimedRecord) -> None:
         record = item[1]
@@ -244,9 +244,9 @@ class Names:
         names = self.names
         if event == "decision":
             chargers = record.get("chargers")
-            if chargers is self._seen:
+            if chargers is self.seen:
                 return
-            self._seen = chargers
+            self.seen = chargers
             for charger in charger_entries(record):
                 names.setdefault(str(charger["name"]), None)
         elif event == "startup":

@@ -100,9 +100,11 @@ class SimulatedOutlet(EmulatedConnector):
         return car.draw_a(self.state.offered_at(self.state.clock() - car.delay_s))
 
     def phase_currents_a(self) -> tuple[float, ...]:
-        """What the car draws on L1..L3 of the box (one phase: the first)."""
+        """What the car draws on L1..L3 of the box (one phase, or the box switched to one by
+        ``numberPhases``, issue 19: the first)."""
         draw = self.draw_a()
-        currents = (draw, 0.0, 0.0) if self.car.phases == 1 else (draw, draw, draw)
+        one = self.car.phases == 1 or self.state.phase_count == 1
+        currents = (draw, 0.0, 0.0) if one else (draw, draw, draw)
         return currents[: self.phases]
 
     def status(self) -> str:
@@ -115,6 +117,7 @@ class SimulatedOutlet(EmulatedConnector):
 
     def unplug(self) -> None:
         self.car.plugged = False
+        self.car.asleep = False  # issue 19: a car asleep after a switch wakes at a new session
 
 
 class SimulatedChargePoint:

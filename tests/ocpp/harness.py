@@ -38,6 +38,8 @@ class Point:
     box: EmulatedChargePoint
     max_current_a: float = 16.0
     connector: int = 1  # the box's outlet this charger is
+    #: more keys of its site entry (e.g. issue 19's ``phase_switching``)
+    site_keys: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,6 +134,7 @@ def ocpp_site_yaml(
                 "phases": p.phases,
                 "max_current_a": p.max_current_a,
                 "connector_id": p.connector,
+                **p.site_keys,
             }
             for p in points
         ],

@@ -68,15 +68,17 @@ async def test_after_a_raise_the_box_is_asked_for_meter_values(
         if not trigger:  # a box the profile says cannot be asked is not
             assert box.meter_values_asked == asked
             return
-        assert box.meter_values_asked == asked + 1
+        # asked after the raise (and by each telegram while its car may still be following)
+        assert box.meter_values_asked >= asked + 1
         assert link.read is not None and link.read.measured_a == (15.8, 15.8, 15.8)
         assert box.state.limit_a == 16.0
 
 
 async def test_a_telegram_books_a_reporting_box_at_once(tmp_path: Path) -> None:
-    """Reading an OCPP box again gives its last MeterValues: a telegram's decision does not
-    wait for a poll of it."""
-    carport = point("carport", fast(tmp_path))
+    """Reading an OCPP box that cannot be asked for MeterValues again gives its last ones: a
+    telegram's decision does not wait for a poll of it (one that can be asked is, and the
+    decision waits for them: tests/service/test_late_cut.py)."""
+    carport = point("carport", fast(tmp_path, meter_values={"trigger": False}))
     async with ocpp_site(tmp_path, [carport]) as site:
         await site.ticks((2.0, 2.0, 2.0), lambda: carport.box.state.limit_a == 16.0, 10)
         (link,) = site.service.links

@@ -13,13 +13,15 @@ from loadbalancer.ocpp.probe import print_result, probe
 from loadbalancer.ocpp.profile import load_ocpp_profile
 
 
-async def _probe_with(box: EmulatedChargePoint, password: bytes | None = None) -> str:
+async def probe_text(
+    box: EmulatedChargePoint, password: bytes | None = None, profile: str = "easee"
+) -> str:
     port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
         probe(
             "127.0.0.1",
             0,
-            profile=load_ocpp_profile("easee"),
+            profile=load_ocpp_profile(profile),
             password=password,
             timeout_s=5,
             listening=port.set_result,
@@ -38,7 +40,7 @@ async def _probe_with(box: EmulatedChargePoint, password: bytes | None = None) -
 async def test_the_probe_prints_boot_keys_measurands_and_what_the_profile_sets() -> None:
     box = EmulatedChargePoint("EASEE-1")
     box.state.settings.update({"MeterValuesSampledData": "Voltage", "NumberOfConnectors": "1"})
-    text = await _probe_with(box)
+    text = await probe_text(box)
     assert "charge point 'EASEE-1' from 127.0.0.1" in text
     assert "boot: vendor Test, model Emu" in text
     assert "  NumberOfConnectors = 1" in text
@@ -52,4 +54,4 @@ async def test_the_probe_prints_boot_keys_measurands_and_what_the_profile_sets()
 
 async def test_the_probe_checks_the_password() -> None:
     with pytest.raises(InvalidStatus):
-        await _probe_with(EmulatedChargePoint("X", password=b"wrong-password-123"), b"a" * 20)
+        await probe_text(EmulatedChargePoint("X", password=b"wrong-password-123"), b"a" * 20)

@@ -101,3 +101,12 @@ def test_an_unquoted_off_is_off(tmp_path: Path) -> None:
     path.write_text(text.replace("priority: 1", "priority: 1\n  phase_switching: off"))
     assert "phase_switching: off" in path.read_text()
     assert load_site(path).control.chargers[0].phase_switch is None
+
+
+def test_check_says_what_a_modbus_box_s_switching_will_do(tmp_path: Path) -> None:
+    data = charger_with(phase_switching="1p")
+    data["chargers"][0]["phases"] = ["L3", "L1", "L2"]
+    summary = load_site(write(tmp_path, data)).summary()
+    line = next(line for line in summary.splitlines() if "phase switching" in line)
+    assert "held on one phase" in line and "one phase on L3" in line
+    assert "register phases written (1 / 3), read back from phases" in line

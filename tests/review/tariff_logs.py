@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from benchmarks.month_log import FUSE_AND_METER, carport
 from loadbalancer.records import validated
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -44,22 +45,8 @@ def startup(when: datetime, *, profile: str = "ellevio", budget_kw: float = 5.0)
         version="0.1.0",
         site="home",
         shadow=False,
-        fuse="3x20A-gG",
-        fuse_rating_a=20.0,
-        fuse_margin_a=1.0,
-        fuse_phases=3,
-        meter="tcp://127.0.0.1:2000",
-        chargers=[
-            {
-                "name": "carport",
-                "profile": "alfen-eve",
-                "endpoint": "127.0.0.1:1502",
-                "phases": THREE,
-                "min_current_a": 6.0,
-                "max_current_a": 16.0,
-                "priority": 1,
-            }
-        ],
+        **FUSE_AND_METER,
+        chargers=[carport("127.0.0.1:1502")],
         control={
             "safe_current_a": 6.0,
             "ramp_up_delay_s": 60.0,

@@ -12,7 +12,7 @@ from loadbalancer.errors import LoadBalancerError, UsageError
 from loadbalancer.review.explain import REASON_MEANINGS, SETPOINT_IGNORED_PAUSE, explain
 from loadbalancer.review.lines import TimedRecord
 from loadbalancer.review.read import read_logs
-from tests.review.logs import at, decision, evening, event, startup, write
+from tests.review.logs import at, decision, evening, event, startup, ts, write
 
 REASONS_SOURCE = Path(__file__).parents[2] / "loadbalancer" / "control" / "reasons.py"
 
@@ -150,3 +150,24 @@ def test_two_chargers_on_one_phase_a_share_cut_names_the_other() -> None:
     assert garage_part.startswith(" 10 A (was 6 A). Rule: ramp_up")
     garage_only = explain(timed, at(5), charger="garage").text()
     assert "carport was" not in garage_only and "Limiting phase L2" in garage_only
+
+
+@pytest.mark.parametrize("reason", [None, 7, "ramp_up"])
+def test_the_command_reads_compact_and_tells_what_the_whole_records_tell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], reason: object
+) -> None:
+    """``log --explain`` reads the log compact, in one walk: the decision in force and the
+    reason of the next rise come from their lines read whole (a reason that is not text as
+    written, not as the compact reading's ``unknown``), as from every record in memory."""
+    from loadbalancer.cli import main
+
+    records = evening()
+    rise = next(r for r in records if r["ts"] == decision(670, 16.0, "x", previous_a=7.0)["ts"])
+    rise["chargers"][0]["reason"] = reason
+    path = write(tmp_path / "decisions.jsonl", records)
+    in_memory = read_logs([path]).records
+    for when in (605, 100, 1995):
+        assert main(["log", str(path), "--explain", ts(when)]) == 0
+        assert capsys.readouterr().out.strip() == explain(in_memory, at(when)).text()
+    told = explain(in_memory, at(605)).text()
+    assert f"It rose next at 18:11:10 to 16 A ({reason}, after headroom from 18:10:10)" in told

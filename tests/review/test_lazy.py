@@ -1,9 +1,9 @@
 """The review reads its files lazily: a log ten times longer takes about the same memory to
 summarise, explain and plot (the records are not kept: a month takes the memory of a day).
 
-The blocks the first look reads, the chunk of lines decoded at once, the reorder window and the
-plot's points are made small
-here, so that a short log already fills them (what they hold is bounded however long the log)."""
+The blocks the first look and the stream read, the chunk of lines decoded at once, the reorder
+window and the plot's points are made small here, so that a short log already fills them (what
+they hold is bounded however long the log)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from loadbalancer.review import plot, stream
+from loadbalancer.review import lines, plot, stream
 from loadbalancer.review import scan as scan_module
 from loadbalancer.review.command import LogRequest, run_log
 from loadbalancer.review.plot import plot_data
@@ -84,6 +84,7 @@ def test_ten_times_the_log_is_not_ten_times_the_memory(
     mode: Callable[[Path], Callable[[], object]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(scan_module, "BLOCK_BYTES", 8 * 1024)
+    monkeypatch.setattr(lines, "BLOCK_BYTES", 8 * 1024)
     monkeypatch.setattr(stream, "CHUNK_LINES", 25)
     monkeypatch.setattr(stream, "REORDER_RECORDS", 10)
     monkeypatch.setattr(plot, "MAX_PLOT_POINTS", 25)

@@ -121,39 +121,40 @@ _NUMBERS = st.one_of(
     st.floats(-5, 40, allow_nan=False),
     st.sampled_from(["x", [], {}]),
 )
-_BY_PHASE = st.one_of(
-    st.none(), st.dictionaries(st.sampled_from([*THREE, "L4"]), _NUMBERS, max_size=4)
-)
-_ENTRY = st.fixed_dictionaries(
-    {"name": st.sampled_from(["carport", "garage"])},
-    optional={
-        "reason": st.one_of(st.sampled_from(["at_max", "overload_cut", "resume"]), _NUMBERS),
-        "setpoint_a": _NUMBERS,
-        "phases": st.one_of(st.lists(st.sampled_from(THREE), max_size=3), _NUMBERS),
-        "measured_a": st.one_of(st.lists(_NUMBERS, max_size=3), _NUMBERS),
-        "extra": _NUMBERS,
-    },
-)
+
+
+def decision_fields(
+    numbers: st.SearchStrategy[Any], phases: list[str]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """A decision's fields of any shape: per-phase objects keyed by ``phases``, chargers'
+    entries, each value drawn from ``numbers``."""
+    by_phase = st.one_of(st.none(), st.dictionaries(st.sampled_from(phases), numbers, max_size=4))
+    entry = st.fixed_dictionaries(
+        {"name": st.sampled_from(["carport", "garage"])},
+        optional={
+            "reason": st.one_of(st.sampled_from(["at_max", "overload_cut", "resume"]), numbers),
+            "setpoint_a": numbers,
+            "phases": st.one_of(st.lists(st.sampled_from(THREE), max_size=3), numbers),
+            "measured_a": st.one_of(st.lists(numbers, max_size=3), numbers),
+            "extra": numbers,
+        },
+    )
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "meter_a": by_phase,
+            "house_a": by_phase,
+            "allowed_a": by_phase,
+            "mono_s": numbers,
+            "chargers": st.one_of(st.lists(entry, max_size=3), numbers),
+        },
+    )
 
 
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    decisions=st.lists(
-        st.fixed_dictionaries(
-            {},
-            optional={
-                "meter_a": _BY_PHASE,
-                "house_a": _BY_PHASE,
-                "allowed_a": _BY_PHASE,
-                "chargers": st.one_of(st.lists(_ENTRY, max_size=3), _NUMBERS),
-            },
-        ),
-        min_size=1,
-        max_size=12,
-    )
-)
+@given(decisions=st.lists(decision_fields(_NUMBERS, [*THREE, "L4"]), min_size=1, max_size=12))
 def test_any_decision_fields_give_the_same_summary(
     tmp_path: Path, decisions: list[dict[str, Any]]
 ) -> None:

@@ -174,14 +174,16 @@ def write_site(
 
 
 @contextlib.asynccontextmanager
-async def served_boxes(boxes: list[Box]) -> AsyncIterator[dict[str, int]]:
-    """Every box emulated on 127.0.0.1 with its car, its clock ticking; yields the ports by
-    box name, and stops them on the way out."""
+async def served_boxes(
+    boxes: list[Box], clock: Callable[[], float] = time.monotonic
+) -> AsyncIterator[dict[str, int]]:
+    """Every box emulated on 127.0.0.1 with its car, its clock ticking (``clock``: a test's
+    own); yields the ports by box name, and stops them on the way out."""
     tasks: list[asyncio.Task[Any]] = []
     ports: dict[str, int] = {}
     try:
         for b in boxes:
-            b.emulator = ChargerEmulator(load_profile(b.profile), clock=time.monotonic, car=b.car)
+            b.emulator = ChargerEmulator(load_profile(b.profile), clock=clock, car=b.car)
             await b.emulator.start()
             ports[b.name] = b.emulator.port
             tasks.append(asyncio.create_task(b.emulator.run_clock(0.05)))
