@@ -1,6 +1,6 @@
 """Reaction time of ``loadbalancer run`` with OCPP chargers, and the memory OCPP adds.
 
-    .venv/bin/python -m benchmarks.ocpp_reaction [--events 200]
+    .venv/bin/python -m benchmarks.ocpp_reaction [--events 200] [--counts 1,20] [--base main]
 
 The service runs as its own process against a TCP meter; emulated OCPP 1.6J charge points
 (loadbalancer/ocpp/emulator.py, the ``ocpp`` library's ChargePoint over real WebSockets)
@@ -10,6 +10,10 @@ socket to the moment the lowered limit's SetChargingProfile reached the emulated
 answers Accepted at once). p50 and p99 over N events, with 1 and with 20 charge points (first
 and last box to get its cut). Memory: the resident set size of ``run`` with one OCPP charger
 against the same site with one Modbus charger.
+With ``--base REF`` the same rows are measured for the package at ``REF`` too (exported with
+``git archive``; the emulated boxes and this rig stay this tree's), in alternating rounds of
+``--rounds``, so that both builds meet the same load; beside each row the CPU seconds the ``run``
+process used per event and the load average over the rounds.
 Targets (issue 18): p99 <= 20 ms (1), <= 60 ms (20); RSS added <= 10 MB.
 """
 
@@ -19,15 +23,18 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from benchmarks.reaction import WARM_UP_EVENTS, Rig, Telegrams, pct, rss_mb, until
+from benchmarks.log_summary import baseline
+from benchmarks.reaction import WARM_UP_EVENTS, Rig, Telegrams, cpu_ticks, pct, rss_mb
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.meter.emulator import MeterServer
 from loadbalancer.ocpp.emulator import (
@@ -46,8 +53,12 @@ CAR = SimulatedCar(delay_s=0.0, shortfall_a=0.0)
 class OcppRig:
     """The meter and the charge points around one ``loadbalancer run`` process."""
 
-    def __init__(self, tmp: Path, count: int, meter_interval_s: float) -> None:
+    def __init__(
+        self, tmp: Path, count: int, meter_interval_s: float, tree: Path | None = None
+    ) -> None:
         self.tmp = tmp
+        #: where ``run`` starts (its ``loadbalancer`` package: a baseline's export), None: here
+        self.tree = tree
         self.count = count
         self.meter_interval_s = meter_interval_s
         self.meter = MeterServer()
@@ -61,6 +72,9 @@ class OcppRig:
         self.boxes_process: asyncio.subprocess.Process | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.telegrams = Telegrams(self.meter)
+        #: set at every line from the boxes' process (waiting on it, not polling: this process
+        #: shares the cores with the service)
+        self.heard = asyncio.Event()
 
     async def start(self) -> None:
         await self.meter.start()
@@ -92,6 +106,7 @@ class OcppRig:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "loadbalancer", "run", "--config", str(self.tmp / "site.yaml"),
             stdout=asyncio.subprocess.DEVNULL, stderr=(self.tmp / "stderr.txt").open("w"),
+            cwd=self.tree,
         )  # fmt: skip
         await self.meter.wait_for_client(30)
         # the charge points in a process of their own, as they are separate devices: the
@@ -102,7 +117,13 @@ class OcppRig:
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         self.tasks.append(asyncio.create_task(self._hear(self.boxes_process)))
-        await until(lambda: self.connected == self.count, 60.0)
+        await self.until(lambda: self.connected == self.count, 60.0)
+
+    async def until(self, condition: Any, timeout_s: float) -> None:
+        async with asyncio.timeout(timeout_s):
+            while not condition():
+                self.heard.clear()
+                await self.heard.wait()
 
     async def _hear(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
@@ -115,6 +136,7 @@ class OcppRig:
                 self.meter_at_s[i] = float(at_s)
             else:
                 self.connected += 1
+            self.heard.set()
 
     async def telegram(self, house_l1_a: float) -> float:
         currents = [house_l1_a, 2.0, 2.0]
@@ -192,42 +214,64 @@ async def serve_boxes(url: str, count: int, meter_interval_s: float) -> None:
     await asyncio.Event().wait()
 
 
+@dataclass
+class Row:
+    """One build's figures for one count of boxes (rounds add up)."""
+
+    first: list[float] = field(default_factory=list)
+    last: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0  # CPU time of ``run`` over the counted events
+    rss_mb: float = 0.0
+
+
 async def reaction(
-    count: int, events: int, meter_interval_s: float = 0.2
-) -> tuple[list[float], list[float], float]:
-    """First and last box's latency per event, and the RSS of ``run`` at the end (MB)."""
-    high = 16.0 if count == 1 else 10.0
-    overload = 12.0 if count == 1 else 102.0
-    first: list[float] = []
-    last: list[float] = []
+    count: int, events: int, meter_interval_s: float = 0.2, tree: Path | None = None,
+    row: Row | None = None,
+) -> Row:  # fmt: skip
+    """First and last box's latency per event, the CPU time of ``run`` over them, and its RSS
+    at the end (MB); added to ``row`` where one is given."""
+    row = row or Row()
     with tempfile.TemporaryDirectory() as tmp:
-        rig = OcppRig(Path(tmp), count, meter_interval_s)
+        rig = OcppRig(Path(tmp), count, meter_interval_s, tree)
         await rig.start()
+        assert rig.process is not None
         try:
+            ticks = 0
             for event in range(WARM_UP_EVENTS + events):
-                recovered_by = time.monotonic() + 30.0
-                while not rig.settled(high):
-                    if time.monotonic() > recovered_by:
-                        low = sum(1 for limit in rig.limits() if limit < high)
-                        print(f"{count}: {low} box(es) not back within 30 s", file=sys.stderr)
-                        break
-                    await rig.telegram(2.0)
-                    await asyncio.sleep(0.2)
-                await asyncio.sleep(0.1)
-                sent = await rig.telegram(overload)
-                try:
-                    await until(lambda: max(rig.limits()) < high, 5.0)
-                except TimeoutError:
-                    print(f"{count}: no cut within 5 s after event {event}", file=sys.stderr)
-                    continue
-                if event >= WARM_UP_EVENTS:
-                    times = rig.limit_at_s
-                    first.append(min(times) - sent)
-                    last.append(max(times) - sent)
-            assert rig.process is not None
-            return first, last, rss_mb(rig.process.pid)
+                if event == WARM_UP_EVENTS:
+                    ticks = cpu_ticks(rig.process.pid)
+                await _event(rig, count, event, row)
+            row.cpu_s += (cpu_ticks(rig.process.pid) - ticks) / os.sysconf("SC_CLK_TCK")
+            row.rss_mb = rss_mb(rig.process.pid)
+            return row
         finally:
             await rig.stop()
+
+
+async def _event(rig: OcppRig, count: int, event: int, row: Row) -> None:
+    """Back to every box's high limit, then the overload and its cuts (counted after the
+    warm-up)."""
+    high = 16.0 if count == 1 else 10.0
+    overload = 12.0 if count == 1 else 102.0
+    recovered_by = time.monotonic() + 30.0
+    while not rig.settled(high):
+        if time.monotonic() > recovered_by:
+            low = sum(1 for limit in rig.limits() if limit < high)
+            print(f"{count}: {low} box(es) not back within 30 s", file=sys.stderr)
+            break
+        await rig.telegram(2.0)
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(0.1)
+    sent = await rig.telegram(overload)
+    try:
+        await rig.until(lambda: max(rig.limits()) < high, 5.0)
+    except TimeoutError:
+        print(f"{count}: no cut within 5 s after event {event}", file=sys.stderr)
+        return
+    if event >= WARM_UP_EVENTS:
+        times = rig.limit_at_s
+        row.first.append(min(times) - sent)
+        row.last.append(max(times) - sent)
 
 
 async def modbus_rss() -> float:
@@ -248,27 +292,57 @@ async def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("--events", type=int, default=200)
     cli.add_argument("--meter-interval-s", type=float, default=0.2)
+    cli.add_argument("--counts", default="1,20", help="how many charge points per row")
+    cli.add_argument("--base", help="git ref of a baseline measured alongside (e.g. main)")
+    cli.add_argument("--rounds", type=int, default=4, help="alternating rounds with --base")
     cli.add_argument("--serve-boxes", nargs=3, metavar=("URL", "COUNT", "INTERVAL_S"))
     args = cli.parse_args()
     if args.serve_boxes:  # the charge points' own process (started by OcppRig)
         url, count, interval = args.serve_boxes
         await serve_boxes(url, int(count), float(interval))
         return
-    one_first, _, ocpp_rss = await reaction(1, args.events, args.meter_interval_s)
-    many_first, many_last, _ = await reaction(20, args.events, args.meter_interval_s)
-    base_rss = await modbus_rss()
-    print(f"{'figure':<48} {'p50':>9} {'p99':>9} {'target':>10}")
-    rows = [
-        ("OCPP reaction, 1 charge point (ms)", one_first, "p99<=20"),
-        ("OCPP reaction, 20 charge points, first (ms)", many_first, ""),
-        ("OCPP reaction, 20 charge points, all (ms)", many_last, "p99<=60"),
-    ]
-    for name, values, target in rows:
-        print(f"{name:<48} {pct(values, 50):>9.1f} {pct(values, 99):>9.1f} {target:>10}")
-    added = ocpp_rss - base_rss
-    print(f"{'RSS of run: 1 OCPP vs 1 Modbus charger, MB':<48} {ocpp_rss:>9.1f} {base_rss:>9.1f}")
-    print(f"{'RSS added by OCPP, MB':<48} {added:>9.1f} {'':>9} {'<=10':>10}")
-    print(f"({args.events} events per row)")
+    counts = [int(c) for c in args.counts.split(",")]
+    with tempfile.TemporaryDirectory() as folder:
+        trees: dict[str, Path | None] = {"this": None}
+        rounds = 1
+        if args.base:
+            base = baseline(args.base, Path(folder))
+            if base is None:
+                raise SystemExit(f"--base {args.base}: git archive failed")
+            trees, rounds = {args.base: base, "this": None}, args.rounds
+        loads = [os.getloadavg()[0]]
+        rows: dict[tuple[str, int], Row] = {}
+        for count in counts:
+            for turn in range(rounds):
+                order = list(trees) if turn % 2 == 0 else list(reversed(trees))
+                for name in order:
+                    row = rows.setdefault((name, count), Row())
+                    await reaction(count, args.events // rounds, args.meter_interval_s,
+                                   trees[name], row)  # fmt: skip
+                    loads.append(os.getloadavg()[0])
+    _report(rows, counts, args.events)
+    print(f"(load average 1 min over the run: {min(loads):.1f} to {max(loads):.1f})")
+    if 1 in counts and not args.base:
+        base_rss, ocpp_rss = await modbus_rss(), rows["this", 1].rss_mb
+        print(
+            f"{'RSS of run: 1 OCPP vs 1 Modbus charger, MB':<48} {ocpp_rss:>9.1f} {base_rss:>9.1f}"
+        )
+        print(f"{'RSS added by OCPP, MB':<48} {ocpp_rss - base_rss:>9.1f} {'':>9} {'<=10':>10}")
+
+
+def _report(rows: dict[tuple[str, int], Row], counts: list[int], events: int) -> None:
+    print(f"{'figure':<54} {'p50':>7} {'p99':>7} {'CPU ms/ev':>9} {'target':>8}")
+    for (name, count), row in sorted(rows.items(), key=lambda item: (item[0][1], item[0][0])):
+        per_event_ms = 1000 * row.cpu_s / max(len(row.first), 1)
+        lines = [(f"{count} charge point(s), first", row.first, "")] if count > 1 else []
+        target = "p99<=20" if count == 1 else "p99<=60"
+        lines.append((f"{count} charge point(s), all" if count > 1 else "1 charge point",
+                      row.last, target))  # fmt: skip
+        for label, values, goal in lines:
+            figure = f"OCPP reaction [{name}], {label} (ms)"
+            print(f"{figure:<54} {pct(values, 50):>7.1f} {pct(values, 99):>7.1f} "
+                  f"{per_event_ms:>9.1f} {goal:>8}")  # fmt: skip
+    print(f"({events} events per row; CPU: of the run process per counted event, ms)")
 
 
 if __name__ == "__main__":

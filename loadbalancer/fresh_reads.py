@@ -62,7 +62,10 @@ class TelegramReads:
                 self.limits[link.name] = link.written_a
         self.awaiting = {link.name for link in self.links if link.following()}
         self.pending = True
-        if not self.awaiting:
+        for link in self.links:  # a box that reports by itself, unasked: its last report, now
+            if link.name in self.awaiting and link.reports_unasked():
+                link.read_again_for(partial(self._book, link.name, self.telegrams))
+        if not self.awaiting:  # nothing to wait for: no early cut, the decision now
             self.wake()
             return
         for link in self.links:

@@ -8,9 +8,8 @@ compliance watch, :mod:`loadbalancer.link_checks`), set-point writes, the keep-a
 failsafe on every (re)connection, and the one place a charger is marked offline.
 
 It talks to its box only through the :class:`~loadbalancer.chargers.charger.Charger`
-protocol: the Modbus TCP driver (:func:`modbus_charger`) or an OCPP charge point of the
-service's central system (:mod:`loadbalancer.ocpp`), chosen by the charger's protocol
-(:func:`open_charger`).
+protocol: the Modbus TCP driver or an OCPP charge point of the service's central system,
+chosen by the charger's protocol (:mod:`loadbalancer.charger_open`).
 """
 
 from __future__ import annotations
@@ -18,14 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
-from loadbalancer.backoff import BACKOFF_INITIAL_S, BACKOFF_MAX_S, Backoff
+from loadbalancer.backoff import BACKOFF_MAX_S, Backoff
 from loadbalancer.chargers.charger import Charger, ChargerReading
-from loadbalancer.chargers.driver import ChargerClient
-from loadbalancer.config import ChargerConfig, ModbusChargerConfig, SiteConfig
+from loadbalancer.config import ChargerConfig, SiteConfig
 from loadbalancer.control.compliance import ComplianceState
 from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.inputs import ChargerRead
@@ -49,10 +46,6 @@ FOLLOW_WINDOW_S = 60.0
 #: a box shows a new limit in its read-back register within this (it applies it at once; the
 #: car takes longer, which is the compliance rule's ``response_time_s``)
 BOX_RESPONSE_S = 3.0
-#: requests in flight at once to one Modbus TCP gateway (several boxes on one host and port,
-#: one unit id each, usually on one RS-485 bus behind it): the writes of a cut to many boxes go
-#: out together, but a gateway is not flooded with more than it can queue
-GATEWAY_IN_FLIGHT = 4
 #: the core's outcomes that book a box it has no usable read of: an assumption about the box,
 #: not an order to write
 _BOOKED_ONLY = (Reason.CHARGER_OFFLINE_RESERVED, Reason.CHARGER_UNKNOWN_RESERVED)
@@ -72,76 +65,6 @@ class LinkContext:
     wake_control: Callable[[], None]
     shadow: bool = False
     box_response_s: float = BOX_RESPONSE_S
-
-
-def modbus_charger(
-    config: ModbusChargerConfig,
-    *,
-    connect_timeout_s: float,
-    request_timeout_s: float,
-    clock: Clock,
-    retry_s: float | None = None,
-) -> ChargerClient:
-    """A Modbus TCP client for one box; ``retry_s``: a fixed pause between failed tries instead
-    of the growing back-off (the shutdown's)."""
-    first_s, most_s = (BACKOFF_INITIAL_S, BACKOFF_MAX_S) if retry_s is None else (retry_s,) * 2
-    return ChargerClient(
-        config.profile,
-        config.host,
-        config.port,
-        config.unit_id,
-        connect_timeout_s=connect_timeout_s,
-        request_timeout_s=request_timeout_s,
-        clock=clock,
-        backoff_initial_s=first_s,
-        backoff_max_s=most_s,
-    )
-
-
-def gateway_gates(chargers: Sequence[ChargerConfig]) -> dict[str, asyncio.Semaphore]:
-    """Per charger name, the bound shared by the Modbus boxes behind its gateway (boxes on one
-    host and port); a box alone on its endpoint gets none."""
-    behind: dict[tuple[str, int], list[str]] = {}
-    for config in chargers:
-        if isinstance(config, ModbusChargerConfig):
-            behind.setdefault((config.host, config.port), []).append(config.name)
-    gates: dict[str, asyncio.Semaphore] = {}
-    for names in behind.values():
-        if len(names) > 1:
-            gate = asyncio.Semaphore(GATEWAY_IN_FLIGHT)
-            gates.update(dict.fromkeys(names, gate))
-    return gates
-
-
-class OpenedCharger(Charger, Protocol):
-    """A charger as the service opens it: its timeouts can be set (the shutdown gives each
-    try what is left of its budget)."""
-
-    request_timeout_s: float
-    connect_timeout_s: float
-
-
-def open_charger(
-    config: ChargerConfig,
-    ocpp: Mapping[str, OpenedCharger] | None,
-    *,
-    connect_timeout_s: float,
-    request_timeout_s: float,
-    clock: Clock,
-    retry_s: float | None = None,
-) -> OpenedCharger:
-    """The charger for ``config``: a Modbus TCP client of its own, or the OCPP charge point of
-    that id (``ocpp``: the central system's, by charge point id)."""
-    if isinstance(config, ModbusChargerConfig):
-        return modbus_charger(
-            config,
-            connect_timeout_s=connect_timeout_s,
-            request_timeout_s=request_timeout_s,
-            clock=clock,
-            retry_s=retry_s,
-        )
-    assert ocpp is not None, "an OCPP charger without the central system"
-    return ocpp[config.key]
 
 
 @dataclass(eq=False)
@@ -245,16 +168,22 @@ class ChargerLink:
         self.wake.set()
         return True
 
+    def reports_by_itself(self) -> bool:
+        """Whether the box reports its currents by itself (OCPP MeterValues)."""
+        return self.reading is not None and self.reading.measured_at_s is not None
+
+    def reports_unasked(self) -> bool:
+        """A box that reports by itself and cannot be asked for a report now: its last report
+        is all a telegram gets (booked at once, nothing to wait for)."""
+        can_ask: Callable[[], bool] | None = getattr(self.charger, "can_be_asked", None)
+        return self.reports_by_itself() and (can_ask is None or not can_ask())
+
     def read_again_for(self, booked: Callable[[tuple[float, ...]], None]) -> None:
         """Read the box now; ``booked`` gets the currents of the first read measured from now
         on (not one already under way, nor a box's report from before; see
         :meth:`_measured_for_telegram`), unless the box stops answering first."""
         written = (self.written_a, self.written_at_s)
-        if (
-            self.read is not None
-            and self.reading is not None
-            and self.reading.measured_at_s is not None
-        ):
+        if self.read is not None and self.reports_by_itself():
             # a box that reports by itself (OCPP MeterValues): asked for a report where it can
             # be (not after an early cut's write: it may show the car after that cut), whose
             # currents are booked when it comes; else its last report, which may predate its

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from loadbalancer.charger_open import OpenedCharger, gateway_gates, open_charger
 from loadbalancer.chargers.modbus import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S
 from loadbalancer.config import ChargerConfig, SiteConfig
 from loadbalancer.control.core import decide
@@ -42,14 +43,7 @@ from loadbalancer.control.inputs import Inputs, TariffInput
 from loadbalancer.control.state import ControllerState, initial_state
 from loadbalancer.errors import ChargerError, UsageError
 from loadbalancer.fresh_reads import TelegramReads, early_cuts
-from loadbalancer.link import (
-    BOX_RESPONSE_S,
-    ChargerLink,
-    LinkContext,
-    OpenedCharger,
-    gateway_gates,
-    open_charger,
-)
+from loadbalancer.link import BOX_RESPONSE_S, ChargerLink, LinkContext
 from loadbalancer.logwriter import DecisionLog, open_decision_log, stderr_report
 from loadbalancer.meter.sources import ChunkSource, redact_key
 from loadbalancer.meter_intake import MeterIntake

@@ -15,9 +15,9 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from loadbalancer.charger_open import OpenedCharger
 from loadbalancer.config import ChargerConfig
 from loadbalancer.errors import ChargerError, ChargerUnsupported
-from loadbalancer.link import OpenedCharger
 
 #: what the shutdown may spend writing safe currents, retries included (a stop must exit within
 #: 5 s; the rest is for closing, the shutdown record and the interpreter's exit)

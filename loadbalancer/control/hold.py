@@ -95,7 +95,7 @@ def fit_minimums(
         for other in taking_part:
             for p in other.phases:
                 room_a[p] -= other.spec.min_current_a
-        if turn_over(victim, taking_part, config):
+        if turn_over(victim, taking_part, config, now_s):
             turned.add(victim.index)
             continue  # its turn is over: paused, not held on the fuse's budget
         hold = may_hold(victim, room_a)

@@ -55,10 +55,16 @@ def is_waiting(charger: Online) -> bool:
     return not charger.running and not charger.no_car and charger.memory.waiting_since_s is not None
 
 
-def turn_over(victim: Online, taking_part: list[Online], config: ControlConfig) -> bool:
+def turn_over(
+    victim: Online, taking_part: list[Online], config: ControlConfig, now_s: float
+) -> bool:
     """Whether the running ``victim`` is dropped for a waiting car of its priority that still
-    takes part (its turn is over): it pauses, it is not held at its minimum."""
+    takes part, its turn over (it has kept its share for ``min_share_hold_s``): it pauses, it
+    is not held at its minimum. Within its turn it was dropped for the fuse alone (a waiting
+    car on other phases may still take part): held or paused as without rotation."""
     if config.min_share_hold_s is None or not victim.running:
+        return False
+    if standing(victim, config, now_s)[0] != 0:
         return False
     priority = victim.spec.priority
     return any(c.spec.priority == priority and is_waiting(c) for c in taking_part)

@@ -224,7 +224,8 @@ def cars_taken(
     cars_w = sum(sum(c.read.measured_a) for c in online) * NOMINAL_VOLTAGE_V
     house_w = memory.house_w
     seen = house_w[-1][0] if house_w else None
-    if meter is not None and None not in meter.current_a and meter.received_s != seen:
+    # the fuse's phases only: a one-phase meter sends no current on L2 and L3
+    if meter is not None and None not in meter.current_a[:phases] and meter.received_s != seen:
         meter_a = [a or 0.0 for a in meter.current_a]
         draw_w = sum(_others_a(meter_a, online)[:phases]) * NOMINAL_VOLTAGE_V
         house_w = (*house_w[-1:], (meter.received_s, draw_w))

@@ -81,6 +81,27 @@ class Session(ChargePoint):  # type: ignore[misc]  # the ocpp library has no typ
         self.chargers = chargers
         self._transaction = 0
 
+    async def call_payload(self, action: str, payload: dict[str, Any]) -> Any:
+        """A CALL whose payload is OCPP JSON already (camelCase, unset fields left out), sent
+        without the library's conversion from its types and without a schema check; its
+        answer's payload as it came (untrusted: the caller checks it), a CALLERROR raised as
+        the library's ``OCPPError``. One CALL at a time per connection, as ``call`` does; the
+        caller bounds the wait (``OcppCharger`` does: its request timeout)."""
+        message = ocpp.messages.Call(
+            unique_id=str(self._unique_id_generator()), action=action, payload=payload
+        )
+        async with self._call_lock:
+            await self._send(message.to_json())
+            # straight from the queue, not through the library's ``asyncio.wait_for`` (a task
+            # per call; before Python 3.12 it can swallow a cancel): answers to calls that
+            # timed out before are dropped, as the library drops them
+            answer = await self._response_queue.get()
+            while answer.unique_id != message.unique_id:
+                answer = await self._response_queue.get()
+        if answer.message_type_id == ocpp.messages.MessageType.CallError:
+            raise answer.to_exception()
+        return answer.payload
+
     @typed_on(enums.Action.boot_notification)
     def on_boot(self, charge_point_vendor: str, charge_point_model: str, **extra: Any) -> Any:
         firmware = printable(str(extra.get("firmware_version") or "")) or None

@@ -16,16 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from ocpp.exceptions import OCPPError
-from ocpp.v16 import call, datatypes, enums
+from ocpp.v16 import call, enums
 
 from loadbalancer.backoff import Backoff
 from loadbalancer.chargers.charger import ChargerReading, FailsafeResult, FailsafeSettings
-from loadbalancer.electric import NOMINAL_VOLTAGE_V as VOLTS
 from loadbalancer.electric import PHASE_IN_USE_A
 from loadbalancer.errors import (
     ChargerError,
@@ -36,7 +34,8 @@ from loadbalancer.errors import (
 )
 from loadbalancer.logwriter import DecisionLog
 from loadbalancer.ocpp.economy import CUT_RESERVE, DAY_S, Verdict, WriteGate
-from loadbalancer.ocpp.phases import check_change, count_to_send, number_phases, read_count
+from loadbalancer.ocpp.payload import charging_profile
+from loadbalancer.ocpp.phases import check_change, read_count
 from loadbalancer.ocpp.profile import failsafe_value
 from loadbalancer.ocpp.site import OCPP_REQUEST_TIMEOUT_S, OcppChargerConfig
 
@@ -59,12 +58,6 @@ PHASE_INDEX: Mapping[str, int] = {"L1": 0, "L2": 1, "L3": 2, "L1-N": 0, "L2-N": 
 #: MeterValues closer than this to the last one taken are answered and dropped (a box that
 #: floods them must not have its link read it hundreds of times a second)
 METER_MIN_GAP_S = 0.1
-#: the one charging profile id this service writes per charge point
-PROFILE_ID = 1
-#: the safe profile's id (``expiring_profile`` failsafe)
-SAFE_PROFILE_ID = 2
-#: Absolute profiles start this far in the past (some boxes ignored a start of "now")
-START_IN_PAST = timedelta(minutes=1)
 
 
 class OcppRefused(ChargerExceptionReply):
@@ -224,7 +217,7 @@ class OcppCharger:
             in_force = self.gate.in_force_a
             return 0.0 if in_force is None else in_force
         previous = self.gate.in_force_a
-        await self._send(session, self._charging_profile(limit_a, self.validity_s))
+        await self._send(session, charging_profile(self, limit_a, self.validity_s))
         self.gate.written(limit_a, now_s)
         self._waiting = False
         if previous is not None and limit_a > previous:
@@ -244,12 +237,16 @@ class OcppCharger:
             after_s, self._ask_meter_values, session
         )
 
+    def can_be_asked(self) -> bool:
+        """Whether MeterValues can be asked for now (its profile triggers them; connected)."""
+        return self.profile.meter.trigger_after_s is not None and self.session is not None
+
     def ask_meter_values_now(self) -> bool:
         """MeterValues asked for now, for a telegram's charger currents of its own moment (the
         link waits for them, :mod:`loadbalancer.fresh_reads`); False where the box cannot be
         asked (its profile) or is not connected."""
         session = self.session
-        if self.profile.meter.trigger_after_s is None or session is None:
+        if session is None or not self.can_be_asked():
             return False
         task = asyncio.create_task(self._trigger_meter_values(session))
         self._tasks.add(task)
@@ -264,23 +261,29 @@ class OcppCharger:
             task.add_done_callback(self._tasks.discard)
 
     async def _trigger_meter_values(self, session: Any) -> None:
-        request = call.TriggerMessage(
-            requested_message=enums.MessageTrigger.meter_values, connector_id=self.connector_id
-        )
+        # after every raise of every box: as OCPP JSON, like a write (its answer is not used:
+        # the MeterValues it brings are checked when they come)
+        payload = {"requestedMessage": "MeterValues", "connectorId": self.connector_id}
         self._asked = True
         with contextlib.suppress(ChargerError):  # an unanswered one is said by the next read
-            await self.call(session, request, "TriggerMessage")
+            await self._answer("TriggerMessage", session.call_payload("TriggerMessage", payload))
 
-    async def _send(self, session: Any, profile: datatypes.ChargingProfile) -> None:
-        request = call.SetChargingProfile(
-            connector_id=self.connector_id, cs_charging_profiles=profile
+    async def _send(self, session: Any, profile: dict[str, Any]) -> None:
+        payload = {"connectorId": self.connector_id, "csChargingProfiles": profile}
+        # built here as OCPP JSON (the library's dataclasses and their conversion to JSON were
+        # the costly part of a write, and the cut of 20 boxes is 20 writes in a row:
+        # benchmarks/ocpp_reaction.py), not checked against the schema again on its way out
+        # (tests/ocpp/test_profile_payload.py checks every bundled profile's); the answer is
+        # read as untrusted: only an exact {"status": "Accepted"} is one
+        answer = await self._answer(
+            "SetChargingProfile", session.call_payload("SetChargingProfile", payload)
         )
-        # built here from the library's types: not checked against the schema again on its way
-        # out (it is the costly part of a write: benchmarks/ocpp_reaction.py); the answer is
-        # then read as untrusted: only an exact "Accepted" is one
-        answer = await self.call(session, request, "SetChargingProfile", checked=False)
-        if getattr(answer, "status", None) != enums.ChargingProfileStatus.accepted:
-            raise OcppRefused(self.endpoint, "SetChargingProfile", str(answer.status))
+        if answer != {"status": enums.ChargingProfileStatus.accepted.value}:
+            status = answer.get("status") if isinstance(answer, dict) else None
+            shown = (
+                str(status) if isinstance(status, str) and len(answer) == 1 else "malformed answer"
+            )
+            raise OcppRefused(self.endpoint, "SetChargingProfile", shown)
 
     def _held(self, limit_a: float, now_s: float) -> None:
         if self.log is not None and not self._waiting:
@@ -294,44 +297,6 @@ class OcppCharger:
                 wait_s=round(self.gate.wait_s(now_s), 3),
             )
         self._waiting = True
-
-    def _charging_profile(
-        self,
-        limit_a: float,
-        valid_s: float | None,
-        *,
-        safe: bool = False,
-        phases: int | None = None,
-    ) -> datatypes.ChargingProfile:
-        """The limit as the profile's charging profile; ``valid_s``: it expires that long after
-        now; ``safe``: the safe one, at the failsafe's stack level; ``phases``: a new count
-        (only :meth:`write_phases`), else the one in force."""
-        charging = self.profile.charging
-        level = self.profile.failsafe.safe_stack_level if safe else charging.stack_level
-        duration = None if valid_s is None else math.ceil(START_IN_PAST.total_seconds() + valid_s)
-        phases = count_to_send(self) if phases is None else phases
-        unit, limit = enums.ChargingRateUnitType.amps, limit_a
-        if charging.rate_unit == "W":  # a W-only box: the total of its phases at 230 V
-            unit, limit = enums.ChargingRateUnitType.watts, math.floor(limit_a * VOLTS * phases)
-        period = datatypes.ChargingSchedulePeriod(
-            start_period=0,
-            limit=float(limit),
-            number_phases=number_phases(self, phases) if charging.number_phases else None,
-        )
-        absolute = charging.kind == "Absolute"
-        start = datetime.now(UTC) - START_IN_PAST
-        return datatypes.ChargingProfile(
-            charging_profile_id=SAFE_PROFILE_ID if safe else PROFILE_ID,
-            stack_level=charging.stack_level if level is None else level,
-            charging_profile_purpose=enums.ChargingProfilePurposeType(charging.purpose),
-            charging_profile_kind=enums.ChargingProfileKindType(charging.kind),
-            charging_schedule=datatypes.ChargingSchedule(
-                charging_rate_unit=unit,
-                charging_schedule_period=[period],
-                start_schedule=start.isoformat().replace("+00:00", "Z") if absolute else None,
-                duration=duration,
-            ),
-        )
 
     async def configure_failsafe(self, current_a: float, timeout_s: float) -> FailsafeResult:
         failsafe = self.profile.failsafe
@@ -368,7 +333,7 @@ class OcppCharger:
         """The safe current as a profile below the limits', which from now on expire
         ``timeout_s`` after each write or renewal (the keep-alive)."""
         safe_a = math.floor(current_a * 10 + 1e-6) / 10
-        await self._send(self._session(), self._charging_profile(safe_a, None, safe=True))
+        await self._send(self._session(), charging_profile(self, safe_a, None, safe=True))
         self.gate.count(self.clock())
         self.validity_s = timeout_s
         self.gate.forget()  # the limit above it goes out again, now with its expiry
@@ -404,7 +369,7 @@ class OcppCharger:
     async def write_phases(self, count: int) -> None:
         """The 0-A profile with ``count`` phases, only at 0 A with the car drawing nothing."""
         check_change(self, count)
-        now_s, profile = self.clock(), self._charging_profile(0.0, self.validity_s, phases=count)
+        now_s, profile = self.clock(), charging_profile(self, 0.0, self.validity_s, phases=count)
         await self._send(self._session(), profile)
         self.gate.written(0.0, now_s)
         self.phase_count = count
@@ -433,7 +398,7 @@ class OcppCharger:
         if self.gate.verdict(in_force, now_s, rewrite=True) is Verdict.WAIT:
             self._held(in_force, now_s)
             return
-        await self._send(self._session(), self._charging_profile(in_force, self.validity_s))
+        await self._send(self._session(), charging_profile(self, in_force, self.validity_s))
         self.gate.written(in_force, now_s)
 
     async def close(self) -> None:
@@ -450,18 +415,17 @@ class OcppCharger:
             raise ChargerUnreachable(self.endpoint, "not connected to the central system")
         return self.session
 
-    async def call(
-        self, session: Any, request: Any, action: str | None = None, *, checked: bool = True
-    ) -> Any:
-        """One CALL and its answer; a CALLERROR, Rejected or silence is a ``ChargerError``.
-        ``checked=False``: neither the call nor its answer is checked against the schemas (an
-        answer that does not fit the call's result type is refused)."""
+    async def call(self, session: Any, request: Any, action: str | None = None) -> Any:
+        """One CALL of the library's types and its answer, both checked against the schemas;
+        a CALLERROR, Rejected or silence is a ``ChargerError``."""
         action = action or type(request).__name__
+        return await self._answer(action, session.call(request, suppress=False))
+
+    async def _answer(self, action: str, answer: Awaitable[Any]) -> Any:
+        """The answer to a CALL under way; a CALLERROR or silence is a ``ChargerError``."""
         try:
             async with asyncio.timeout(self.request_timeout_s):
-                answer = await session.call(
-                    request, suppress=False, skip_schema_validation=not checked
-                )
+                result = await answer
         except TimeoutError:
             self.silent_until_s = self.clock() + self.silent_backoff.next_delay_s()
             raise ChargerTimeout(self.endpoint, action, self.request_timeout_s) from None
@@ -469,17 +433,15 @@ class OcppCharger:
             raise OcppRefused(self.endpoint, action, f"CALLERROR {exc.code}") from None
         except (OSError, ConnectionError) as exc:
             raise ChargerUnreachable(self.endpoint, f"{action}: {exc}") from None
-        except TypeError:  # an unchecked answer with fields its result type does not have
-            raise OcppRefused(self.endpoint, action, "malformed answer") from None
         except Exception as exc:  # websockets' ConnectionClosed, the library's own
             if type(exc).__name__.startswith("ConnectionClosed"):
                 raise ChargerUnreachable(self.endpoint, f"{action}: connection closed") from None
             raise
         _cancelled_meanwhile()
-        if answer is None:
+        if result is None:
             raise ChargerUnsupported(f"charger {self.endpoint}: {action}: no answer")
         self.silent_backoff.reset()
-        return answer
+        return result
 
 
 def _cancelled_meanwhile() -> None:

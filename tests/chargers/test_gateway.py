@@ -10,19 +10,14 @@ from pathlib import Path
 
 import yaml
 
+from loadbalancer.charger_open import GATEWAY_IN_FLIGHT, gateway_gates, modbus_charger
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.gateway import ModbusGateway
 from loadbalancer.chargers.profile import load_profile
 from loadbalancer.config import ModbusChargerConfig, load_site
 from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.reasons import Reason
-from loadbalancer.link import (
-    GATEWAY_IN_FLIGHT,
-    ChargerLink,
-    LinkContext,
-    gateway_gates,
-    modbus_charger,
-)
+from loadbalancer.link import ChargerLink, LinkContext
 from loadbalancer.logwriter import open_decision_log
 
 BOXES = 8

@@ -7,19 +7,25 @@ The tariff only lowers a claim, so every check of the fuse's machine applies unc
 above the budget's share for a ready-by charger says ``tariff_override`` and still waits its
 ramp (or resume) delay. Each interval's import is above max(budget, the house's highest draw in
 it) by at most what the ready-by chargers needed and the margin, unless the meter went stale in
-it (the fallback's safe current is the fuse's rule; no limiter can count a silent meter).
+it (the fallback's safe current is the fuse's rule; no limiter can count a silent meter). The
+house is what the core counts as the house's: all the meter measures but what the online
+chargers draw (an offline box's car is in it), on the fuse's phases only.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, rule, run_state_machine_as_test
 
-from loadbalancer.control import ChargerSpec, Decision, Inputs, Reason, TariffInput
-from loadbalancer.electric import NOMINAL_VOLTAGE_V
+from loadbalancer.control import ChargerSpec, Decision, Inputs, MeterInput, Reason, TariffInput
+from loadbalancer.electric import NOMINAL_VOLTAGE_V, PHASES
+from tests.control.fixed_draws import fixed_constants
 from tests.control.sim import Site
 from tests.control.test_properties import ControlMachine
 
@@ -43,11 +49,25 @@ class TariffSite(Site):
     #: intervals in which a stale meter set a charger to its safe current (no tariff then)
     blind: set[int] = field(default_factory=set)
 
+    def metered_a(self) -> tuple[float | None, float | None, float | None]:
+        """What the site's meter measures: the fuse's phases only (a one-phase site's meter
+        sends no current on L2 and L3; the house's draws the machine puts there do not exist)."""
+        phases = self.config.fuse.phase_names
+        l1, l2, l3 = (
+            a if PHASES[p] in phases else None for p, a in enumerate(self.meter_current())
+        )
+        return (l1, l2, l3)
+
     def count_import(self, now_s: float) -> None:
         """The meter's import since the last telegram, at the currents it last measured,
         booked second by second to the intervals it fell in."""
-        import_kw = max(0.0, sum(self.meter_current())) * NOMINAL_VOLTAGE_V / 1000.0
-        house_kw = max(0.0, sum(self.house_a)) * NOMINAL_VOLTAGE_V / 1000.0
+        metered_a = [a or 0.0 for a in self.metered_a()]
+        import_kw = max(0.0, sum(metered_a)) * NOMINAL_VOLTAGE_V / 1000.0
+        # the house as the core counts it: all but what the online chargers draw (an offline
+        # box's car draws what no limiter can lower)
+        online = [self.car_grid_draw(name) for name in self.cars if name not in self.offline]
+        house_a = sum(metered_a) - sum(sum(draw) for draw in online)
+        house_kw = max(0.0, house_a) * NOMINAL_VOLTAGE_V / 1000.0
         t = self.last_s
         while t < now_s:
             k = int(t // self.interval_s)
@@ -78,7 +98,10 @@ class TariffSite(Site):
 
     def telegram(self, now_s: float, house_a: tuple[float, float, float] | None = None):  # type: ignore[no-untyped-def]
         self.count_import(now_s)
-        return super().telegram(now_s, house_a)
+        if house_a is not None:
+            self.house_a = house_a
+        self.meter = MeterInput(self.metered_a(), now_s)
+        return self.decide(now_s)
 
 
 class TariffMachine(ControlMachine):
@@ -133,19 +156,56 @@ class TariffMachine(ControlMachine):
             assert kwh * 3600.0 / site.interval_s <= bound_kw + MARGIN_KW, (k, kwh)
 
 
+SETTINGS = settings(
+    max_examples=100,
+    stateful_step_count=100,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+
+
+def run_the_machine(
+    machine: type[TariffMachine] = TariffMachine, examples: int = 100, steps: int = 100
+) -> None:
+    """The machine's derandomized examples, the same whatever the process imported before
+    (tests/control/fixed_draws.py)."""
+    with fixed_constants():
+        run_state_machine_as_test(
+            machine, settings=settings(SETTINGS, max_examples=examples, stateful_step_count=steps)
+        )
+
+
+def traced_run() -> str:
+    """Every decision of the machine's first examples: time and set-points."""
+    trace: list[str] = []
+
+    class Traced(TariffMachine):
+        def record(self, decision: Decision) -> None:
+            setpoints = [(c.name, c.setpoint_a) for c in decision.chargers]
+            trace.append(f"{self.now_s} {setpoints}")
+            super().record(decision)
+
+    run_the_machine(Traced, examples=10, steps=30)
+    return "\n".join(trace)
+
+
 def test_the_control_invariants_hold_with_a_tariff_and_ready_by_needs() -> None:
     CHECKED.clear()
-    run_state_machine_as_test(
-        TariffMachine,
-        settings=settings(
-            max_examples=100,
-            stateful_step_count=100,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-            phases=[Phase.explicit, Phase.reuse, Phase.generate],
-        ),
-    )
+    run_the_machine()
     # the bound saw whole intervals (the runs are long enough for it not to be vacuous)
     assert len(CHECKED) >= 10
+
+
+def test_the_machine_draws_the_same_examples_whatever_the_process_imported_before() -> None:
+    """Alone, then after the simulation's modules (as pytest's workers import them with the
+    other test files): the same decisions, though hypothesis collected more constants."""
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "tests.control.fixed_draws", "loadbalancer.sim.evenings"]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (before, alone), (after, imported) = (line.split() for line in done.stdout.splitlines())
+    assert int(after) > int(before)  # the import did change hypothesis's pool
+    assert imported == alone

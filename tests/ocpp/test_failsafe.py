@@ -80,6 +80,14 @@ class _AnswersWhenCancelled:
             return call_result.SetChargingProfile(status=enums.ChargingProfileStatus.accepted)
         raise AssertionError("not cancelled")
 
+    async def call_payload(self, action: str, payload: dict[str, Any]) -> Any:
+        """The central system's call of OCPP JSON (``Session.call_payload``), the same way."""
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return {"status": "Accepted"}
+        raise AssertionError("not cancelled")
+
 
 async def test_a_cancel_the_library_swallows_still_ends_the_write(tmp_path: Path) -> None:
     profile = load_ocpp_profile("generic-ocpp")

@@ -14,12 +14,13 @@ from typing import Any
 
 import yaml
 
+from loadbalancer.charger_open import modbus_charger
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import ModbusChargerConfig, load_site
 from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.reasons import Reason
-from loadbalancer.link import ChargerLink, LinkContext, modbus_charger
+from loadbalancer.link import ChargerLink, LinkContext
 from loadbalancer.logwriter import open_decision_log
 from loadbalancer.resources import find_profile
 from tests.service.harness import Box, one_box_site

@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from loadbalancer.charger_open import modbus_charger
 from loadbalancer.chargers.simbox import SimulatedCar
 from loadbalancer.config import ModbusChargerConfig, load_site
 from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.reasons import Reason
 from loadbalancer.fresh_reads import TelegramReads
-from loadbalancer.link import ChargerLink, LinkContext, modbus_charger
+from loadbalancer.link import ChargerLink, LinkContext
 from loadbalancer.logwriter import open_decision_log
 from tests.ocpp.harness import fast, ocpp_site, point
 from tests.service.harness import Box, Site, running_site, served_boxes, write_site

@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from loadbalancer.charger_open import modbus_charger
 from loadbalancer.chargers.charger import Charger
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.config import ModbusChargerConfig, load_site
 from loadbalancer.control.compliance import ComplianceState
 from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.reasons import Reason
-from loadbalancer.link import ChargerLink, LinkContext, modbus_charger
+from loadbalancer.link import ChargerLink, LinkContext
 from loadbalancer.link_state import Due, Episode, Reach
 from loadbalancer.logwriter import open_decision_log
 from tests.service.harness import Box, one_box_site
