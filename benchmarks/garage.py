@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from benchmarks.garage_boxes import Bay, layout
+from benchmarks.garage_core import export
 from benchmarks.reaction import Telegrams, cpu_ticks, pct, rss_mb
 from loadbalancer.meter.emulator import MeterServer
 from loadbalancer.sim.fairness import compare
@@ -73,8 +74,10 @@ def fuse_and_houses(bays: list[Bay]) -> tuple[dict[str, Any], list[float], list[
 class Garage:
     """The boxes' process, the service's process and the meter."""
 
-    def __init__(self, tmp: Path, count: int, *, fast: bool) -> None:
+    def __init__(self, tmp: Path, count: int, *, fast: bool, code: Path | None = None) -> None:
         self.tmp, self.bays, self.fast = tmp, layout(count), fast
+        #: the folder of the ``loadbalancer`` the service runs (None: this tree's)
+        self.code = code
         self.fuse, self.low, self.event = fuse_and_houses(self.bays)
         self.meter = MeterServer()
         self.boxes: asyncio.subprocess.Process | None = None
@@ -98,9 +101,11 @@ class Garage:
         served = json.loads(await self.boxes.stdout.readline())
         site_file = self.tmp / "site.yaml"
         site_file.write_text(yaml.safe_dump(self.site(served["ports"], served["units"])))
+        env = None if self.code is None else {**os.environ, "PYTHONPATH": str(self.code)}
         self.service = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "loadbalancer", "run", "--config", str(site_file),
             stdout=asyncio.subprocess.DEVNULL, stderr=(self.tmp / "stderr.txt").open("w"),
+            cwd=self.code, env=env,
         )  # fmt: skip
         await self.meter.wait_for_client(60)  # the service reads the site and starts
 
@@ -146,10 +151,12 @@ class Garage:
         await self.meter.stop()
 
 
-async def reaction(count: int, events: int) -> tuple[list[float], list[float], int]:
+async def reaction(
+    count: int, events: int, code: Path | None = None
+) -> tuple[list[float], list[float], int]:
     """Per event the seconds to the first and to the last box's cut; events without a cut."""
     with tempfile.TemporaryDirectory() as tmp:
-        garage = Garage(Path(tmp), count, fast=True)
+        garage = Garage(Path(tmp), count, fast=True, code=code)
         await garage.start()
         try:
             return await events_on(garage, events)
@@ -180,10 +187,12 @@ async def events_on(garage: Garage, events: int) -> tuple[list[float], list[floa
     return first, last, missed
 
 
-async def footprint(count: int, window_s: float) -> tuple[float, float, float]:
+async def footprint(
+    count: int, window_s: float, code: Path | None = None
+) -> tuple[float, float, float]:
     """The service's CPU (% of one core) and RSS (MB), and the boxes' CPU, in steady state."""
     with tempfile.TemporaryDirectory() as tmp:
-        garage = Garage(Path(tmp), count, fast=False)
+        garage = Garage(Path(tmp), count, fast=False, code=code)
         await garage.start()
         assert garage.service is not None and garage.boxes is not None
         pids = (garage.service.pid, garage.boxes.pid)
@@ -220,24 +229,39 @@ async def main() -> None:
     cli.add_argument("--events", type=int, default=100)
     cli.add_argument("--steady-s", type=float, default=60.0)
     cli.add_argument("--sizes", default="1,20,100")
+    cli.add_argument("--base", default="", help="git ref whose service runs beside this tree's")
     args = cli.parse_args()
-    sizes = [int(size) for size in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        base = export(args.base, Path(tmp)) if args.base else None
+        if args.base and base is None:
+            print(f"(no baseline: git archive {args.base} failed)")
+        sides = {"this tree": None} | ({args.base: base} if base is not None else {})
+        await side_by_side(sides, [int(size) for size in args.sizes.split(",")], args)
+
+
+async def side_by_side(sides: dict[str, Path | None], sizes: list[int], args: Any) -> None:
+    """The reaction per size and the footprint, each side in turn (the same run)."""
     targets = {20: "p99<=40", 100: "p99<=100"}
-    print(f"{'figure':<46} {'p50':>8} {'p99':>8} {'target':>10}")
+    print(f"{'figure':<58} {'p50':>8} {'p99':>8} {'target':>10}")
     for size in sizes:
-        first, last, missed = await reaction(size, args.events)
-        note = f" ({missed} events without a cut)" if missed else ""
-        print(f"{f'reaction, {size} charger(s), first cut (ms)':<46} "
-              f"{pct(first, 50):>8.1f} {pct(first, 99):>8.1f}")  # fmt: skip
-        target = targets.get(size, "")
-        print(f"{f'reaction, {size} charger(s), last cut (ms)':<46} "
-              f"{pct(last, 50):>8.1f} {pct(last, 99):>8.1f} {target:>10}{note}")  # fmt: skip
-    fairness()
-    cpu, rss, boxes_cpu = await footprint(max(sizes), args.steady_s)
-    print(f"{f'steady CPU of run, {max(sizes)} chargers, % of a core':<46} {cpu:>8.2f} "
-          f"{'':>8} {'<=5':>10}")  # fmt: skip
-    print(f"{f'steady RSS of run, {max(sizes)} chargers, MB':<46} {rss:>8.1f} {'':>8} {'<=60':>10}")
-    print(f"{'(the emulated boxes process, % of a core)':<46} {boxes_cpu:>8.2f}")
+        for name, code in sides.items():
+            first, last, missed = await reaction(size, args.events, code)
+            note = f" ({missed} events without a cut)" if missed else ""
+            print(f"{f'[{name}] reaction, {size} charger(s), first cut (ms)':<58} "
+                  f"{pct(first, 50):>8.1f} {pct(first, 99):>8.1f}")  # fmt: skip
+            print(f"{f'[{name}] reaction, {size} charger(s), last cut (ms)':<58} "
+                  f"{pct(last, 50):>8.1f} {pct(last, 99):>8.1f} {targets.get(size, ''):>10}"
+                  f"{note} (load average {os.getloadavg()[0]:.1f})")  # fmt: skip
+    if len(sides) == 1:
+        fairness()
+    for name, code in sides.items():
+        cpu, rss, boxes_cpu = await footprint(max(sizes), args.steady_s, code)
+        print(f"{f'[{name}] steady CPU of run, {max(sizes)} chargers, % of a core':<58} "
+              f"{cpu:>8.2f} {'':>8} {'<=5':>10} "
+              f"(load average {os.getloadavg()[0]:.1f})")  # fmt: skip
+        print(f"{f'[{name}] steady RSS of run, {max(sizes)} chargers, MB':<58} {rss:>8.1f} "
+              f"{'':>8} {'<=60':>10}")  # fmt: skip
+        print(f"{f'[{name}] (the emulated boxes process, % of a core)':<58} {boxes_cpu:>8.2f}")
     print(f"({args.events} events per size; footprint over {args.steady_s:g} s, 10 s telegrams, "
           "2 s polls)")  # fmt: skip
 

@@ -23,7 +23,7 @@ from loadbalancer.chargers.modbus import (
     ModbusConnection,
 )
 from loadbalancer.chargers.profile import ChargerProfile, CodeMap, FailsafeValue, Register
-from loadbalancer.chargers.readplan import plan_reads
+from loadbalancer.chargers.readplan import ReadBlock, plan_reads
 from loadbalancer.electric import PHASE_IN_USE_A
 from loadbalancer.errors import ChargerBadValue, ChargerExceptionReply, ChargerUnsupported
 
@@ -66,6 +66,9 @@ class ChargerClient:
         )
         self.endpoint = self.modbus.endpoint
         self._last_limit_a: float | None = None
+        #: the read requests of each set of registers asked for (by name): a poll asks for the
+        #: same ones every time
+        self._plans: dict[tuple[str, ...], list[ReadBlock]] = {}
         self._failsafe_timeout_s: float | None = _default(profile.failsafe.timeout)
         hook = next((HOOKS[name] for name in profile.hooks if HOOKS[name].keep_alive), None)
         self._keep_alive_hook = hook.keep_alive if hook is not None else None
@@ -120,7 +123,11 @@ class ChargerClient:
 
     async def _read_locked(self, registers: list[Register], *, optional: bool) -> dict[str, Value]:
         values: dict[str, Value] = {}
-        for block in plan_reads(registers, self.profile.transport):
+        key = tuple(register.name for register in registers)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = plan_reads(registers, self.profile.transport)
+        for block in plan:
             try:
                 words = await self.modbus.read_block(block)
             except ChargerExceptionReply as exc:

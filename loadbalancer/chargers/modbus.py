@@ -236,12 +236,13 @@ class ModbusConnection:
 
     async def _send(
         self,
-        what: str,
+        describe: Callable[[], str],
         call: Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]],
         *,
         write: bool = False,
     ) -> ModbusPDU:
-        """One request on the open connection (the caller holds the lock)."""
+        """One request on the open connection (the caller holds the lock); ``describe`` says
+        what it is, for an error (not built for the many requests that go through)."""
         client, lost = self._client, self._lost
         if client is None or lost is None:
             raise ChargerUnreachable(self.endpoint, "not connected")
@@ -263,17 +264,16 @@ class ModbusConnection:
             if write:
                 self._last_write_s = self._last_request_s
         if request not in done:
-            await self._unanswered(request, lost, what)
+            await self._unanswered(request, lost, describe())
         try:
             response = request.result()
         except (ConnectionException, ModbusIOException) as exc:
-            self._lost_in(exc, what)
+            self._lost_in(exc, describe())
         self._backoff.reset()  # it answered
         if response.isError():
             code = int(getattr(response, "exception_code", 0))
-            writing = what.startswith("writing")
-            hint = self.refused_hint if writing and code in PREREQUISITE_EXCEPTIONS else ""
-            raise ChargerExceptionReply(self.endpoint, what, code, hint)
+            hint = self.refused_hint if write and code in PREREQUISITE_EXCEPTIONS else ""
+            raise ChargerExceptionReply(self.endpoint, describe(), code, hint)
         return response
 
     async def _unanswered(
@@ -312,8 +312,10 @@ class ModbusConnection:
 
     async def read_block(self, block: ReadBlock) -> list[int]:
         """The words of one block of registers (inside ``session()``)."""
-        names = ", ".join(register.describe() for register in block.registers)
-        what = f"reading {names}"
+
+        def what() -> str:
+            return "reading " + ", ".join(register.describe() for register in block.registers)
+
         unit = self.unit_id
         if block.table == "holding":
             response = await self._send(
@@ -330,14 +332,17 @@ class ModbusConnection:
         words = list(response.registers)
         if len(words) != block.count:
             raise ChargerBadValue(
-                f"charger {self.endpoint}: {what}: {len(words)} registers in the answer, "
+                f"charger {self.endpoint}: {what()}: {len(words)} registers in the answer, "
                 f"expected {block.count}"
             )
         return words
 
     async def write_words(self, register: Register, words: tuple[int, ...] | list[int]) -> None:
         """Write one register's words with its function code (inside ``session()``)."""
-        what = f"writing {register.describe()}"
+
+        def what() -> str:
+            return f"writing {register.describe()}"
+
         unit = self.unit_id
         if register.write_fc == 6:
             await self._send(

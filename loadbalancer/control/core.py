@@ -79,7 +79,8 @@ def _decide_in_force(
         if spec.name in inputs.paused:  # a user's pause (issue 17)
             before = state.chargers[i]
             memories[i], outcomes[i] = pause_commanded(before, memories[i], outcomes[i], now_s)
-        if outcomes[i].reason in NOT_WAITING:  # no turn to take (share rotation)
+        waits = memories[i].waiting_since_s is not None
+        if waits and outcomes[i].reason in NOT_WAITING:  # no turn to take (share rotation)
             memories[i] = replace(memories[i], waiting_since_s=None)
     return replace(after, chargers=tuple(memories)), replace(decision, chargers=tuple(outcomes))
 
@@ -215,8 +216,12 @@ def _settle(
         reason = plan.tariff.reason(charger, plan.fit.shares.get(index), setpoint_a, reason)
     keep_room = setpoint_a == 0 and index in wait.room_since_s
     turn_since_s, waiting_since_s = turn_of(charger, setpoint_a, now_s)  # share rotation
-    memory = replace(
+    return settled_online(
+        charger,
         memory,
+        setpoint_a,
+        reason,
+        now_s,
         turn_since_s=turn_since_s,
         waiting_since_s=waiting_since_s,
         room_since_s=wait.room_since_s[index] if keep_room else None,
@@ -228,4 +233,3 @@ def _settle(
             else None
         ),
     )
-    return settled_online(charger, memory, setpoint_a, reason, now_s)

@@ -31,11 +31,19 @@ def pause_if_ignored(
     ``since_s``: when its pause began (the memory before this decision); an offline charger
     has no pause to keep."""
     if read is None or outcome.reason is Reason.CHARGER_OFFLINE_RESERVED:
-        return replace(memory, ignored_since_s=None), outcome
+        return _not_ignoring(memory), outcome
     if since_s is None and not read.ignores_limit:
-        return replace(memory, ignored_since_s=None), outcome
+        return _not_ignoring(memory), outcome
     since_s = now_s if since_s is None else since_s
     if not read.ignores_limit and now_s - since_s >= config.resume_delay_s:
-        return replace(memory, ignored_since_s=None), outcome
+        return _not_ignoring(memory), outcome
     paused = replace(outcome, setpoint_a=0.0, reason=Reason.SETPOINT_IGNORED_PAUSE)
     return replace(memory, ignored_since_s=since_s), paused
+
+
+def _not_ignoring(memory: ChargerMemory) -> ChargerMemory:
+    """``memory`` with no pause for an ignored limit (the same one if it has none: most
+    chargers on every decision)."""
+    if memory.ignored_since_s is None:
+        return memory
+    return replace(memory, ignored_since_s=None)

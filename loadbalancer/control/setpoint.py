@@ -4,6 +4,7 @@ the charger's granularity, rounded down."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from loadbalancer.control.config import ControlConfig
@@ -29,7 +30,7 @@ def setpoint_rule(
     if that is still there: the wait was its raise window.
     """
     spec, previous_a, memory = charger.spec, charger.previous_a, charger.memory
-    no_window = replace(memory, headroom_since_s=None, headroom_floor_a=0.0, fallback=False)
+    no_window = _no_window(memory)
     if charger.index in fit.held:
         return spec.min_current_a, Reason.MIN_CURRENT_HOLD, no_window
     if charger.index in fit.dropped:
@@ -55,3 +56,12 @@ def setpoint_rule(
         reason = Reason.AT_MAX if previous_a >= charger.claim.max_a else Reason.STEADY
         return previous_a, Reason.NO_CAR if charger.no_car else reason, no_window
     return ramp_up(charger, previous_a, target_a, config, now_s)
+
+
+def _no_window(memory: ChargerMemory) -> ChargerMemory:
+    """``memory`` with no raise window open and no fallback (the same one if it has none)."""
+    floor_a = memory.headroom_floor_a
+    no_floor = floor_a == 0.0 and math.copysign(1.0, floor_a) > 0
+    if memory.headroom_since_s is None and no_floor and not memory.fallback:
+        return memory
+    return replace(memory, headroom_since_s=None, headroom_floor_a=0.0, fallback=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from loadbalancer.control.config import ChargerSpec, ControlConfig
 from loadbalancer.control.decision import ChargerDecision
@@ -27,9 +28,10 @@ def remember(
     setpoint_a: float,
     car_phases: tuple[int, ...] | None,
     now_s: float,
+    **more: Any,
 ) -> ChargerMemory:
     """``memory`` with the new set-point (and since when it holds), the car's phases, and
-    the time of a pause (a running charger set to 0)."""
+    the time of a pause (a running charger set to 0); and ``more`` fields, in the same copy."""
     changed = before.setpoint_a != setpoint_a
     since_s = now_s if changed or before.setpoint_since_s is None else before.setpoint_since_s
     # a pause counts (for the resume delay) only if a car was drawing: with no car, or a car
@@ -55,6 +57,7 @@ def remember(
         car_phases=car_phases,
         pauses_s=pauses_s,
         run_since_s=run_since_s,
+        **more,
     )
 
 
@@ -78,12 +81,17 @@ def outcome(
 
 
 def settled_online(
-    charger: Online, memory: ChargerMemory, setpoint_a: float, reason: Reason, now_s: float
+    charger: Online,
+    memory: ChargerMemory,
+    setpoint_a: float,
+    reason: Reason,
+    now_s: float,
+    **more: Any,
 ) -> Settled:
     """An online charger settled at ``setpoint_a``: ``memory`` (what it keeps of this
-    decision's rules) with the set-point remembered, and its record."""
+    decision's rules, and ``more`` fields) with the set-point remembered, and its record."""
     return Settled(
-        remember(memory, charger.memory, setpoint_a, charger.car_phases, now_s),
+        remember(memory, charger.memory, setpoint_a, charger.car_phases, now_s, **more),
         outcome(
             charger.spec,
             charger.read.measured_a,

@@ -141,7 +141,7 @@ def _site_for(
         state_dir = log_path.parent / f"{log_path.stem}-tariff"
         shutil.rmtree(state_dir, ignore_errors=True)  # a fresh month for every run
         raw = {**raw, "tariff": {"state_dir": str(state_dir), **scenario.tariff}}
-    if scenario.chargers or scenario.phase_switching or scenario.tariff:
+    if scenario.chargers or scenario.phase_switching or scenario.tariff or scenario.fuse:
         raw = with_scenario_chargers(raw, scenario)
         label = f"{site_path} with the chargers of scenario {scenario.name}"
         site = site_from_data(raw, label, base=site_path.parent)
@@ -153,9 +153,18 @@ def _site_for(
     return raw, site
 
 
+def scenario_site(scenario: Scenario, site_path: Path, log_path: Path) -> SiteConfig:
+    """The site ``scenario`` runs on: the site file with what the scenario adds (its chargers,
+    its fuse, its tariff, whose state goes beside ``log_path``)."""
+    return _site_for(scenario, site_path, log_path)[1]
+
+
 def with_scenario_chargers(raw: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
-    """The site mapping plus the scenario's own chargers (a second wallbox) not already in it."""
+    """The site mapping plus the scenario's own chargers (a second wallbox) not already in it,
+    and the scenario's own fuse in place of the site's (a garage's connection, issue 20)."""
     data = copy.deepcopy(raw)
+    if scenario.fuse is not None:
+        data["fuse"] = copy.deepcopy(scenario.fuse)
     chargers = data.get("chargers")
     if not isinstance(chargers, list):
         return data

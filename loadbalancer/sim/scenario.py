@@ -119,6 +119,9 @@ class Scenario:
     phase_switching: str | None = None
     #: a site-file ``tariff:`` section for a site that has none (its state kept beside the log)
     tariff: dict[str, object] | None = None
+    #: a site-file ``fuse:`` (a profile name or an inline mapping) in place of the site's: a
+    #: garage's connection (issue 20); checked by the site loader
+    fuse: object = None
 
     def house_a(self, t_s: float) -> tuple[float, float, float]:
         """The house's own signed current on L1, L2, L3 at ``t_s`` (no chargers)."""
@@ -192,6 +195,7 @@ _TOP = {
     "chargers",
     "phase_switching",
     "tariff",
+    "fuse",
 }
 _HOUSE = {"base_a", "noise_a", "seed", "events", "solar"}
 _EVENT = {"name", "at_s", "duration_s", "phases", "current_a", "inrush_a", "inrush_s", "repeat"}
@@ -257,6 +261,7 @@ class _ScenarioReader(YamlReader):
             faults=faults,
             solar=solar,
             chargers=chargers,
+            fuse=top.get("fuse"),
             tariff=dict(
                 self.mapping(top["tariff"], "tariff", TARIFF_KEYS, {"profile", "budget_kw"})
             )

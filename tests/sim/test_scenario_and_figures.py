@@ -211,6 +211,10 @@ def test_no_row_beats_the_bound_on_a_bundled_scenario(name: str) -> None:
     bound = lp_bound_kwh(scenario, site.control.fuse, charger_slots(site), slot_s=30)
     rows = model_rows(site, scenario, bound)
     for row in rows:
+        if row.overload_s > 0:  # the bound keeps the fuse: a row that does not is not bound by
+            # it (the static limiter's one limit for each of the garage's 41 boxes, issue 20)
+            assert name == "garage" and row.name.startswith("static limiter"), row.name
+            continue
         assert 0 < row.energy_ratio <= 1.0 or row.energy_kwh == 0, (row.name, row.energy_ratio)
     if name == "solar-midday":  # the fuse hardly limits: the bound is tight
         assert max(row.energy_ratio for row in rows) >= 0.98
