@@ -10,6 +10,11 @@ it) by at most what the ready-by chargers needed and the margin, unless the mete
 it (the fallback's safe current is the fuse's rule; no limiter can count a silent meter). The
 house is what the core counts as the house's: all the meter measures but what the online
 chargers draw (an offline box's car is in it), on the fuse's phases only.
+
+The bound is not a guarantee of the core's: a hold at the minimum may spend half the margin's
+energy, and a house drawing above its mean after the hold ends more than the other half takes
+the interval over it (README §Capacity tariff: not derandomized, seed 154 finds one, 5.111 kW
+on 5 kW + 0.1 kW). The derandomized examples run here do not.
 """
 
 from __future__ import annotations
