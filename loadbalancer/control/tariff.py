@@ -181,7 +181,8 @@ class _Interval:
 
     def may_hold(self, charger: Online, pool_w: float) -> bool:
         """Running, and the interval's allowance ``pool_w`` × time left covers its minimum
-        until the next decision, less the tolerance."""
+        until the next decision and one telegram more (the car's lag after a pause there),
+        less the tolerance."""
         if self.interval_s < PLANNED_FROM_S or not (charger.running and _drawing(charger)):
             return False
         since_s = charger.memory.run_since_s
@@ -191,9 +192,10 @@ class _Interval:
             return False
         if self.rise_since_s is not None and self.now_s - self.rise_since_s >= HOLD_RISE_S:
             return False
-        left_ws = (pool_w + self.present_w - self.mean_w) * self.left_s - _min_w(charger) * min(
-            self.horizon_s, self.left_s
-        )
+        # held until the next decision, and if that one pauses it, the car still draws its
+        # minimum until the telegram after it (a slow car's lag): two horizons in this interval
+        held_s = min(2.0 * self.horizon_s, self.left_s)
+        left_ws = (pool_w + self.present_w - self.mean_w) * self.left_s - _min_w(charger) * held_s
         return left_ws >= -self.tolerance_ws
 
 
