@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadbalancer.chargers.simbox import SimulatedCar
-from tests.phases.boxes import linked, running, switch_to
+from tests.phases.boxes import linked, phase_writes, running, switch_to
 
 
 def drawing_car(delay_s: float = 0.1, *, resumes: bool = True) -> SimulatedCar:
@@ -32,7 +32,7 @@ async def test_a_box_switches_to_one_phase_after_its_car_stopped_and_reads_it_ba
         assert box.draw_a() > 9 and link.phase is not None and link.phase.box_count == 3
         assert link.decided(switch_to(1)) is True
         await link.write_once()  # the sequence: 0 A, the car stops, the switch, its read-back
-        assert box.phase_count == 1 and run.phase_writes
+        assert box.phase_count == 1 and phase_writes(run)
         assert [drawn for _, _, drawn in box.phase_switches] == [0.0]
         started = run.records("phase_switch_started")
         assert started and started[0]["from_count"] == 3 and started[0]["to_count"] == 1
@@ -82,7 +82,7 @@ async def test_a_car_that_keeps_drawing_is_never_switched(tmp_path: Path) -> Non
         await run.link.poll_once()
         run.link.decided(switch_to(1))
         await run.link.write_once()
-        assert run.phase_writes == [] and run.emulator.box.phase_count == 3
+        assert phase_writes(run) == [] and run.emulator.box.phase_count == 3
         assert "still draws" in run.records("phase_switch_failed")[0]["error"]
 
 

@@ -19,11 +19,13 @@ from typing import Any
 
 import yaml
 
+from loadbalancer.charger_open import modbus_charger
 from loadbalancer.chargers.emulator import ChargerEmulator
 from loadbalancer.chargers.profile import load_profile
 from loadbalancer.chargers.simbox import SimulatedCar
-from loadbalancer.config import load_site
+from loadbalancer.config import ModbusChargerConfig, load_site
 from loadbalancer.electric import PHASES
+from loadbalancer.link import ChargerLink, LinkContext
 from loadbalancer.logwriter import open_decision_log
 from loadbalancer.meter.emulator import MeterServer, PhaseLoad, swedish_telegram
 from loadbalancer.sdnotify import Notifier
@@ -206,6 +208,43 @@ async def one_box_site(
         site_file, log_path = write_site(tmp, meter_url, [box], ports, protocol, **settings)
         assert box.emulator is not None
         yield box.emulator, site_file, log_path
+
+
+@dataclass
+class Linked:
+    """One charger link, without the service around it, and its box's emulator."""
+
+    link: ChargerLink
+    emulator: ChargerEmulator
+    log_path: Path
+
+    def records(self, event: str) -> list[dict[str, Any]]:
+        lines = self.log_path.read_text().splitlines() if self.log_path.exists() else []
+        return [r for r in map(json.loads, lines) if r["event"] == event]
+
+
+@contextlib.asynccontextmanager
+async def one_link(
+    tmp: Path, box: Box, edit_site: Callable[[Path], None] | None = None
+) -> AsyncIterator[Linked]:
+    """A link to ``box`` served on loopback (its site file changed by ``edit_site`` first),
+    talking to its box only through the Modbus driver."""
+    async with one_box_site(tmp, "tcp://127.0.0.1:1", box) as (emulator, site_file, log_path):
+        if edit_site is not None:
+            edit_site(site_file)
+        site = load_site(site_file)
+        log = open_decision_log(str(log_path))
+        context = LinkContext(site, log, lambda _m: None, time.monotonic, lambda: None)
+        config = site.chargers[0]
+        assert isinstance(config, ModbusChargerConfig)
+        client = modbus_charger(
+            config, connect_timeout_s=0.5, request_timeout_s=0.5, clock=time.monotonic
+        )
+        try:
+            yield Linked(ChargerLink(config, client, context), emulator, log_path)
+        finally:
+            await client.close()
+            log.close()
 
 
 @contextlib.asynccontextmanager

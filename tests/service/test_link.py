@@ -3,61 +3,20 @@ it: its named states, the one place it goes offline, and what it tells the core.
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
 
-from loadbalancer.charger_open import modbus_charger
-from loadbalancer.chargers.charger import Charger
-from loadbalancer.chargers.emulator import ChargerEmulator
-from loadbalancer.config import ModbusChargerConfig, load_site
 from loadbalancer.control.compliance import ComplianceState
 from loadbalancer.control.decision import ChargerDecision
 from loadbalancer.control.reasons import Reason
-from loadbalancer.link import ChargerLink, LinkContext
 from loadbalancer.link_state import Due, Episode, Reach
-from loadbalancer.logwriter import open_decision_log
-from tests.service.harness import Box, one_box_site
+from tests.service.harness import Box, Linked, one_link
 
 THREE = ["L1", "L2", "L3"]
 
 
-class Linked:
-    def __init__(self, link: ChargerLink, emulator: ChargerEmulator, log_path: Path) -> None:
-        self.link, self.emulator, self.log_path = link, emulator, log_path
-        self.wakes = 0
-
-    def records(self, event: str) -> list[dict[str, Any]]:
-        lines = self.log_path.read_text().splitlines() if self.log_path.exists() else []
-        return [r for r in map(json.loads, lines) if r["event"] == event]
-
-
-@asynccontextmanager
-async def linked(tmp_path: Path, profile: str = "alfen-eve") -> AsyncIterator[Linked]:
-    box = Box("carport", profile, THREE)
-    async with one_box_site(tmp_path, "tcp://127.0.0.1:1", box) as (emulator, site_file, log_path):
-        site = load_site(site_file)
-        log = open_decision_log(str(log_path))
-        holder: list[Linked] = []
-
-        def wake() -> None:
-            holder[0].wakes += 1
-
-        context = LinkContext(site, log, lambda _m: None, time.monotonic, wake)
-        assert isinstance(site.chargers[0], ModbusChargerConfig)
-        client = modbus_charger(
-            site.chargers[0], connect_timeout_s=0.5, request_timeout_s=0.5, clock=time.monotonic
-        )
-        charger: Charger = client  # the link knows its box only through the protocol
-        holder.append(Linked(ChargerLink(site.chargers[0], charger, context), emulator, log_path))
-        try:
-            yield holder[0]
-        finally:
-            await client.close()
-            log.close()
+def linked(tmp_path: Path, profile: str = "alfen-eve") -> AbstractAsyncContextManager[Linked]:
+    return one_link(tmp_path, Box("carport", profile, THREE))
 
 
 def outcome(setpoint_a: float, reason: Reason) -> ChargerDecision:
